@@ -1,0 +1,229 @@
+"""Local sensors through psutil: CPU, load, memory, swap, disks, network, temperatures,
+fans, processes, uptime. Base units (bytes, seconds, ratios 0-1), Prometheus-style names."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+from collections.abc import Iterator
+
+import psutil
+from pydantic import Field
+
+from monitor.model import MetricSpec, MetricType, Sample, Unit
+from monitor.plugin import CollectContext, Collector, CollectorOptions
+
+COUNTER = MetricType.COUNTER
+
+
+class SystemOptions(CollectorOptions):
+    per_cpu: bool = Field(default=True, description="Also report each core's usage, not only the total.")
+    ignore_mounts: list[str] = Field(
+        default_factory=lambda: ["/snap/*", "/boot/efi", "/var/lib/docker/*"],
+        description="Mount points to leave out (shell-style patterns).",
+    )
+    ignore_interfaces: list[str] = Field(
+        default_factory=lambda: ["lo", "veth*", "docker*", "br-*"],
+        description="Network interfaces to leave out (shell-style patterns).",
+    )
+
+
+def _spec(name: str, help: str, unit: Unit = Unit.NONE, labels: tuple[str, ...] = (), **kw) -> MetricSpec:
+    return MetricSpec(name, help, unit, labels=labels, **kw)
+
+
+class SystemCollector(Collector[SystemOptions]):
+    name = "system"
+    description = "This machine's CPU, memory, disks, network, sensors and processes (psutil)."
+    Options = SystemOptions
+    sample_config = """\
+- name: local
+  collector: system
+  per_cpu: true
+  ignore_mounts: ["/snap/*"]
+  ignore_interfaces: ["lo", "veth*"]
+"""
+    metrics = (
+        _spec(
+            "system_cpu_usage_ratio",
+            "Share of CPU time not idle since the last collection.",
+            Unit.RATIO,
+            ("cpu",),
+            key=True,
+        ),
+        _spec("system_cpu_count", "Logical CPUs."),
+        _spec("system_load1", "Load average over 1 minute.", key=True),
+        _spec("system_load5", "Load average over 5 minutes."),
+        _spec("system_load15", "Load average over 15 minutes."),
+        _spec("system_memory_total_bytes", "Physical memory.", Unit.BYTES),
+        _spec(
+            "system_memory_available_bytes", "Memory available to new processes without swapping.", Unit.BYTES
+        ),
+        _spec("system_memory_used_bytes", "Memory in use (total minus available).", Unit.BYTES),
+        _spec("system_memory_usage_ratio", "Share of memory in use.", Unit.RATIO, key=True),
+        _spec("system_swap_total_bytes", "Swap space.", Unit.BYTES),
+        _spec("system_swap_used_bytes", "Swap in use.", Unit.BYTES),
+        _spec(
+            "system_disk_total_bytes", "Size of the filesystem.", Unit.BYTES, ("mount", "device", "fstype")
+        ),
+        _spec(
+            "system_disk_used_bytes",
+            "Space used on the filesystem.",
+            Unit.BYTES,
+            ("mount", "device", "fstype"),
+        ),
+        _spec(
+            "system_disk_free_bytes",
+            "Space free for unprivileged users.",
+            Unit.BYTES,
+            ("mount", "device", "fstype"),
+        ),
+        _spec("system_disk_usage_ratio", "Share of the filesystem in use.", Unit.RATIO, ("mount",), key=True),
+        _spec(
+            "system_disk_read_bytes_total", "Bytes read from the disk.", Unit.BYTES, ("device",), type=COUNTER
+        ),
+        _spec(
+            "system_disk_written_bytes_total",
+            "Bytes written to the disk.",
+            Unit.BYTES,
+            ("device",),
+            type=COUNTER,
+        ),
+        _spec("system_disk_reads_total", "Completed reads.", labels=("device",), type=COUNTER),
+        _spec("system_disk_writes_total", "Completed writes.", labels=("device",), type=COUNTER),
+        _spec(
+            "system_network_received_bytes_total",
+            "Bytes received.",
+            Unit.BYTES,
+            ("interface",),
+            type=COUNTER,
+            key=True,
+        ),
+        _spec(
+            "system_network_transmitted_bytes_total",
+            "Bytes sent.",
+            Unit.BYTES,
+            ("interface",),
+            type=COUNTER,
+            key=True,
+        ),
+        _spec(
+            "system_network_errors_total",
+            "Receive and transmit errors.",
+            labels=("interface", "direction"),
+            type=COUNTER,
+        ),
+        _spec("system_temperature_celsius", "Sensor temperature.", Unit.CELSIUS, ("chip", "sensor")),
+        _spec("system_fan_speed_rpm", "Fan speed.", Unit.RPM, ("chip", "fan")),
+        _spec("system_processes", "Processes running on the machine."),
+        _spec("system_uptime_seconds", "Time since boot.", Unit.SECONDS, key=True),
+    )
+
+    def setup(self) -> None:
+        self._cpu_before = self._cpu_times()
+
+    def collect(self, ctx: CollectContext) -> Iterator[Sample]:
+        yield from self._cpu()
+        yield from self._load()
+        yield from self._memory()
+        yield from self._disks(ctx)
+        yield from self._disk_io()
+        yield from self._network()
+        yield from self._sensors(ctx)
+        yield Sample("system_processes", len(psutil.pids()))
+        yield Sample("system_uptime_seconds", time.time() - psutil.boot_time())
+
+    def _cpu_times(self) -> list:
+        return [psutil.cpu_times(), *(psutil.cpu_times(percpu=True) if self.options.per_cpu else [])]
+
+    def _cpu(self) -> Iterator[Sample]:
+        now = self._cpu_times()
+        names = ["total", *(str(i) for i in range(len(now) - 1))]
+        for name, before, after in zip(names, self._cpu_before, now, strict=False):
+            yield Sample("system_cpu_usage_ratio", _busy_ratio(before, after), {"cpu": name})
+        self._cpu_before = now
+        yield Sample("system_cpu_count", psutil.cpu_count() or 0)
+
+    def _load(self) -> Iterator[Sample]:
+        one, five, fifteen = os.getloadavg()
+        yield Sample("system_load1", one)
+        yield Sample("system_load5", five)
+        yield Sample("system_load15", fifteen)
+
+    def _memory(self) -> Iterator[Sample]:
+        memory = psutil.virtual_memory()
+        used = memory.total - memory.available
+        yield Sample("system_memory_total_bytes", memory.total)
+        yield Sample("system_memory_available_bytes", memory.available)
+        yield Sample("system_memory_used_bytes", used)
+        yield Sample("system_memory_usage_ratio", used / memory.total if memory.total else 0.0)
+        swap = psutil.swap_memory()
+        yield Sample("system_swap_total_bytes", swap.total)
+        yield Sample("system_swap_used_bytes", swap.used)
+
+    def _disks(self, ctx: CollectContext) -> Iterator[Sample]:
+        seen: set[str] = set()
+        for partition in psutil.disk_partitions(all=False):
+            mount = partition.mountpoint
+            if mount in seen or _matches(mount, self.options.ignore_mounts):
+                continue
+            seen.add(mount)
+            try:
+                usage = psutil.disk_usage(mount)
+            except OSError as exc:
+                ctx.error(f"disk {mount}: {exc.strerror or exc}")
+                continue
+            labels = {"mount": mount, "device": partition.device, "fstype": partition.fstype}
+            yield Sample("system_disk_total_bytes", usage.total, labels)
+            yield Sample("system_disk_used_bytes", usage.used, labels)
+            yield Sample("system_disk_free_bytes", usage.free, labels)
+            yield Sample("system_disk_usage_ratio", usage.percent / 100.0, {"mount": mount})
+
+    def _disk_io(self) -> Iterator[Sample]:
+        for device, io in (psutil.disk_io_counters(perdisk=True) or {}).items():
+            labels = {"device": device}
+            yield Sample("system_disk_read_bytes_total", io.read_bytes, labels)
+            yield Sample("system_disk_written_bytes_total", io.write_bytes, labels)
+            yield Sample("system_disk_reads_total", io.read_count, labels)
+            yield Sample("system_disk_writes_total", io.write_count, labels)
+
+    def _network(self) -> Iterator[Sample]:
+        for interface, io in psutil.net_io_counters(pernic=True).items():
+            if _matches(interface, self.options.ignore_interfaces):
+                continue
+            labels = {"interface": interface}
+            yield Sample("system_network_received_bytes_total", io.bytes_recv, labels)
+            yield Sample("system_network_transmitted_bytes_total", io.bytes_sent, labels)
+            yield Sample("system_network_errors_total", io.errin, {**labels, "direction": "receive"})
+            yield Sample("system_network_errors_total", io.errout, {**labels, "direction": "transmit"})
+
+    def _sensors(self, ctx: CollectContext) -> Iterator[Sample]:
+        """Many machines (VMs, containers) have no sensors at all: that is not an error."""
+        for reader, metric, kind in (
+            (getattr(psutil, "sensors_temperatures", None), "system_temperature_celsius", "sensor"),
+            (getattr(psutil, "sensors_fans", None), "system_fan_speed_rpm", "fan"),
+        ):
+            if reader is None:
+                continue
+            try:
+                chips = reader()
+            except (OSError, RuntimeError) as exc:
+                ctx.error(f"{kind}s: {exc}")
+                continue
+            for chip, entries in chips.items():
+                for index, entry in enumerate(entries):
+                    labels = {"chip": chip, kind: entry.label or str(index)}
+                    yield Sample(metric, entry.current, labels)
+
+
+def _busy_ratio(before, after) -> float:
+    total = sum(after) - sum(before)
+    idle = (after.idle + getattr(after, "iowait", 0.0)) - (before.idle + getattr(before, "iowait", 0.0))
+    if total <= 0:
+        return 0.0
+    return min(1.0, max(0.0, 1.0 - idle / total))
+
+
+def _matches(name: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)

@@ -1,0 +1,7 @@
+"""`python -m monitor` runs the same command-line entry point as the `monitor` script."""
+
+import sys
+
+from monitor.cli import main
+
+sys.exit(main())

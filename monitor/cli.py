@@ -1,0 +1,135 @@
+"""The `monitor` command: the dashboard by default, plus check, once and collectors."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from monitor import __version__
+from monitor.catalog import catalog
+from monitor.config import DEFAULT_LISTEN, Config, ConfigError, load_config
+from monitor.registry import Registry
+
+log = logging.getLogger("monitor")
+
+EXIT_CONFIG_ERROR = 2
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="config file (default: ./config.yaml if present, else the built-in default dashboard)",
+    )
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    common.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="log level (default: warning)"
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="monitor",
+        parents=[common],
+        description="Realtime monitoring dashboard for the terminal, and a Prometheus exporter.",
+        epilog="Without a command, monitor opens the dashboard. See README.md for the config format.",
+    )
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    parser.add_argument(
+        "--headless", action="store_true", help="run without the dashboard: pollers and exporter only"
+    )
+    parser.add_argument("--listen", metavar="HOST:PORT", help=f"exporter address (default {DEFAULT_LISTEN})")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("check", parents=[common], help="validate the config; exit 2 on errors")
+    once = commands.add_parser(
+        "once", parents=[common], help="collect every source once and print the result"
+    )
+    once.add_argument("--format", choices=["table", "json"], default="table")
+    listing = commands.add_parser(
+        "collectors", parents=[common], help="list collector plugins, options and samples"
+    )
+    listing.add_argument("name", nargs="?", help="show only this collector")
+    return parser
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    level = args.log_level or {0: "warning", 1: "info"}.get(args.verbose, "debug")
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args)
+    if args.command == "collectors":
+        registry = Registry.discover()
+        if args.name and args.name not in registry.entry_points:
+            print(
+                f"monitor: no collector named {args.name!r}; installed: {', '.join(registry.names())}",
+                file=sys.stderr,
+            )
+            return 1
+        print(catalog(registry, args.name))
+        return 0
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        problems = len(exc.problems)
+        print(
+            f"monitor: {problems} problem{'s' if problems != 1 else ''} in the config; nothing started",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG_ERROR
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.command == "check":
+        print(config.summary())
+        return 0
+    if args.command == "once":
+        return _once(config, args.format)
+    return _run(config, args)
+
+
+def _once(config: Config, output_format: str) -> int:
+    from monitor.once import collect_once, render_json, render_table
+
+    snapshot = collect_once(config)
+    print(render_json(snapshot) if output_format == "json" else render_table(snapshot))
+    return 0
+
+
+def _run(config: Config, args: argparse.Namespace) -> int:
+    from monitor.runtime import Runtime
+
+    runtime = Runtime(config)
+    if args.headless:
+        return _run_headless(runtime)
+    from monitor.tui.app import run_dashboard
+
+    return run_dashboard(runtime)
+
+
+def _run_headless(runtime) -> int:
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    runtime.start()
+    log.info("monitor running headless with %d sources", len(runtime.config.sources))
+    while not stopping.wait(1.0):
+        pass
+    runtime.stop()
+    return 0

@@ -1,0 +1,352 @@
+"""config.yaml -> validated, frozen, typed configuration.
+
+Every problem is reported (not just the first) with file:line:col, the key's path and, for
+typos, the nearest valid key. Plugin options are validated by the plugin's own Options model,
+so a third-party collector gets the same quality of error messages as a built-in one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from monitor.durations import Duration
+from monitor.model import Labels, make_labels
+from monitor.plugin import Collector, CollectorOptions
+from monitor.registry import PluginLoadError, Registry
+from monitor.yamlsource import LoadedYaml, Problem, load_yaml
+from monitor.yamlsource import Path as KeyPath
+
+DEFAULT_PORT = 9813
+DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
+SOURCE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED_LABELS = {"source"}
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """Split HOST:PORT (IPv6 as [::1]:PORT); raise ValueError with the accepted form."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT such as {DEFAULT_LISTEN}, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+class ExporterSettings(StrictModel):
+    listen: str = DEFAULT_LISTEN
+
+    @field_validator("listen")
+    @classmethod
+    def _valid_listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value
+
+
+class DashboardSettings(StrictModel):
+    refresh: Duration = 0.25
+    theme: str = "textual-dark"
+
+
+class GlobalSettings(StrictModel):
+    """The top level of config.yaml; `sources` is validated per entry further down."""
+
+    interval: Duration = 1.0
+    timeout: Duration = 1.0
+    history: Duration = 900.0
+    max_backoff: Duration = 60.0
+    max_series: int = Field(default=10_000, ge=1)
+    exporter: ExporterSettings = ExporterSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    sources: list[Any] = Field(default_factory=list)
+
+
+class SourceSettings(StrictModel):
+    """Keys every source accepts; anything else belongs to the collector's options."""
+
+    name: str
+    collector: str
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    stale_after: Duration | None = None
+    max_series: int | None = Field(default=None, ge=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    show: list[str] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not SOURCE_NAME.match(value):
+            raise ValueError(f"{value!r} may contain only letters, digits, '_' and '-'")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _valid_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for label in value:
+            if not LABEL_NAME.match(label) or label.startswith("__"):
+                raise ValueError(f"{label!r} is not a valid Prometheus label name")
+            if label in RESERVED_LABELS:
+                raise ValueError(f"label {label!r} is reserved: every series carries the source name in it")
+        return value
+
+
+COMMON_SOURCE_KEYS = frozenset(SourceSettings.model_fields)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One source, resolved: defaults applied, options validated by its plugin.
+
+    `load_error` is set (and `collector_class` is None) when the plugin is installed but
+    failed to import: the source runs and reports that error instead of collecting.
+    """
+
+    name: str
+    collector: str
+    interval: float
+    timeout: float
+    stale_after: float
+    max_series: int
+    labels: Labels
+    show: tuple[str, ...] | None
+    options: CollectorOptions | None
+    collector_class: type[Collector] | None
+    load_error: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    interval: float
+    timeout: float
+    history: float
+    max_backoff: float
+    max_series: int
+    exporter: ExporterSettings
+    dashboard: DashboardSettings
+    sources: tuple[SourceConfig, ...]
+    secrets: frozenset[str] = frozenset()
+    warnings: tuple[str, ...] = ()
+
+    def source(self, name: str) -> SourceConfig:
+        return next(s for s in self.sources if s.name == name)
+
+    def summary(self) -> str:
+        collectors = sorted({s.collector for s in self.sources})
+        plural = "" if len(self.sources) == 1 else "s"
+        return (
+            f"{self.path}: OK, {len(self.sources)} source{plural} "
+            f"({', '.join(collectors) or 'none'}), exporter on {self.exporter.listen}"
+        )
+
+
+class ConfigError(Exception):
+    """Raised with every problem found; str() is the full multi-line report."""
+
+    def __init__(self, problems: list[Problem] | list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def default_config_text() -> str:
+    return resources.files("monitor").joinpath("default_config.yaml").read_text(encoding="utf-8")
+
+
+def resolve_config_path(path: str | None) -> tuple[str, str]:
+    """Return (display name, text): --config, else ./config.yaml, else the packaged default."""
+    if path is None:
+        local = Path("config.yaml")
+        if local.is_file():
+            path = str(local)
+        else:
+            return ("<built-in default config>", default_config_text())
+    try:
+        return (path, Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: config file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read config file: {exc}"]) from None
+
+
+def load_config(
+    path: str | None = None,
+    *,
+    registry: Registry | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    name, text = resolve_config_path(path)
+    return parse_config(text, name, registry=registry, environ=environ)
+
+
+def parse_config(
+    text: str,
+    file: str = "config.yaml",
+    *,
+    registry: Registry | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    registry = registry or Registry.discover()
+    loaded = load_yaml(text, file, environ)
+    if loaded.root is None and not loaded.problems:
+        loaded.add((), "the config is empty; it needs at least a 'sources' list")
+    if loaded.problems and loaded.data is None:
+        raise ConfigError(loaded.problems)
+    if not isinstance(loaded.data, Mapping):
+        loaded.add((), f"the config must be a mapping of keys, got {type(loaded.data).__name__}")
+        raise ConfigError(loaded.problems)
+
+    settings = _validate(GlobalSettings, loaded.data, (), loaded)
+    raw_sources = loaded.data.get("sources")
+    sources: list[SourceConfig] = []
+    warnings: list[str] = []
+    if raw_sources is None or raw_sources == []:
+        loaded.add(
+            ("sources",) if raw_sources == [] else (),
+            "no sources configured; add at least one under 'sources'",
+        )
+    elif isinstance(raw_sources, list) and settings is not None:
+        seen: dict[str, int] = {}
+        for index, raw in enumerate(raw_sources):
+            source = _resolve_source(raw, ("sources", index), settings, registry, loaded, warnings)
+            if source is None:
+                continue
+            if source.name in seen:
+                loaded.add(
+                    ("sources", index, "name"),
+                    f"duplicate source name {source.name!r} (first defined at line {seen[source.name]})",
+                )
+            seen.setdefault(source.name, loaded.line_of(("sources", index, "name")))
+            sources.append(source)
+
+    if loaded.problems:
+        raise ConfigError(sorted(loaded.problems, key=lambda p: (p.line, p.column)))
+    assert settings is not None
+    return Config(
+        path=file,
+        interval=settings.interval,
+        timeout=settings.timeout,
+        history=settings.history,
+        max_backoff=settings.max_backoff,
+        max_series=settings.max_series,
+        exporter=settings.exporter,
+        dashboard=settings.dashboard,
+        sources=tuple(sources),
+        secrets=frozenset(loaded.secrets),
+        warnings=tuple(warnings),
+    )
+
+
+def _resolve_source(
+    raw: object,
+    path: KeyPath,
+    settings: GlobalSettings,
+    registry: Registry,
+    loaded: LoadedYaml,
+    warnings: list[str],
+) -> SourceConfig | None:
+    if not isinstance(raw, Mapping):
+        loaded.add(
+            path,
+            f"each source must be a mapping with at least 'name' and 'collector', got {type(raw).__name__}",
+        )
+        return None
+    common = {k: v for k, v in raw.items() if k in COMMON_SOURCE_KEYS}
+    plugin_options = {k: v for k, v in raw.items() if k not in COMMON_SOURCE_KEYS}
+
+    collector_class: type[Collector] | None = None
+    load_error: str | None = None
+    collector_name = raw.get("collector")
+    if isinstance(collector_name, str):
+        if collector_name not in registry.entry_points:
+            loaded.add((*path, "collector"), _unknown("collector", collector_name, registry.names()))
+        else:
+            try:
+                collector_class = registry.load(collector_name)
+            except PluginLoadError as exc:
+                load_error = str(exc)
+                problem = loaded.problem((*path, "collector"), load_error)
+                warnings.append(f"{problem}; its source will report this error")
+
+    option_keys = sorted(collector_class.Options.model_fields) if collector_class else []
+    settings_model = _validate(SourceSettings, common, path, loaded)
+    options: CollectorOptions | None = None
+    if collector_class is not None:
+        options = _validate(
+            collector_class.Options,
+            plugin_options,
+            path,
+            loaded,
+            valid_keys=sorted(COMMON_SOURCE_KEYS) + option_keys,
+        )
+    if settings_model is None:
+        return None
+
+    interval = settings_model.interval or settings.interval
+    timeout = settings_model.timeout or min(settings.timeout, interval)
+    if timeout > interval:
+        loaded.add((*path, "timeout"), f"timeout ({timeout:g}s) must not exceed the interval ({interval:g}s)")
+    return SourceConfig(
+        name=settings_model.name,
+        collector=settings_model.collector,
+        interval=interval,
+        timeout=timeout,
+        stale_after=settings_model.stale_after or 3 * interval,
+        max_series=settings_model.max_series or settings.max_series,
+        labels=make_labels(settings_model.labels),
+        show=tuple(settings_model.show) if settings_model.show is not None else None,
+        options=options,
+        collector_class=collector_class,
+        load_error=load_error,
+        line=loaded.line_of(path),
+    )
+
+
+def _validate(
+    model: type[BaseModel],
+    data: object,
+    path: KeyPath,
+    loaded: LoadedYaml,
+    valid_keys: list[str] | None = None,
+) -> Any:
+    """Validate `data`; on failure record one positioned Problem per pydantic error."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            location = (*path, *error["loc"])
+            if error["type"] == "extra_forbidden":
+                key = str(error["loc"][-1])
+                keys = valid_keys or sorted(model.model_fields)
+                loaded.add(location, _unknown("key", key, keys), at_key=True)
+            elif error["type"] == "missing":
+                loaded.add(location[:-1], f"missing required key {error['loc'][-1]!r}")
+            else:
+                loaded.add(location, _describe(error))
+        return None
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    if error["type"] not in ("value_error", "assertion_error"):
+        message += f", got {error['input']!r}"
+    return message
+
+
+def _unknown(kind: str, name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if close:
+        return f"unknown {kind} {name!r}; did you mean {close[0]!r}?"
+    return f"unknown {kind} {name!r}; expected one of: {', '.join(candidates)}"

@@ -1,0 +1,46 @@
+"""Human durations (`250ms`, `2s`, `1m30s`, `1h`) as used throughout config.yaml."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+def parse_duration(value: object) -> float:
+    """Return seconds. Plain numbers are seconds; anything else must be unit-suffixed."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 250ms, 2s, 1m or 1h, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        parts = _PART.findall(text)
+        if not text or "".join(n + u for n, u in parts) != text:
+            raise ValueError(f"expected a duration like 250ms, 2s, 1m or 1h, got {value!r}")
+        seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
+    else:
+        raise ValueError(f"expected a duration like 250ms, 2s, 1m or 1h, got {value!r}")
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    if seconds < 60 or seconds % 60:
+        return f"{seconds:g}s"
+    if seconds < 3600 or seconds % 3600:
+        return f"{seconds / 60:g}m"
+    return f"{seconds / 3600:g}h"
+
+
+Duration = Annotated[
+    float, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
+]
+"""A pydantic field type: seconds as a float, written in config as `2s`."""

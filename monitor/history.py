@@ -1,0 +1,76 @@
+"""Bounded per-series history for the dashboard's sparklines and charts.
+
+Kept beside the immutable snapshots rather than inside them: copying a 900-point window into
+every snapshot would make each publish O(window). Each source owns one ring of timestamps and
+one ring of values per series (arrays of doubles: 8 bytes a point, no per-point objects), so
+memory is capacity x series, whatever the label churn: a series unseen for a whole window is
+forgotten, and at most `max_series` are kept.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Mapping
+
+from monitor.model import SeriesKey
+
+NAN = math.nan
+
+
+class SourceHistory:
+    def __init__(self, capacity: int, max_series: int) -> None:
+        self.capacity = max(2, capacity)
+        self.max_series = max_series
+        self._empty_row = array("d", [NAN]) * self.capacity
+        self._times = array("d", self._empty_row)
+        self._values: dict[SeriesKey, array[float]] = {}
+        self._last_seen: dict[SeriesKey, int] = {}
+        self._writes = 0
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def append(self, at: float, series: Mapping[SeriesKey, float]) -> None:
+        slot = self._writes % self.capacity
+        self._times[slot] = at
+        values, last_seen, writes = self._values, self._last_seen, self._writes
+        for key, value in series.items():
+            ring = values.get(key)
+            if ring is None:
+                if len(values) >= self.max_series:
+                    continue
+                ring = values[key] = array("d", self._empty_row)
+            ring[slot] = value
+            last_seen[key] = writes
+        if len(values) != len(series) or values.keys() != series.keys():
+            for key, ring in values.items():
+                if last_seen[key] != writes:
+                    ring[slot] = NAN
+            if writes % self.capacity == 0:
+                self._forget_unseen()
+        self._writes += 1
+
+    def _forget_unseen(self) -> None:
+        horizon = self._writes - self.capacity
+        for key in [k for k, seen in self._last_seen.items() if seen <= horizon]:
+            del self._values[key], self._last_seen[key]
+
+    def points(self, key: SeriesKey, since: float | None = None) -> list[tuple[float, float]]:
+        """(time, value) pairs oldest first, skipping ticks where the series was absent."""
+        ring = self._values.get(key)
+        if ring is None:
+            return []
+        count = min(self._writes, self.capacity)
+        start = self._writes - count
+        times = self._times
+        result = []
+        for position in range(start, self._writes):
+            slot = position % self.capacity
+            at, value = times[slot], ring[slot]
+            if value == value and (since is None or at >= since):  # value == value: not NaN
+                result.append((at, value))
+        return result
+
+    def keys(self) -> list[SeriesKey]:
+        return list(self._values)

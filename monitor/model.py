@@ -1,0 +1,142 @@
+"""The immutable values that flow from pollers through the store to every reader.
+
+Everything here is a frozen, slotted dataclass holding only tuples, strings, numbers and
+read-only mappings, so a snapshot handed to the TUI or the exporter can be read from any
+thread for as long as the reader likes without copying or locking.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+Labels = tuple[tuple[str, str], ...]
+"""Label pairs sorted by name: hashable, so a (name, labels) pair identifies a series."""
+
+SeriesKey = tuple[str, Labels]
+
+EMPTY_MAPPING: Mapping = MappingProxyType({})
+
+
+class MetricType(enum.StrEnum):
+    GAUGE = "gauge"
+    COUNTER = "counter"
+
+
+class Unit(enum.StrEnum):
+    """Units the dashboard knows how to format; metric names carry the unit as a suffix."""
+
+    NONE = ""
+    BYTES = "bytes"
+    SECONDS = "seconds"
+    RATIO = "ratio"
+    CELSIUS = "celsius"
+    RPM = "rpm"
+    DAYS = "days"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """A collector's declaration of one metric, from which display and export are derived.
+
+    `key` marks the metrics a dashboard panel shows when the config does not choose.
+    """
+
+    name: str
+    help: str
+    unit: Unit = Unit.NONE
+    type: MetricType = MetricType.GAUGE
+    labels: tuple[str, ...] = ()
+    key: bool = False
+
+
+def make_labels(labels: Mapping[str, str] | Labels | None) -> Labels:
+    if not labels:
+        return ()
+    items = labels.items() if isinstance(labels, Mapping) else labels
+    return tuple(sorted(items))
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Sample:
+    """One value a collector observed: `Sample("disk_used_bytes", 1.2e9, {"mount": "/"})`."""
+
+    name: str
+    value: float
+    labels: Labels
+
+    def __init__(self, name: str, value: float, labels: Mapping[str, str] | Labels | None = None) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "labels", make_labels(labels))
+
+    @property
+    def key(self) -> SeriesKey:
+        return (self.name, self.labels)
+
+
+class SourceState(enum.StrEnum):
+    PENDING = "pending"
+    UP = "up"
+    DOWN = "down"
+    STALE = "stale"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """How collection from one source is going, and what it costs to watch it."""
+
+    up: bool = False
+    collections: int = 0
+    errors_total: int = 0
+    consecutive_failures: int = 0
+    overruns: int = 0
+    last_attempt: float | None = None
+    last_success: float | None = None
+    last_error: str | None = None
+    partial_errors: tuple[str, ...] = ()
+    next_attempt: float | None = None
+    last_duration: float = 0.0
+    cpu_seconds: float = 0.0
+    series_count: int = 0
+    series_dropped: int = 0
+    stale_after: float = math.inf
+
+    def state(self, now: float) -> SourceState:
+        """Staleness depends on when one looks, so it is computed at read time."""
+        if self.last_attempt is None:
+            return SourceState.PENDING
+        if not self.up:
+            return SourceState.DOWN
+        if self.last_success is not None and now - self.last_success > self.stale_after:
+            return SourceState.STALE
+        return SourceState.UP
+
+
+@dataclass(frozen=True, slots=True)
+class SourceData:
+    """One source as of one publish. `version` is the store version that last changed it,
+    so a reader that caches per source can tell what is new without comparing values."""
+
+    name: str
+    collector: str
+    interval: float
+    labels: Labels
+    health: SourceHealth
+    series: Mapping[SeriesKey, float] = field(default_factory=lambda: EMPTY_MAPPING)
+    specs: Mapping[str, MetricSpec] = field(default_factory=lambda: EMPTY_MAPPING)
+    version: int = 0
+    time: float = 0.0
+
+    def state(self, now: float) -> SourceState:
+        return self.health.state(now)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    version: int
+    time: float
+    sources: Mapping[str, SourceData]

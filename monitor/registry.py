@@ -1,0 +1,66 @@
+"""Finds collector plugins through the `monitor.collectors` entry-point group.
+
+Only plugins a config names are imported, and an import failure is kept as an error for
+that plugin alone, so one broken third-party package cannot take the dashboard down.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+
+from monitor.plugin import Collector
+
+ENTRY_POINT_GROUP = "monitor.collectors"
+log = logging.getLogger(__name__)
+
+
+class PluginLoadError(Exception):
+    """A plugin is registered but could not be imported or is not a Collector."""
+
+
+@dataclass
+class Registry:
+    entry_points: dict[str, EntryPoint]
+    _loaded: dict[str, type[Collector] | PluginLoadError] = field(default_factory=dict)
+
+    @classmethod
+    def discover(cls) -> Registry:
+        found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        return cls(found)
+
+    def names(self) -> list[str]:
+        return sorted(self.entry_points)
+
+    def load(self, name: str) -> type[Collector]:
+        """Import the plugin once; raise PluginLoadError with a user-facing message."""
+        if name not in self._loaded:
+            self._loaded[name] = self._import(name)
+        result = self._loaded[name]
+        if isinstance(result, PluginLoadError):
+            raise result
+        return result
+
+    def _import(self, name: str) -> type[Collector] | PluginLoadError:
+        entry_point = self.entry_points.get(name)
+        if entry_point is None:
+            return PluginLoadError(f"no collector plugin named {name!r} is installed")
+        where = f"{entry_point.value} (package {_distribution(entry_point)})"
+        try:
+            loaded = entry_point.load()
+        except Exception as exc:  # noqa: BLE001 - any import failure disables only this plugin
+            log.warning("collector plugin %r failed to import from %s: %s", name, where, exc)
+            return PluginLoadError(
+                f"collector plugin {name!r} failed to import from {where}: {type(exc).__name__}: {exc}"
+            )
+        if not (isinstance(loaded, type) and issubclass(loaded, Collector)):
+            return PluginLoadError(
+                f"{where} is registered as collector {name!r} but is not a Collector subclass"
+            )
+        return loaded
+
+
+def _distribution(entry_point: EntryPoint) -> str:
+    dist = getattr(entry_point, "dist", None)
+    return f"{dist.name} {dist.version}" if dist is not None else "unknown"

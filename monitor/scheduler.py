@@ -1,0 +1,391 @@
+"""One poller thread per source, on a fixed schedule, publishing into the store.
+
+Ticks sit on a grid (start + k x interval) so collection time never causes drift. A
+collection that runs past the next tick skips it and counts an overrun. Failures back off
+exponentially (with jitter, up to `max_backoff`) and recover on the first success. A
+watchdog marks a source down when its collector ignores its timeout, and shutdown abandons
+such a thread instead of waiting for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import math
+import random
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.config import Config, SourceConfig
+from monitor.model import SeriesKey, SourceHealth
+from monitor.plugin import CollectContext, CollectError, Collector, SourceInfo
+from monitor.store import MetricsStore
+from monitor.validation import InvalidSample, SampleValidator
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 500
+MAX_PARTIAL_ERRORS = 10
+HUNG_GRACE = 0.05
+WATCHDOG_PERIOD = 0.1
+
+
+class Phase(enum.StrEnum):
+    STARTING = "starting"
+    SLEEPING = "sleeping"
+    COLLECTING = "collecting"
+    BACKING_OFF = "backing off"
+    HUNG = "hung"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class PollerActivity:
+    """What a poller thread is doing right now, for the dashboard's threads view."""
+
+    phase: Phase
+    since: float
+    until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    series: dict[SeriesKey, float] | None
+    dropped: int
+    error: str | None
+    partial_errors: tuple[str, ...]
+    duration: float
+    cpu: float
+    declared: dict
+
+
+class Poller:
+    def __init__(
+        self,
+        source: SourceConfig,
+        store: MetricsStore,
+        *,
+        max_backoff: float = 60.0,
+        clock: Clock = SYSTEM_CLOCK,
+        rng: random.Random | None = None,
+        start_jitter: bool = True,
+        redact: Callable[[str], str] = lambda text: text,
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.max_backoff = max(max_backoff, source.interval)
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.start_jitter = start_jitter
+        self.redact = redact
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"poller:{source.name}", daemon=True)
+        self._lock = threading.Lock()
+        self._health = SourceHealth(stale_after=source.stale_after)
+        self._activity = PollerActivity(Phase.STARTING, clock.wall())
+        self._deadline: float | None = None
+        self._hung_reported = False
+        self._collector: Collector | None = None
+        self._validator = SampleValidator(source.max_series)
+        self._specs = {
+            spec.name: spec for spec in (source.collector_class.metrics if source.collector_class else ())
+        }
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    def register(self) -> None:
+        self.store.add_source(
+            self.name,
+            self.source.collector,
+            self.source.interval,
+            self.source.labels,
+            self._specs,
+            self._health,
+            self.source.max_series,
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def activity(self) -> PollerActivity:
+        return self._activity
+
+    def stack(self) -> str:
+        """The poller thread's current Python stack: how a hung collector is diagnosed."""
+        frame = sys._current_frames().get(self.thread.ident or -1)
+        return "".join(traceback.format_stack(frame)) if frame is not None else ""
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException:  # a bug here must be visible, not a silently dead thread
+            log.exception("poller for source %r crashed", self.name)
+        finally:
+            self._close_collector()
+            self._activity = PollerActivity(Phase.STOPPED, self.clock.wall())
+
+    def _loop(self) -> None:
+        interval = self.source.interval
+        grid_start = self.clock.monotonic()
+        if self.start_jitter:
+            grid_start += self.rng.uniform(0, min(interval, 1.0))
+        next_tick = grid_start
+        waiting = Phase.SLEEPING
+        while True:
+            self._activity = PollerActivity(waiting, self.clock.wall(), self._to_wall(next_tick))
+            if self.clock.wait_until(next_tick, self.stop_event):
+                return
+            outcome = self._attempt()
+            finished = self.clock.monotonic()
+            ticks_passed = math.floor((finished - grid_start) / interval) + 1
+            next_on_grid = grid_start + ticks_passed * interval
+            overruns = max(0, round((next_on_grid - next_tick - interval) / interval))
+            with self._lock:
+                counted = outcome.error is None or self._hung_reported
+                failures = self._health.consecutive_failures + (0 if counted else 1)
+            waiting = Phase.SLEEPING
+            if outcome.error is not None and failures > 1:
+                backoff = min(self.max_backoff, interval * 2 ** (failures - 1)) * self.rng.uniform(0.8, 1.0)
+                earliest = finished + max(backoff, interval)
+                next_on_grid = grid_start + math.ceil((earliest - grid_start) / interval) * interval
+                waiting = Phase.BACKING_OFF
+            next_tick = next_on_grid
+            self._publish(outcome, overruns, self._to_wall(next_tick))
+
+    def _to_wall(self, monotonic: float) -> float:
+        return self.clock.wall() + (monotonic - self.clock.monotonic())
+
+    def _attempt(self) -> _Outcome:
+        timeout = self.source.timeout
+        started = self.clock.monotonic()
+        ctx = CollectContext(self.name, timeout, started + timeout, self.stop_event)
+        with self._lock:
+            self._deadline = started + timeout
+            self._hung_reported = False
+            self._activity = PollerActivity(Phase.COLLECTING, self.clock.wall(), self.clock.wall() + timeout)
+        cpu_before = time.thread_time()
+        series, dropped, error = None, 0, None
+        try:
+            collector = self._collector or self._open_collector()
+            series, dropped = self._validator.validate(collector.collect(ctx))
+        except CollectError as exc:
+            error = str(exc) or type(exc).__name__
+        except InvalidSample as exc:
+            error = f"invalid sample from collector {self.source.collector!r}: {exc}"
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            log.debug("source %r: collector raised", self.name, exc_info=True)
+        cpu = time.thread_time() - cpu_before
+        duration = self.clock.monotonic() - started
+        if error is None and duration > timeout:
+            series, error = (
+                None,
+                f"timed out: the collection took {duration:.2f}s, the timeout is {timeout:g}s",
+            )
+        if error is not None:
+            series = None
+        return _Outcome(series, dropped, error, tuple(ctx.errors), duration, cpu, ctx.declared)
+
+    def _open_collector(self) -> Collector:
+        if self.source.collector_class is None or self.source.options is None:
+            raise CollectError(
+                self.source.load_error or f"collector {self.source.collector!r} is unavailable"
+            )
+        info = SourceInfo(self.name, self.source.interval, self.source.timeout, self.source.labels)
+        collector = self.source.collector_class(self.source.options, info)
+        try:
+            collector.setup()
+        except BaseException:
+            _close_quietly(collector, self.name)
+            raise
+        self._collector = collector
+        return collector
+
+    def _close_collector(self) -> None:
+        if self._collector is not None:
+            _close_quietly(self._collector, self.name)
+            self._collector = None
+
+    def _publish(self, outcome: _Outcome, overruns: int, next_attempt: float) -> None:
+        now = self.clock.wall()
+        specs = None
+        if outcome.declared and any(self._specs.get(n) != s for n, s in outcome.declared.items()):
+            self._specs = {**self._specs, **outcome.declared}
+            specs = self._specs
+        with self._lock:
+            previous = self._health
+            already_counted = self._hung_reported
+            self._deadline = None
+            partial = tuple(self._clip(e) for e in outcome.partial_errors[:MAX_PARTIAL_ERRORS])
+            common = dict(
+                collections=previous.collections + 1,
+                overruns=previous.overruns + overruns,
+                last_attempt=now,
+                next_attempt=next_attempt,
+                last_duration=outcome.duration,
+                cpu_seconds=previous.cpu_seconds + outcome.cpu,
+            )
+            if outcome.error is None:
+                assert outcome.series is not None
+                health = dataclasses.replace(
+                    previous,
+                    **common,
+                    up=True,
+                    last_success=now,
+                    last_error=None,
+                    consecutive_failures=0,
+                    partial_errors=partial,
+                    series_count=len(outcome.series),
+                    series_dropped=outcome.dropped,
+                )
+                if not previous.up and previous.last_attempt is not None:
+                    log.info(
+                        "source %r recovered after %d failures", self.name, previous.consecutive_failures
+                    )
+            else:
+                error = self._clip(outcome.error)
+                health = dataclasses.replace(
+                    previous,
+                    **common,
+                    up=False,
+                    last_error=error,
+                    partial_errors=partial,
+                    errors_total=previous.errors_total + (0 if already_counted else 1),
+                    consecutive_failures=previous.consecutive_failures + (0 if already_counted else 1),
+                )
+                if previous.up or previous.last_attempt is None:
+                    log.warning("source %r is down: %s", self.name, error)
+            self._health = health
+            self.store.publish(self.name, health, outcome.series, specs)
+
+    def check_hung(self) -> None:
+        """Called by the watchdog: report a collection running past its timeout, once."""
+        with self._lock:
+            deadline = self._deadline
+            if deadline is None or self._hung_reported or self.clock.monotonic() < deadline + HUNG_GRACE:
+                return
+            self._hung_reported = True
+            started = deadline - self.source.timeout
+            error = (
+                f"collection hung: still running after {self.clock.monotonic() - started:.1f}s, "
+                f"past its {self.source.timeout:g}s timeout (the collector does not honour its timeout)"
+            )
+            previous = self._health
+            self._health = dataclasses.replace(
+                previous,
+                up=False,
+                last_error=error,
+                last_attempt=self.clock.wall(),
+                errors_total=previous.errors_total + 1,
+                consecutive_failures=previous.consecutive_failures + 1,
+            )
+            self._activity = PollerActivity(
+                Phase.HUNG, self.clock.wall() - (self.clock.monotonic() - started)
+            )
+            log.warning("source %r: %s", self.name, error)
+            self.store.publish(self.name, self._health)
+
+    def _clip(self, text: str) -> str:
+        text = self.redact(text)
+        return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 3] + "..."
+
+
+def _close_quietly(collector: Collector, source: str) -> None:
+    try:
+        collector.close()
+    except Exception:
+        log.warning("source %r: collector close() failed", source, exc_info=True)
+
+
+def make_redactor(secrets: Iterable[str]) -> Callable[[str], str]:
+    """Replace every secret that came from ${VAR} with *** in user-visible text."""
+    ordered = sorted((s for s in secrets if len(s) >= 3), key=len, reverse=True)
+
+    def redact(text: str) -> str:
+        for secret in ordered:
+            text = text.replace(secret, "***")
+        return text
+
+    return redact
+
+
+class Scheduler:
+    """Owns the pollers and the watchdog; the only thing that starts or stops threads."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: MetricsStore,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        start_jitter: bool = True,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.start_jitter = start_jitter
+        self.redact = make_redactor(config.secrets)
+        self.pollers: dict[str, Poller] = {}
+        self._stop = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name="monitor-watchdog", daemon=True)
+        for source in config.sources:
+            self.pollers[source.name] = self._make_poller(source)
+
+    def _make_poller(self, source: SourceConfig) -> Poller:
+        return Poller(
+            source,
+            self.store,
+            max_backoff=self.config.max_backoff,
+            clock=self.clock,
+            start_jitter=self.start_jitter,
+            redact=self.redact,
+        )
+
+    def start(self) -> None:
+        for poller in self.pollers.values():
+            poller.register()
+        for poller in self.pollers.values():
+            poller.start()
+        self._watchdog.start()
+        log.info("started %d pollers", len(self.pollers))
+
+    def activities(self) -> dict[str, PollerActivity]:
+        return {name: poller.activity() for name, poller in self.pollers.items()}
+
+    def alive(self) -> bool:
+        return self._watchdog.is_alive() and all(p.thread.is_alive() for p in self.pollers.values())
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCHDOG_PERIOD):
+            for poller in list(self.pollers.values()):
+                poller.check_hung()
+
+    def stop(self, timeout: float = 2.0) -> list[str]:
+        """Stop every thread within `timeout`; return descriptions of threads abandoned."""
+        self._stop.set()
+        for poller in self.pollers.values():
+            poller.stop_event.set()
+        deadline = time.monotonic() + timeout
+        abandoned = []
+        for poller in self.pollers.values():
+            if poller.thread.ident is None:
+                continue
+            poller.thread.join(max(0.0, deadline - time.monotonic()))
+            if poller.thread.is_alive():
+                activity = poller.activity()
+                abandoned.append(
+                    f"{poller.thread.name}: {activity.phase} for {self.clock.wall() - activity.since:.1f}s"
+                )
+        if self._watchdog.ident is not None:
+            self._watchdog.join(max(0.0, deadline - time.monotonic()))
+        for description in abandoned:
+            log.warning("abandoned %s (its collector ignores shutdown); exiting without it", description)
+        return abandoned

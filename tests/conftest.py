@@ -1,0 +1,43 @@
+"""Shared fixtures: free loopback ports, external binaries that must exist in CI, configs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import textwrap
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def require_binary(name: str) -> str:
+    """Return the binary's path; in CI a missing binary fails the test, elsewhere it skips."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (the test command installs it: scripts/test)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):
+    """Write a dedented YAML config into tmp_path and return its path."""
+
+    def write(text: str, name: str = "config.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip())
+        return path
+
+    return write
