@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from typing import get_args
 
 from monitor.plugin import Collector
 from monitor.registry import PluginLoadError, Registry
@@ -22,7 +23,9 @@ def describe_options(collector: type[Collector]) -> list[str]:
             if required
             else f" (default: {json.dumps(field.get_default(call_default_factory=True), default=str)})"
         )
-        kind = getattr(field.annotation, "__name__", None) or str(field.annotation).replace("typing.", "")
+        annotation = field.annotation
+        kind = str(annotation) if get_args(annotation) else getattr(annotation, "__name__", str(annotation))
+        kind = kind.replace("typing.", "")
         text = f"  {name}: {kind}{' (required)' if required else default}"
         if field.description:
             text += f"\n      {field.description}"

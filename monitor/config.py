@@ -15,7 +15,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor.durations import Duration
 from monitor.model import Labels, make_labels
@@ -43,14 +52,42 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+class BasicAuthSettings(StrictModel):
+    username: str = Field(min_length=1)
+    password: SecretStr
+
+
+class TlsSettings(StrictModel):
+    cert_file: FilePath
+    key_file: FilePath
+
+
 class ExporterSettings(StrictModel):
+    """The exporter's address, optional auth (secrets only via ${VAR}) and optional TLS."""
+
     listen: str = DEFAULT_LISTEN
+    bearer_token: SecretStr | None = None
+    basic_auth: BasicAuthSettings | None = None
+    tls: TlsSettings | None = None
 
     @field_validator("listen")
     @classmethod
     def _valid_listen(cls, value: str) -> str:
         parse_listen(value)
         return value
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> ExporterSettings:
+        if self.bearer_token is not None and self.basic_auth is not None:
+            raise ValueError("set either bearer_token or basic_auth, not both")
+        return self
+
+    def secret_paths(self) -> list[tuple[tuple[str, ...], SecretStr]]:
+        """Each configured secret with its key path, to check it came from ${VAR}."""
+        found = [(("bearer_token",), self.bearer_token)]
+        if self.basic_auth is not None:
+            found.append((("basic_auth", "password"), self.basic_auth.password))
+        return [(path, secret) for path, secret in found if secret is not None]
 
 
 class DashboardSettings(StrictModel):
@@ -216,10 +253,11 @@ def parse_config(
             ("sources",) if raw_sources == [] else (),
             "no sources configured; add at least one under 'sources'",
         )
-    elif isinstance(raw_sources, list) and settings is not None:
+    elif isinstance(raw_sources, list):
         seen: dict[str, int] = {}
         for index, raw in enumerate(raw_sources):
-            source = _resolve_source(raw, ("sources", index), settings, registry, loaded, warnings)
+            defaults = settings or GlobalSettings()  # still check sources when the top level is wrong
+            source = _resolve_source(raw, ("sources", index), defaults, registry, loaded, warnings)
             if source is None:
                 continue
             if source.name in seen:
@@ -230,6 +268,13 @@ def parse_config(
             seen.setdefault(source.name, loaded.line_of(("sources", index, "name")))
             sources.append(source)
 
+    if settings is not None:
+        for key, secret in settings.exporter.secret_paths():
+            if secret.get_secret_value() not in loaded.secrets:
+                loaded.add(
+                    ("exporter", *key),
+                    "write the secret as ${VARIABLE} and set it in the environment, not in the file",
+                )
     if loaded.problems:
         raise ConfigError(sorted(loaded.problems, key=lambda p: (p.line, p.column)))
     assert settings is not None

@@ -64,12 +64,15 @@ class SourceHistory:
         count = min(self._writes, self.capacity)
         start = self._writes - count
         times = self._times
+        if since is not None:  # times only grow: skip the older part without visiting it
+            newest_first = range(self._writes - 1, start - 1, -1)
+            start = next((p + 1 for p in newest_first if not times[p % self.capacity] >= since), start)
         result = []
         for position in range(start, self._writes):
             slot = position % self.capacity
-            at, value = times[slot], ring[slot]
-            if value == value and (since is None or at >= since):  # value == value: not NaN
-                result.append((at, value))
+            value = ring[slot]
+            if value == value:  # not NaN
+                result.append((times[slot], value))
         return result
 
     def keys(self) -> list[SeriesKey]:

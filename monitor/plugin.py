@@ -37,6 +37,8 @@ class SourceInfo:
     interval: float
     timeout: float
     labels: Labels = ()
+    max_series: int = 10_000
+    """The source's series cap, so a scraping collector can stop reading past it."""
 
 
 @dataclass(slots=True)

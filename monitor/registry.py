@@ -30,6 +30,15 @@ class Registry:
         found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
         return cls(found)
 
+    @classmethod
+    def of(cls, *collectors: type[Collector]) -> Registry:
+        """A registry of in-process classes: for embedding monitor and for tests."""
+        points = {
+            c.name: EntryPoint(c.name, f"{c.__module__}:{c.__qualname__}", ENTRY_POINT_GROUP)
+            for c in collectors
+        }
+        return cls(points, {c.name: c for c in collectors})
+
     def names(self) -> list[str]:
         return sorted(self.entry_points)
 
@@ -46,7 +55,7 @@ class Registry:
         entry_point = self.entry_points.get(name)
         if entry_point is None:
             return PluginLoadError(f"no collector plugin named {name!r} is installed")
-        where = f"{entry_point.value} (package {_distribution(entry_point)})"
+        where = entry_point.value + _distribution(entry_point)
         try:
             loaded = entry_point.load()
         except Exception as exc:  # noqa: BLE001 - any import failure disables only this plugin
@@ -63,4 +72,4 @@ class Registry:
 
 def _distribution(entry_point: EntryPoint) -> str:
     dist = getattr(entry_point, "dist", None)
-    return f"{dist.name} {dist.version}" if dist is not None else "unknown"
+    return f" (package {dist.name} {dist.version})" if dist is not None else ""

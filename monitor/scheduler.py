@@ -199,7 +199,9 @@ class Poller:
             raise CollectError(
                 self.source.load_error or f"collector {self.source.collector!r} is unavailable"
             )
-        info = SourceInfo(self.name, self.source.interval, self.source.timeout, self.source.labels)
+        info = SourceInfo(
+            self.name, self.source.interval, self.source.timeout, self.source.labels, self.source.max_series
+        )
         collector = self.source.collector_class(self.source.options, info)
         try:
             collector.setup()

@@ -48,6 +48,8 @@ class LoadedYaml:
     root: yaml.Node | None
     problems: list[Problem] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
+    settled: set[Path] = field(default_factory=set)
+    """Paths already reported (a missing ${VAR}): later errors there would only repeat it."""
 
     def problem(self, path: Path, message: str, *, at_key: bool = False) -> Problem:
         """Build a Problem positioned at the node for `path` (or its nearest ancestor)."""
@@ -57,6 +59,8 @@ class LoadedYaml:
         return Problem(self.file, line, column, format_path(path), message)
 
     def add(self, path: Path, message: str, *, at_key: bool = False) -> None:
+        if any(path[: len(settled)] == settled for settled in self.settled):
+            return
         self.problems.append(self.problem(path, message, at_key=at_key))
 
     def line_of(self, path: Path) -> int:
@@ -144,6 +148,7 @@ def _substitute(node: yaml.ScalarNode, path: Path, result: LoadedYaml, environ: 
                     f"environment variable {name!r} is not set",
                 )
             )
+            result.settled.add(path)
             return ""
         value = environ[name]
         if value:

@@ -1,0 +1,104 @@
+"""Plugin discovery through the `monitor.collectors` entry-point group, as a user installs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from monitor.config import parse_config
+from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
+from monitor.scheduler import Scheduler
+from monitor.store import MetricsStore
+
+
+def run_monitor(*args: str, cwd=None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
+
+
+def test_builtins_and_the_example_package_register_through_the_same_group() -> None:
+    registry = Registry.discover()
+    assert registry.entry_points["system"].group == ENTRY_POINT_GROUP
+    assert registry.entry_points["files"].value == "monitor_example.files:FilesCollector"
+    assert registry.load("files").name == "files"
+
+
+def test_example_plugin_runs_end_to_end_through_its_entry_point(tmp_path) -> None:
+    (tmp_path / "app.log").write_text("x" * 1234)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"sources:\n  - name: logs\n    collector: files\n    paths: ['{tmp_path}/*.log']\n")
+    result = run_monitor("once", "--config", str(config), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    logs = json.loads(result.stdout)["logs"]
+    assert logs["state"] == "up"
+    sizes = [s for s in logs["series"] if s["name"] == "file_size_bytes"]
+    assert sizes == [{"name": "file_size_bytes", "labels": {"path": f"{tmp_path}/app.log"}, "value": 1234}]
+
+
+def test_example_plugin_options_are_checked_with_positions(tmp_path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n  - name: logs\n    collector: files\n    path: ['/x']\n")
+    result = run_monitor("check", "--config", str(config))
+    assert result.returncode == 2
+    assert f"{config}:2:5: sources[0]: missing required key 'paths'" in result.stderr
+    assert f"{config}:4:5: sources[0].path: unknown key 'path'; did you mean 'paths'?" in result.stderr
+
+
+def test_plugin_that_fails_to_import_disables_only_its_sources() -> None:
+    registry = Registry.discover()
+    registry.entry_points["broken"] = EntryPoint("broken", "no_such_module_xyz:Collector", ENTRY_POINT_GROUP)
+    config = parse_config(
+        "sources:\n  - {name: ok, collector: system}\n  - {name: bad, collector: broken}\n",
+        registry=registry,
+    )
+    assert (
+        config.warnings
+        and "config.yaml:3:28: sources[1].collector: collector plugin 'broken'" in config.warnings[0]
+    )
+    with pytest.raises(PluginLoadError, match="No module named 'no_such_module_xyz'"):
+        registry.load("broken")
+    store = MetricsStore()
+    scheduler = Scheduler(config, store, start_jitter=False)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            sources = store.snapshot().sources
+            if all(s.health.last_attempt for s in sources.values()):
+                break
+            time.sleep(0.05)
+        assert sources["ok"].health.up
+        assert not sources["bad"].health.up
+        assert "failed to import from no_such_module_xyz:Collector" in sources["bad"].health.last_error
+    finally:
+        scheduler.stop()
+
+
+def test_registered_object_that_is_not_a_collector_is_rejected_clearly() -> None:
+    registry = Registry.discover()
+    registry.entry_points["notone"] = EntryPoint("notone", "json:dumps", ENTRY_POINT_GROUP)
+    with pytest.raises(
+        PluginLoadError, match="is registered as collector 'notone' but is not a Collector subclass"
+    ):
+        registry.load("notone")
+
+
+def test_collectors_command_lists_every_plugin_with_options_and_sample() -> None:
+    result = run_monitor("collectors")
+    assert result.returncode == 0, result.stderr
+    for name in ("system", "files"):
+        assert f"\n{name}: " in f"\n{result.stdout}"
+    assert "paths: list[str] (required)" in result.stdout
+    assert "sample config:\n  - name: backups" in result.stdout
+
+
+def test_collectors_command_rejects_an_unknown_name() -> None:
+    result = run_monitor("collectors", "nope")
+    assert result.returncode == 1
+    assert "no collector named 'nope'" in result.stderr

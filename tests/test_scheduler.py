@@ -1,0 +1,249 @@
+"""The poller schedule: fixed grid, overrun skips, backoff and recovery, bad plugins, hangs."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import threading
+import time
+
+import pytest
+
+from monitor.model import Sample, SourceState
+from monitor.plugin import CollectError
+from monitor.scheduler import Phase, Poller, Scheduler
+from monitor.store import MetricsStore
+from tests.support import FakeClock, HangingCollector, ScriptedCollector, config_of
+
+
+def run_scripted(
+    script, *, calls: int, interval: str = "1s", timeout: str = "500ms", max_backoff: str = "8s"
+):
+    """Run one poller synchronously on a fake clock until the script has been called `calls` times.
+
+    Returns the fake times of every call and the store."""
+    config = config_of(
+        f"max_backoff: {max_backoff}\nsources:\n"
+        f"  - {{name: s, collector: scripted, interval: {interval}, timeout: {timeout}}}\n"
+    )
+    clock = FakeClock()
+    store = MetricsStore(clock=clock.wall)
+    poller = Poller(
+        config.sources[0],
+        store,
+        max_backoff=config.max_backoff,
+        clock=clock,
+        rng=random.Random(7),
+        start_jitter=False,
+    )
+    started_at: list[float] = []
+
+    def wrapped(ctx, n):
+        started_at.append(clock.monotonic())
+        if n >= calls:
+            poller.stop_event.set()
+        return script(ctx, n, clock)
+
+    ScriptedCollector.script = staticmethod(wrapped)
+    poller.register()
+    poller._run()
+    return [t - started_at[0] for t in started_at], store
+
+
+def test_ticks_stay_on_the_grid_whatever_each_collection_costs() -> None:
+    def slow_varying(ctx, n, clock):
+        clock.advance(0.1 * (n % 4))  # 0 to 300 ms, under the 500 ms timeout
+        return [Sample("test_value", n)]
+
+    times, store = run_scripted(slow_varying, calls=10)
+    assert times == [float(i) for i in range(10)]
+    health = store.snapshot().sources["s"].health
+    assert (health.collections, health.overruns, health.errors_total) == (10, 0, 0)
+
+
+def test_an_overrunning_collection_skips_the_overlapped_ticks_and_counts_them() -> None:
+    def one_slow(ctx, n, clock):
+        if n == 2:
+            clock.advance(2.5)  # ignores its 1s timeout, covering the ticks at 2 and 3
+        return [Sample("test_value", n)]
+
+    times, store = run_scripted(one_slow, calls=4, timeout="1s")
+    assert times == [0.0, 1.0, 4.0, 5.0]
+    health = store.snapshot().sources["s"].health
+    assert health.overruns == 2
+    assert health.errors_total == 1  # the late result is a timeout, not data
+
+
+def test_late_result_is_a_timeout_error_and_its_data_is_discarded() -> None:
+    def late(ctx, n, clock):
+        clock.advance(0.7)
+        return [Sample("test_value", 99)]
+
+    _, store = run_scripted(late, calls=1)
+    source = store.snapshot().sources["s"]
+    assert source.health.last_error == "timed out: the collection took 0.70s, the timeout is 0.5s"
+    assert dict(source.series) == {}
+
+
+def test_failures_back_off_exponentially_up_to_the_cap_then_recover_at_once() -> None:
+    def fails_then_recovers(ctx, n, clock):
+        if n <= 6:
+            raise CollectError("refused")
+        return [Sample("test_value", n)]
+
+    times, store = run_scripted(fails_then_recovers, calls=8)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert gaps[0] == 1.0  # the first failure retries on the next tick
+    assert gaps[:4] == sorted(gaps[:4])  # then waits grow (with jitter: 2x each step, minus up to 20%)
+    assert gaps[2] >= 3.0
+    assert all(6.0 <= gap <= 8.0 for gap in gaps[3:6])  # capped by max_backoff
+    assert gaps[-1] == 1.0  # the success puts the source back on its interval
+    health = store.snapshot().sources["s"].health
+    assert (health.up, health.consecutive_failures, health.errors_total) == (True, 0, 6)
+
+
+def test_failure_health_carries_error_retry_time_and_keeps_last_values() -> None:
+    def up_then_down(ctx, n, clock):
+        if n == 1:
+            return [Sample("test_value", 5)]
+        raise ConnectionResetError("peer reset")
+
+    _, store = run_scripted(up_then_down, calls=3)
+    source = store.snapshot().sources["s"]
+    health = source.health
+    assert source.state(health.last_attempt) is SourceState.DOWN
+    assert health.last_error == "ConnectionResetError: peer reset"
+    assert health.consecutive_failures == 2
+    assert health.next_attempt > health.last_attempt
+    assert dict(source.series) == {("test_value", ()): 5.0}
+
+
+@pytest.mark.parametrize(
+    ("returned", "message"),
+    [
+        (None, "collect() returned None"),
+        ([Sample("v", "12")], "has value '12' of type str; expected a number"),
+        ([Sample("v", None)], "has value None of type NoneType"),
+        ([{"name": "v"}], "item 0 is a dict, not a Sample"),
+        ([Sample("bad name", 1.0)], "invalid metric name 'bad name'"),
+        ([Sample("v", 1.0, {"bad-label": "x"})], "invalid label name 'bad-label'"),
+        ([Sample("v", 1.0, {"source": "x"})], "uses the reserved label 'source'"),
+        ([Sample("v", 1.0, {"l": 3})], "label 'l' has a int value"),
+    ],
+)
+def test_bad_return_values_become_the_sources_error(returned, message) -> None:
+    _, store = run_scripted(lambda ctx, n, clock: returned, calls=1)
+    error = store.snapshot().sources["s"].health.last_error
+    assert error.startswith("invalid sample from collector 'scripted': ")
+    assert message in error
+
+
+def test_nan_and_infinities_are_valid_values() -> None:
+    values = [Sample("v", math.nan, {"k": "nan"}), Sample("v", math.inf, {"k": "inf"}), Sample("v", True)]
+    _, store = run_scripted(lambda ctx, n, clock: values, calls=1)
+    source = store.snapshot().sources["s"]
+    assert source.health.up and source.health.series_count == 3
+
+
+def test_partial_errors_are_reported_while_the_source_stays_up() -> None:
+    def partial(ctx, n, clock):
+        ctx.error("disk /mnt/x: permission denied")
+        return [Sample("v", 1)]
+
+    _, store = run_scripted(partial, calls=1)
+    health = store.snapshot().sources["s"].health
+    assert health.up and health.partial_errors == ("disk /mnt/x: permission denied",)
+
+
+def test_series_over_the_cap_are_dropped_and_counted() -> None:
+    config = config_of("sources:\n  - {name: s, collector: scripted, max_series: 10}\n")
+    clock = FakeClock()
+    store = MetricsStore(clock=clock.wall)
+    poller = Poller(config.sources[0], store, clock=clock, start_jitter=False)
+
+    def many(ctx, n):
+        poller.stop_event.set()
+        return [Sample("v", i, {"i": str(i)}) for i in range(25)]
+
+    ScriptedCollector.script = staticmethod(many)
+    poller.register()
+    poller._run()
+    health = store.snapshot().sources["s"].health
+    assert (health.series_count, health.series_dropped) == (10, 15)
+
+
+def test_errors_never_show_secrets_from_the_environment() -> None:
+    config = config_of("sources:\n  - {name: s, collector: scripted, value: 1}\n")
+    store = MetricsStore()
+    poller = Poller(
+        config.sources[0], store, start_jitter=False, redact=lambda t: t.replace("hunter2", "***")
+    )
+
+    def leaky(ctx, n):
+        poller.stop_event.set()
+        raise CollectError("login failed for password hunter2")
+
+    ScriptedCollector.script = staticmethod(leaky)
+    poller.register()
+    poller._run()
+    assert store.snapshot().sources["s"].health.last_error == "login failed for password ***"
+
+
+def test_a_hung_collector_is_marked_down_others_keep_going_and_shutdown_abandons_it() -> None:
+    HangingCollector.release.clear()
+    ScriptedCollector.script = staticmethod(lambda ctx, n: [Sample("test_value", n)])
+    config = config_of(
+        "sources:\n"
+        "  - {name: stuck, collector: hanging, interval: 200ms, timeout: 100ms}\n"
+        "  - {name: fine, collector: scripted, interval: 100ms, timeout: 50ms}\n"
+    )
+    store = MetricsStore()
+    scheduler = Scheduler(config, store)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            stuck = store.snapshot().sources["stuck"]
+            if stuck.health.last_error:
+                break
+            time.sleep(0.02)
+        assert "collection hung" in stuck.health.last_error
+        assert stuck.state(time.time()) is SourceState.DOWN
+        assert scheduler.activities()["stuck"].phase is Phase.HUNG
+        assert "HangingCollector" not in stuck.health.last_error
+        assert "in collect" in scheduler.pollers["stuck"].stack()
+        before = store.snapshot().sources["fine"].health.collections
+        time.sleep(0.35)
+        assert store.snapshot().sources["fine"].health.collections >= before + 2
+    finally:
+        started = time.monotonic()
+        abandoned = scheduler.stop(timeout=2.0)
+        elapsed = time.monotonic() - started
+        HangingCollector.release.set()
+    assert elapsed < 2.5
+    assert len(abandoned) == 1 and abandoned[0].startswith("poller:stuck: hung for")
+    assert not scheduler.pollers["fine"].thread.is_alive()
+
+
+def test_pollers_run_one_named_thread_per_source_with_jittered_starts() -> None:
+    ScriptedCollector.script = staticmethod(lambda ctx, n: [Sample("test_value", n)])
+    names = [f"s{i}" for i in range(6)]
+    config = config_of("sources:\n" + "".join(f"  - {{name: {n}, collector: scripted}}\n" for n in names))
+    store = MetricsStore()
+    scheduler = Scheduler(config, store)
+    scheduler.start()
+    try:
+        threads = {t.name for t in threading.enumerate()}
+        assert {f"poller:{n}" for n in names} <= threads
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            attempts = [s.health.last_attempt for s in store.snapshot().sources.values()]
+            if all(attempts):
+                break
+            time.sleep(0.05)
+        assert all(attempts)
+        assert max(attempts) - min(attempts) > 0.05  # not in lockstep
+    finally:
+        scheduler.stop()
+    assert not any(t.name.startswith("poller:") for t in threading.enumerate())

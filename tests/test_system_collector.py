@@ -1,0 +1,81 @@
+"""The built-in system collector on this very machine: real psutil readings, sane ranges."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+
+from collectors.system import SystemCollector, SystemOptions
+from monitor.model import MetricType
+from monitor.plugin import CollectContext, SourceInfo
+from monitor.validation import METRIC_NAME, SampleValidator
+
+
+def collect_twice(**options) -> tuple[dict, CollectContext]:
+    collector = SystemCollector(SystemOptions(**options), SourceInfo("local", 1.0, 1.0))
+    collector.setup()
+    ctx = CollectContext("local", 1.0, time.monotonic() + 1.0)
+    list(collector.collect(ctx))
+    time.sleep(0.2)
+    series, dropped = SampleValidator(10_000).validate(collector.collect(ctx))
+    assert dropped == 0
+    return series, ctx
+
+
+def values(series: dict, name: str) -> dict:
+    return {labels: value for (metric, labels), value in series.items() if metric == name}
+
+
+def test_cpu_total_and_per_core_are_ratios() -> None:
+    series, _ = collect_twice()
+    cpu = values(series, "system_cpu_usage_ratio")
+    assert (("cpu", "total"),) in cpu
+    assert len(cpu) == psutil.cpu_count() + 1
+    assert all(0.0 <= v <= 1.0 for v in cpu.values())
+    assert len(values(collect_twice(per_cpu=False)[0], "system_cpu_usage_ratio")) == 1
+
+
+def test_memory_disk_and_uptime_match_the_machine() -> None:
+    series, _ = collect_twice()
+    assert series[("system_memory_total_bytes", ())] == psutil.virtual_memory().total
+    assert 0 < series[("system_memory_usage_ratio", ())] < 1
+    root = values(series, "system_disk_usage_ratio")[(("mount", "/"),)]
+    assert abs(root - psutil.disk_usage("/").percent / 100) < 0.01
+    uptime = series[("system_uptime_seconds", ())]
+    assert abs(uptime - (time.time() - psutil.boot_time())) < 5
+    assert abs(series[("system_load1", ())] - os.getloadavg()[0]) < 2
+    assert series[("system_processes", ())] > 1
+
+
+def test_network_counters_per_interface_respect_ignore_patterns() -> None:
+    series, _ = collect_twice(ignore_interfaces=[])
+    interfaces = {
+        dict(labels)["interface"] for labels in values(series, "system_network_received_bytes_total")
+    }
+    assert "lo" in interfaces
+    series, _ = collect_twice()
+    interfaces = {
+        dict(labels)["interface"] for labels in values(series, "system_network_received_bytes_total")
+    }
+    assert "lo" not in interfaces
+
+
+def test_every_sample_is_declared_and_named_by_convention() -> None:
+    series, _ = collect_twice()
+    declared = {spec.name: spec for spec in SystemCollector.metrics}
+    for name, labels in series:
+        assert name in declared, name
+        assert METRIC_NAME.match(name)
+        assert {label for label, _ in labels} == set(declared[name].labels), name
+    for spec in declared.values():
+        assert spec.name.endswith("_total") == (spec.type is MetricType.COUNTER), spec.name
+    assert not any("percent" in name for name in declared)
+
+
+def test_machine_without_sensors_is_not_an_error() -> None:
+    series, ctx = collect_twice()
+    temperatures = values(series, "system_temperature_celsius")
+    assert not [e for e in ctx.errors if e.startswith(("sensors", "fans"))]
+    assert all(-50 < t < 150 for t in temperatures.values())
