@@ -52,7 +52,7 @@ class SystemCollector(Collector[SystemOptions]):
             ("cpu",),
             key=True,
         ),
-        _spec("system_cpu_count", "Logical CPUs."),
+        _spec("system_cpus", "Logical CPUs."),
         _spec("system_load1", "Load average over 1 minute.", key=True),
         _spec("system_load5", "Load average over 5 minutes."),
         _spec("system_load15", "Load average over 15 minutes."),
@@ -143,7 +143,7 @@ class SystemCollector(Collector[SystemOptions]):
         for name, before, after in zip(names, self._cpu_before, now, strict=False):
             yield Sample("system_cpu_usage_ratio", _busy_ratio(before, after), {"cpu": name})
         self._cpu_before = now
-        yield Sample("system_cpu_count", psutil.cpu_count() or 0)
+        yield Sample("system_cpus", psutil.cpu_count() or 0)
 
     def _load(self) -> Iterator[Sample]:
         one, five, fifteen = os.getloadavg()

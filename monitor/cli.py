@@ -10,12 +10,13 @@ import threading
 
 from monitor import __version__
 from monitor.catalog import catalog
-from monitor.config import DEFAULT_LISTEN, Config, ConfigError, load_config
+from monitor.config import DEFAULT_LISTEN, Config, ConfigError, load_config, parse_listen
 from monitor.registry import Registry
 
 log = logging.getLogger("monitor")
 
 EXIT_CONFIG_ERROR = 2
+EXIT_CANNOT_SERVE = 3
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -33,6 +34,14 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
+def _listen_address(value: str) -> str:
+    try:
+        parse_listen(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     parser = argparse.ArgumentParser(
@@ -45,7 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--headless", action="store_true", help="run without the dashboard: pollers and exporter only"
     )
-    parser.add_argument("--listen", metavar="HOST:PORT", help=f"exporter address (default {DEFAULT_LISTEN})")
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        type=_listen_address,
+        help=f"exporter address (default {DEFAULT_LISTEN})",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("check", parents=[common], help="validate the config; exit 2 on errors")
     once = commands.add_parser(
@@ -60,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configure_logging(args: argparse.Namespace) -> None:
-    level = args.log_level or {0: "warning", 1: "info"}.get(args.verbose, "debug")
+    quiet = "info" if getattr(args, "headless", False) else "warning"  # a service says what it serves
+    level = args.log_level or {0: quiet, 1: "info"}.get(args.verbose, "debug")
     logging.basicConfig(
         level=level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -108,14 +123,19 @@ def _once(config: Config, output_format: str) -> int:
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:
+    from monitor.exporter import ExporterStartError
     from monitor.runtime import Runtime
 
-    runtime = Runtime(config)
-    if args.headless:
-        return _run_headless(runtime)
-    from monitor.tui.app import run_dashboard
+    runtime = Runtime(config, serve_metrics=True, listen=args.listen)
+    try:
+        if args.headless:
+            return _run_headless(runtime)
+        from monitor.tui.app import run_dashboard
 
-    return run_dashboard(runtime)
+        return run_dashboard(runtime)
+    except ExporterStartError as exc:
+        print(f"monitor: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_SERVE
 
 
 def _run_headless(runtime) -> int:
@@ -132,4 +152,5 @@ def _run_headless(runtime) -> int:
     while not stopping.wait(1.0):
         pass
     runtime.stop()
+    log.info("stopped")
     return 0

@@ -4,8 +4,10 @@ stop, so headless and dashboard modes run exactly the same engine."""
 from __future__ import annotations
 
 import logging
+import time
 
 from monitor.config import Config
+from monitor.exporter import ExporterServer
 from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
 
@@ -13,14 +15,45 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    def __init__(self, config: Config) -> None:
+    """`serve_metrics` starts the exporter too (the CLI always asks for it; embedding code and
+    tests that only need pollers leave it off and open no port). `listen` overrides
+    config.exporter.listen, as `--listen` does."""
+
+    def __init__(self, config: Config, *, serve_metrics: bool = False, listen: str | None = None) -> None:
         self.config = config
         self.store = MetricsStore(history=config.history)
         self.scheduler = Scheduler(config, self.store)
+        self.exporter = (
+            ExporterServer(self.store.snapshot, config.exporter, listen=listen, health_check=self.problem)
+            if serve_metrics
+            else None
+        )
+        self._started = False
 
     def start(self) -> None:
+        """Start the exporter first: if its port is taken, ExporterStartError is raised before
+        any poller runs."""
+        if self.exporter is not None:
+            self.exporter.start()
         self.scheduler.start()
+        self._started = True
+
+    def problem(self) -> str | None:
+        """None while the pollers and the watchdog run, else why not (for /healthz)."""
+        if not self._started:
+            return "the pollers have not started"
+        if self.scheduler.alive():
+            return None
+        dead = [name for name, poller in self.scheduler.pollers.items() if not poller.thread.is_alive()]
+        if dead:
+            return f"poller threads stopped for sources: {', '.join(dead)}"
+        return "the watchdog thread stopped"
 
     def stop(self, timeout: float = 2.0) -> list[str]:
         """Stop everything within `timeout`; return threads that had to be abandoned."""
-        return self.scheduler.stop(timeout)
+        deadline = time.monotonic() + timeout
+        abandoned = []
+        if self.exporter is not None and not self.exporter.stop(min(1.0, timeout / 2)):
+            abandoned.append("exporter")
+        self._started = False
+        return abandoned + self.scheduler.stop(max(0.0, deadline - time.monotonic()))

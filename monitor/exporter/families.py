@@ -1,0 +1,132 @@
+"""A prometheus_client custom Collector over one source of one snapshot.
+
+Families are built fresh from the immutable SourceData on every call, never kept in
+long-lived Gauge objects, so the series of a vanished source vanish with it. Every series
+carries the `source` label and the source's static labels. A source that is down or stale
+yields only its health families: its old values must not reach Prometheus as new ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from prometheus_client.metrics_core import Metric
+
+from monitor.model import Labels, MetricSpec, MetricType, SourceData, SourceState
+
+log = logging.getLogger(__name__)
+
+HEALTH_PREFIX = "monitor_source_"
+GENERIC_HELP = "Reported by collector {collector!r}, which declares no description for it."
+
+
+def _label_dict(source: SourceData, labels: Labels = ()) -> dict[str, str]:
+    """Static labels, then the series' own (more specific) labels, then `source`."""
+    return {**dict(source.labels), **dict(labels), "source": source.name}
+
+
+def health_families(source: SourceData, state: SourceState) -> list[Metric]:
+    """How collection from the source is going: exported whatever its state."""
+    health = source.health
+    labels = _label_dict(source)
+    rows: list[tuple[str, str, str, float | None]] = [
+        ("up", "gauge", "1 if the source's last collection succeeded, else 0.", float(health.up)),
+        (
+            "stale",
+            "gauge",
+            "1 if the source's last success is older than its stale_after, else 0.",
+            float(state is SourceState.STALE),
+        ),
+        (
+            "last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the source's last successful collection.",
+            health.last_success,
+        ),
+        (
+            "last_collect_duration_seconds",
+            "gauge",
+            "Wall time the source's last collection took.",
+            health.last_duration,
+        ),
+        ("errors", "counter", "Failed collections of the source.", health.errors_total),
+        ("overruns", "counter", "Ticks skipped because a collection ran past the next one.", health.overruns),
+        ("series", "gauge", "Series the source's last successful collection returned.", health.series_count),
+        (
+            "series_dropped",
+            "gauge",
+            "Series the last collection returned beyond the source's max_series cap, dropped.",
+            health.series_dropped,
+        ),
+        (
+            "poller_cpu_seconds",
+            "counter",
+            "CPU time the source's poller thread has used.",
+            health.cpu_seconds,
+        ),
+    ]
+    families = []
+    for suffix, kind, help_text, value in rows:
+        family = Metric(HEALTH_PREFIX + suffix, help_text, kind)
+        if value is not None:
+            family.add_sample(family.name + ("_total" if kind == "counter" else ""), labels, float(value))
+        families.append(family)
+    info = Metric(HEALTH_PREFIX + "info", "The collector serving each source; always 1.", "gauge")
+    info.add_sample(info.name, {**labels, "collector": source.collector}, 1.0)
+    families.append(info)
+    return families
+
+
+def _family_for(name: str, spec: MetricSpec | None, collector: str) -> tuple[Metric, str]:
+    """The family a series belongs to and the sample name its values are written under."""
+    if spec is None:
+        return Metric(name, GENERIC_HELP.format(collector=collector), "unknown"), name
+    if spec.type is MetricType.COUNTER:
+        base = name.removesuffix("_total")
+        unit = spec.unit.value if base.endswith(f"_{spec.unit.value}") else ""
+        return Metric(base, spec.help, "counter", unit), base + "_total"
+    unit = spec.unit.value if name.endswith(f"_{spec.unit.value}") else ""
+    return Metric(name, spec.help, "gauge", unit), name
+
+
+def value_families(source: SourceData) -> list[Metric]:
+    """The source's latest values, grouped into one family per metric name."""
+    families: dict[str, tuple[Metric, str]] = {}
+    for (name, series_labels), value in source.series.items():
+        entry = families.get(name)
+        if entry is None:
+            entry = families[name] = _family_for(name, source.specs.get(name), source.collector)
+        family, sample_name = entry
+        family.add_sample(sample_name, _label_dict(source, series_labels), value)
+    return [family for family, _ in families.values()]
+
+
+class SourceCollector:
+    """Anything with collect() is a prometheus_client Collector; this one never raises.
+
+    prometheus_client's generate_latest re-raises a collector's exception and fails the whole
+    scrape, so a source whose values cannot be turned into families loses only its values.
+    """
+
+    def __init__(self, source: SourceData, state: SourceState, with_values: bool = True) -> None:
+        self.source = source
+        self.state = state
+        self.with_values = with_values
+
+    def collect(self) -> Iterator[Metric]:
+        name = self.source.name
+        try:
+            health = health_families(self.source, self.state)
+        except Exception:
+            log.exception("source %r: cannot build its health families; leaving it out", name)
+            return
+        yield from health
+        if not self.with_values or self.state is not SourceState.UP:
+            return
+        try:
+            values = value_families(self.source)
+        except Exception:
+            log.exception("source %r: cannot build its value families; exporting health only", name)
+            return
+        yield from values

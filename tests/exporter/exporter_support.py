@@ -1,0 +1,102 @@
+"""Builds store states for exporter tests, and runs the real `monitor --headless`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from monitor.model import Labels, MetricSpec, SourceHealth
+from monitor.store import MetricsStore
+
+NOW = 1_800_000_000.0
+
+
+def healthy(now: float = NOW, series: int = 0, stale_after: float = 30.0) -> SourceHealth:
+    return SourceHealth(
+        up=True,
+        collections=1,
+        last_attempt=now,
+        last_success=now,
+        series_count=series,
+        stale_after=stale_after,
+    )
+
+
+def failed(now: float = NOW, error: str = "connection refused") -> SourceHealth:
+    return SourceHealth(up=False, collections=2, errors_total=1, last_attempt=now, last_error=error)
+
+
+def add_source(
+    store: MetricsStore,
+    name: str,
+    series: Mapping[tuple[str, Labels], float],
+    *,
+    labels: Labels = (),
+    specs: Mapping[str, MetricSpec] | None = None,
+    health: SourceHealth | None = None,
+    collector: str = "test",
+) -> None:
+    store.add_source(name, collector, 1.0, labels, specs)
+    store.publish(name, health or healthy(series=len(series)), series)
+
+
+def get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@contextlib.contextmanager
+def headless(config: Path, port: int, deadline: float = 20.0) -> Iterator[subprocess.Popen]:
+    """Start `monitor --headless` and yield once /healthz answers 200; always stop it."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "--headless",
+            "--config",
+            str(config),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        wait_until_healthy(process, port, deadline)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_until_healthy(process: subprocess.Popen, port: int, deadline: float) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            raise AssertionError(f"monitor exited with {process.returncode}: {process.stderr.read()}")
+        try:
+            if get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"monitor did not become healthy on port {port} within {deadline}s")
