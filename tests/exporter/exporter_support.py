@@ -57,19 +57,14 @@ def get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
 
 
 @contextlib.contextmanager
-def headless(config: Path, port: int, deadline: float = 20.0) -> Iterator[subprocess.Popen]:
+def headless(
+    config: Path | None, port: int, deadline: float = 20.0, cwd: Path | None = None
+) -> Iterator[subprocess.Popen]:
     """Start `monitor --headless` and yield once /healthz answers 200; always stop it."""
+    config_args = ["--config", str(config)] if config is not None else []
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "monitor",
-            "--headless",
-            "--config",
-            str(config),
-            "--listen",
-            f"127.0.0.1:{port}",
-        ],
+        [sys.executable, "-m", "monitor", "--headless", *config_args, "--listen", f"127.0.0.1:{port}"],
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

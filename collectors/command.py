@@ -1,0 +1,210 @@
+"""`command`: run a program on the interval and read numbers from what it prints.
+
+The argv list is executed directly, never through a shell, so config values cannot inject
+commands. The program runs in its own process group: on timeout (or shutdown) the whole
+group is killed, so a script's children cannot outlive the poll. Output is read with a
+size cap; stderr keeps only its tail, which is what a failure shows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ByteSize, Field, field_validator
+
+from collectors.exposition import ExpositionParser, InvalidExposition
+from collectors.jsonvalues import json_number
+from monitor.model import MetricSpec, Sample, Unit
+from monitor.plugin import CollectContext, CollectError, Collector, CollectorOptions
+from monitor.validation import METRIC_NAME
+
+STDERR_TAIL = 400
+READ_CHUNK = 65536
+STOP_CHECK = 0.25
+
+
+class CommandOptions(CollectorOptions):
+    argv: list[str] = Field(
+        min_length=1, description="Program and arguments, run directly (no shell), e.g. [df, -k]."
+    )
+    format: Literal["auto", "number", "lines", "json"] = Field(
+        default="auto",
+        description="How stdout is read: 'number' (one value, named by `metric`), 'lines' "
+        "('name value' or Prometheus text lines), 'json' (an object of numbers, nested keys "
+        "joined with _), or 'auto' (number, else JSON if it starts with '{', else lines).",
+    )
+    metric: str = Field(default="command_value", description="Metric name for a single-number output.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    cwd: str | None = Field(default=None, description="Working directory (default: monitor's).")
+    max_output_size: ByteSize = Field(
+        default=ByteSize(1024 * 1024), description="More stdout than this fails the poll (e.g. 64KiB)."
+    )
+
+    @field_validator("cwd")
+    @classmethod
+    def _existing_cwd(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_dir():
+            raise ValueError(f"no such directory: {value!r}")
+        return value
+
+    @field_validator("metric")
+    @classmethod
+    def _valid_metric(cls, value: str) -> str:
+        if not METRIC_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+        return value
+
+
+class CommandCollector(Collector[CommandOptions]):
+    name = "command"
+    description = "Runs a program (no shell) and reads a number, 'name value' lines or JSON from stdout."
+    Options = CommandOptions
+    sample_config = """\
+- name: queue
+  collector: command
+  argv: [/usr/local/bin/queue-depth, --queue, jobs]
+  format: number
+  metric: jobs_queue_depth
+  interval: 10s
+  timeout: 3s
+"""
+    metrics = (
+        MetricSpec("command_duration_seconds", "Time the program ran.", Unit.SECONDS, key=True),
+        MetricSpec(
+            "command_value", "The number printed, with format 'number' and the default `metric`.", key=True
+        ),
+    )
+
+    def setup(self) -> None:
+        self.parser = ExpositionParser([], [], self.source.max_series)
+        self.environ = {**os.environ, **self.options.env}
+
+    def collect(self, ctx: CollectContext) -> Iterator[Sample]:
+        started = time.perf_counter()
+        stdout = self._run(ctx)
+        yield Sample("command_duration_seconds", time.perf_counter() - started)
+        yield from self._parse(stdout.decode("utf-8", errors="replace"), ctx)
+
+    def _run(self, ctx: CollectContext) -> bytes:
+        argv = self.options.argv
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self.environ,
+                cwd=self.options.cwd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise CollectError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+        with process:
+            try:
+                stdout, stderr = self._read(process, ctx)
+                code = process.wait(max(ctx.remaining(), 0.001))
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                raise CollectError(
+                    f"{argv[0]} still running after the {ctx.timeout:g}s timeout; killed its process group"
+                ) from None
+            except BaseException:
+                _kill_group(process)
+                raise
+        if code != 0:
+            tail = stderr.decode("utf-8", errors="replace").strip()
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+            raise CollectError(f"{argv[0]} {how}" + (f": {tail}" if tail else ""))
+        return stdout
+
+    def _read(self, process: subprocess.Popen, ctx: CollectContext) -> tuple[bytes, bytes]:
+        """Read both pipes until they close, keeping stdout under the cap and stderr's tail."""
+        assert process.stdout is not None and process.stderr is not None
+        cap = int(self.options.max_output_size)
+        stdout, stderr = bytearray(), bytearray()
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ, stdout)
+            selector.register(process.stderr, selectors.EVENT_READ, stderr)
+            while selector.get_map():
+                budget = ctx.remaining()
+                if budget <= 0 or ctx.stopping:
+                    raise subprocess.TimeoutExpired(process.args, ctx.timeout)
+                for key, _ in selector.select(min(budget, STOP_CHECK)):
+                    chunk = os.read(key.fd, READ_CHUNK)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                        continue
+                    buffer = key.data
+                    buffer += chunk
+                    if buffer is stderr:
+                        del stderr[:-STDERR_TAIL]
+                    elif len(stdout) > cap:
+                        raise CollectError(
+                            f"{process.args[0]} printed more than max_output_size ({cap} bytes)"
+                        )
+        return bytes(stdout), bytes(stderr)
+
+    def _parse(self, text: str, ctx: CollectContext) -> Iterator[Sample]:
+        kind = self.options.format
+        stripped = text.strip()
+        if kind in ("auto", "number"):
+            try:
+                yield Sample(self.options.metric, float(stripped))
+                return
+            except ValueError:
+                if kind == "number":
+                    raise CollectError(f"expected a single number on stdout, got {stripped[:60]!r}") from None
+        if kind == "json" or (kind == "auto" and stripped.startswith("{")):
+            yield from self._json(stripped, ctx)
+            return
+        try:
+            parsed = self.parser.parse(text)
+        except InvalidExposition as exc:
+            raise CollectError(f"stdout is not 'name value' lines: {exc}") from None
+        if parsed.dropped or parsed.skipped:
+            ctx.error(f"{parsed.dropped + parsed.skipped} lines not read (series cap or unusable names)")
+        for spec in parsed.specs.values():
+            ctx.declare(spec)
+        yield from parsed.samples
+
+    def _json(self, text: str, ctx: CollectContext) -> Iterator[Sample]:
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise CollectError(f"stdout is not JSON ({exc}): {text[:60]!r}") from None
+        if not isinstance(document, dict):
+            raise CollectError(f"expected a JSON object on stdout, got {type(document).__name__}")
+        for name, value in _flatten(document, ""):
+            number = json_number(value)
+            if number is None or not METRIC_NAME.match(name):
+                ctx.error(f"{name}: not a usable metric name and number ({str(value)[:30]!r})")
+                continue
+            ctx.declare(MetricSpec(name, f"'{name}' from the command's JSON output"))
+            yield Sample(name, number)
+
+
+def _flatten(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _flatten(item, f"{prefix}_{key}" if prefix else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _flatten(item, f"{prefix}_{index}")
+    elif value is not None:
+        yield prefix, value
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL the whole process group the program leads (it was started in its own session)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

@@ -1,0 +1,179 @@
+"""Prometheus text (and OpenMetrics) -> samples and metric specs, with a bounded memory cost.
+
+Parsing is prometheus_client's own parser. What this module adds is the bound: lines are
+filtered by name and counted *before* the parser sees them, so an endpoint exposing a
+million series costs a line count past the series cap, not a million parsed objects. It
+also turns what monitor cannot carry (UTF-8 names, the reserved `source` label) into
+something it can, the way Prometheus itself does (`source` becomes `exported_source`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client.openmetrics import parser as openmetrics_parser
+from prometheus_client.parser import text_fd_to_metric_families
+
+from monitor.model import MetricSpec, MetricType, Sample, Unit
+from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
+
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text"
+_SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created", "_info")
+_COUNTER_SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_count", "_sum"),
+    "summary": ("_count", "_sum"),
+}
+_UNIT_SUFFIXES = {
+    "_bytes": Unit.BYTES,
+    "_seconds": Unit.SECONDS,
+    "_ratio": Unit.RATIO,
+    "_celsius": Unit.CELSIUS,
+    "_rpm": Unit.RPM,
+    "_days": Unit.DAYS,
+}
+_SAMPLE_NAME = re.compile(r"[^{\s]+")
+
+
+def unit_of(name: str) -> Unit:
+    """Guess the unit from the Prometheus naming convention (`_bytes`, `_seconds_total`)."""
+    base = name.removesuffix("_total")
+    return next((unit for suffix, unit in _UNIT_SUFFIXES.items() if base.endswith(suffix)), Unit.NONE)
+
+
+def exported_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """Rename reserved labels (`source` -> `exported_source`), as Prometheus's honor_labels=false."""
+    if not RESERVED_LABELS.intersection(labels):
+        return dict(labels)
+    return {(f"exported_{k}" if k in RESERVED_LABELS else k): v for k, v in labels.items()}
+
+
+def valid_label_names(names: tuple[str, ...]) -> bool:
+    return all(LABEL_NAME.match(name) and not name.startswith("__") for name in names)
+
+
+def name_filter(include: list[str], exclude: list[str]) -> re.Pattern[str] | None:
+    """One regex for shell-style patterns; a pattern for a family also matches its samples
+    (`http_requests` matches `http_requests_total`, `_bucket`, `_count`...)."""
+    if not include and not exclude:
+        return None
+
+    def alternatives(patterns: list[str]) -> str:
+        return "|".join(fnmatch.translate(p).removeprefix("(?s:").removesuffix(")\\Z") for p in patterns)
+
+    suffix = "(?:" + "|".join(_SUFFIXES) + ")?\\Z"
+    wanted = f"(?:{alternatives(include)}){suffix}" if include else ""
+    unwanted = f"(?!(?:{alternatives(exclude)}){suffix})" if exclude else ""
+    return re.compile(f"{unwanted}{wanted or '.*'}", re.DOTALL)
+
+
+class InvalidExposition(ValueError):
+    """The body is not valid exposition text; the message says where."""
+
+
+@dataclass
+class Parsed:
+    samples: list[Sample] = field(default_factory=list)
+    specs: dict[str, MetricSpec] = field(default_factory=dict)
+    dropped: int = 0
+    """Series past the cap, counted but never parsed."""
+    skipped: int = 0
+    """Samples whose names or label names monitor cannot export."""
+
+
+@dataclass
+class _LineState:
+    kept: int = 0
+    dropped: int = 0
+    line_number: int = 0
+    line: str = ""
+
+
+class ExpositionParser:
+    """Reused across polls so the filter is compiled and the specs are built only once."""
+
+    def __init__(self, include: list[str], exclude: list[str], max_series: int) -> None:
+        self.filter = name_filter(include, exclude)
+        self.max_series = max_series
+        self._specs: dict[tuple[str, str, str], MetricSpec] = {}
+        self._good_labels: set[tuple[str, ...]] = set()
+        self._good_names: set[str] = set()
+
+    def parse(self, text: str, openmetrics: bool = False) -> Parsed:
+        state = _LineState()
+        lines = self._limited(text, state)
+        families = (
+            openmetrics_parser.text_fd_to_metric_families(lines)
+            if openmetrics
+            else text_fd_to_metric_families(lines)
+        )
+        parsed = Parsed()
+        try:
+            for family in families:
+                self._add(family, parsed)
+        except ValueError as exc:
+            detail = f": {exc}" if str(exc) else ""
+            excerpt = state.line.strip()[:80]
+            raise InvalidExposition(
+                f"invalid exposition text near line {state.line_number}{detail}: {excerpt!r}"
+            ) from None
+        parsed.dropped = state.dropped
+        return parsed
+
+    def _limited(self, text: str, state: _LineState) -> Iterator[str]:
+        """Yield the lines the parser should see: comments, and samples wanted and under the cap."""
+        wanted = self.filter
+        cap = self.max_series
+        for number, line in enumerate(io.StringIO(text), 1):
+            stripped = line.lstrip()
+            if stripped and stripped[0] != "#":
+                if wanted is not None:
+                    name = _SAMPLE_NAME.match(stripped)
+                    if name is None or not wanted.match(name.group()):
+                        continue
+                if state.kept >= cap:
+                    state.dropped += 1
+                    continue
+                state.kept += 1
+            state.line_number, state.line = number, line
+            yield line
+
+    def _add(self, family, parsed: Parsed) -> None:
+        counter_suffixes = _COUNTER_SUFFIXES.get(family.type, ())
+        for sample in family.samples:
+            name = sample.name
+            labels = sample.labels
+            if name not in self._good_names:
+                if not METRIC_NAME.match(name):
+                    parsed.skipped += 1
+                    continue
+                self._good_names.add(name)
+            if labels:
+                names = tuple(labels)
+                if names not in self._good_labels:
+                    if not valid_label_names(names):
+                        parsed.skipped += 1
+                        continue
+                    self._good_labels.add(names)
+                labels = exported_labels(labels)
+            parsed.samples.append(Sample(name, sample.value, labels))
+            if name not in parsed.specs:
+                parsed.specs[name] = self._spec(name, family.type, family.documentation, counter_suffixes)
+
+    def _spec(self, name: str, family_type: str, help: str, counter_suffixes: tuple[str, ...]) -> MetricSpec:
+        key = (name, family_type, help)
+        spec = self._specs.get(key)
+        if spec is None:
+            is_counter = name.endswith(counter_suffixes) if counter_suffixes else False
+            spec = MetricSpec(
+                name,
+                help or f"{name} ({family_type}, scraped)",
+                unit_of(name),
+                MetricType.COUNTER if is_counter else MetricType.GAUGE,
+            )
+            self._specs[key] = spec
+        return spec

@@ -1,0 +1,248 @@
+"""HTTP for the network collectors: one event loop and one aiohttp ClientSession per source.
+
+Collectors are called synchronously from their poller thread while aiohttp is async, so each
+HTTP-speaking collector owns a private event loop on that thread and runs every poll to
+completion on it. Keeping the loop and session for the collector's lifetime reuses
+keep-alive connections and TLS sessions across polls, and no loop is ever shared between
+threads. Every request, body included, is bounded by the poll's remaining time and by a
+size cap, so a hung, slow or huge server costs one source its poll and nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator, model_validator
+from yarl import URL
+
+from monitor import __version__
+from monitor.plugin import CollectContext, CollectError, CollectorOptions
+
+T = TypeVar("T")
+
+USER_AGENT = f"monitor/{__version__}"
+DEFAULT_MAX_RESPONSE = 10 * 1024 * 1024
+CHUNK = 64 * 1024
+STOP_CHECK = 0.25
+"""How often an in-flight request looks at the shutdown flag, so quitting never waits for a
+slow server's full timeout."""
+
+
+class BasicAuth(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str
+    password: str = Field(description="Use ${ENV}; monitor redacts it from every error.")
+
+
+def check_http_url(value: str) -> str:
+    url = URL(value)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"expected an http:// or https:// URL with a host, got {value!r}")
+    return value
+
+
+def check_file(value: str | None) -> str | None:
+    """Config paths are checked when the config is, relative to monitor's working directory."""
+    if value is not None and not Path(value).is_file():
+        raise ValueError(f"no such file: {value!r}")
+    return value
+
+
+class HttpClientOptions(CollectorOptions):
+    """Options every HTTP-based collector shares (http, prometheus, promql)."""
+
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra request headers; values may use ${ENV}."
+    )
+    bearer_token: str | None = Field(
+        default=None, description="Sent as 'Authorization: Bearer <token>'; write it as ${ENV}."
+    )
+    basic_auth: BasicAuth | None = Field(
+        default=None, description="HTTP basic auth: {username, password}; write the password as ${ENV}."
+    )
+    tls_verify: bool = Field(default=True, description="Verify the server's certificate and host name.")
+    ca_file: str | None = Field(
+        default=None, description="PEM file of CA certificates to trust instead of the system's."
+    )
+    follow_redirects: bool = Field(default=True, description="Follow 3xx redirects (at most 10).")
+    max_response_size: ByteSize = Field(
+        default=ByteSize(DEFAULT_MAX_RESPONSE),
+        description="Bigger responses fail the poll unread past this size (e.g. 512KiB, 10MiB).",
+    )
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> HttpClientOptions:
+        if self.bearer_token is not None and self.basic_auth is not None:
+            raise ValueError("set either bearer_token or basic_auth, not both")
+        return self
+
+    @field_validator("ca_file")
+    @classmethod
+    def _existing_ca_file(cls, value: str | None) -> str | None:
+        return check_file(value)
+
+    @field_validator("max_response_size")
+    @classmethod
+    def _positive_size(cls, value: ByteSize) -> ByteSize:
+        if value <= 0:
+            raise ValueError("max_response_size must be positive")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    body: bytes
+    content_type: str
+    elapsed: float
+    redirects: int
+
+
+def display_url(url: str) -> str:
+    """The URL as errors show it: without user:password, which may be literal credentials."""
+    return str(URL(url).with_user(None))
+
+
+class HttpClient:
+    """Open in `Collector.setup()`, close in `Collector.close()`; both run in the poller thread."""
+
+    def __init__(self, options: HttpClientOptions) -> None:
+        self.options = options
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    def open(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._session = self._loop.run_until_complete(self._new_session())
+
+    async def _new_session(self) -> aiohttp.ClientSession:
+        options = self.options
+        tls: ssl.SSLContext | bool = False
+        if options.tls_verify:
+            tls = ssl.create_default_context(cafile=options.ca_file)
+        headers = {"User-Agent": USER_AGENT, **options.headers}
+        if options.bearer_token is not None:
+            headers["Authorization"] = f"Bearer {options.bearer_token}"
+        auth = (
+            aiohttp.BasicAuth(options.basic_auth.username, options.basic_auth.password)
+            if options.basic_auth
+            else None
+        )
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=tls, limit=8),
+            headers=headers,
+            auth=auth,
+            timeout=aiohttp.ClientTimeout(total=None),
+        )
+
+    def close(self) -> None:
+        if self._loop is None:
+            return
+        if self._session is not None:
+            self._loop.run_until_complete(self._session.close())
+        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        self._loop.close()
+        self._loop = self._session = None
+
+    def request(
+        self,
+        ctx: CollectContext,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        data: str | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        """One request, bounded by what is left of the poll's timeout."""
+        return self.run(ctx, self.fetch(url, method=method, headers=headers, data=data, params=params))
+
+    def run(self, ctx: CollectContext, work: Coroutine[Any, Any, T]) -> T:
+        """Run `work` on this client's loop until done, the timeout, or shutdown."""
+        assert self._loop is not None, "HttpClient.open() was not called"
+        return self._loop.run_until_complete(self._bounded(ctx, work))
+
+    async def _bounded(self, ctx: CollectContext, work: Coroutine[Any, Any, T]) -> T:
+        task = asyncio.create_task(work)
+        try:
+            while True:
+                budget = ctx.remaining()
+                if budget <= 0 or ctx.stopping:
+                    reason = "shutting down" if ctx.stopping else f"no response within {ctx.timeout:g}s"
+                    raise CollectError(f"{reason} (the source's timeout bounds the whole poll)")
+                done, _ = await asyncio.wait({task}, timeout=min(budget, STOP_CHECK))
+                if done:
+                    return task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        data: str | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        """Fetch and read the whole body up to `max_response_size`; errors become CollectError."""
+        assert self._session is not None, "HttpClient.open() was not called"
+        started = time.perf_counter()
+        try:
+            async with self._session.request(
+                method,
+                url,
+                headers=headers,
+                data=data,
+                params=params,
+                allow_redirects=self.options.follow_redirects,
+                max_redirects=10,
+            ) as response:
+                body = await self._read_capped(response, url)
+                return HttpResponse(
+                    response.status,
+                    body,
+                    response.content_type,
+                    time.perf_counter() - started,
+                    len(response.history),
+                )
+        except aiohttp.TooManyRedirects:
+            raise CollectError(f"{display_url(url)}: more than 10 redirects") from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise CollectError(
+                f"{display_url(url)}: TLS certificate not trusted: {exc.certificate_error}"
+            ) from None
+        except aiohttp.ClientPayloadError:
+            raise CollectError(f"{display_url(url)}: the response body was cut short") from None
+        except aiohttp.ClientError as exc:
+            raise CollectError(f"{display_url(url)}: {_describe(exc)}") from None
+
+    async def _read_capped(self, response: aiohttp.ClientResponse, url: str) -> bytes:
+        cap = int(self.options.max_response_size)
+        too_big = f"{display_url(url)}: response larger than max_response_size ({cap} bytes); not read"
+        if response.content_length is not None and response.content_length > cap:
+            raise CollectError(f"{too_big} (Content-Length {response.content_length})")
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(CHUNK):
+            body += chunk
+            if len(body) > cap:
+                raise CollectError(too_big)
+        return bytes(body)
+
+
+def _describe(exc: aiohttp.ClientError) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect: {exc.os_error.strerror or exc.os_error}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection without answering"
+    return str(exc) or type(exc).__name__

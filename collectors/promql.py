@@ -1,0 +1,149 @@
+"""`promql`: instant PromQL queries against a Prometheus server, one metric per query.
+
+This is how one dashboard watches a fleet: every host runs node_exporter (or
+`monitor --headless`), a Prometheus scrapes them, and this collector asks it for the few
+numbers worth a panel. Each query's result labels become the series' labels. The queries
+run concurrently on the source's connection pool, within the source's timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from collectors.exposition import exported_labels, valid_label_names
+from collectors.httpclient import HttpClient, HttpClientOptions, HttpResponse, check_http_url
+from monitor.model import MetricSpec, Sample
+from monitor.plugin import CollectContext, CollectError, Collector
+from monitor.validation import METRIC_NAME
+
+
+class PromqlOptions(HttpClientOptions):
+    url: str = Field(description="Base URL of the Prometheus server, e.g. http://prometheus:9090.")
+    queries: dict[str, str] = Field(
+        min_length=1,
+        description="Metric name -> PromQL expression. Vector results keep their labels (__name__ "
+        "becomes the label 'name'); scalars become one series.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        return check_http_url(value).rstrip("/")
+
+    @field_validator("queries")
+    @classmethod
+    def _valid_queries(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, query in value.items():
+            if not METRIC_NAME.match(name) or name.startswith("promql_"):
+                raise ValueError(
+                    f"{name!r} is not a usable metric name: names match [a-zA-Z_:][a-zA-Z0-9_:]* "
+                    "and the promql_ prefix is the collector's own"
+                )
+            if not query.strip():
+                raise ValueError(f"query {name!r} is empty")
+        return value
+
+
+class QueryError(Exception):
+    """One query failed; the others still count."""
+
+
+class PromqlCollector(Collector[PromqlOptions]):
+    name = "promql"
+    description = "Runs instant PromQL queries against a Prometheus server (/api/v1/query)."
+    Options = PromqlOptions
+    sample_config = """\
+- name: fleet
+  collector: promql
+  url: http://127.0.0.1:9090
+  interval: 15s
+  timeout: 5s
+  queries:
+    fleet_up: up{job="node"}
+    fleet_cpu_busy_ratio: 1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[1m]))
+    fleet_load1: node_load1
+"""
+    metrics = (
+        MetricSpec(
+            "promql_query_success", "1 when the query ran, 0 when it failed.", labels=("query",), key=True
+        ),
+    )
+
+    def setup(self) -> None:
+        self.client = HttpClient(self.options)
+        self.client.open()
+        self.endpoint = f"{self.options.url}/api/v1/query"
+        self.specs = [
+            MetricSpec(name, f"PromQL: {query}", key=True) for name, query in self.options.queries.items()
+        ]
+
+    def close(self) -> None:
+        self.client.close()
+
+    def collect(self, ctx: CollectContext) -> Iterator[Sample]:
+        queries = self.options.queries
+        results = self.client.run(ctx, self._query_all(ctx))
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if len(failures) == len(results):
+            raise CollectError(f"every query failed; first: {failures[0]}")
+        for spec in self.specs:
+            ctx.declare(spec)
+        for name, result in zip(queries, results, strict=True):
+            ok = not isinstance(result, BaseException)
+            yield Sample("promql_query_success", 1.0 if ok else 0.0, {"query": name})
+            if not ok:
+                ctx.error(f"{name}: {result}")
+                continue
+            try:
+                yield from self._samples(name, result, ctx)
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                ctx.error(f"{name}: malformed query result ({type(exc).__name__}: {exc})")
+
+    async def _query_all(self, ctx: CollectContext) -> list[dict[str, Any] | BaseException]:
+        queries = self.options.queries.values()
+        return await asyncio.gather(*(self._query(q, ctx) for q in queries), return_exceptions=True)
+
+    async def _query(self, query: str, ctx: CollectContext) -> dict[str, Any]:
+        params = {"query": query, "timeout": f"{max(1, int(ctx.remaining() * 1000))}ms"}
+        response = await self.client.fetch(self.endpoint, params=params)
+        return _data(response)
+
+    @staticmethod
+    def _samples(name: str, data: dict[str, Any], ctx: CollectContext) -> Iterator[Sample]:
+        kind = data.get("resultType")
+        if kind == "scalar":
+            yield Sample(name, float(data["result"][1]))
+            return
+        if kind != "vector":
+            ctx.error(f"{name}: the query returned a {kind}; use an instant vector or scalar expression")
+            return
+        for item in data["result"]:
+            labels = dict(item.get("metric", {}))
+            if "__name__" in labels:
+                labels["name"] = labels.pop("__name__")
+            if not valid_label_names(tuple(labels)):
+                ctx.error(f"{name}: skipped a series with label names Prometheus 2 cannot carry")
+                continue
+            yield Sample(name, float(item["value"][1]), exported_labels(labels))
+
+
+def _data(response: HttpResponse) -> dict[str, Any]:
+    """The `data` of a Prometheus API answer, or a QueryError with Prometheus's own words."""
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        raise QueryError(
+            f"HTTP {response.status}, not a Prometheus API answer: {response.body[:60]!r}"
+        ) from None
+    if not isinstance(body, dict) or body.get("status") != "success":
+        error = body.get("error", "no error message") if isinstance(body, dict) else "unexpected JSON"
+        raise QueryError(f"HTTP {response.status}: {error}")
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise QueryError("the answer has no data")
+    return data

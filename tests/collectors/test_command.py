@@ -1,0 +1,102 @@
+"""The command collector with real programs: output formats, failures, timeouts that kill
+the whole process group, and arguments that are never interpreted by a shell."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import psutil
+import pytest
+
+from collectors.command import CommandCollector
+from monitor.plugin import CollectError
+from tests.collectors.conftest import run_collector
+
+PY = sys.executable
+
+
+def python(code: str, **options) -> dict:
+    return {"argv": [PY, "-c", code], **options}
+
+
+def test_single_number_named_by_metric():
+    samples, _ = run_collector(CommandCollector, python("print(' 42.5 ')", metric="queue_depth"))
+    assert samples[("queue_depth", ())] == 42.5
+    assert samples[("command_duration_seconds", ())] > 0
+
+
+def test_name_value_lines_and_prometheus_text():
+    code = 'print(\'jobs_waiting 3\\njobs_running{pool="a"} 2\\n# comment\\nsource_temp{source="x"} 1\')'
+    samples, ctx = run_collector(CommandCollector, python(code))
+    assert samples[("jobs_waiting", ())] == 3
+    assert samples[("jobs_running", (("pool", "a"),))] == 2
+    assert samples[("source_temp", (("exported_source", "x"),))] == 1
+    assert "jobs_waiting" in ctx.declared
+
+
+def test_json_object_flattened():
+    code = "import json; print(json.dumps({'queue': {'depth': 4, 'ok': True}, 'lags': [1, 2], 'note': 'x'}))"
+    samples, ctx = run_collector(CommandCollector, python(code))
+    assert samples[("queue_depth", ())] == 4
+    assert samples[("queue_ok", ())] == 1
+    assert samples[("lags_1", ())] == 2
+    assert ctx.errors == ["note: not a usable metric name and number ('x')"]
+
+
+def test_wrong_output_for_the_format():
+    with pytest.raises(CollectError, match=r"expected a single number on stdout, got 'hello'"):
+        run_collector(CommandCollector, python("print('hello')", format="number"))
+    with pytest.raises(CollectError, match="stdout is not JSON"):
+        run_collector(CommandCollector, python("print('{nope')", format="json"))
+    with pytest.raises(CollectError, match="stdout is not 'name value' lines"):
+        run_collector(CommandCollector, python("print('what is this')"))
+    with pytest.raises(CollectError, match=r"printed more than max_output_size \(1024 bytes\)"):
+        run_collector(CommandCollector, python("print('1' * 100000)", max_output_size="1KiB"))
+
+
+def test_non_zero_exit_carries_the_tail_of_stderr():
+    code = "import sys; sys.stderr.write('noise\\n' * 1000 + 'disk /data not mounted'); sys.exit(3)"
+    with pytest.raises(CollectError) as caught:
+        run_collector(CommandCollector, python(code))
+    message = str(caught.value)
+    assert message.startswith(f"{PY} exited with status 3: ")
+    assert message.endswith("disk /data not mounted")
+    assert len(message) < 600
+    with pytest.raises(CollectError, match="cannot run '/nonexistent/tool'"):
+        run_collector(CommandCollector, {"argv": ["/nonexistent/tool"]})
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    code = (
+        "import subprocess, sys, time\n"
+        f"child = subprocess.Popen(['sleep', '60'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n"
+    )
+    started = time.monotonic()
+    with pytest.raises(CollectError, match=r"still running after the 1s timeout; killed its process group"):
+        run_collector(CommandCollector, python(code), timeout=1.0)
+    assert time.monotonic() - started < 5
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child), "the grandchild survived the timeout"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_arguments_are_not_interpreted_by_a_shell(tmp_path):
+    marker = tmp_path / "injected"
+    argument = f"; touch {marker}"
+    options = {"argv": [PY, "-c", "import sys; print(len(sys.argv[1]))", argument], "format": "number"}
+    samples, _ = run_collector(CommandCollector, options)
+    assert samples[("command_value", ())] == len(argument)
+    assert not marker.exists()

@@ -1,0 +1,86 @@
+"""The prometheus collector scraping a real node_exporter, and aiohttp servers exposing
+garbage or a cardinality explosion."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from collectors.prometheus import PrometheusCollector
+from monitor.model import MetricType, Unit
+from monitor.plugin import CollectError
+from tests.collectors.conftest import run_collector
+
+
+@pytest.mark.needs_node_exporter
+def test_scrapes_node_exporter_keeping_names_labels_and_types(node_exporter):
+    samples, ctx = run_collector(PrometheusCollector, {"url": node_exporter})
+    assert ("node_load1", ()) in samples
+    cpu = [labels for name, labels in samples if name == "node_cpu_seconds_total"]
+    assert cpu and all({"cpu", "mode"} <= dict(labels).keys() for labels in cpu)
+    assert samples[("scrape_samples_scraped", ())] == len(samples) - 3 > 100
+    spec = ctx.declared["node_cpu_seconds_total"]
+    assert spec.type == MetricType.COUNTER
+    assert spec.unit == Unit.SECONDS
+    assert spec.help == "Seconds the CPUs spent in each mode."
+    assert ctx.declared["node_load1"].type == MetricType.GAUGE
+    assert ctx.declared["node_memory_MemTotal_bytes"].unit == Unit.BYTES
+    assert ctx.errors == []
+
+
+@pytest.mark.needs_node_exporter
+def test_include_exclude_and_series_cap(node_exporter):
+    samples, _ = run_collector(
+        PrometheusCollector,
+        {"url": node_exporter, "include": ["node_load*", "node_cpu_seconds"], "exclude": ["node_load15"]},
+    )
+    names = {name for name, _ in samples}
+    assert names == {
+        "node_load1",
+        "node_load5",
+        "node_cpu_seconds_total",
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_dropped",
+    }
+    samples, ctx = run_collector(PrometheusCollector, {"url": node_exporter}, max_series=40)
+    assert len(samples) == 40
+    dropped = samples[("scrape_samples_dropped", ())]
+    assert dropped > 100
+    assert ctx.errors == [f"{int(dropped)} series past the series cap (37) not read"]
+
+
+def test_label_explosion_is_counted_not_parsed(server):
+    tracemalloc.start()
+    try:
+        samples, ctx = run_collector(
+            PrometheusCollector, {"url": f"{server.url}/many?n=200000"}, max_series=1000, timeout=10
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(samples) == 1000
+    assert samples[("scrape_samples_dropped", ())] == 200_000 - 997
+    assert ctx.errors == ["199003 series past the series cap (997) not read"]
+    assert peak < 60 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+
+
+def test_garbage_is_a_clear_error(server):
+    with pytest.raises(CollectError, match=r"/garbage: invalid exposition text near line 2"):
+        run_collector(PrometheusCollector, {"url": f"{server.url}/garbage"})
+    with pytest.raises(CollectError, match="HTTP 500, expected 200"):
+        run_collector(PrometheusCollector, {"url": f"{server.url}/error"})
+    with pytest.raises(CollectError, match="larger than max_response_size"):
+        run_collector(PrometheusCollector, {"url": f"{server.url}/huge"}, timeout=10)
+
+
+def test_types_histograms_and_the_reserved_source_label(server):
+    samples, ctx = run_collector(PrometheusCollector, {"url": f"{server.url}/tricky"})
+    assert samples[("job_seconds_bucket", (("le", "+Inf"),))] == 5
+    assert samples[("job_seconds_count", ())] == 5
+    assert samples[("temperature", (("exported_source", "kitchen"),))] == 21.5
+    assert ctx.declared["job_seconds_bucket"].type == MetricType.COUNTER
+    assert ctx.declared["job_seconds_sum"].type == MetricType.COUNTER
+    assert ctx.declared["job_seconds_bucket"].help == "How long jobs take."
+    assert ctx.declared["temperature"].type == MetricType.GAUGE

@@ -1,0 +1,60 @@
+"""The promql collector against a real Prometheus scraping a real node_exporter."""
+
+from __future__ import annotations
+
+import pytest
+
+from collectors.promql import PromqlCollector
+from monitor.plugin import CollectError
+from tests.collectors.conftest import run_collector
+
+pytestmark = [pytest.mark.needs_prometheus, pytest.mark.needs_node_exporter]
+
+
+def test_vector_and_scalar_queries_keep_result_labels(prometheus_server, node_exporter):
+    target = node_exporter.removeprefix("http://").removesuffix("/metrics")
+    samples, ctx = run_collector(
+        PromqlCollector,
+        {
+            "url": prometheus_server + "/",
+            "queries": {
+                "fleet_up": "up",
+                "fleet_load1": "node_load1",
+                "fleet_two": "1 + 1",
+                "fleet_modes": 'count by (mode) (node_cpu_seconds_total{mode=~"idle|user"})',
+            },
+        },
+        timeout=5,
+    )
+    assert samples[("fleet_up", (("instance", target), ("job", "node"), ("name", "up")))] == 1
+    assert ("fleet_load1", (("instance", target), ("job", "node"), ("name", "node_load1"))) in samples
+    assert samples[("fleet_two", ())] == 2
+    assert {labels for name, labels in samples if name == "fleet_modes"} == {
+        (("mode", "idle"),),
+        (("mode", "user"),),
+    }
+    assert samples[("promql_query_success", (("query", "fleet_up"),))] == 1
+    assert ctx.declared["fleet_load1"].help == "PromQL: node_load1"
+    assert ctx.errors == []
+
+
+def test_a_bad_query_fails_alone_with_prometheus_words(prometheus_server):
+    samples, ctx = run_collector(
+        PromqlCollector,
+        {"url": prometheus_server, "queries": {"good": "up", "broken": "sum(", "range": "up[1m]"}},
+        timeout=5,
+    )
+    assert samples[("promql_query_success", (("query", "broken"),))] == 0
+    assert samples[("promql_query_success", (("query", "range"),))] == 1
+    assert any(e.startswith("broken: HTTP 400: ") and "parse error" in e for e in ctx.errors)
+    assert "range: the query returned a matrix; use an instant vector or scalar expression" in ctx.errors
+    assert any(name == "good" for name, _ in samples)
+
+
+def test_unreachable_or_not_prometheus(prometheus_server, server):
+    with pytest.raises(
+        CollectError, match=r"every query failed; first: HTTP 200, not a Prometheus API answer: b'<html>"
+    ):
+        run_collector(PromqlCollector, {"url": f"{server.url}/html", "queries": {"x": "up"}})
+    with pytest.raises(CollectError, match=r"no response within 0\.5s"):
+        run_collector(PromqlCollector, {"url": f"{server.url}/hung", "queries": {"x": "up"}}, timeout=0.5)

@@ -1,0 +1,145 @@
+"""ExporterServer on a real socket: start, stop, a taken port, TLS, and the config keys."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+from exporter_support import get
+
+from monitor.config import ConfigError, ExporterSettings, parse_config
+from monitor.exporter import ExporterServer, ExporterStartError
+from monitor.store import MetricsStore
+from tests.conftest import free_port, require_binary
+
+
+def test_serves_and_frees_the_port_on_stop() -> None:
+    port = free_port()
+    server = ExporterServer(MetricsStore().snapshot, ExporterSettings(listen=f"127.0.0.1:{port}"))
+    server.start()
+    try:
+        status, body = get(f"http://127.0.0.1:{port}/healthz")
+        assert (status, json.loads(body)) == (200, {"status": "ok"})
+    finally:
+        assert server.stop() is True
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do, past TIME_WAIT
+        sock.bind(("127.0.0.1", port))  # raises if the exporter still listened
+        sock.listen()
+
+
+def test_listen_argument_overrides_the_config() -> None:
+    port = free_port()
+    server = ExporterServer(MetricsStore().snapshot, ExporterSettings(), listen=f"127.0.0.1:{port}")
+    server.start()
+    try:
+        assert get(f"http://127.0.0.1:{port}/metrics")[0] == 200
+        assert server.url == f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def test_a_taken_port_fails_start_with_a_message_naming_it() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        server = ExporterServer(MetricsStore().snapshot, ExporterSettings(listen=f"127.0.0.1:{port}"))
+        with pytest.raises(ExporterStartError, match=f"port {port} is already in use"):
+            server.start()
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    openssl = require_binary("openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_tls_serves_https_with_the_configured_certificate(certificate) -> None:
+    cert, key = certificate
+    port = free_port()
+    settings = ExporterSettings(listen=f"127.0.0.1:{port}", tls={"cert_file": cert, "key_file": key})
+    server = ExporterServer(MetricsStore().snapshot, settings)
+    server.start()
+    try:
+        assert server.url == f"https://127.0.0.1:{port}"
+        context = ssl.create_default_context(cafile=str(cert))
+        with urllib.request.urlopen(
+            f"https://127.0.0.1:{port}/metrics", context=context, timeout=5
+        ) as response:
+            assert response.status == 200
+            assert b"monitor_build_info" in response.read()
+    finally:
+        server.stop()
+
+
+def test_a_bad_certificate_fails_start_naming_the_files(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("not a certificate")
+    key.write_text("not a key")
+    settings = ExporterSettings(listen=f"127.0.0.1:{free_port()}", tls={"cert_file": cert, "key_file": key})
+    with pytest.raises(ExporterStartError, match=r"cert\.pem"):
+        ExporterServer(MetricsStore().snapshot, settings).start()
+
+
+SOURCES = "sources:\n  - name: local\n    collector: system\n"
+
+
+def test_auth_secrets_come_from_the_environment_and_stay_hidden() -> None:
+    text = "exporter:\n  bearer_token: ${MONITOR_TOKEN}\n" + SOURCES
+    config = parse_config(text, environ={"MONITOR_TOKEN": "tok-123456"})
+    assert config.exporter.bearer_token.get_secret_value() == "tok-123456"
+    assert "tok-123456" not in repr(config.exporter)
+
+
+def test_a_secret_written_in_the_file_is_a_config_error() -> None:
+    text = "exporter:\n  basic_auth:\n    username: prom\n    password: hunter22\n" + SOURCES
+    with pytest.raises(ConfigError) as error:
+        parse_config(text, environ={})
+    assert "exporter.basic_auth.password" in str(error.value)
+    assert "${VARIABLE}" in str(error.value)
+    assert "hunter22" not in str(error.value)
+
+
+def test_bearer_and_basic_together_is_a_config_error() -> None:
+    text = "exporter:\n  bearer_token: ${T}\n  basic_auth: {username: u, password: '${T}'}\n" + SOURCES
+    with pytest.raises(ConfigError, match="either bearer_token or basic_auth"):
+        parse_config(text, environ={"T": "secret-value"})
+
+
+def test_missing_tls_files_are_config_errors(tmp_path: Path) -> None:
+    text = (
+        f"exporter:\n  tls: {{cert_file: {tmp_path}/missing.pem, key_file: {tmp_path}/missing.key}}\n"
+        + SOURCES
+    )
+    with pytest.raises(ConfigError) as error:
+        parse_config(text, environ={})
+    assert "exporter.tls.cert_file" in str(error.value) and "exporter.tls.key_file" in str(error.value)
