@@ -16,7 +16,8 @@ from monitor.registry import PluginLoadError, Registry
 
 def describe_options(collector: type[Collector]) -> list[str]:
     lines = []
-    for name, field in collector.Options.model_fields.items():
+    for field_name, field in collector.Options.model_fields.items():
+        name = field.alias or field_name
         required = field.is_required()
         default = (
             ""

@@ -324,7 +324,11 @@ def _resolve_source(
                 problem = loaded.problem((*path, "collector"), load_error)
                 warnings.append(f"{problem}; its source will report this error")
 
-    option_keys = sorted(collector_class.Options.model_fields) if collector_class else []
+    option_keys = (
+        sorted(f.alias or n for n, f in collector_class.Options.model_fields.items())
+        if collector_class
+        else []
+    )
     settings_model = _validate(SourceSettings, common, path, loaded)
     options: CollectorOptions | None = None
     if collector_class is not None:
