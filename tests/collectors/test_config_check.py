@@ -1,0 +1,101 @@
+"""Each network collector's bad options are caught by `monitor check` with file:line:col."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from monitor.config import ConfigError, parse_config
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(textwrap.dedent(text).lstrip(), "collectors.yaml", environ={})
+    return [str(p) for p in caught.value.problems]
+
+
+def test_every_collector_reports_its_bad_options_with_positions():
+    found = problems(
+        """
+        sources:
+          - name: api
+            collector: http
+            url: ftp://example.com/
+            expect_body: "(unclosed"
+            json: {"bad name": $.x, ok_name: "$..["}
+            max_response_size: lots
+          - name: scrape
+            collector: prometheus
+            includ: ["node_*"]
+          - name: fleet
+            collector: promql
+            url: http://prometheus:9090
+            queries: {}
+          - name: script
+            collector: command
+            argv: ls -l
+            format: xml
+            cwd: /no/such/dir
+          - name: port
+            collector: tcp
+            host: example.com
+            port: 70000
+            ca_file: /no/such/ca.pem
+        """
+    )
+    assert found == [
+        "collectors.yaml:4:10: sources[0].url: expected an http:// or https:// URL with a host, "
+        "got 'ftp://example.com/'",
+        "collectors.yaml:5:18: sources[0].expect_body: expect_body is not a valid regular expression: "
+        "missing ), unterminated subpattern at position 0",
+        "collectors.yaml:6:11: sources[0].json: 'bad name' is not a usable metric name: names match "
+        "[a-zA-Z_:][a-zA-Z0-9_:]* and the http_ prefix is the collector's own",
+        "collectors.yaml:7:24: sources[0].max_response_size: could not parse value and unit from byte "
+        "string, got 'lots'",
+        "collectors.yaml:8:5: sources[1]: missing required key 'url'",
+        "collectors.yaml:10:5: sources[1].includ: unknown key 'includ'; did you mean 'include'?",
+        "collectors.yaml:14:14: sources[2].queries: dictionary should have at least 1 item after "
+        "validation, not 0, got {}",
+        "collectors.yaml:17:11: sources[3].argv: input should be a valid list, got 'ls -l'",
+        "collectors.yaml:18:13: sources[3].format: input should be 'auto', 'number', 'lines' or 'json', "
+        "got 'xml'",
+        "collectors.yaml:19:10: sources[3].cwd: no such directory: '/no/such/dir'",
+        "collectors.yaml:23:11: sources[4].port: input should be less than or equal to 65535, got 70000",
+        "collectors.yaml:24:14: sources[4].ca_file: no such file: '/no/such/ca.pem'",
+    ]
+
+
+def test_bad_jsonpath_and_promql_names():
+    found = problems(
+        """
+        sources:
+          - name: api
+            collector: http
+            url: http://127.0.0.1/
+            json: {depth: "$..["}
+          - name: fleet
+            collector: promql
+            url: http://127.0.0.1:9090
+            queries: {promql_up: up, "": up}
+        """
+    )
+    assert found == [
+        "collectors.yaml:5:11: sources[0].json: invalid JSONPath '$..[': Parse error near the end of string!",
+        "collectors.yaml:9:14: sources[1].queries: 'promql_up' is not a usable metric name: names match "
+        "[a-zA-Z_:][a-zA-Z0-9_:]* and the promql_ prefix is the collector's own",
+    ]
+
+
+def test_two_kinds_of_auth_at_once():
+    found = problems(
+        """
+        sources:
+          - name: api
+            collector: http
+            url: https://api.example.com/
+            bearer_token: abc
+            basic_auth: {username: u, password: p}
+        """
+    )
+    assert found == ["collectors.yaml:2:5: sources[0]: set either bearer_token or basic_auth, not both"]
