@@ -66,10 +66,17 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
         return _error(404, f"no such endpoint: {request.path}; see / for the list")
 
 
-async def metrics(request: web.Request) -> web.Response:
-    body, content_type = request.app[RENDERER].render(request.headers.get("Accept"))
+async def metrics(request: web.Request) -> web.StreamResponse:
+    chunks, content_type = request.app[RENDERER].render(request.headers.get("Accept"))
     # Set the header verbatim: aiohttp's content_type= would drop the version parameters.
-    return web.Response(body=body, headers={"Content-Type": content_type})
+    response = web.StreamResponse(headers={"Content-Type": content_type})
+    response.content_length = sum(len(chunk) for chunk in chunks)
+    await response.prepare(request)
+    if request.method != "HEAD":
+        for chunk in chunks:
+            await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 async def snapshot(request: web.Request) -> web.Response:

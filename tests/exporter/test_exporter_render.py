@@ -37,13 +37,18 @@ def renderer(store: MetricsStore, now: float = NOW) -> MetricsRenderer:
     return MetricsRenderer(store.snapshot, clock=lambda: now)
 
 
+def render(metrics: MetricsRenderer, accept: str | None = None) -> tuple[bytes, str]:
+    chunks, content_type = metrics.render(accept)
+    return b"".join(chunks), content_type
+
+
 def test_every_series_carries_source_and_static_labels_and_each_family_appears_once() -> None:
     store = MetricsStore()
     add_source(
         store, "web1", {("disk_used_bytes", (("mount", "/"),)): 5.0}, labels=(("env", "prod"),), specs=SPECS
     )
     add_source(store, "web2", {("disk_used_bytes", (("mount", "/"),)): 7.0}, specs=SPECS)
-    body, content_type = renderer(store).render()
+    body, content_type = render(renderer(store))
     assert content_type == "text/plain; version=0.0.4; charset=utf-8"
     text = body.decode()
     assert text.count("# TYPE disk_used_bytes gauge") == 1
@@ -60,7 +65,7 @@ def test_health_families_per_source() -> None:
         healthy(series=3), errors_total=4, overruns=2, last_duration=0.25, cpu_seconds=1.5, series_dropped=9
     )
     add_source(store, "db", {("x", ()): 1.0}, health=health, collector="tcp")
-    got = samples(renderer(store).render()[0])
+    got = samples(render(renderer(store))[0])
     source = (("source", "db"),)
     assert got[("monitor_source_up", source)] == 1
     assert got[("monitor_source_stale", source)] == 0
@@ -82,7 +87,7 @@ def test_types_come_from_specs_and_unspecified_series_are_untyped_with_generic_h
         {("requests_total", ()): 10.0, ("disk_used_bytes", ()): 1.0, ("mystery", ()): 2.0},
         specs=SPECS,
     )
-    body = renderer(store).render()[0]
+    body = render(renderer(store))[0]
     assert (
         families(body).items()
         >= {"requests": "counter", "disk_used_bytes": "gauge", "mystery": "unknown"}.items()
@@ -97,7 +102,7 @@ def test_down_and_stale_sources_keep_health_but_drop_values() -> None:
     store.publish("down", failed())
     add_source(store, "stale", {("y", ()): 1.0}, health=healthy(now=NOW - 100, stale_after=30))
     add_source(store, "fine", {("z", ()): 1.0})
-    got = samples(renderer(store).render()[0])
+    got = samples(render(renderer(store))[0])
     names = {name for name, _ in got}
     assert "x" not in names and "y" not in names and "z" in names
     assert got[("monitor_source_up", (("source", "down"),))] == 0
@@ -110,9 +115,9 @@ def test_a_source_turning_stale_without_a_publish_loses_its_values_on_the_next_s
     add_source(store, "s", {("y", ()): 1.0})
     clock = [NOW]
     metrics = MetricsRenderer(store.snapshot, clock=lambda: clock[0])
-    assert ("y", (("source", "s"),)) in samples(metrics.render()[0])
+    assert ("y", (("source", "s"),)) in samples(render(metrics)[0])
     clock[0] = NOW + 1000
-    assert ("y", (("source", "s"),)) not in samples(metrics.render()[0])
+    assert ("y", (("source", "s"),)) not in samples(render(metrics)[0])
 
 
 def test_published_values_are_on_the_very_next_scrape_and_removed_sources_vanish() -> None:
@@ -120,13 +125,13 @@ def test_published_values_are_on_the_very_next_scrape_and_removed_sources_vanish
     add_source(store, "a", {("v", ()): 1.0})
     add_source(store, "b", {("v", ()): 1.0})
     metrics = renderer(store)
-    metrics.render()
+    render(metrics)
     store.publish("a", healthy(series=1), {("v", ()): 2.0})
-    got = samples(metrics.render()[0])
+    got = samples(render(metrics)[0])
     assert got[("v", (("source", "a"),))] == 2.0
     assert got[("v", (("source", "b"),))] == 1.0
     store.remove_source("b")
-    body = metrics.render()[0]
+    body = render(metrics)[0]
     assert 'source="b"' not in body.decode()
 
 
@@ -135,7 +140,7 @@ def test_a_source_whose_values_cannot_be_encoded_keeps_its_health_and_others_are
     # A label value no collector can normally produce (the validator would refuse it).
     add_source(store, "broken", {("v", (("k", 5),)): 1.0})  # type: ignore[dict-item]
     add_source(store, "fine", {("v", ()): 3.0})
-    got = samples(renderer(store).render()[0])
+    got = samples(render(renderer(store))[0])
     assert got[("monitor_source_up", (("source", "broken"),))] == 1
     assert got[("v", (("source", "fine"),))] == 3.0
     assert not any(labels == (("k", "5"), ("source", "broken")) for _, labels in got)
@@ -144,7 +149,7 @@ def test_a_source_whose_values_cannot_be_encoded_keeps_its_health_and_others_are
 def test_openmetrics_is_served_when_asked_for_and_parses() -> None:
     store = MetricsStore()
     add_source(store, "a", {("requests_total", ()): 5.0, ("disk_used_bytes", ()): 1.0}, specs=SPECS)
-    body, content_type = renderer(store).render(OPENMETRICS)
+    body, content_type = render(renderer(store), OPENMETRICS)
     assert content_type.startswith("application/openmetrics-text; version=1.0.0; charset=utf-8")
     assert body.endswith(b"# EOF\n") and body.count(b"# EOF") == 1
     parsed = {f.name: f for f in parse_openmetrics(body.decode())}
@@ -154,7 +159,7 @@ def test_openmetrics_is_served_when_asked_for_and_parses() -> None:
 
 
 def test_process_and_build_info_metrics_are_included() -> None:
-    got = families(renderer(MetricsStore()).render()[0])
+    got = families(render(renderer(MetricsStore()))[0])
     assert got["monitor_build_info"] == "gauge"
     assert got["process_cpu_seconds"] == "counter"
 
@@ -169,7 +174,7 @@ label_values = st.text(
 def test_label_values_round_trip_through_prometheus_client_parsers(static: str, series: str, accept) -> None:
     store = MetricsStore()
     add_source(store, "s", {("v", (("path", series),)): 1.0}, labels=(("site", static),))
-    body, _ = renderer(store).render(accept)
+    body, _ = render(renderer(store), accept)
     parse = text_string_to_metric_families if accept is None else parse_openmetrics
     parsed = {f.name: f for f in parse(body.decode())}
     assert [s.labels for s in parsed["v"].samples] == [{"site": static, "path": series, "source": "s"}]
