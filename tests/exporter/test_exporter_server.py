@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from exporter_support import get
 
-from monitor.config import ConfigError, ExporterSettings, parse_config
+from monitor.config import ConfigError, ExporterSettings, load_config, parse_config
 from monitor.exporter import ExporterServer, ExporterStartError
+from monitor.runtime import Runtime
 from monitor.store import MetricsStore
 from tests.conftest import free_port, require_binary
 
@@ -143,3 +144,25 @@ def test_missing_tls_files_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         parse_config(text, environ={})
     assert "exporter.tls.cert_file" in str(error.value) and "exporter.tls.key_file" in str(error.value)
+
+
+def test_a_non_loopback_address_without_auth_warns_at_start(caplog) -> None:
+    # 192.0.2.1 (TEST-NET-1) is on no interface here: the warning comes before the bind fails,
+    # so nothing listens beyond loopback.
+    server = ExporterServer(MetricsStore().snapshot, ExporterSettings(listen="192.0.2.1:9813"))
+    with pytest.raises(ExporterStartError, match=r"192\.0\.2\.1:9813"):
+        server.start()
+    assert "without authentication" in caplog.text
+
+
+def test_runtime_serves_healthz_from_its_pollers(write_config) -> None:
+    config = load_config(str(write_config("sources:\n  - name: local\n    collector: system\n")))
+    port = free_port()
+    runtime = Runtime(config, serve_metrics=True, listen=f"127.0.0.1:{port}")
+    assert runtime.problem() == "the pollers have not started"
+    runtime.start()
+    try:
+        assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    finally:
+        assert runtime.stop() == []
+    assert runtime.problem() == "the pollers have not started"
