@@ -126,7 +126,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     from monitor.exporter import ExporterStartError
     from monitor.runtime import Runtime
 
-    runtime = Runtime(config, serve_metrics=True, listen=args.listen)
+    runtime = Runtime(config, serve_metrics=True, listen=args.listen, keep_history=not args.headless)
     try:
         if args.headless:
             return _run_headless(runtime)

@@ -2,9 +2,10 @@
 
 Kept beside the immutable snapshots rather than inside them: copying a 900-point window into
 every snapshot would make each publish O(window). Each source owns one ring of timestamps and
-one ring of values per series (arrays of doubles: 8 bytes a point, no per-point objects), so
-memory is capacity x series, whatever the label churn: a series unseen for a whole window is
-forgotten, and at most `max_series` are kept.
+one ring of values per series (arrays of doubles: 8 bytes a point, no per-point objects). The
+rings grow to the window's capacity and then wrap, so memory is at most capacity x series
+whatever the label churn: a series unseen for a whole window is forgotten, and at most
+`max_series` are kept.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ class SourceHistory:
     def __init__(self, capacity: int, max_series: int) -> None:
         self.capacity = max(2, capacity)
         self.max_series = max_series
-        self._empty_row = array("d", [NAN]) * self.capacity
-        self._times = array("d", self._empty_row)
+        self._times: array[float] = array("d")
         self._values: dict[SeriesKey, array[float]] = {}
         self._last_seen: dict[SeriesKey, int] = {}
         self._writes = 0
@@ -32,18 +32,25 @@ class SourceHistory:
         return len(self._values)
 
     def append(self, at: float, series: Mapping[SeriesKey, float]) -> None:
-        slot = self._writes % self.capacity
-        self._times[slot] = at
-        values, last_seen, writes = self._values, self._last_seen, self._writes
+        writes = self._writes
+        growing = writes < self.capacity
+        slot = writes if growing else writes % self.capacity
+        if growing:
+            self._times.append(at)
+            for ring in self._values.values():
+                ring.append(NAN)
+        else:
+            self._times[slot] = at
+        values, last_seen = self._values, self._last_seen
         for key, value in series.items():
             ring = values.get(key)
             if ring is None:
                 if len(values) >= self.max_series:
                     continue
-                ring = values[key] = array("d", self._empty_row)
+                ring = values[key] = array("d", [NAN]) * len(self._times)
             ring[slot] = value
             last_seen[key] = writes
-        if len(values) != len(series) or values.keys() != series.keys():
+        if not growing and (len(values) != len(series) or values.keys() != series.keys()):
             for key, ring in values.items():
                 if last_seen[key] != writes:
                     ring[slot] = NAN
@@ -62,17 +69,13 @@ class SourceHistory:
         if ring is None:
             return []
         count = min(self._writes, self.capacity)
-        start = self._writes - count
         times = self._times
-        if since is not None:  # times only grow: skip the older part without visiting it
-            newest_first = range(self._writes - 1, start - 1, -1)
-            start = next((p + 1 for p in newest_first if not times[p % self.capacity] >= since), start)
         result = []
-        for position in range(start, self._writes):
+        for position in range(self._writes - count, self._writes):
             slot = position % self.capacity
-            value = ring[slot]
-            if value == value:  # not NaN
-                result.append((times[slot], value))
+            at, value = times[slot], ring[slot]
+            if value == value and (since is None or at >= since):  # value == value: not NaN
+                result.append((at, value))
         return result
 
     def keys(self) -> list[SeriesKey]:

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 Labels = tuple[tuple[str, str], ...]
 """Label pairs sorted by name: hashable, so a (name, labels) pair identifies a series."""
@@ -56,22 +57,29 @@ class MetricSpec:
 def make_labels(labels: Mapping[str, str] | Labels | None) -> Labels:
     if not labels:
         return ()
+    if type(labels) is dict:  # the common case, without the cost of an ABC check
+        return tuple(sorted(labels.items()))
     items = labels.items() if isinstance(labels, Mapping) else labels
     return tuple(sorted(items))
 
 
-@dataclass(frozen=True, slots=True, init=False)
-class Sample:
-    """One value a collector observed: `Sample("disk_used_bytes", 1.2e9, {"mount": "/"})`."""
-
+class _SampleFields(NamedTuple):
     name: str
     value: float
     labels: Labels
 
-    def __init__(self, name: str, value: float, labels: Mapping[str, str] | Labels | None = None) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "value", value)
-        object.__setattr__(self, "labels", make_labels(labels))
+
+class Sample(_SampleFields):
+    """One value a collector observed: `Sample("disk_used_bytes", 1.2e9, {"mount": "/"})`.
+
+    A tuple underneath: collectors create tens of thousands a second, and a tuple is the
+    cheapest immutable object Python can build.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, name: str, value: float, labels: Mapping[str, str] | Labels | None = None) -> Sample:
+        return tuple.__new__(cls, (name, value, make_labels(labels)))
 
     @property
     def key(self) -> SeriesKey:

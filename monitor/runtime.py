@@ -19,9 +19,17 @@ class Runtime:
     tests that only need pollers leave it off and open no port). `listen` overrides
     config.exporter.listen, as `--listen` does."""
 
-    def __init__(self, config: Config, *, serve_metrics: bool = False, listen: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        serve_metrics: bool = False,
+        listen: str | None = None,
+        keep_history: bool = True,
+    ) -> None:
         self.config = config
-        self.store = MetricsStore(history=config.history)
+        # Headless, nobody draws charts and Prometheus keeps the history: keep none here.
+        self.store = MetricsStore(history=config.history if keep_history else 0)
         self.scheduler = Scheduler(config, self.store)
         self.exporter = (
             ExporterServer(self.store.snapshot, config.exporter, listen=listen, health_check=self.problem)

@@ -270,6 +270,8 @@ class Poller:
 
     def check_hung(self) -> None:
         """Called by the watchdog: report a collection running past its timeout, once."""
+        if self._deadline is None:  # unlocked peek: most pollers are asleep, skip them cheaply
+            return
         with self._lock:
             deadline = self._deadline
             if deadline is None or self._hung_reported or self.clock.monotonic() < deadline + HUNG_GRACE:

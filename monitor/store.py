@@ -2,8 +2,8 @@
 
 Writers take one lock and publish a brand-new immutable Snapshot; readers just take the
 current reference, so `snapshot()` never waits and a snapshot stays valid forever. A publish
-copies only the changed source's series plus the top-level source index (a dict of
-references), never the series of other sources.
+copies only the changed source's series and one bucket of the source index, never the series
+of other sources.
 """
 
 from __future__ import annotations
@@ -16,16 +16,18 @@ from types import MappingProxyType
 
 from monitor.history import SourceHistory
 from monitor.model import Labels, MetricSpec, SeriesKey, Snapshot, SourceData, SourceHealth
+from monitor.sourceindex import SourceIndex
 
 
 class MetricsStore:
+    """`history` is the chart window in seconds; 0 keeps no history at all."""
+
     def __init__(self, history: float = 900.0, clock: Callable[[], float] = time.time) -> None:
         self.history_window = history
         self._clock = clock
         self._changed = threading.Condition(threading.Lock())
-        self._sources: dict[str, SourceData] = {}
         self._history: dict[str, SourceHistory] = {}
-        self._snapshot = Snapshot(0, clock(), MappingProxyType({}))
+        self._snapshot = Snapshot(0, clock(), SourceIndex())
 
     def snapshot(self) -> Snapshot:
         return self._snapshot
@@ -43,7 +45,9 @@ class MetricsStore:
         """Register (or re-register, keeping history) a source before its first publish."""
         capacity = math.ceil(self.history_window / interval) + 1
         with self._changed:
-            if name not in self._history or self._history[name].capacity != capacity:
+            if not self.history_window:
+                pass  # headless: Prometheus keeps the history, nobody draws charts here
+            elif name not in self._history or self._history[name].capacity != capacity:
                 self._history[name] = SourceHistory(capacity, max_series)
             data = SourceData(
                 name=name,
@@ -69,7 +73,7 @@ class MetricsStore:
         the dashboard) and the history simply has a gap.
         """
         with self._changed:
-            previous = self._sources[name]
+            previous = self._snapshot.sources[name]
             now = self._clock()
             data = SourceData(
                 name=name,
@@ -82,24 +86,22 @@ class MetricsStore:
                 version=self._snapshot.version + 1,
                 time=now,
             )
-            if series is not None:
-                self._history[name].append(now, series)
+            ring = self._history.get(name)
+            if series is not None and ring is not None:
+                ring.append(now, series)
             return self._swap(name, data, now)
 
     def remove_source(self, name: str) -> Snapshot:
         with self._changed:
-            self._sources.pop(name, None)
             self._history.pop(name, None)
-            return self._swap(None, None)
+            return self._swap(name, None)
 
-    def _swap(self, name: str | None, data: SourceData | None, now: float | None = None) -> Snapshot:
-        """Install `data` (built with the next version) and publish the new snapshot."""
-        version = self._snapshot.version + 1
-        if name is not None and data is not None:
-            self._sources[name] = data
-        snapshot = Snapshot(
-            version, self._clock() if now is None else now, MappingProxyType(dict(self._sources))
-        )
+    def _swap(self, name: str, data: SourceData | None, now: float | None = None) -> Snapshot:
+        """Install `data` (built with the next version; None removes) and publish."""
+        sources = self._snapshot.sources
+        assert isinstance(sources, SourceIndex)
+        sources = sources.without(name) if data is None else sources.replace(name, data)
+        snapshot = Snapshot(self._snapshot.version + 1, self._clock() if now is None else now, sources)
         self._snapshot = snapshot
         self._changed.notify_all()
         return snapshot

@@ -1,8 +1,8 @@
 """Checks what a collector returned before it reaches the store.
 
 A plugin's bug (a string value, None, a bad metric name) must become that source's error,
-never a broken /metrics page or a crashed poller. Names already seen valid are cached, so
-the steady-state cost is a set lookup per sample.
+never a broken /metrics page or a crashed poller. Names and label sets already seen valid are
+cached, so the steady-state cost is two set lookups per sample.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numbers
 import re
 from collections.abc import Iterable
 
-from monitor.model import Sample, SeriesKey
+from monitor.model import Labels, Sample, SeriesKey
 
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -26,7 +26,7 @@ class SampleValidator:
     def __init__(self, max_series: int) -> None:
         self.max_series = max_series
         self._good_names: set[str] = set()
-        self._good_labels: set[tuple[str, ...]] = set()
+        self._good_labels: set[Labels] = set()
 
     def validate(self, samples: Iterable[Sample]) -> tuple[dict[SeriesKey, float], int]:
         """Return the series to publish and how many were dropped by the series cap."""
@@ -44,16 +44,8 @@ class SampleValidator:
                 value = self._number(sample, index)
             if sample.name not in self._good_names:
                 self._check_name(sample, index)
-            if sample.labels:
-                label_names = tuple(name for name, _ in sample.labels)
-                if label_names not in self._good_labels:
-                    self._check_label_names(sample, label_names)
-                for name, label_value in sample.labels:
-                    if type(label_value) is not str:
-                        raise InvalidSample(
-                            f"sample {sample.name!r} label {name!r} has a "
-                            f"{type(label_value).__name__} value; label values are strings"
-                        )
+            if sample.labels and sample.labels not in self._good_labels:
+                self._check_labels(sample)
             key = (sample.name, sample.labels)
             if len(series) >= self.max_series and key not in series:
                 dropped += 1
@@ -79,15 +71,23 @@ class SampleValidator:
             )
         self._good_names.add(sample.name)
 
-    def _check_label_names(self, sample: Sample, label_names: tuple[str, ...]) -> None:
-        for name in label_names:
+    def _check_labels(self, sample: Sample) -> None:
+        names = [name for name, _ in sample.labels]
+        for name, value in sample.labels:
             if not isinstance(name, str) or not LABEL_NAME.match(name) or name.startswith("__"):
                 raise InvalidSample(f"sample {sample.name!r} has invalid label name {_short(name)}")
             if name in RESERVED_LABELS:
                 raise InvalidSample(f"sample {sample.name!r} uses the reserved label {name!r}")
-        if len(set(label_names)) != len(label_names):
+            if type(value) is not str:
+                raise InvalidSample(
+                    f"sample {sample.name!r} label {name!r} has a {type(value).__name__} value; "
+                    "label values are strings"
+                )
+        if len(set(names)) != len(names):
             raise InvalidSample(f"sample {sample.name!r} repeats a label name")
-        self._good_labels.add(label_names)
+        if len(self._good_labels) >= 4 * self.max_series:
+            self._good_labels.clear()  # label churn: keep the cache bounded too
+        self._good_labels.add(sample.labels)
 
 
 def _short(value: object, limit: int = 60) -> str:

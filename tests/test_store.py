@@ -147,3 +147,18 @@ def test_removed_source_vanishes_from_snapshots_and_history() -> None:
     store.remove_source("a")
     assert list(store.snapshot().sources) == ["b"]
     assert store.history("a", ("v", ())) == []
+
+
+def test_source_index_replacing_one_entry_leaves_the_old_index_intact() -> None:
+    from monitor.sourceindex import SourceIndex
+
+    index: SourceIndex[int] = SourceIndex()
+    for n in range(200):  # several buckets
+        index = index.replace(f"s{n}", n)
+    newer = index.replace("s150", -1).without("s3")
+    assert index["s150"] == 150 and "s3" in index and len(index) == 200
+    assert newer["s150"] == -1 and "s3" not in newer and len(newer) == 199
+    assert list(newer)[:4] == ["s0", "s1", "s2", "s4"]  # insertion order is kept
+    assert dict(newer.items())["s199"] == 199
+    with pytest.raises(KeyError):
+        newer["s3"]
