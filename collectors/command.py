@@ -114,9 +114,12 @@ class CommandCollector(Collector[CommandOptions]):
                 code = process.wait(max(ctx.remaining(), 0.001))
             except subprocess.TimeoutExpired:
                 _kill_group(process)
-                raise CollectError(
-                    f"{argv[0]} still running after the {ctx.timeout:g}s timeout; killed its process group"
-                ) from None
+                why = (
+                    "monitor is shutting down"
+                    if ctx.stopping
+                    else f"still running after the {ctx.timeout:g}s timeout"
+                )
+                raise CollectError(f"{argv[0]} {why}; killed its process group") from None
             except BaseException:
                 _kill_group(process)
                 raise

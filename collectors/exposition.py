@@ -9,14 +9,15 @@ something it can, the way Prometheus itself does (`source` becomes `exported_sou
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import io
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from prometheus_client import parser as prometheus_parser
 from prometheus_client.openmetrics import parser as openmetrics_parser
-from prometheus_client.parser import text_fd_to_metric_families
 
 from monitor.model import MetricSpec, MetricType, Sample, Unit
 from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
@@ -45,10 +46,10 @@ def unit_of(name: str) -> Unit:
     return next((unit for suffix, unit in _UNIT_SUFFIXES.items() if base.endswith(suffix)), Unit.NONE)
 
 
-def exported_labels(labels: Mapping[str, str]) -> dict[str, str]:
+def exported_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
     """Rename reserved labels (`source` -> `exported_source`), as Prometheus's honor_labels=false."""
-    if not RESERVED_LABELS.intersection(labels):
-        return dict(labels)
+    if not any(name in labels for name in RESERVED_LABELS):
+        return labels
     return {(f"exported_{k}" if k in RESERVED_LABELS else k): v for k, v in labels.items()}
 
 
@@ -104,23 +105,29 @@ class ExpositionParser:
         self._good_names: set[str] = set()
 
     def parse(self, text: str, openmetrics: bool = False) -> Parsed:
+        """Parse `text`; when it has fewer lines than the cap and nothing is filtered, the
+        parser reads it directly (the common case, at the parser's own speed)."""
+        direct = self.filter is None and text.count("\n") < self.max_series
         state = _LineState()
-        lines = self._limited(text, state)
-        families = (
-            openmetrics_parser.text_fd_to_metric_families(lines)
-            if openmetrics
-            else text_fd_to_metric_families(lines)
-        )
-        parsed = Parsed()
         try:
-            for family in families:
-                self._add(family, parsed)
+            return self._parse(
+                io.StringIO(text) if direct else self._limited(text, state), openmetrics, state
+            )
         except ValueError as exc:
+            if direct:  # find the line: parse again, this time counting lines
+                state = _LineState()
+                with contextlib.suppress(ValueError):
+                    self._parse(self._limited(text, state), openmetrics, state)
             detail = f": {exc}" if str(exc) else ""
-            excerpt = state.line.strip()[:80]
             raise InvalidExposition(
-                f"invalid exposition text near line {state.line_number}{detail}: {excerpt!r}"
+                f"invalid exposition text near line {state.line_number}{detail}: {state.line.strip()[:80]!r}"
             ) from None
+
+    def _parse(self, lines: Iterable[str], openmetrics: bool, state: _LineState) -> Parsed:
+        parser = openmetrics_parser if openmetrics else prometheus_parser
+        parsed = Parsed()
+        for family in parser.text_fd_to_metric_families(lines):
+            self._add(family, parsed)
         parsed.dropped = state.dropped
         return parsed
 

@@ -9,6 +9,7 @@ as a partial error, while status and latency stay visible.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -74,7 +75,9 @@ class HttpOptions(HttpClientOptions):
         return value
 
 
+@functools.lru_cache(maxsize=256)
 def _compile(path: str) -> JSONPath:
+    """Cached: jsonpath-ng builds a parser per call (milliseconds), and many sources share paths."""
     try:
         return parse_jsonpath(path)
     except JSONPathError as exc:

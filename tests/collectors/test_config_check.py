@@ -6,7 +6,17 @@ import textwrap
 
 import pytest
 
+from collectors.command import CommandCollector
+from collectors.http import HttpCollector
+from collectors.prometheus import PrometheusCollector
+from collectors.promql import PromqlCollector
+from collectors.tcp import TcpCollector
 from monitor.config import ConfigError, parse_config
+from tests.conftest import REPO
+
+NETWORK_COLLECTORS = {
+    c.name: c for c in (HttpCollector, PrometheusCollector, PromqlCollector, CommandCollector, TcpCollector)
+}
 
 
 def problems(text: str) -> list[str]:
@@ -99,3 +109,13 @@ def test_two_kinds_of_auth_at_once():
         """
     )
     assert found == ["collectors.yaml:2:5: sources[0]: set either bearer_token or basic_auth, not both"]
+
+
+def test_the_example_config_and_every_sample_config_are_valid():
+    example = (REPO / "examples" / "collectors.yaml").read_text()
+    config = parse_config(example, "examples/collectors.yaml", environ={"API_TOKEN": "t"})
+    assert {s.collector for s in config.sources} == {"system", *NETWORK_COLLECTORS}
+    for collector in NETWORK_COLLECTORS.values():
+        text = "sources:\n" + textwrap.indent(collector.sample_config, "  ")
+        config = parse_config(text, f"{collector.name} sample", environ={"API_TOKEN": "t"})
+        assert [s.collector for s in config.sources] == [collector.name]

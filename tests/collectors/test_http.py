@@ -3,10 +3,13 @@ garbage, over TLS with a certificate made by the test, or behind redirects and a
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from collectors.http import HttpCollector
-from monitor.plugin import CollectError
+from monitor.plugin import CollectContext, CollectError, SourceInfo
 from tests.collectors.conftest import HUGE_BYTES, run_collector
 
 
@@ -140,15 +143,21 @@ def test_session_is_reused_across_polls(server):
     assert session.closed
 
 
-def _info():
-    from monitor.plugin import SourceInfo
-
+def _info() -> SourceInfo:
     return SourceInfo("test", 1.0, 2.0)
 
 
-def _ctx():
-    import time
-
-    from monitor.plugin import CollectContext
-
+def _ctx() -> CollectContext:
     return CollectContext("test", 2.0, time.monotonic() + 2.0)
+
+
+def test_shutdown_interrupts_a_request_long_before_its_timeout(server):
+    collector = HttpCollector(HttpCollector.Options.model_validate({"url": f"{server.url}/hung"}), _info())
+    collector.setup()
+    ctx = CollectContext("test", 30.0, time.monotonic() + 30.0)
+    threading.Timer(0.2, ctx.stop_event.set).start()
+    try:
+        with pytest.raises(CollectError, match="shutting down"):
+            list(collector.collect(ctx))
+    finally:
+        collector.close()
