@@ -67,7 +67,7 @@ def serve(port: int) -> None:
         f"  - {{name: s{i:03d}, collector: synthetic}}\n" for i in range(SOURCES)
     )
     config = parse_config(text, "bench.yaml", registry=Registry.of(SyntheticCollector))
-    runtime = Runtime(config, serve_metrics=True, listen=f"127.0.0.1:{port}")
+    runtime = Runtime(config, serve_metrics=True, listen=f"127.0.0.1:{port}", keep_history=False)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     runtime.start()

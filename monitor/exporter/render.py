@@ -30,6 +30,8 @@ from monitor.model import Snapshot, SourceData, SourceState
 log = logging.getLogger(__name__)
 
 OPENMETRICS_EOF = b"# EOF\n"
+MAX_FORMATS = 4
+"""Formats (content types) cached at once; each costs about one /metrics body of memory."""
 Family = tuple[bytes, bytes, bytes]
 """(name, header lines, sample lines) of one family as one source's render wrote it."""
 Encoder = Callable[[Collector], bytes]
@@ -103,7 +105,11 @@ class MetricsRenderer:
         cached = self._assembled.get(content_type)
         if cached is not None and cached[0] == keys:
             return cached[1]
-        previous = self._sources.get(content_type, {})
+        previous = self._sources.pop(content_type, {})
+        if len(self._sources) >= MAX_FORMATS:  # Accept headers are the client's to choose
+            oldest = next(iter(self._sources))
+            del self._sources[oldest]
+            self._assembled.pop(oldest, None)
         current = {}
         grouped: dict[bytes, list[bytes]] = {}
         for source, key in zip(snapshot.sources.values(), keys, strict=True):

@@ -178,3 +178,15 @@ def test_label_values_round_trip_through_prometheus_client_parsers(static: str, 
     parse = text_string_to_metric_families if accept is None else parse_openmetrics
     parsed = {f.name: f for f in parse(body.decode())}
     assert [s.labels for s in parsed["v"].samples] == [{"site": static, "path": series, "source": "s"}]
+
+
+def test_many_distinct_accept_headers_keep_a_bounded_cache_and_correct_output() -> None:
+    store = MetricsStore()
+    add_source(store, "a", {("v", ()): 1.0})
+    metrics = renderer(store)
+    for minor in range(20):
+        body, content_type = render(metrics, f"application/openmetrics-text; version=1.0.{minor}")
+        assert f"version=1.0.{minor}" in content_type and body.endswith(b"# EOF\n")
+    store.publish("a", healthy(series=1), {("v", ()): 2.0})
+    assert samples(render(metrics)[0])[("v", (("source", "a"),))] == 2.0
+    assert len(metrics._sources) <= 4
