@@ -1,0 +1,1 @@
+"""The Textual dashboard: reads snapshots from the store on a timer, never the other way round."""

@@ -1,0 +1,230 @@
+"""The dashboard application and `run_dashboard`, the entry the CLI calls.
+
+The app pulls: a timer reads `store.snapshot()` and hands it to the current screen, which
+redraws what changed since the version it last drew. No poller thread ever calls into
+Textual, so a slow or hung collector can never freeze the display.
+
+The app takes a bare MetricsStore (plus, optionally, the scheduler for the threads view) and
+an injectable clock, so tests drive it with a store they fill themselves and a frozen time.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import ClassVar
+
+from textual.app import App, InvalidThemeError, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from monitor.runtime import Runtime
+from monitor.scheduler import Scheduler
+from monitor.store import MetricsStore
+from monitor.tui.chrome import DashboardScreen
+from monitor.tui.costs import CostScreen
+from monitor.tui.detail import DetailScreen
+from monitor.tui.help import HelpScreen
+from monitor.tui.logbuffer import LogBuffer
+from monitor.tui.logs import LogScreen
+from monitor.tui.overview import OverviewScreen
+
+DARK, LIGHT = "textual-dark", "textual-light"
+MAX_NOTIFICATIONS_PER_TICK = 3
+
+
+class MonitorApp(App[int]):
+    CSS_PATH = "dashboard.tcss"
+    TITLE = "monitor"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", tooltip="Quit: stop the pollers and the exporter, restore the terminal"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit, like q"),
+        Binding("p", "toggle_pause", "Pause", tooltip="Freeze the display on one snapshot; again to resume"),
+        Binding("slash", "filter", "Filter", tooltip="Filter sources and series by name"),
+        Binding("c", "costs", "Cost", tooltip="Monitoring cost per source and what each poller thread does"),
+        Binding("l", "log", "Log", tooltip="Messages logged while the dashboard runs"),
+        Binding("t", "toggle_theme", "Theme", tooltip="Switch between the dark and the light theme"),
+        Binding("question_mark", "help", "Help", tooltip="This help"),
+    ]
+
+    def __init__(
+        self,
+        store: MetricsStore,
+        *,
+        show: Mapping[str, tuple[str, ...] | None] | None = None,
+        refresh: float = 0.25,
+        theme: str = DARK,
+        exporter_url: str = "",
+        scheduler: Scheduler | None = None,
+        clock: Callable[[], float] = time.time,
+        host: str | None = None,
+        log_buffer: LogBuffer | None = None,
+        blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.show = dict(show or {})
+        self.refresh_interval = refresh
+        self.initial_theme = theme
+        self.exporter_url = exporter_url
+        self.scheduler = scheduler
+        self.clock = clock
+        self.host = host or socket.gethostname()
+        self.log_buffer = log_buffer
+        self.blink = blink
+        self.paused = False
+        self.filter_text = ""
+        self.live = store.snapshot()
+        self.frozen = self.live
+        self.paused_at = 0.0
+        self.refreshes = 0
+        """Timer ticks handled: the benchmark compares it with the ticks it expected."""
+        self._logged = 0
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime, **options: object) -> MonitorApp:
+        config = runtime.config
+        return cls(
+            runtime.store,
+            show={source.name: source.show for source in config.sources},
+            refresh=config.dashboard.refresh,
+            theme=config.dashboard.theme,
+            exporter_url=f"http://{config.exporter.listen}/metrics",
+            scheduler=runtime.scheduler,
+            **options,  # type: ignore[arg-type]
+        )
+
+    def get_default_screen(self) -> Screen:
+        return OverviewScreen()
+
+    def on_mount(self) -> None:
+        try:
+            self.theme = self.initial_theme
+        except InvalidThemeError:
+            self.notify(f"unknown theme {self.initial_theme!r}; using {DARK}", severity="warning")
+            self.theme = DARK
+        self.set_interval(self.refresh_interval, self.tick)
+
+    def tick(self) -> None:
+        self.live = self.store.snapshot()
+        self._notify_new_log_lines()
+        self.redraw()
+        self.refreshes += 1
+
+    def redraw(self) -> None:
+        """Show the live (or, when paused, the frozen) snapshot on the current screen."""
+        screen = self.screen
+        if not isinstance(screen, DashboardScreen) or not screen.ready or self.return_code is not None:
+            return
+        if self.paused:
+            screen.show(self.frozen, self.live, self.paused_at)
+        else:
+            screen.show(self.live, self.live, self.clock())
+
+    def _notify_new_log_lines(self) -> None:
+        if self.log_buffer is None:
+            return
+        lines = self.log_buffer.since(self._logged)
+        if not lines:
+            return
+        self._logged = lines[-1].number
+        warnings = [line for line in lines if line.level >= logging.WARNING]
+        for line in warnings[-MAX_NOTIFICATIONS_PER_TICK:]:
+            self.notify(line.message, severity="error" if line.level >= logging.ERROR else "warning")
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self.redraw()
+
+    def open_detail(self, source: str) -> None:
+        self.push_screen(DetailScreen(source))
+
+    def _open(self, screen_type: type[Screen], make: Callable[[], Screen]) -> None:
+        if not isinstance(self.screen, screen_type):
+            self.push_screen(make())
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused:
+            self.frozen, self.paused_at = self.live, self.clock()
+        self.redraw()
+
+    def action_filter(self) -> None:
+        if isinstance(self.screen, DashboardScreen):
+            self.screen.open_filter()
+
+    def action_clear_filter(self) -> None:
+        if isinstance(self.screen, DashboardScreen):
+            self.screen.action_back()
+
+    def action_costs(self) -> None:
+        self._open(CostScreen, CostScreen)
+
+    def action_log(self) -> None:
+        self._open(LogScreen, LogScreen)
+
+    def action_help(self) -> None:
+        self._open(HelpScreen, lambda: HelpScreen(self.help_sections()))
+
+    def action_overview(self) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT if self.current_theme.dark else DARK
+
+    def help_sections(self) -> dict[str, Iterable]:
+        return {
+            "Everywhere": [*self.BINDINGS, *DashboardScreen.BINDINGS],
+            "Overview": OverviewScreen.BINDINGS,
+            "Source detail": DetailScreen.BINDINGS,
+        }
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Resume" if self.paused else "Pause",
+            "Freeze the display on one snapshot (collection goes on)",
+            self.action_toggle_pause,
+        )
+        yield SystemCommand("Filter", "Filter sources and series by name", self.action_filter)
+        yield SystemCommand("Clear filter", "Show every source and series again", self.action_clear_filter)
+        yield SystemCommand("Overview", "Back to the overview of all sources", self.action_overview)
+        yield SystemCommand("Monitoring cost", "Cost of each source and poller threads", self.action_costs)
+        yield SystemCommand("Log", "Messages logged while the dashboard runs", self.action_log)
+        yield SystemCommand("Help", "Key bindings and health badges", self.action_help)
+        yield SystemCommand(
+            "Toggle dark/light", "Switch between the dark and light theme", self.action_toggle_theme
+        )
+        for name in self.live.sources:
+            yield SystemCommand(f"Detail: {name}", f"Every series of source {name}", self._detail_of(name))
+        if isinstance(screen, DetailScreen):
+            for key, label in (("1", "1m"), ("2", "5m"), ("3", "15m"), ("4", "1h")):
+                yield SystemCommand(
+                    f"Window {label}", f"Chart and statistics over {label}", self._window(screen, key)
+                )
+
+    def _detail_of(self, name: str) -> Callable[[], None]:
+        return lambda: self.open_detail(name)
+
+    @staticmethod
+    def _window(screen: DetailScreen, key: str) -> Callable[[], None]:
+        return lambda: screen.action_window(key)
+
+
+def run_dashboard(runtime: Runtime) -> int:
+    """Run the engine under the dashboard; log records go to the app, not the terminal."""
+    buffer = LogBuffer()
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = [buffer]
+    try:
+        runtime.start()
+        app = MonitorApp.from_runtime(runtime, log_buffer=buffer)
+        app.run()
+    finally:
+        root.handlers = saved
+        runtime.stop()
+    return app.return_code or 0

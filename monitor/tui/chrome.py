@@ -1,0 +1,113 @@
+"""What every dashboard screen shares: the status header, the pause banner, the filter bar,
+and the base class through which the app's refresh timer reaches the current screen."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from monitor.model import Snapshot
+from monitor.tui.format import format_age
+
+if TYPE_CHECKING:
+    from monitor.tui.app import MonitorApp
+
+
+class DashboardScreen(Screen):
+    """Subclasses compose their body in `body()` and redraw in `draw()`."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", tooltip="Clear the filter if one is set, else go back a screen")
+    ]
+    AUTO_FOCUS = ""
+    """Not the hidden filter bar: each screen focuses its own main widget."""
+
+    ready = False
+    """Set once mounted: the app's timer may tick before that."""
+
+    def __init__(self, id: str) -> None:
+        super().__init__(id=id)
+        # Widgets are kept as attributes, not queried per tick: cheaper, and still valid
+        # while Textual dismantles the screen at exit (a query would fail then).
+        self.status_bar = Static(id="status")
+        self.banner = Static(id="pause-banner")
+        self.search = Input(placeholder="filter sources and series by name; Escape clears", id="filter")
+
+    @property
+    def dashboard(self) -> MonitorApp:
+        return cast("MonitorApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield self.status_bar
+        yield self.banner
+        yield from self.body()
+        yield self.search
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.ready = True
+        self.search.cursor_blink = self.dashboard.blink
+        self.on_screen_resume()
+
+    def on_unmount(self) -> None:
+        self.ready = False
+
+    def on_screen_resume(self) -> None:
+        self.search.value = self.dashboard.filter_text
+        self.search.display = bool(self.dashboard.filter_text)
+        self.dashboard.redraw()
+
+    def show(self, shown: Snapshot, live: Snapshot, now: float) -> None:
+        """Called by the app's timer and after every state change."""
+        app = self.dashboard
+        status = [
+            "monitor",
+            app.host,
+            f"snapshot v{shown.version}",
+            f"{format_age(now - shown.time)} old",
+            f"exporter {app.exporter_url}" if app.exporter_url else "exporter off",
+        ]
+        if app.filter_text:
+            status.append(f"filter: {app.filter_text}")
+        self.status_bar.update(" · ".join(status))
+        banner = self.banner
+        banner.display = app.paused
+        if app.paused:
+            behind = format_age(live.time - shown.time)
+            banner.update(
+                f"⏸ PAUSED on snapshot v{shown.version}, {behind} and {live.version - shown.version} "
+                f"versions behind live (v{live.version}); collection and /metrics go on. p resumes."
+            )
+        self.draw(shown, now)
+
+    def draw(self, snapshot: Snapshot, now: float) -> None:
+        raise NotImplementedError
+
+    def open_filter(self) -> None:
+        self.search.display = True
+        self.search.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.dashboard.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.focus_next()
+
+    def action_back(self) -> None:
+        """Escape: first clear the filter, then leave the screen."""
+        if self.search.display or self.dashboard.filter_text:
+            self.search.value = ""
+            self.search.display = False
+            self.dashboard.set_filter("")
+            self.focus_next()
+        elif len(self.app.screen_stack) > 1:
+            self.app.pop_screen()

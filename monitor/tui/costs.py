@@ -1,0 +1,112 @@
+"""What watching each source costs, and what each poller thread is doing right now.
+
+The stack of a poller stuck past its timeout is shown here, so a hanging collector can be
+diagnosed without attaching a debugger.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static
+
+from monitor.model import Snapshot, SourceData
+from monitor.scheduler import Phase, PollerActivity, Scheduler
+from monitor.tui.chrome import DashboardScreen
+from monitor.tui.format import format_age, format_duration
+
+CPU_WINDOW = 10.0
+"""Seconds over which the poller CPU rate is averaged."""
+
+
+def describe(activity: PollerActivity, timeout: float, now: float) -> str:
+    if activity.phase in (Phase.SLEEPING, Phase.BACKING_OFF) and activity.until is not None:
+        return f"{activity.phase} until {format_age(activity.until - now)} from now"
+    if activity.phase is Phase.COLLECTING:
+        return f"collecting for {format_age(now - activity.since)} (timeout {timeout:g}s)"
+    if activity.phase is Phase.HUNG:
+        return f"HUNG: collecting for {format_age(now - activity.since)}, past its {timeout:g}s timeout"
+    return f"{activity.phase} for {format_age(now - activity.since)}"
+
+
+def is_stuck(activity: PollerActivity, timeout: float, now: float) -> bool:
+    return activity.phase is Phase.HUNG or (
+        activity.phase is Phase.COLLECTING and now - activity.since > timeout
+    )
+
+
+class CostScreen(DashboardScreen):
+    def __init__(self) -> None:
+        super().__init__(id="costs")
+        self._cpu: dict[str, deque[tuple[float, float]]] = {}
+        self.costs: DataTable = DataTable(id="cost-table", cursor_type="row", zebra_stripes=True)
+        self.costs.add_columns(
+            "source", "collector", "interval", "last collect", "CPU/s", "series",
+            "collections", "overruns", "errors", "backoff",
+        )  # fmt: skip
+        self.threads: DataTable = DataTable(id="thread-table", cursor_type="row", zebra_stripes=True)
+        self.threads.add_columns("thread", "doing now")
+        self.stacks = Static(id="stacks", markup=False)
+
+    def body(self) -> ComposeResult:
+        with VerticalScroll(id="costs-scroll"):
+            yield Static("Monitoring cost per source", classes="section")
+            yield self.costs
+            yield Static("Poller threads", classes="section")
+            yield self.threads
+            yield self.stacks
+
+    def draw(self, snapshot: Snapshot, now: float) -> None:
+        table = self.costs
+        table.clear()
+        for name, source in snapshot.sources.items():
+            health = source.health
+            table.add_row(
+                name,
+                source.collector,
+                f"{source.interval:g}s",
+                format_duration(health.last_duration) if health.collections else "–",
+                f"{self._cpu_share(name, source, now) * 100:.2f} %",
+                str(health.series_count),
+                str(health.collections),
+                str(health.overruns),
+                str(health.errors_total),
+                _backoff(source, now),
+            )
+        self._draw_threads(self.dashboard.clock())
+
+    def _cpu_share(self, name: str, source: SourceData, now: float) -> float:
+        """Poller CPU seconds per wall second over the last CPU_WINDOW seconds."""
+        samples = self._cpu.setdefault(name, deque())
+        samples.append((now, source.health.cpu_seconds))
+        while len(samples) > 2 and now - samples[0][0] > CPU_WINDOW:
+            samples.popleft()
+        (t0, c0), (t1, c1) = samples[0], samples[-1]
+        return (c1 - c0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def _draw_threads(self, now: float) -> None:
+        threads, stacks = self.threads, self.stacks
+        scheduler: Scheduler | None = self.dashboard.scheduler
+        threads.clear()
+        if scheduler is None:
+            threads.add_row("–", "no pollers in this process")
+            stacks.update("")
+            return
+        stuck = []
+        for name, activity in scheduler.activities().items():
+            poller = scheduler.pollers[name]
+            timeout = poller.source.timeout
+            threads.add_row(f"poller:{name}", describe(activity, timeout, now))
+            if is_stuck(activity, timeout, now):
+                stuck.append(f"Stack of poller:{name} ({activity.phase}):\n{poller.stack()}")
+        stacks.update("\n".join(stuck) or "No poller is stuck in a collection.")
+        stacks.set_class(bool(stuck), "-stuck")
+
+
+def _backoff(source: SourceData, now: float) -> str:
+    health = source.health
+    if health.consecutive_failures < 2 or health.next_attempt is None:
+        return "–"
+    return f"{health.consecutive_failures} failures, next in {format_age(health.next_attempt - now)}"

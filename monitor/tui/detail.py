@@ -1,0 +1,170 @@
+"""One source in full: every series with current/min/max/mean over a window, and a chart."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Static
+from textual_plotext import PlotextPlot
+
+from monitor.model import Snapshot, SourceData, Unit
+from monitor.tui import view as v
+from monitor.tui.chrome import DashboardScreen
+from monitor.tui.colours import state_style
+from monitor.tui.format import format_age, format_value
+from monitor.tui.panel import badge
+
+WINDOWS = {"1": 60.0, "2": 300.0, "3": 900.0, "4": 3600.0}
+WINDOW_LABELS = {60.0: "1m", 300.0: "5m", 900.0: "15m", 3600.0: "1h"}
+COLUMNS = ("series", "current", "min", "max", "mean")
+SORT_KEYS: dict[str, Callable[[tuple[v.SeriesView, v.WindowStats]], object]] = {
+    "series": lambda row: row[0].full_name,
+    "current": lambda row: _nan_last(row[1].current),
+    "min": lambda row: _nan_last(row[1].minimum),
+    "max": lambda row: _nan_last(row[1].maximum),
+    "mean": lambda row: _nan_last(row[1].mean),
+}
+
+
+def _nan_last(value: float) -> float:
+    return -math.inf if math.isnan(value) else value
+
+
+class DetailScreen(DashboardScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "window('1')", "1m", tooltip="Window: the last minute"),
+        Binding("2", "window('2')", "5m", tooltip="Window: the last 5 minutes"),
+        Binding("3", "window('3')", "15m", tooltip="Window: the last 15 minutes"),
+        Binding("4", "window('4')", "1h", tooltip="Window: the last hour (as far as history allows)"),
+        Binding("s", "sort", "Sort", tooltip="Sort by the next column (or click a column header)"),
+        Binding("r", "reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
+    ]
+
+    def __init__(self, source: str) -> None:
+        super().__init__(id="detail")
+        self.source_name = source
+        self.window = WINDOWS["1"]
+        self.sort_column = "series"
+        self.sort_reverse = False
+        self._drawn: tuple | None = None
+        self._rows: dict[str, tuple[v.SeriesView, v.WindowStats, v.Points]] = {}
+        self._charted: tuple | None = None
+        self.title_bar = Static(id="detail-title")
+        self.table: DataTable = DataTable(id="series", cursor_type="row", zebra_stripes=True)
+        self.table.add_columns(*COLUMNS)
+        self.chart = PlotextPlot(id="chart")
+
+    def body(self) -> ComposeResult:
+        yield self.title_bar
+        yield self.table
+        yield self.chart
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.table.focus()
+
+    def effective_window(self) -> float:
+        """The chosen window, as far as the store keeps history."""
+        return min(self.window, self.dashboard.store.history_window)
+
+    def draw(self, snapshot: Snapshot, now: float) -> None:
+        source = snapshot.sources.get(self.source_name)
+        title = self.title_bar
+        if source is None:
+            title.update(f"{self.source_name}: no longer configured")
+            return
+        health = badge(source, now)
+        window = self.effective_window()
+        clamp = f" (history keeps {format_age(window)})" if window < self.window else ""
+        title.update(
+            f"[b]{source.name}[/b] · collector {source.collector} · every {source.interval:g}s · "
+            f"[{state_style(health.state)}]{health.text}[/] · window {WINDOW_LABELS[self.window]}{clamp} · "
+            f"{len(source.series)} series"
+        )
+        state = (source.version, self.dashboard.filter_text, self.window, self.sort_column, self.sort_reverse)
+        if state != self._drawn:
+            self._drawn = state
+            self._fill(source)
+        self._chart(source)
+
+    def _fill(self, source: SourceData) -> None:
+        since = source.time - self.effective_window()
+        views = v.filtered(v.series_views(source), source, self.dashboard.filter_text)
+        rows = []
+        for series in views:
+            history = v.points(self.dashboard.store, source, series, since, until=source.time)
+            stats = v.WindowStats.of(history)
+            if not series.rate:
+                stats = dataclasses.replace(stats, current=v.current(source, series, history))
+            rows.append((series, stats, history))
+        rows.sort(key=lambda row: SORT_KEYS[self.sort_column](row[:2]), reverse=self.sort_reverse)
+        self._rows = {row[0].full_name: row for row in rows}
+        table = self.table
+        selected = self._selected_key(table)
+        table.clear()
+        for series, stats, _ in rows:
+            unit = series.spec.unit if series.spec else Unit.NONE
+            cells = [stats.current, stats.minimum, stats.maximum, stats.mean]
+            table.add_row(
+                series.full_name,
+                *(format_value(x, unit, rate=series.rate) for x in cells),
+                key=series.full_name,
+            )
+        if selected in self._rows:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+
+    @staticmethod
+    def _selected_key(table: DataTable) -> str | None:
+        if table.row_count == 0:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def _chart(self, source: SourceData) -> None:
+        table = self.table
+        key = self._selected_key(table)
+        row = self._rows.get(key or "")
+        charted = (key, self._drawn)
+        if charted == self._charted:
+            return
+        self._charted = charted
+        plot = self.chart
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if row is None:
+            plt.title("no series selected")
+        else:
+            series, _, history = row
+            unit = series.spec.unit if series.spec else Unit.NONE
+            plt.title(f"{series.full_name}{' per second' if series.rate else ''} ({unit or 'no unit'})")
+            plt.xlabel("seconds before the snapshot")
+            if history:
+                plt.plot([t - source.time for t, _ in history], [y for _, y in history], marker="braille")
+            plt.xlim(-self.effective_window(), 0)
+        plot.refresh()
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self.dashboard.redraw()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        column = COLUMNS[event.column_index]
+        self.sort_reverse = not self.sort_reverse if column == self.sort_column else False
+        self.sort_column = column
+        self.dashboard.redraw()
+
+    def action_window(self, key: str) -> None:
+        self.window = WINDOWS[key]
+        self.dashboard.redraw()
+
+    def action_sort(self) -> None:
+        self.sort_column = COLUMNS[(COLUMNS.index(self.sort_column) + 1) % len(COLUMNS)]
+        self.dashboard.redraw()
+
+    def action_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self.dashboard.redraw()

@@ -1,0 +1,70 @@
+"""Unit-aware text for values and ages, so every screen writes 1.2 GiB, 45.0 % and 340 ms alike."""
+
+from __future__ import annotations
+
+import math
+
+from monitor.model import Unit
+
+BINARY_PREFIXES = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+DECIMAL_PREFIXES = ("", "k", "M", "G", "T", "P")
+
+
+def format_value(value: float, unit: Unit = Unit.NONE, rate: bool = False) -> str:
+    """`rate` marks a per-second value derived from a counter: it gets a "/s" suffix."""
+    if math.isnan(value):
+        return "–"
+    per = "/s" if rate else ""
+    if unit is Unit.BYTES:
+        return _scaled(value, 1024.0, BINARY_PREFIXES) + per
+    if unit is Unit.RATIO:
+        return f"{value * 100:.1f} %" + per
+    if unit is Unit.SECONDS:
+        return format_duration(value) + per
+    if unit is Unit.CELSIUS:
+        return f"{value:.1f} °C"
+    if unit is Unit.RPM:
+        return f"{value:.0f} rpm"
+    if unit is Unit.DAYS:
+        return f"{value:.1f} d"
+    return _scaled(value, 1000.0, DECIMAL_PREFIXES).rstrip() + per
+
+
+def _scaled(value: float, base: float, prefixes: tuple[str, ...]) -> str:
+    magnitude = abs(value)
+    index = 0
+    while magnitude >= base and index < len(prefixes) - 1:
+        magnitude /= base
+        index += 1
+    scaled = math.copysign(magnitude, value)
+    if index == 0 and float(value).is_integer():
+        text = f"{value:.0f}"
+    else:
+        text = f"{scaled:.3g}" if abs(scaled) < 1000 else f"{scaled:.0f}"
+    return f"{text} {prefixes[index]}"
+
+
+def format_duration(seconds: float) -> str:
+    """Durations from microseconds (a collection) to days (an uptime)."""
+    if seconds < 0.001:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return format_age(seconds)
+
+
+def format_age(seconds: float) -> str:
+    """A compact age for badges and banners: 0.4s, 12s, 3m20s, 2h05m, 4d03h."""
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"

@@ -1,0 +1,49 @@
+"""Keeps log records in memory while the dashboard owns the terminal.
+
+A log line written to stderr would tear through Textual's screen, so `run_dashboard`
+swaps the root handlers for this buffer; the app shows warnings as notifications and
+everything on the log screen. Pollers log from their threads: the buffer only appends
+under a lock, it never calls into Textual.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+CAPACITY = 1000
+FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    number: int
+    level: int
+    text: str
+    message: str
+
+
+class LogBuffer(logging.Handler):
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        super().__init__(logging.DEBUG)
+        self._lines: deque[LogLine] = deque(maxlen=capacity)
+        self._count = 0
+        self._guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = FORMAT.format(record)
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):  # a broken log call must not kill a poller
+            self.handleError(record)
+            return
+        with self._guard:
+            self._count += 1
+            self._lines.append(LogLine(self._count, record.levelno, text, message))
+
+    def since(self, number: int) -> list[LogLine]:
+        """Lines newer than line `number` (0: everything still kept)."""
+        with self._guard:
+            return [line for line in self._lines if line.number > number]

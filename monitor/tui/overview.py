@@ -1,0 +1,82 @@
+"""The overview: one panel per source in a grid that reflows with the terminal's width."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, VerticalScroll
+from textual.events import Resize
+
+from monitor.model import Snapshot, SourceData
+from monitor.tui import view as v
+from monitor.tui.chrome import DashboardScreen
+from monitor.tui.panel import PANEL_WIDTH, PanelView, SourcePanel, badge, panel_rows
+
+
+class OverviewScreen(DashboardScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "enter", "open_detail", "Detail", tooltip="Open the focused source's detail (or click its panel)"
+        ),
+        Binding("down,right,tab", "app.focus_next", "Next", show=False, tooltip="Focus the next panel"),
+        Binding(
+            "up,left,shift+tab",
+            "app.focus_previous",
+            "Previous",
+            show=False,
+            tooltip="Focus the previous panel",
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="overview")
+        self.grid = Grid(id="grid")
+        self._drawn: dict[str, tuple] = {}
+        """Per source, what its panel was last built from: rebuilt only when that changes."""
+
+    def body(self) -> ComposeResult:
+        with VerticalScroll(id="overview-scroll", can_focus=False):
+            yield self.grid
+
+    def on_resize(self, event: Resize) -> None:
+        self.grid.styles.grid_size_columns = max(1, event.size.width // PANEL_WIDTH)
+
+    def draw(self, snapshot: Snapshot, now: float) -> None:
+        grid = self.grid
+        panels = {panel.source_name: panel for panel in grid.query(SourcePanel)}
+        for gone in panels.keys() - snapshot.sources.keys():
+            panels.pop(gone).remove()
+            self._drawn.pop(gone, None)
+        new = [SourcePanel(name) for name in snapshot.sources if name not in panels]
+        if new:
+            grid.mount_all(new)
+            panels.update((panel.source_name, panel) for panel in new)
+        filter_text = self.dashboard.filter_text
+        for name, source in snapshot.sources.items():
+            panel = panels[name]
+            panel.display = v.source_visible(source, filter_text)
+            if panel.display:
+                self._draw_panel(panel, source, now, filter_text)
+        if self.focused is None and panels:
+            self.call_after_refresh(next(iter(panels.values())).focus)
+
+    def _draw_panel(self, panel: SourcePanel, source: SourceData, now: float, filter_text: str) -> None:
+        health = badge(source, now)
+        built_from = (source.version, filter_text, health.state)
+        if self._drawn.get(source.name) != built_from or panel.view is None:
+            rows, hidden = panel_rows(
+                self.dashboard.store, source, self.dashboard.show.get(source.name), filter_text, health.state
+            )
+            self._drawn[source.name] = built_from
+            panel.show(PanelView(source.name, health, tuple(rows), hidden))
+        else:
+            panel.show(PanelView(source.name, health, panel.view.rows, panel.view.hidden))
+
+    def on_source_panel_selected(self, message: SourcePanel.Selected) -> None:
+        self.dashboard.open_detail(message.source)
+
+    def action_open_detail(self) -> None:
+        if isinstance(self.focused, SourcePanel):
+            self.dashboard.open_detail(self.focused.source_name)

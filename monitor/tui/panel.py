@@ -1,0 +1,163 @@
+"""One overview panel per source: name, health badge, key metrics with sparklines.
+
+A panel is a single widget that draws all its rows itself (the costs in STYLE.md: few
+widgets drawing much beat many small ones), and it refreshes only when the view it was
+given differs from the one it last drew.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from textual.content import Content
+from textual.message import Message
+from textual.widget import Widget
+
+from monitor.model import SourceData, SourceState, Unit
+from monitor.store import MetricsStore
+from monitor.tui import view as v
+from monitor.tui.colours import STATE_SYMBOLS, state_style, value_style
+from monitor.tui.format import format_age, format_value
+
+SPARK_CHARS = "▁▂▃▄▅▆▇█"
+SPARK_POINTS = 24
+VALUE_WIDTH = 11
+MAX_ROWS = 10
+MAX_ERROR = 160
+PANEL_WIDTH = 52
+"""The width a panel wants; the overview fits as many columns of it as the terminal allows."""
+
+
+@dataclass(frozen=True, slots=True)
+class PanelRow:
+    label: str
+    value: str
+    style: str
+    history: tuple[float, ...]
+    ratio: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    state: SourceState
+    text: str
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PanelView:
+    name: str
+    badge: Badge
+    rows: tuple[PanelRow, ...]
+    hidden: int
+
+
+def badge(source: SourceData, now: float) -> Badge:
+    """The health line; its text changes with time for stale and down sources only."""
+    health = source.health
+    state = source.state(now)
+    symbol = STATE_SYMBOLS[state]
+    if state is SourceState.UP:
+        return Badge(state, f"{symbol} up")
+    if state is SourceState.PENDING:
+        return Badge(state, f"{symbol} pending: first collection not finished")
+    if state is SourceState.STALE:
+        age = now - (health.last_success or now)
+        return Badge(state, f"{symbol} stale: last data {format_age(age)} ago")
+    retry = "retrying now"
+    if health.next_attempt is not None and health.next_attempt > now:
+        retry = f"retry in {format_age(health.next_attempt - now)}"
+    error = health.last_error or "unknown error"
+    if len(error) > MAX_ERROR:
+        error = error[: MAX_ERROR - 1] + "…"
+    return Badge(state, f"{symbol} down, {retry}", error)
+
+
+def panel_rows(
+    store: MetricsStore, source: SourceData, show: Sequence[str] | None, filter_text: str, state: SourceState
+) -> tuple[list[PanelRow], int]:
+    views = v.filtered(v.series_views(source, v.panel_metrics(source, show)), source, filter_text)
+    since = source.time - (SPARK_POINTS + 0.5) * source.interval
+    rows = []
+    for series in views[:MAX_ROWS]:
+        history = v.points(store, source, series, since, until=source.time)
+        value = v.current(source, series, history)
+        unit = series.spec.unit if series.spec else Unit.NONE
+        rows.append(
+            PanelRow(
+                series.label,
+                format_value(value, unit, rate=series.rate),
+                value_style(series.spec, value, state),
+                tuple(p[1] for p in history[-SPARK_POINTS:]),
+                unit is Unit.RATIO,
+            )
+        )
+    return rows, max(0, len(views) - MAX_ROWS)
+
+
+def sparkline(values: Sequence[float], width: int, ratio: bool) -> str:
+    """Block characters scaled to 0..1 for ratios, else from 0 (or the minimum) to the maximum."""
+    values = [x for x in values[-width:] if not math.isnan(x)]
+    if not values or width <= 0:
+        return ""
+    low, high = (0.0, 1.0) if ratio else (min(0.0, *values), max(values))
+    span = high - low
+    top = len(SPARK_CHARS) - 1
+    if span <= 0:
+        return SPARK_CHARS[0] * len(values)
+    return "".join(SPARK_CHARS[max(0, min(top, round((x - low) / span * top)))] for x in values)
+
+
+class SourcePanel(Widget, can_focus=True):
+    """Click or Enter opens the source's detail screen."""
+
+    class Selected(Message):
+        def __init__(self, source: str) -> None:
+            super().__init__()
+            self.source = source
+
+    def __init__(self, name: str) -> None:
+        super().__init__(id=f"panel-{name}", classes="panel")
+        self.source_name = name
+        self.border_title = name
+        self.view: PanelView | None = None
+
+    def show(self, view: PanelView) -> None:
+        if view == self.view:
+            return
+        resized = self.view is None or len(view.rows) != len(self.view.rows) or view.badge != self.view.badge
+        self.view = view
+        for state in SourceState:
+            self.set_class(view.badge.state is state, f"-{state.value}")
+        self.refresh(layout=resized)
+
+    def render(self) -> Content:
+        view = self.view
+        if view is None:
+            return Content("")
+        width = max(10, self.content_size.width or PANEL_WIDTH - 4)
+        spark_width = min(SPARK_POINTS, max(0, width - VALUE_WIDTH - 14))
+        label_width = width - VALUE_WIDTH - spark_width - 2
+        lines = [Content.styled(view.badge.text, state_style(view.badge.state))]
+        if view.badge.error:
+            lines.append(Content.styled(view.badge.error, "$error"))
+        for row in view.rows:
+            label = row.label if len(row.label) <= label_width else row.label[: label_width - 1] + "…"
+            lines.append(
+                Content.assemble(
+                    label.ljust(label_width + 1 + max(0, VALUE_WIDTH - len(row.value))),
+                    (row.value, row.style),  # unpadded: SVG renderers drop a span's leading spaces
+                    " ",
+                    (sparkline(row.history, spark_width, row.ratio), "$accent"),
+                )
+            )
+        if view.hidden:
+            lines.append(Content.styled(f"+{view.hidden} more: Enter for all", "$text-muted"))
+        if not view.rows and view.badge.state is SourceState.UP:
+            lines.append(Content.styled("no series to show", "$text-muted"))
+        return Content("\n").join(lines)
+
+    def on_click(self) -> None:
+        self.post_message(self.Selected(self.source_name))

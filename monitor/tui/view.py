@@ -1,0 +1,139 @@
+"""What the screens show, computed from a snapshot and the store's history: which series a
+panel lists, their short labels, counters turned into per-second rates, window statistics.
+
+Pure functions of their inputs, so the screens stay thin and this part is tested directly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from monitor.model import MetricSpec, MetricType, SeriesKey, SourceData
+from monitor.store import MetricsStore
+
+UNIT_SUFFIXES = ("_total", "_bytes", "_ratio", "_seconds", "_celsius", "_rpm", "_days")
+Points = list[tuple[float, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesView:
+    """One series as a screen lists it; `rate` is set for counters, shown per second."""
+
+    key: SeriesKey
+    label: str
+    spec: MetricSpec | None
+
+    @property
+    def rate(self) -> bool:
+        return self.spec is not None and self.spec.type is MetricType.COUNTER
+
+    @property
+    def full_name(self) -> str:
+        return series_name(self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    current: float
+    minimum: float
+    maximum: float
+    mean: float
+
+    @classmethod
+    def of(cls, points: Points) -> WindowStats:
+        if not points:
+            return cls(math.nan, math.nan, math.nan, math.nan)
+        values = [v for _, v in points]
+        return cls(values[-1], min(values), max(values), sum(values) / len(values))
+
+
+def series_name(key: SeriesKey) -> str:
+    """The Prometheus-style name: `system_disk_usage_ratio{mount="/"}`."""
+    name, labels = key
+    if not labels:
+        return name
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}"
+
+
+def short_label(key: SeriesKey, collector: str) -> str:
+    """A panel label: collector prefix and unit suffixes dropped, label values appended."""
+    name, labels = key
+    name = name.removeprefix(collector + "_")
+    trimmed = True
+    while trimmed:
+        trimmed = False
+        for suffix in UNIT_SUFFIXES:
+            if name.endswith(suffix) and len(name) > len(suffix):
+                name, trimmed = name[: -len(suffix)], True
+    return " ".join([name.replace("_", " "), *(value for _, value in labels)])
+
+
+def matches(text: str, *names: str) -> bool:
+    """The `/` filter: a case-insensitive substring of any of the names."""
+    needle = text.strip().lower()
+    return not needle or any(needle in name.lower() for name in names)
+
+
+def panel_metrics(source: SourceData, show: Sequence[str] | None) -> list[str]:
+    """The config's `show` list, else the collector's key metrics, else everything it has."""
+    if show is not None:
+        return list(show)
+    keyed = [spec.name for spec in source.specs.values() if spec.key]
+    if keyed:
+        return keyed
+    return sorted({name for name, _ in source.series})
+
+
+def series_views(source: SourceData, metrics: Iterable[str] | None = None) -> list[SeriesView]:
+    """The source's series in the order of `metrics` (all, sorted by name, when None)."""
+    by_name: dict[str, list[SeriesKey]] = {}
+    for key in source.series:
+        by_name.setdefault(key[0], []).append(key)
+    names = sorted(by_name) if metrics is None else metrics
+    return [
+        SeriesView(key, short_label(key, source.collector), source.specs.get(key[0]))
+        for name in names
+        for key in sorted(by_name.get(name, ()))
+    ]
+
+
+def filtered(views: list[SeriesView], source: SourceData, text: str) -> list[SeriesView]:
+    """All of a source's series when its name matches the filter, else the matching series."""
+    if matches(text, source.name):
+        return views
+    return [view for view in views if matches(text, view.full_name, view.label)]
+
+
+def source_visible(source: SourceData, text: str) -> bool:
+    return matches(text, source.name) or any(matches(text, series_name(key)) for key in source.series)
+
+
+def points(
+    store: MetricsStore, source: SourceData, view: SeriesView, since: float, until: float | None = None
+) -> Points:
+    """The series' history in [since, until]; counters as per-second rates between points."""
+    raw = store.history(source.name, view.key, since - source.interval if view.rate else since)
+    if until is not None:
+        raw = [p for p in raw if p[0] <= until]
+    if not view.rate:
+        return raw
+    return rates(raw)
+
+
+def rates(raw: Points) -> Points:
+    """Per-second increase between consecutive points; a counter reset yields no point."""
+    result = []
+    for (t0, v0), (t1, v1) in itertools.pairwise(raw):
+        if t1 > t0 and v1 >= v0:
+            result.append((t1, (v1 - v0) / (t1 - t0)))
+    return result
+
+
+def current(source: SourceData, view: SeriesView, history: Points) -> float:
+    """The snapshot's own value for gauges (exact even when paused); the last rate for counters."""
+    if view.rate:
+        return history[-1][1] if history else math.nan
+    return source.series.get(view.key, math.nan)

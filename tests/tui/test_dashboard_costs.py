@@ -1,0 +1,83 @@
+"""The monitoring cost and threads screen over real pollers, one of them stuck in a collection."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+
+from monitor.model import Sample
+from monitor.plugin import CollectContext, Collector, CollectorOptions
+from monitor.runtime import Runtime
+from monitor.tui.app import MonitorApp
+from tests.support import config_of
+from tests.tui.feed import Clock, feed
+
+
+class StuckCollector(Collector[CollectorOptions]):
+    """Ignores its timeout until the test releases it: what a hung collector looks like."""
+
+    name = "stuck"
+    description = "blocks until released"
+    release = threading.Event()
+
+    def collect(self, ctx: CollectContext) -> Iterable[Sample]:
+        wait_for_the_test_to_release(type(self).release)
+        return []
+
+
+def wait_for_the_test_to_release(event: threading.Event) -> None:
+    event.wait(30)
+
+
+CONFIG = """
+sources:
+  - {name: fine, collector: scripted, interval: 200ms, timeout: 100ms}
+  - {name: frozen, collector: stuck, interval: 200ms, timeout: 100ms}
+"""
+
+
+async def test_costs_and_the_stack_of_a_hung_poller() -> None:
+    StuckCollector.release.clear()
+    runtime = Runtime(config_of(CONFIG, StuckCollector))
+    runtime.start()
+    app = MonitorApp.from_runtime(runtime, host="testhost", blink=False)
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.press("c")
+            deadline = time.monotonic() + 10
+            while "Stack of poller:frozen (hung)" not in str(app.screen.stacks.render()):
+                assert time.monotonic() < deadline, "the hung poller's stack never appeared"
+                await pilot.pause(0.1)
+            stacks = str(app.screen.stacks.render())
+            assert "in wait_for_the_test_to_release" in stacks
+            assert "poller:fine" not in stacks
+            threads = {
+                str(row[0]): str(row[1])
+                for row in (app.screen.threads.get_row_at(i) for i in range(app.screen.threads.row_count))
+            }
+            assert threads["poller:frozen"].startswith("HUNG: collecting for")
+            assert "past its 0.1s timeout" in threads["poller:frozen"]
+            assert threads["poller:fine"].startswith(("sleeping until", "collecting for"))
+            costs = {
+                str(row[0]): [str(cell) for cell in row]
+                for row in (app.screen.costs.get_row_at(i) for i in range(app.screen.costs.row_count))
+            }
+            assert costs["fine"][1:3] == ["scripted", "0.2s"]
+            assert int(costs["fine"][6]) >= 1, "collections are counted"
+            assert int(costs["frozen"][8]) >= 1, "the hang counts as an error"
+            assert costs["fine"][4].endswith(" %")
+    finally:
+        StuckCollector.release.set()
+        runtime.stop()
+
+
+async def test_threads_view_without_pollers_says_so() -> None:
+    clock = Clock()
+    app = MonitorApp(feed(clock), clock=clock, host="testhost", blink=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        assert str(app.screen.threads.get_row_at(0)[1]) == "no pollers in this process"
+        await pilot.press("escape")
+        assert app.screen.id == "overview"

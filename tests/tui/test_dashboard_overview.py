@@ -1,0 +1,182 @@
+"""The overview: panels, health badges, formatted values, partial redraws, filter, pause,
+reflow, themes and quitting, driven with Pilot over a store the test fills."""
+
+from __future__ import annotations
+
+import pytest
+from textual.containers import Grid
+from textual.widgets import Input, Static
+
+from monitor.model import SourceHealth
+from monitor.tui.panel import SourcePanel
+from tests.tui.dashboard_support import EXPORTER_URL, make_app, panel_text
+from tests.tui.feed import HOST_SPECS, NOW, Clock, feed, host_series, up
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+async def test_panels_show_health_and_formatted_key_metrics(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        text = panel_text(app)
+        assert list(text) == ["host", "web", "cache"]
+        assert "● up" in text["host"]
+        assert "93.0 %" in text["host"] and "3.23 GiB" in text["host"]
+        assert "cpu usage total" in text["host"] and "disk usage /home" in text["host"]
+        assert "processes" not in text["host"], "only key metrics without a show list"
+        assert "down, retry in 4.0s" in text["web"]
+        assert "connection refused: http://127.0.0.1:9/health" in text["web"]
+        assert "80 ms" in text["web"], "the last values stay visible while down"
+        assert "5/s" in text["web"], "a counter is shown as a per-second rate"
+        assert "stale: last data 20s ago" in text["cache"]
+        assert app.query_one(SourcePanel).has_class("-up")
+        assert app.screen.query_one("#panel-web").has_class("-down")
+        header = str(app.screen.query_one("#status", Static).render())
+        assert "testhost" in header and EXPORTER_URL in header
+        assert f"snapshot v{app.store.snapshot().version}" in header
+
+
+async def test_configured_show_list_chooses_the_panel_rows(clock: Clock) -> None:
+    app = make_app(feed(clock), clock, show={"host": ("host_processes", "host_memory_used_bytes")})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        lines = panel_text(app)["host"].splitlines()
+        assert [line.split("  ")[0] for line in lines[1:]] == ["processes", "memory used"]
+
+
+async def test_only_changed_panels_are_rebuilt_and_stale_age_moves_with_time(clock: Clock) -> None:
+    store = feed(clock)
+    app = make_app(store, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        panels = {p.source_name: p for p in app.screen.query(SourcePanel)}
+        before = {name: panel.view for name, panel in panels.items()}
+        store.publish("host", up(NOW, 99), {**host_series(0), ("host_memory_used_bytes", ()): 2**30})
+        app.tick()
+        assert panels["host"].view is not before["host"]
+        assert "1 GiB" in panel_text(app)["host"]
+        assert panels["web"].view is before["web"], "an unchanged source is not redrawn"
+        assert panels["cache"].view is before["cache"]
+        clock.now += 5
+        app.tick()
+        assert "stale: last data 25s ago" in panel_text(app)["cache"]
+        assert panels["cache"].view.rows is before["cache"].rows, "only the badge was redrawn"
+
+
+async def test_sources_appear_and_disappear_with_the_store(clock: Clock) -> None:
+    store = feed(clock)
+    app = make_app(store, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        store.add_source("late", "host", 1.0, specs=HOST_SPECS)
+        app.tick()
+        await pilot.pause()
+        assert "pending: first collection not finished" in panel_text(app)["late"]
+        store.remove_source("web")
+        app.tick()
+        await pilot.pause()
+        assert list(panel_text(app)) == ["host", "cache", "late"]
+
+
+async def test_grid_reflows_with_the_terminal_width(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        grid = app.screen.query_one("#grid", Grid)
+        assert grid.styles.grid_size_columns == 1
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause()
+        assert grid.styles.grid_size_columns == 3
+        panels = list(app.screen.query(SourcePanel))
+        assert len({panel.region.y for panel in panels}) == 1, "three panels side by side"
+
+
+async def test_filter_hides_sources_and_series_and_escape_clears_it(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"disk")
+        await pilot.pause()
+        assert app.screen.query_one("#filter", Input).has_focus
+        text = panel_text(app)
+        assert list(text) == ["host"]
+        assert "disk usage /" in text["host"] and "cpu usage" not in text["host"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert list(panel_text(app)) == ["host", "web", "cache"]
+        assert not app.screen.query_one("#filter", Input).display
+        await pilot.press("slash", *"cach", "enter")
+        await pilot.pause()
+        assert list(panel_text(app)) == ["cache"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.filter_text == ""
+        assert list(panel_text(app)) == ["host", "web", "cache"]
+
+
+async def test_pause_freezes_the_display_while_the_store_moves_on(clock: Clock) -> None:
+    store = feed(clock, down=False)
+    app = make_app(store, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        frozen_version = store.snapshot().version
+        await pilot.press("p")
+        banner = app.screen.query_one("#pause-banner", Static)
+        assert banner.display
+        clock.now += 3
+        store.publish("host", up(clock.now, 99), {**host_series(0), ("host_memory_used_bytes", ()): 2**30})
+        store.publish("web", SourceHealth(up=False, last_attempt=clock.now, last_error="boom"))
+        app.tick()
+        assert "3.23 GiB" in panel_text(app)["host"]
+        assert "● up" in panel_text(app)["web"]
+        text = str(banner.render())
+        assert f"PAUSED on snapshot v{frozen_version}" in text
+        assert "3.0s and 2 versions behind live" in text
+        await pilot.press("p")
+        await pilot.pause()
+        assert not banner.display
+        assert "1 GiB" in panel_text(app)["host"]
+        assert "down, retrying now" in panel_text(app)["web"]
+
+
+async def test_theme_from_config_and_toggle(clock: Clock) -> None:
+    app = make_app(feed(clock), clock, theme="textual-light")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.theme == "textual-light"
+        await pilot.press("t")
+        assert app.theme == "textual-dark"
+        await pilot.press("t")
+        assert app.theme == "textual-light"
+
+
+async def test_unknown_theme_falls_back_with_a_notification(clock: Clock) -> None:
+    app = make_app(feed(clock), clock, theme="no-such-theme")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.theme == "textual-dark"
+        assert any("unknown theme 'no-such-theme'" in n.message for n in app._notifications)
+
+
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
+async def test_quit_keys_exit_cleanly(clock: Clock, key: str) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press(key)
+        await pilot.pause()
+    assert app.return_code == 0
+    assert not app.is_running
+
+
+async def test_click_on_a_panel_opens_its_detail(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.click("#panel-cache")
+        await pilot.pause()
+        assert app.screen.id == "detail" and app.screen.source_name == "cache"

@@ -1,0 +1,183 @@
+"""Detail, help, log and command palette screens, driven with Pilot."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+from textual.widgets import DataTable, Log, Static
+from textual_plotext import PlotextPlot
+
+from monitor.tui.logbuffer import LogBuffer
+from tests.tui.dashboard_support import make_app
+from tests.tui.feed import Clock, feed
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def table_rows(app) -> list[list[str]]:
+    table = app.screen.query_one("#series", DataTable)
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def chart_title(app) -> str:
+    """The first line of the chart as drawn: plotext centres the title there."""
+    rendered = app.screen.query_one("#chart", PlotextPlot).render()
+    return getattr(rendered, "plain", str(rendered)).splitlines()[0].strip()
+
+
+async def open_detail(pilot, app, source: str) -> None:
+    await pilot.pause()
+    while app.focused is None or app.focused.id != f"panel-{source}":
+        await pilot.press("tab")
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_detail_lists_every_series_with_window_statistics(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, app, "host")
+        rows = {row[0]: row[1:] for row in table_rows(app)}
+        assert set(rows) == {
+            'host_cpu_usage_ratio{cpu="total"}',
+            "host_memory_used_bytes",
+            'host_disk_usage_ratio{mount="/"}',
+            'host_disk_usage_ratio{mount="/home"}',
+            "host_processes",
+        }
+        assert rows["host_processes"] == ["214", "212", "214", "213"]
+        assert rows['host_disk_usage_ratio{mount="/"}'] == ["93.0 %"] * 4
+        title = str(app.screen.query_one("#detail-title", Static).render())
+        assert "host" in title and "window 1m" in title and "5 series" in title
+        assert chart_title(app).startswith('host_cpu_usage_ratio{cpu="total"}')
+
+
+async def test_detail_counter_rates_and_escape_back(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, app, "web")
+        rows = {row[0]: row[1:] for row in table_rows(app)}
+        assert rows["http_requests_total"] == ["5/s"] * 4
+        assert "down, retry in 4.0s" in str(app.screen.query_one("#detail-title", Static).render())
+        await pilot.press("escape")
+        assert app.screen.id == "overview"
+
+
+async def test_detail_sort_by_key_and_by_clicking_a_header(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, app, "host")
+        names = [row[0] for row in table_rows(app)]
+        assert names == sorted(names)
+        await pilot.press("s")  # by current value
+        await pilot.pause()
+        assert table_rows(app)[0][0] == 'host_disk_usage_ratio{mount="/home"}'
+        await pilot.press("r")
+        await pilot.pause()
+        assert table_rows(app)[0][0] == "host_memory_used_bytes"
+        table = app.screen.query_one("#series", DataTable)
+        await pilot.click(table, offset=(1, 0))  # the "series" header
+        await pilot.pause()
+        assert [row[0] for row in table_rows(app)] == sorted(names)
+        await pilot.click(table, offset=(1, 0))
+        await pilot.pause()
+        assert [row[0] for row in table_rows(app)] == sorted(names, reverse=True)
+
+
+async def test_detail_chart_follows_the_selected_row(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, app, "host")
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert chart_title(app).startswith('host_disk_usage_ratio{mount="/home"}')
+
+
+async def test_detail_window_switch_is_clamped_to_history(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, app, "host")
+        title = app.screen.query_one("#detail-title", Static)
+        for key, label in (("2", "window 5m"), ("3", "window 15m"), ("1", "window 1m")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert label in str(title.render())
+            assert "history keeps" not in str(title.render())
+        await pilot.press("4")
+        await pilot.pause()
+        assert "window 1h (history keeps 15m00s)" in str(title.render())
+
+
+async def test_detail_filter_narrows_the_table(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, app, "host")
+        await pilot.press("slash", *"home", "enter")
+        await pilot.pause()
+        assert [row[0] for row in table_rows(app)] == ['host_disk_usage_ratio{mount="/home"}']
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(table_rows(app)) == 5
+
+
+async def test_help_lists_every_binding_and_badge(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = str(app.screen.query_one("#help-text", Static).render())
+        for description in app.help_sections()["Everywhere"]:
+            assert description.tooltip in text
+        for words in ("Window: the last 5 minutes", "Open the focused source's detail", "stale", "pending"):
+            assert words in text
+        await pilot.press("escape")
+        assert app.screen.id == "overview"
+
+
+async def test_command_palette_runs_dashboard_actions(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p", *"Pause")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.paused
+        await pilot.press("ctrl+p", *"Detail: cache")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.id == "detail" and app.screen.source_name == "cache"
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ("Resume", "Filter", "Clear filter", "Help", "Monitoring cost", "Log", "Window 1h"):
+            assert title in titles
+
+
+async def test_warnings_logged_from_a_thread_reach_notifications_and_the_log_screen(clock: Clock) -> None:
+    buffer = LogBuffer()
+    logger = logging.getLogger("tests.tui.poller")
+    logger.addHandler(buffer)
+    app = make_app(feed(clock), clock, log_buffer=buffer)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            worker = threading.Thread(target=logger.warning, args=("source %r is down: %s", "web", "refused"))
+            worker.start()
+            worker.join()
+            app.tick()
+            await pilot.pause()
+            assert any("source 'web' is down: refused" in n.message for n in app._notifications)
+            await pilot.press("l")
+            await pilot.pause()
+            log = app.screen.query_one("#log", Log)
+            assert any(
+                "WARNING tests.tui.poller: source 'web' is down: refused" in line for line in log.lines
+            )
+    finally:
+        logger.removeHandler(buffer)
