@@ -119,3 +119,10 @@ def test_the_example_config_and_every_sample_config_are_valid():
         text = "sources:\n" + textwrap.indent(collector.sample_config, "  ")
         config = parse_config(text, f"{collector.name} sample", environ={"API_TOKEN": "t"})
         assert [s.collector for s in config.sources] == [collector.name]
+
+
+def test_the_readme_collectors_example_is_valid():
+    section = (REPO / "README.md").read_text().split("## Collectors", 1)[1]
+    example = section.split("```yaml", 1)[1].split("```", 1)[0]
+    config = parse_config(example, "README.md", environ={"API_TOKEN": "t"})
+    assert [s.collector for s in config.sources] == list(NETWORK_COLLECTORS)
