@@ -12,7 +12,7 @@ STATE_STYLES = {
     SourceState.UP: "$success",
     SourceState.STALE: "$warning",
     SourceState.DOWN: "$error bold",
-    SourceState.PENDING: "$text-muted",
+    SourceState.PENDING: "$foreground-muted",
 }
 
 STATE_SYMBOLS = {
@@ -30,10 +30,14 @@ def state_style(state: SourceState) -> str:
     return STATE_STYLES[state]
 
 
+def sparkline_style(state: SourceState) -> str:
+    return "$accent" if state is SourceState.UP else "$foreground-muted"
+
+
 def value_style(spec: MetricSpec | None, value: float, state: SourceState) -> str:
     """Greyed when the source is not up (the value is old); ratios coloured by how full."""
     if state is not SourceState.UP:
-        return "$text-muted"
+        return "$foreground-muted"
     if spec is not None and spec.unit is Unit.RATIO:
         if value >= RATIO_CRITICAL:
             return "$error bold"

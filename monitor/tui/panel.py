@@ -18,7 +18,7 @@ from textual.widget import Widget
 from monitor.model import SourceData, SourceState, Unit
 from monitor.store import MetricsStore
 from monitor.tui import view as v
-from monitor.tui.colours import STATE_SYMBOLS, state_style, value_style
+from monitor.tui.colours import STATE_SYMBOLS, sparkline_style, state_style, value_style
 from monitor.tui.format import format_age, format_value
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
@@ -150,13 +150,13 @@ class SourcePanel(Widget, can_focus=True):
                     label.ljust(label_width + 1 + max(0, VALUE_WIDTH - len(row.value))),
                     (row.value, row.style),  # unpadded: SVG renderers drop a span's leading spaces
                     " ",
-                    (sparkline(row.history, spark_width, row.ratio), "$accent"),
+                    (sparkline(row.history, spark_width, row.ratio), sparkline_style(view.badge.state)),
                 )
             )
         if view.hidden:
-            lines.append(Content.styled(f"+{view.hidden} more: Enter for all", "$text-muted"))
+            lines.append(Content.styled(f"+{view.hidden} more: Enter for all", "$foreground-muted"))
         if not view.rows and view.badge.state is SourceState.UP:
-            lines.append(Content.styled("no series to show", "$text-muted"))
+            lines.append(Content.styled("no series to show", "$foreground-muted"))
         return Content("\n").join(lines)
 
     def on_click(self) -> None:

@@ -1,0 +1,82 @@
+"""The pure parts of the dashboard: unit formatting, labels, rates, sparklines, panel choice."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from monitor.model import MetricSpec, MetricType, SourceData, SourceHealth, Unit
+from monitor.tui import view as v
+from monitor.tui.format import format_age, format_value
+from monitor.tui.panel import sparkline
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "rate", "text"),
+    [
+        (512, Unit.BYTES, False, "512 B"),
+        (1536, Unit.BYTES, False, "1.5 KiB"),
+        (3.2 * 2**30, Unit.BYTES, False, "3.2 GiB"),
+        (2.5 * 2**20, Unit.BYTES, True, "2.5 MiB/s"),
+        (0.456, Unit.RATIO, False, "45.6 %"),
+        (0.0004, Unit.SECONDS, False, "400 µs"),
+        (0.34, Unit.SECONDS, False, "340 ms"),
+        (12.34, Unit.SECONDS, False, "12.3 s"),
+        (200_000, Unit.SECONDS, False, "2d07h"),
+        (45.04, Unit.CELSIUS, False, "45.0 °C"),
+        (1200, Unit.RPM, False, "1200 rpm"),
+        (212, Unit.NONE, False, "212"),
+        (12_345, Unit.NONE, False, "12.3 k"),
+        (5, Unit.NONE, True, "5/s"),
+        (math.nan, Unit.BYTES, False, "–"),
+    ],
+)
+def test_values_are_formatted_by_unit(value: float, unit: Unit, rate: bool, text: str) -> None:
+    assert format_value(value, unit, rate) == text
+
+
+def test_ages() -> None:
+    assert [format_age(s) for s in (0.42, 12, 200, 7500, 90000)] == ["0.4s", "12s", "3m20s", "2h05m", "1d01h"]
+
+
+def test_short_labels_drop_collector_prefix_and_unit_suffixes() -> None:
+    key = ("system_network_received_bytes_total", (("interface", "eth0"),))
+    assert v.short_label(key, "system") == "network received eth0"
+    assert v.short_label(("http_total", ()), "system") == "http"
+    assert v.series_name(key) == 'system_network_received_bytes_total{interface="eth0"}'
+
+
+def test_counter_rates_skip_resets() -> None:
+    assert v.rates([(0, 10), (1, 15), (3, 25), (4, 2), (5, 4)]) == [(1, 5.0), (3, 5.0), (5, 2.0)]
+
+
+def test_sparkline_scales_ratios_to_full_range_and_others_to_their_maximum() -> None:
+    assert sparkline([0.0, 0.5, 1.0], 10, ratio=True) == "▁▅█"
+    assert sparkline([2.0, 4.0], 10, ratio=False) == "▅█"
+    assert sparkline([1, 2, 3, 4], 2, ratio=False) == "▆█"
+    assert sparkline([], 5, ratio=False) == ""
+
+
+def source(**specs: MetricSpec) -> SourceData:
+    series = {("a_value", ()): 1.0, ("b_total", (("x", "1"),)): 2.0, ("c_other", ()): 3.0}
+    return SourceData("s", "t", 1.0, (), SourceHealth(), series, specs)
+
+
+def test_panel_metrics_prefer_show_then_key_specs_then_everything() -> None:
+    keyed = source(b_total=MetricSpec("b_total", "", type=MetricType.COUNTER, key=True))
+    assert v.panel_metrics(keyed, ("c_other",)) == ["c_other"]
+    assert v.panel_metrics(keyed, None) == ["b_total"]
+    assert v.panel_metrics(source(), None) == ["a_value", "b_total", "c_other"]
+    views = v.series_views(keyed, ["b_total", "a_value"])
+    assert [view.label for view in views] == ["b 1", "a value"]
+    assert [view.rate for view in views] == [True, False]
+
+
+def test_filter_matches_source_or_series_names() -> None:
+    data = source()
+    views = v.series_views(data)
+    assert v.filtered(views, data, "OTHER") == [views[2]]
+    assert v.filtered(views, data, "s") == views, "the source name matches: all its series"
+    assert v.source_visible(data, 'x="1"')
+    assert not v.source_visible(data, "nothing")
