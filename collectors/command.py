@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import ByteSize, Field, field_validator
 
-from collectors.exposition import ExpositionParser, InvalidExposition
+from collectors.exposition import ExpositionParser, InvalidExposition, check_metric_name
 from collectors.jsonvalues import json_number
 from monitor.model import MetricSpec, Sample, Unit
 from monitor.plugin import CollectContext, CollectError, Collector, CollectorOptions
@@ -59,9 +59,7 @@ class CommandOptions(CollectorOptions):
     @field_validator("metric")
     @classmethod
     def _valid_metric(cls, value: str) -> str:
-        if not METRIC_NAME.match(value):
-            raise ValueError(f"{value!r} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
-        return value
+        return check_metric_name(value)
 
 
 class CommandCollector(Collector[CommandOptions]):

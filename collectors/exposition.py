@@ -46,6 +46,15 @@ def unit_of(name: str) -> Unit:
     return next((unit for suffix, unit in _UNIT_SUFFIXES.items() if base.endswith(suffix)), Unit.NONE)
 
 
+def check_metric_name(name: str, reserved_prefix: str | None = None) -> str:
+    """For config validators: a metric name a user chose, outside the collector's own prefix."""
+    if not METRIC_NAME.match(name):
+        raise ValueError(f"{name!r} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+    if reserved_prefix and name.startswith(reserved_prefix):
+        raise ValueError(f"{name!r}: the {reserved_prefix} prefix is the collector's own")
+    return name
+
+
 def exported_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
     """Rename reserved labels (`source` -> `exported_source`), as Prometheus's honor_labels=false."""
     if not any(name in labels for name in RESERVED_LABELS):

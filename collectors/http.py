@@ -20,11 +20,11 @@ from jsonpath_ng import parse as parse_jsonpath
 from jsonpath_ng.exceptions import JSONPathError
 from pydantic import Field, field_validator
 
+from collectors.exposition import check_metric_name
 from collectors.httpclient import HttpClient, HttpClientOptions, HttpResponse, check_http_url
 from collectors.jsonvalues import json_number
 from monitor.model import MetricSpec, Sample, Unit
 from monitor.plugin import CollectContext, CollectError, Collector
-from monitor.validation import METRIC_NAME
 
 
 class HttpOptions(HttpClientOptions):
@@ -66,11 +66,7 @@ class HttpOptions(HttpClientOptions):
     @classmethod
     def _valid_json_metrics(cls, value: dict[str, str]) -> dict[str, str]:
         for name, path in value.items():
-            if not METRIC_NAME.match(name) or name.startswith("http_"):
-                raise ValueError(
-                    f"{name!r} is not a usable metric name: names match [a-zA-Z_:][a-zA-Z0-9_:]* "
-                    "and the http_ prefix is the collector's own"
-                )
+            check_metric_name(name, "http_")
             _compile(path)
         return value
 

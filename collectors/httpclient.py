@@ -152,18 +152,9 @@ class HttpClient:
         self._loop.close()
         self._loop = self._session = None
 
-    def request(
-        self,
-        ctx: CollectContext,
-        url: str,
-        *,
-        method: str = "GET",
-        headers: Mapping[str, str] | None = None,
-        data: str | None = None,
-        params: Mapping[str, str] | None = None,
-    ) -> HttpResponse:
-        """One request, bounded by what is left of the poll's timeout."""
-        return self.run(ctx, self.fetch(url, method=method, headers=headers, data=data, params=params))
+    def request(self, ctx: CollectContext, url: str, **options: Any) -> HttpResponse:
+        """One `fetch`, bounded by what is left of the poll's timeout."""
+        return self.run(ctx, self.fetch(url, **options))
 
     def run(self, ctx: CollectContext, work: Coroutine[Any, Any, T]) -> T:
         """Run `work` on this client's loop until done, the timeout, or shutdown."""

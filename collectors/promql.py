@@ -15,11 +15,10 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from collectors.exposition import exported_labels, valid_label_names
+from collectors.exposition import check_metric_name, exported_labels, valid_label_names
 from collectors.httpclient import HttpClient, HttpClientOptions, HttpResponse, check_http_url
 from monitor.model import MetricSpec, Sample
 from monitor.plugin import CollectContext, CollectError, Collector
-from monitor.validation import METRIC_NAME
 
 
 class PromqlOptions(HttpClientOptions):
@@ -39,11 +38,7 @@ class PromqlOptions(HttpClientOptions):
     @classmethod
     def _valid_queries(cls, value: dict[str, str]) -> dict[str, str]:
         for name, query in value.items():
-            if not METRIC_NAME.match(name) or name.startswith("promql_"):
-                raise ValueError(
-                    f"{name!r} is not a usable metric name: names match [a-zA-Z_:][a-zA-Z0-9_:]* "
-                    "and the promql_ prefix is the collector's own"
-                )
+            check_metric_name(name, "promql_")
             if not query.strip():
                 raise ValueError(f"query {name!r} is empty")
         return value

@@ -155,21 +155,27 @@ async def _tricky_metrics(request: web.Request) -> web.Response:
     return web.Response(text=text)
 
 
+ROUTES = {
+    "/json": _json,
+    "/slow": _slow,
+    "/hung{tail:.*}": _hung,
+    "/html{tail:.*}": _html,
+    "/truncated": _truncated,
+    "/huge": _huge,
+    "/error": _error,
+    "/redirect": _redirect,
+    "/loop": _redirect_loop,
+    "/auth": _auth,
+    "/garbage": _garbage_metrics,
+    "/many": _many_series,
+    "/tricky": _tricky_metrics,
+}
+
+
 def make_app() -> web.Application:
     app = web.Application()
-    app.router.add_get("/json", _json)
-    app.router.add_get("/slow", _slow)
-    app.router.add_get("/hung{tail:.*}", _hung)
-    app.router.add_get("/html{tail:.*}", _html)
-    app.router.add_get("/truncated", _truncated)
-    app.router.add_get("/huge", _huge)
-    app.router.add_get("/error", _error)
-    app.router.add_get("/redirect", _redirect)
-    app.router.add_get("/loop", _redirect_loop)
-    app.router.add_get("/auth", _auth)
-    app.router.add_get("/garbage", _garbage_metrics)
-    app.router.add_get("/many", _many_series)
-    app.router.add_get("/tricky", _tricky_metrics)
+    for path, handler in ROUTES.items():
+        app.router.add_get(path, handler)
     return app
 
 
