@@ -85,13 +85,15 @@ class MonitorApp(App[int]):
 
     @classmethod
     def from_runtime(cls, runtime: Runtime, **options: object) -> MonitorApp:
+        """Call after `runtime.start()`: the exporter's real port is known only then."""
         config = runtime.config
+        exporter = runtime.exporter
         return cls(
             runtime.store,
             show={source.name: source.show for source in config.sources},
             refresh=config.dashboard.refresh,
             theme=config.dashboard.theme,
-            exporter_url=f"http://{config.exporter.listen}/metrics",
+            exporter_url=f"{exporter.url}/metrics" if exporter is not None else "",
             scheduler=runtime.scheduler,
             **options,  # type: ignore[arg-type]
         )
