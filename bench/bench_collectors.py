@@ -54,7 +54,7 @@ def serve(port: int) -> None:
 
     app = web.Application()
     app.router.add_get("/health", health)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, backlog=1024)
 
 
 class TimedHttpCollector(HttpCollector):
@@ -103,7 +103,7 @@ def bench_http(sources: int, seconds: float) -> None:
         scheduler = Scheduler(config, store)
         me = psutil.Process()
         scheduler.start()
-        time.sleep(3)  # warm-up: threads started, sessions opened, first polls done
+        time.sleep(5)  # warm-up: threads started, sessions opened, first polls done
         TimedHttpCollector.starts.clear()
         before = store.snapshot()
         cpu_before, wall_before = sum(me.cpu_times()[:2]), time.monotonic()

@@ -155,6 +155,17 @@ async def _tricky_metrics(request: web.Request) -> web.Response:
     return web.Response(text=text)
 
 
+async def _openmetrics(request: web.Request) -> web.Response:
+    text = (
+        '# TYPE jobs counter\n# HELP jobs Jobs done.\njobs_total{queue="a"} 4.0\n'
+        'jobs_created{queue="a"} 1.7e9\n# TYPE build info\nbuild_info{version="1.2"} 1.0\n# EOF\n'
+    )
+    return web.Response(
+        body=text.encode(),
+        headers={"Content-Type": "application/openmetrics-text; version=1.0.0; charset=utf-8"},
+    )
+
+
 ROUTES = {
     "/json": _json,
     "/slow": _slow,
@@ -169,6 +180,7 @@ ROUTES = {
     "/garbage": _garbage_metrics,
     "/many": _many_series,
     "/tricky": _tricky_metrics,
+    "/openmetrics": _openmetrics,
 }
 
 

@@ -84,3 +84,11 @@ def test_types_histograms_and_the_reserved_source_label(server):
     assert ctx.declared["job_seconds_sum"].type == MetricType.COUNTER
     assert ctx.declared["job_seconds_bucket"].help == "How long jobs take."
     assert ctx.declared["temperature"].type == MetricType.GAUGE
+
+
+def test_openmetrics_answers_are_parsed_as_openmetrics(server):
+    samples, ctx = run_collector(PrometheusCollector, {"url": f"{server.url}/openmetrics"})
+    assert samples[("jobs_total", (("queue", "a"),))] == 4
+    assert samples[("build_info", (("version", "1.2"),))] == 1
+    assert ctx.declared["jobs_total"].type == MetricType.COUNTER
+    assert ctx.declared["jobs_total"].help == "Jobs done."
