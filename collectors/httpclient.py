@@ -149,6 +149,7 @@ class HttpClient:
         if self._session is not None:
             self._loop.run_until_complete(self._session.close())
         self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        self._loop.run_until_complete(self._loop.shutdown_default_executor())  # DNS resolver threads
         self._loop.close()
         self._loop = self._session = None
 

@@ -161,3 +161,8 @@ def test_shutdown_interrupts_a_request_long_before_its_timeout(server):
             list(collector.collect(ctx))
     finally:
         collector.close()
+
+
+def test_host_names_are_resolved(server):
+    samples, _ = run_collector(HttpCollector, {"url": f"http://localhost:{server.port}/json"})
+    assert samples[("http_status_code", ())] == 200
