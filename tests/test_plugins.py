@@ -102,3 +102,47 @@ def test_collectors_command_rejects_an_unknown_name() -> None:
     result = run_monitor("collectors", "nope")
     assert result.returncode == 1
     assert "no collector named 'nope'" in result.stderr
+
+
+def test_example_package_pip_installs_and_is_found_through_its_entry_point(tmp_path) -> None:
+    """Install the example package fresh into its own folder, as a user would, and use it."""
+    from tests.conftest import REPO
+
+    target = tmp_path / "site"
+    install = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(REPO / "examples/monitor-plugin-example"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert install.returncode == 0, install.stderr
+    assert (target / "monitor_example" / "files.py").is_file()
+    (tmp_path / "a.txt").write_text("hello")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"sources:\n  - {{name: t, collector: files, paths: ['{tmp_path}/*.txt']}}\n")
+    code = (
+        "import sys, inspect; sys.path.insert(0, sys.argv[1]); "
+        "from monitor.registry import Registry; "
+        "print('loaded from', inspect.getfile(Registry.discover().load('files'))); "
+        "from monitor.cli import main; sys.exit(main(sys.argv[2:]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(target), "once", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"loaded from {target}/monitor_example/files.py" in result.stdout
+    assert f'file_size_bytes{{path="{tmp_path}/a.txt"}} 5' in result.stdout
