@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from monitor import __version__
 from monitor.catalog import catalog
@@ -60,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_listen_address,
         help=f"exporter address (default {DEFAULT_LISTEN})",
     )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="reload the config whenever its file changes (see docs/RELOAD.md)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("check", parents=[common], help="validate the config; exit 2 on errors")
     once = commands.add_parser(
@@ -70,6 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
         "collectors", parents=[common], help="list collector plugins, options and samples"
     )
     listing.add_argument("name", nargs="?", help="show only this collector")
+    rules = commands.add_parser(
+        "rules", parents=[common], help="write the config's alerts as a Prometheus alerting-rules file"
+    )
+    rules.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    reload = commands.add_parser(
+        "reload",
+        parents=[common],
+        help="make the running monitor re-read its config (SIGHUP); exit 2 if the new config is invalid",
+    )
+    reload.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        type=_listen_address,
+        help="exporter address of the instance to reload (default: the config's exporter.listen)",
+    )
     return parser
 
 
@@ -94,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(catalog(registry, args.name))
         return 0
+    if args.command == "reload":
+        from monitor.runfiles import request_reload
+
+        return request_reload(args.config, args.listen)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -111,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "once":
         return _once(config, args.format)
+    if args.command == "rules":
+        return _rules(config, args.output)
     return _run(config, args)
 
 
@@ -122,11 +149,37 @@ def _once(config: Config, output_format: str) -> int:
     return 0
 
 
+def _rules(config: Config, output: str | None) -> int:
+    from monitor.alerts.rules import rules_yaml
+
+    specs = {
+        s.name: {m.name: m for m in s.collector_class.metrics} for s in config.sources if s.collector_class
+    }
+    text = rules_yaml(config.alerts, specs)
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"monitor: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(config.alerts)} alerting rules to {output}", file=sys.stderr)
+    return 0
+
+
 def _run(config: Config, args: argparse.Namespace) -> int:
     from monitor.exporter import ExporterStartError
     from monitor.runtime import Runtime
 
-    runtime = Runtime(config, serve_metrics=True, listen=args.listen, keep_history=not args.headless)
+    runtime = Runtime(
+        config,
+        serve_metrics=True,
+        listen=args.listen,
+        keep_history=not args.headless,
+        watch_config=args.watch,
+    )
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: runtime.reloader.request())
     try:
         if args.headless:
             return _run_headless(runtime)

@@ -6,8 +6,11 @@ from __future__ import annotations
 import logging
 import time
 
+from monitor.alerts.service import Alerting
 from monitor.config import Config
 from monitor.exporter import ExporterServer
+from monitor.reload import Reloader, ReloadStatus
+from monitor.runfiles import RunFiles
 from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
 
@@ -26,17 +29,42 @@ class Runtime:
         serve_metrics: bool = False,
         listen: str | None = None,
         keep_history: bool = True,
+        watch_config: bool = False,
     ) -> None:
         self.config = config
         # Headless, nobody draws charts and Prometheus keeps the history: keep none here.
         self.store = MetricsStore(history=config.history if keep_history else 0)
         self.scheduler = Scheduler(config, self.store)
+        self.alerting = Alerting(config, self.store)
         self.exporter = (
-            ExporterServer(self.store.snapshot, config.exporter, listen=listen, health_check=self.problem)
+            ExporterServer(
+                self.store.snapshot,
+                config.exporter,
+                listen=listen,
+                health_check=self.problem,
+                alerts=self.alerting.current,
+            )
             if serve_metrics
             else None
         )
+        self.reloader = Reloader(config, self.scheduler, on_config=self._use_config)
+        if self.exporter is not None:
+            self.exporter.own_metrics.register(self.reloader)
+        self._watch_config = watch_config
         self._started = False
+
+    @property
+    def reload_status(self) -> ReloadStatus:
+        """The last reload's outcome, for the dashboard (ok, message, errors with file:line)."""
+        return self.reloader.status
+
+    def reload(self) -> ReloadStatus:
+        """Re-read the config file and apply it; blocks up to about a second."""
+        return self.reloader.reload()
+
+    def _use_config(self, config: Config) -> None:
+        self.config = config
+        self.alerting.configure(config)
 
     def start(self) -> None:
         """Start the exporter first: if its port is taken, ExporterStartError is raised before
@@ -44,6 +72,12 @@ class Runtime:
         if self.exporter is not None:
             self.exporter.start()
         self.scheduler.start()
+        self.alerting.start()
+        if self.exporter is not None:
+            self.reloader.run_files = RunFiles(self.exporter.listen)
+            self.reloader.run_files.write_pid()
+            self.reloader.run_files.write_status(self.reloader.status.as_json())
+        self.reloader.start(watch=self._watch_config)
         self._started = True
 
     def problem(self) -> str | None:
@@ -64,4 +98,9 @@ class Runtime:
         if self.exporter is not None and not self.exporter.stop(min(1.0, timeout / 2)):
             abandoned.append("exporter")
         self._started = False
+        if not self.alerting.stop(min(1.0, timeout / 4)):
+            abandoned.append("alerts")
+        self.reloader.stop(min(0.5, timeout / 4))
+        if self.reloader.run_files is not None:
+            self.reloader.run_files.remove()
         return abandoned + self.scheduler.stop(max(0.0, deadline - time.monotonic()))

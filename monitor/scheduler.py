@@ -91,6 +91,7 @@ class Poller:
         self._activity = PollerActivity(Phase.STARTING, clock.wall())
         self._deadline: float | None = None
         self._hung_reported = False
+        self._retired = False
         self._collector: Collector | None = None
         self._validator = SampleValidator(source.max_series)
         self._specs = {
@@ -216,6 +217,13 @@ class Poller:
             _close_quietly(self._collector, self.name)
             self._collector = None
 
+    def retire(self) -> None:
+        """Stop the thread and, from now on, never publish again: after a reload the store
+        belongs to the replacing poller, or the source is gone and must stay gone."""
+        with self._lock:
+            self._retired = True
+            self.stop_event.set()
+
     def _publish(self, outcome: _Outcome, overruns: int, next_attempt: float) -> None:
         now = self.clock.wall()
         specs = None
@@ -223,6 +231,8 @@ class Poller:
             self._specs = {**self._specs, **outcome.declared}
             specs = self._specs
         with self._lock:
+            if self._retired:
+                return
             previous = self._health
             already_counted = self._hung_reported
             self._deadline = None
@@ -274,7 +284,12 @@ class Poller:
             return
         with self._lock:
             deadline = self._deadline
-            if deadline is None or self._hung_reported or self.clock.monotonic() < deadline + HUNG_GRACE:
+            if (
+                deadline is None
+                or self._hung_reported
+                or self._retired
+                or self.clock.monotonic() < deadline + HUNG_GRACE
+            ):
                 return
             self._hung_reported = True
             started = deadline - self.source.timeout
@@ -321,6 +336,52 @@ def make_redactor(secrets: Iterable[str]) -> Callable[[str], str]:
     return redact
 
 
+def poller_settings(source: SourceConfig, config: Config) -> tuple:
+    """Everything a running poller depends on, comparable across two loads of the config.
+
+    Not SourceConfig equality: `line` moves when another source is edited above this one, and
+    the options are compared by type and value (SecretStr compares its secret) rather than
+    by the pydantic instance.
+    """
+    options = source.options
+    return (
+        source.collector,
+        source.collector_class,
+        source.load_error,
+        source.interval,
+        source.timeout,
+        source.stale_after,
+        source.max_series,
+        source.labels,
+        source.show,
+        type(options),
+        options.model_dump() if options is not None else None,
+        config.max_backoff,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SourceChanges:
+    """What applying a new config did, by source name."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    restarted: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        parts = [
+            f"{len(names)} {what}" + (f" ({', '.join(names)})" if names and what != "unchanged" else "")
+            for what, names in (
+                ("added", self.added),
+                ("removed", self.removed),
+                ("restarted", self.restarted),
+                ("unchanged", self.unchanged),
+            )
+        ]
+        return ", ".join(parts)
+
+
 class Scheduler:
     """Owns the pollers and the watchdog; the only thing that starts or stops threads."""
 
@@ -353,6 +414,64 @@ class Scheduler:
             redact=self.redact,
         )
 
+    def apply(self, config: Config, stop_timeout: float = 1.0) -> SourceChanges:
+        """Switch to `config`: keep the pollers whose settings are unchanged (their history
+        and schedule go on without a gap), restart changed ones, start added ones, stop
+        removed ones and drop them from the store.
+
+        `self.pollers` is replaced, never mutated, so the watchdog and readers iterating the
+        old dict are safe. A retired poller whose collector hangs is abandoned after
+        `stop_timeout`; it can no longer publish.
+        """
+        old, self.config = self.config, config
+        self.redact = make_redactor(config.secrets)
+        wanted = {source.name: source for source in config.sources}
+        kept, started, retired = {}, [], []
+        changes: dict[str, list[str]] = {"added": [], "removed": [], "restarted": [], "unchanged": []}
+        for name, source in wanted.items():
+            poller = self.pollers.get(name)
+            if poller is not None and poller_settings(poller.source, old) == poller_settings(source, config):
+                poller.redact = self.redact
+                kept[name] = poller
+                changes["unchanged"].append(name)
+                continue
+            if poller is not None:
+                retired.append(poller)
+            kept[name] = self._make_poller(source)
+            started.append(kept[name])
+            changes["restarted" if poller is not None else "added"].append(name)
+        for name, poller in self.pollers.items():
+            if name not in wanted:
+                retired.append(poller)
+                changes["removed"].append(name)
+        for poller in retired:
+            poller.retire()
+        self.pollers = kept
+        for name in changes["removed"]:
+            self.store.remove_source(name)
+        for poller in started:
+            poller.register()
+            poller.start()
+        self._join(retired, stop_timeout)
+        return SourceChanges(**{what: tuple(names) for what, names in changes.items()})
+
+    def _join(self, pollers: list[Poller], timeout: float) -> list[str]:
+        """Wait for stopped pollers until `timeout`; describe the ones left running."""
+        deadline = time.monotonic() + timeout
+        abandoned = []
+        for poller in pollers:
+            if poller.thread.ident is None:
+                continue
+            poller.thread.join(max(0.0, deadline - time.monotonic()))
+            if poller.thread.is_alive():
+                activity = poller.activity()
+                abandoned.append(
+                    f"{poller.thread.name}: {activity.phase} for {self.clock.wall() - activity.since:.1f}s"
+                )
+        for description in abandoned:
+            log.warning("abandoned %s (its collector ignores shutdown); exiting without it", description)
+        return abandoned
+
     def start(self) -> None:
         for poller in self.pollers.values():
             poller.register()
@@ -375,21 +494,11 @@ class Scheduler:
     def stop(self, timeout: float = 2.0) -> list[str]:
         """Stop every thread within `timeout`; return descriptions of threads abandoned."""
         self._stop.set()
-        for poller in self.pollers.values():
+        pollers = list(self.pollers.values())
+        for poller in pollers:
             poller.stop_event.set()
         deadline = time.monotonic() + timeout
-        abandoned = []
-        for poller in self.pollers.values():
-            if poller.thread.ident is None:
-                continue
-            poller.thread.join(max(0.0, deadline - time.monotonic()))
-            if poller.thread.is_alive():
-                activity = poller.activity()
-                abandoned.append(
-                    f"{poller.thread.name}: {activity.phase} for {self.clock.wall() - activity.since:.1f}s"
-                )
+        abandoned = self._join(pollers, timeout)
         if self._watchdog.ident is not None:
             self._watchdog.join(max(0.0, deadline - time.monotonic()))
-        for description in abandoned:
-            log.warning("abandoned %s (its collector ignores shutdown); exiting without it", description)
         return abandoned

@@ -18,8 +18,10 @@ from collections.abc import Callable
 from aiohttp import web
 
 from monitor.config import ExporterSettings, TlsSettings, parse_listen
+from monitor.exporter.alerts import AlertsSource, AlertStateCollector
 from monitor.exporter.app import HealthCheck, make_app
 from monitor.exporter.auth import Authenticator
+from monitor.exporter.render import MetricsRenderer, process_registry
 from monitor.model import Snapshot
 
 log = logging.getLogger(__name__)
@@ -60,12 +62,23 @@ class ExporterServer:
         *,
         listen: str | None = None,
         health_check: HealthCheck = lambda: None,
+        alerts: AlertsSource | None = None,
     ) -> None:
         self.settings = settings
         self.listen = listen or settings.listen
         self.host, self.port = parse_listen(self.listen)
         self.authenticator = Authenticator(settings)
-        self._app = make_app(snapshot, self.authenticator, health_check)
+        self.own_metrics = process_registry()
+        """The exporter's own metrics; the runtime registers its reload gauges here."""
+        self._app = make_app(
+            snapshot,
+            self.authenticator,
+            health_check,
+            MetricsRenderer(snapshot, own_metrics=self.own_metrics),
+            alerts_source=alerts,
+        )
+        if alerts is not None:
+            self.own_metrics.register(AlertStateCollector(alerts))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None

@@ -1,0 +1,194 @@
+"""Live config reload: SIGHUP, `monitor reload`, the dashboard's `r` key and `--watch` all end
+in `Reloader.reload()`.
+
+A new config is loaded and validated completely before anything changes; an invalid one
+changes nothing (the running config keeps going) and is reported in the log with file:line,
+in `status` for the dashboard and as two gauges on /metrics. A valid one goes to
+`Scheduler.apply`, which restarts only the sources whose settings changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prometheus_client.metrics_core import Metric
+
+from monitor.config import Config, ConfigError, load_config
+from monitor.scheduler import SourceChanges
+
+if TYPE_CHECKING:
+    from monitor.runfiles import RunFiles
+    from monitor.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+BUILT_IN = "<"
+"""Config.path of the packaged default config starts with this: there is no file to re-read."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadStatus:
+    """The outcome of the last reload attempt (or of the startup load, before any)."""
+
+    ok: bool
+    attempted_at: float
+    last_success: float
+    message: str
+    errors: tuple[str, ...] = ()
+    changes: SourceChanges = field(default_factory=SourceChanges)
+
+    def as_json(self) -> dict:
+        return {
+            "ok": self.ok,
+            "attempted_at": self.attempted_at,
+            "last_success": self.last_success,
+            "message": self.message,
+            "errors": list(self.errors),
+        }
+
+
+class Reloader:
+    """Owns the reload lock and status. `request()` is safe to call from a signal handler: the
+    work happens on the reloader's own thread, never inside the handler."""
+
+    def __init__(
+        self,
+        config: Config,
+        scheduler: Scheduler,
+        *,
+        on_config: Callable[[Config], None] = lambda config: None,
+        load: Callable[[str | None], Config] = load_config,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.scheduler = scheduler
+        self.path = None if config.path.startswith(BUILT_IN) else config.path
+        self.run_files: RunFiles | None = None
+        self._on_config = on_config
+        self._load = load
+        self._clock = clock
+        self._lock = threading.Lock()
+        now = clock()
+        self.status = ReloadStatus(True, now, now, f"loaded {config.path} at startup")
+        self._requested = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def reload(self) -> ReloadStatus:
+        """Load the config file again and apply it; return (and keep) the outcome."""
+        with self._lock:
+            attempted = self._clock()
+            try:
+                config = self._load(self.path)
+            except ConfigError as exc:
+                problems = tuple(str(p) for p in exc.problems)
+                log.error("config reload failed; still running the previous config:\n%s", "\n".join(problems))
+                status = ReloadStatus(
+                    False,
+                    attempted,
+                    self.status.last_success,
+                    f"reload failed ({len(problems)} problem{'s' if len(problems) != 1 else ''}); "
+                    "still running the previous config",
+                    problems,
+                )
+            else:
+                status = self._apply(config, attempted)
+            self.status = status
+            if self.run_files is not None:
+                self.run_files.write_status(status.as_json())
+            return status
+
+    def _apply(self, config: Config, attempted: float) -> ReloadStatus:
+        for warning in config.warnings:
+            log.warning("%s", warning)
+        for what, before, after in (
+            ("exporter", self.config.exporter, config.exporter),
+            ("history", self.config.history, config.history),
+            ("dashboard", self.config.dashboard, config.dashboard),
+        ):
+            if before != after:
+                log.warning(
+                    "%s settings changed in %s: they take effect at the next restart", what, config.path
+                )
+        changes = self.scheduler.apply(config)
+        self.config = config
+        self._on_config(config)
+        message = f"reloaded {config.path}: {changes.describe()}"
+        log.info("%s", message)
+        return ReloadStatus(True, attempted, attempted, message, changes=changes)
+
+    def request(self) -> None:
+        """Ask for a reload soon (from a signal handler, a key press or a file watcher)."""
+        self._requested.set()
+
+    def start(self, watch: bool = False) -> None:
+        self._spawn("monitor-reload", self._serve_requests)
+        if watch and self.path is not None:
+            self._spawn("monitor-watch", self._watch)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        self._requested.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _serve_requests(self) -> None:
+        while True:
+            self._requested.wait()
+            if self._stop.is_set():
+                return
+            self._requested.clear()
+            try:
+                self.reload()
+            except Exception:  # a bug in a reload must not end reloads for the process's lifetime
+                log.exception("config reload crashed")
+
+    def _watch(self) -> None:
+        """Watch the config's directory, not the file: editors save by renaming a new file over
+        the old one, which ends a watch on the file itself."""
+        from watchfiles import watch
+
+        assert self.path is not None
+        target = Path(self.path).resolve()
+        try:
+            for _changes in watch(
+                target.parent,
+                watch_filter=lambda _change, path: Path(path) == target,
+                stop_event=self._stop,
+                rust_timeout=500,
+                yield_on_timeout=False,
+            ):
+                log.info("%s changed on disk, reloading", self.path)
+                self.request()
+        except Exception:
+            log.exception("watching %s failed; reload with SIGHUP or `monitor reload` instead", self.path)
+
+    def collect(self) -> Iterator[Metric]:
+        """prometheus_client Collector protocol: the two reload gauges, built per scrape."""
+        status = self.status
+        success = Metric(
+            "monitor_config_reload_success",
+            "1 if the last config reload (or the startup load) succeeded, else 0.",
+            "gauge",
+        )
+        success.add_sample(success.name, {}, float(status.ok))
+        last = Metric(
+            "monitor_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config load.",
+            "gauge",
+        )
+        last.add_sample(last.name, {}, status.last_success)
+        yield success
+        yield last

@@ -1,0 +1,116 @@
+"""How `monitor reload` finds the running process: a pid file and a status file per exporter
+address, in $XDG_RUNTIME_DIR (else the temp directory).
+
+The address is the key because it is what makes two running monitors distinct: only one
+process can listen on it, so a pid file for it always belongs to the live one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from monitor.config import DEFAULT_LISTEN, parse_listen
+
+RELOAD_WAIT = 10.0
+EXIT_NOT_RUNNING = 1
+EXIT_RELOAD_FAILED = 2
+
+
+def run_dir() -> Path:
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.access(runtime, os.W_OK):
+        return Path(runtime)
+    return Path(tempfile.gettempdir())
+
+
+class RunFiles:
+    def __init__(self, listen: str, directory: Path | None = None) -> None:
+        host, port = parse_listen(listen)
+        stem = "monitor-" + re.sub(r"[^A-Za-z0-9.]", "_", f"{host}_{port}")
+        directory = directory or run_dir()
+        self.pid_file = directory / f"{stem}.pid"
+        self.status_file = directory / f"{stem}.reload.json"
+
+    def write_pid(self) -> None:
+        _write_atomically(self.pid_file, f"{os.getpid()}\n")
+
+    def write_status(self, status: dict) -> None:
+        _write_atomically(self.status_file, json.dumps(status))
+
+    def remove(self) -> None:
+        """Remove the files, but only if they are still ours (a newer process may own them)."""
+        if self.read_pid() == os.getpid():
+            for path in (self.pid_file, self.status_file):
+                path.unlink(missing_ok=True)
+
+    def read_pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def read_status(self) -> dict | None:
+        try:
+            return json.loads(self.status_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+def listen_of(config_path: str | None) -> str:
+    """The exporter address a config file names, read leniently: `monitor reload` must find the
+    process even when the new config is invalid (the process then reports why)."""
+    path = Path(config_path or "config.yaml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        listen = data["exporter"]["listen"]
+        parse_listen(listen)
+        return listen
+    except Exception:  # noqa: BLE001 - any unreadable or odd file means the default address
+        return DEFAULT_LISTEN
+
+
+def request_reload(config_path: str | None, listen: str | None, wait: float = RELOAD_WAIT) -> int:
+    """Send SIGHUP to the monitor serving `listen` and print the outcome of its reload."""
+    listen = listen or listen_of(config_path)
+    files = RunFiles(listen)
+    pid = files.read_pid()
+    before = files.read_status()
+    try:
+        if pid is None:
+            raise ProcessLookupError
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        print(
+            f"monitor: no running monitor found for {listen} (no live process in {files.pid_file}); "
+            "pass --listen or --config to name the instance",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_RUNNING
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        status = files.read_status()
+        if status is not None and status != before:
+            print(status["message"])
+            for error in status["errors"]:
+                print(error, file=sys.stderr)
+            return 0 if status["ok"] else EXIT_RELOAD_FAILED
+        time.sleep(0.05)
+    print(
+        f"monitor: sent SIGHUP to process {pid}, but it reported no reload within {wait:g}s", file=sys.stderr
+    )
+    return EXIT_RELOAD_FAILED

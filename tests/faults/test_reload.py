@@ -1,0 +1,180 @@
+"""Live reload of the real `monitor --headless`: SIGHUP, `monitor reload`, --watch; an invalid,
+deleted or unreadable config changes nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from monitor.scheduler import Scheduler
+from monitor.store import MetricsStore
+from tests.faults.harness import MonitorProcess, metric_value, promtool_problems, wait_for
+from tests.support import config_of
+
+DEADLINE = 15.0
+
+
+def command_source(name: str, value: int, interval: str = "200ms") -> str:
+    return (
+        f"  - name: {name}\n    collector: command\n    argv: [echo, '{value}']\n"
+        f"    format: number\n    interval: {interval}\n"
+    )
+
+
+def write(path: Path, *sources: str, header: str = "") -> None:
+    path.write_text(header + "sources:\n" + "".join(sources))
+
+
+def value_of(monitor: MonitorProcess, source: str) -> float | None:
+    return metric_value(monitor.metrics(), "command_value", f'source="{source}"')
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_sighup_restarts_only_changed_sources_adds_and_removes(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    write(config, command_source("kept", 1), command_source("changed", 2), command_source("removed", 3))
+    with MonitorProcess(config) as monitor:
+        wait_for(
+            lambda: all(s["collections"] >= 3 for s in monitor.sources().values()), DEADLINE, "first polls"
+        )
+        before = monitor.sources()
+        loaded_at = metric_value(monitor.metrics(), "monitor_config_last_reload_success_timestamp_seconds")
+
+        # `kept` moves down two lines (a comment above it): that alone must not restart it.
+        write(
+            config,
+            command_source("kept", 1),
+            command_source("changed", 5),
+            command_source("added", 7),
+            header="# edited\nmax_series: 10000\n",
+        )
+        monitor.reload()
+        wait_for(lambda: value_of(monitor, "added") == 7.0, DEADLINE, "the added source's first value")
+        wait_for(lambda: value_of(monitor, "changed") == 5.0, DEADLINE, "the changed source's new value")
+        after = monitor.sources()
+        text = monitor.metrics()
+
+    assert set(after) == {"kept", "changed", "added"}
+    assert b'source="removed"' not in text
+    # The kept poller went on counting; the restarted one started again from zero.
+    assert after["kept"]["collections"] > before["kept"]["collections"]
+    assert after["changed"]["collections"] < before["changed"]["collections"] + 3
+    assert metric_value(text, "monitor_config_reload_success") == 1.0
+    reloaded_at = metric_value(text, "monitor_config_last_reload_success_timestamp_seconds")
+    assert loaded_at is not None and reloaded_at is not None and reloaded_at > loaded_at
+    assert promtool_problems(text) == ""
+    assert "reloaded" in monitor.log() and "1 added (added), 1 removed (removed)" in monitor.log()
+
+
+def test_unchanged_source_keeps_its_poller_and_history() -> None:
+    text = "sources:\n  - {name: a, collector: scripted, interval: 50ms}\n  - {name: b, collector: scripted, interval: 50ms}\n"
+    store = MetricsStore(history=60)
+    scheduler = Scheduler(config_of(text), store)
+    scheduler.start()
+    try:
+        wait_for(lambda: len(store.history("a", ("test_value", ()))) >= 3, DEADLINE, "history of a")
+        poller = scheduler.pollers["a"]
+        points_before = store.history("a", ("test_value", ()))
+        changes = scheduler.apply(
+            config_of(
+                text.replace(
+                    "{name: b, collector: scripted, interval: 50ms}", "{name: c, collector: scripted}"
+                )
+            )
+        )
+        wait_for(lambda: "c" in store.snapshot().sources, DEADLINE, "source c")
+        wait_for(
+            lambda: len(store.history("a", ("test_value", ()))) > len(points_before) + 2,
+            DEADLINE,
+            "more history of a",
+        )
+        points_after = store.history("a", ("test_value", ()))
+    finally:
+        scheduler.stop()
+    assert (changes.unchanged, changes.added, changes.removed, changes.restarted) == (
+        ("a",),
+        ("c",),
+        ("b",),
+        (),
+    )
+    assert scheduler.pollers["a"] is poller
+    assert points_after[: len(points_before)] == points_before  # the same ring, continued
+    assert "b" not in store.snapshot().sources
+
+
+def test_invalid_config_changes_nothing_and_is_reported(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    write(config, command_source("one", 1))
+    with MonitorProcess(config) as monitor:
+        wait_for(lambda: value_of(monitor, "one") == 1.0, DEADLINE, "first value")
+        loaded_at = metric_value(monitor.metrics(), "monitor_config_last_reload_success_timestamp_seconds")
+        config.write_text(
+            "sources:\n  - name: one\n    collector: command\n    argv: [echo, '9']\n    intervall: 1s\n"
+        )
+        result = run_cli("reload", "--config", str(config), "--listen", f"127.0.0.1:{monitor.port}")
+        assert result.returncode == 2, result
+        assert f"{config}:5" in result.stderr and "did you mean 'interval'" in result.stderr
+        text = monitor.metrics()
+        assert metric_value(text, "monitor_config_reload_success") == 0.0
+        assert metric_value(text, "monitor_config_last_reload_success_timestamp_seconds") == loaded_at
+        assert promtool_problems(text) == ""
+        assert f"{config}:5" in monitor.log()
+        assert value_of(monitor, "one") == 1.0 and monitor.sources()["one"]["up"]
+
+        write(config, command_source("one", 4))
+        result = run_cli("reload", "--listen", f"127.0.0.1:{monitor.port}")
+        assert result.returncode == 0, result
+        assert "1 restarted (one)" in result.stdout
+        wait_for(lambda: value_of(monitor, "one") == 4.0, DEADLINE, "the fixed config's value")
+        assert metric_value(monitor.metrics(), "monitor_config_reload_success") == 1.0
+
+
+def test_deleted_or_unreadable_config_keeps_the_running_one(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    write(config, command_source("one", 1))
+    with MonitorProcess(config) as monitor:
+        wait_for(lambda: value_of(monitor, "one") == 1.0, DEADLINE, "first value")
+        config.unlink()
+        result = run_cli("reload", "--listen", f"127.0.0.1:{monitor.port}")
+        assert result.returncode == 2 and "config file not found" in result.stderr, result
+
+        config.mkdir()  # unreadable as a file even for root, which chmod 000 does not stop
+        result = run_cli("reload", "--listen", f"127.0.0.1:{monitor.port}")
+        assert result.returncode == 2 and "cannot read config file" in result.stderr, result
+
+        collections = monitor.sources()["one"]["collections"]
+        wait_for(lambda: monitor.sources()["one"]["collections"] > collections + 2, DEADLINE, "polling on")
+        assert metric_value(monitor.metrics(), "monitor_config_reload_success") == 0.0
+        assert monitor.process is not None and monitor.process.poll() is None
+
+
+def test_watch_reloads_when_the_file_changes(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    write(config, command_source("one", 1))
+    with MonitorProcess(config, "--watch") as monitor:
+        wait_for(lambda: value_of(monitor, "one") == 1.0, DEADLINE, "first value")
+        time.sleep(0.5)  # let the watcher start watching before the edit (not an assertion)
+        replacement = tmp_path / "config.yaml.new"
+        write(replacement, command_source("one", 1), command_source("two", 2))
+        replacement.replace(config)  # how editors save: a new file renamed over the old one
+        wait_for(lambda: value_of(monitor, "two") == 2.0, DEADLINE, "the source added by editing the file")
+
+
+def test_reload_without_a_running_monitor_says_so(write_config) -> None:
+    config = write_config(
+        textwrap.dedent("""
+        exporter: {listen: "127.0.0.1:1"}
+        sources: [{name: a, collector: system}]
+        """)
+    )
+    result = run_cli("reload", "--config", str(config))
+    assert result.returncode == 1
+    assert "no running monitor found for 127.0.0.1:1" in result.stderr
