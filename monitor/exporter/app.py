@@ -7,12 +7,12 @@ one error shape everywhere.
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from monitor.exporter.api import snapshot_json
+from monitor.exporter.api import JsonViews
 from monitor.exporter.auth import Authenticator
 from monitor.exporter.render import MetricsRenderer
 from monitor.model import Snapshot
@@ -35,6 +35,7 @@ INDEX_HTML = """<!doctype html>
 SNAPSHOT = web.AppKey("snapshot", Callable[[], Snapshot])
 RENDERER = web.AppKey("renderer", MetricsRenderer)
 HEALTH_CHECK = web.AppKey("health_check", HealthCheck)
+JSON_VIEWS = web.AppKey("json_views", JsonViews)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -79,12 +80,19 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def _json_view(request: web.Request, with_values: bool) -> web.Response:
+    """Built on a worker thread so a large body never stalls the scrapes this loop serves."""
+    views = request.app[JSON_VIEWS]
+    body = await asyncio.get_running_loop().run_in_executor(None, views.body, with_values)
+    return web.Response(body=body, content_type="application/json")
+
+
 async def snapshot(request: web.Request) -> web.Response:
-    return web.json_response(snapshot_json(request.app[SNAPSHOT](), time.time(), with_values=True))
+    return await _json_view(request, with_values=True)
 
 
 async def sources(request: web.Request) -> web.Response:
-    return web.json_response(snapshot_json(request.app[SNAPSHOT](), time.time(), with_values=False))
+    return await _json_view(request, with_values=False)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -108,6 +116,7 @@ def make_app(
     app[SNAPSHOT] = snapshot_source
     app[RENDERER] = renderer or MetricsRenderer(snapshot_source)
     app[HEALTH_CHECK] = health_check
+    app[JSON_VIEWS] = JsonViews(snapshot_source)
     for path, handler in (
         ("/", index),
         ("/metrics", metrics),

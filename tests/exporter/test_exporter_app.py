@@ -6,7 +6,7 @@ import base64
 import math
 
 import pytest
-from exporter_support import add_source, failed
+from exporter_support import add_source, failed, healthy
 
 from monitor.config import ExporterSettings
 from monitor.exporter.app import make_app
@@ -155,3 +155,16 @@ async def test_basic_auth(aiohttp_client, store) -> None:
     assert garbage.status == 401
     right = await client.get("/metrics", headers=basic("prom", "pässword"))
     assert right.status == 200
+
+
+async def test_json_views_follow_every_publish(aiohttp_client, store) -> None:
+    client = await client_for(aiohttp_client, store)
+    first = await (await client.get("/api/v1/snapshot")).json()
+    assert first == await (await client.get("/api/v1/snapshot")).json()
+    store.publish("web", healthy(series=1), {("temp_celsius", (("room", "lab"),)): 23.0})
+    body = await (await client.get("/api/v1/snapshot")).json()
+    assert body["version"] > first["version"]
+    assert body["sources"]["web"]["series"] == [
+        {"name": "temp_celsius", "labels": {"room": "lab"}, "value": 23.0}
+    ]
+    assert (await (await client.get("/api/v1/sources")).json())["version"] == body["version"]
