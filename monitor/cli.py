@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("check", parents=[common], help="validate the config; exit 2 on errors")
+    commands.add_parser(
+        "schema", parents=[common], help="print a JSON Schema of config.yaml (with every installed collector)"
+    )
     once = commands.add_parser(
         "once", parents=[common], help="collect every source once and print the result"
     )
@@ -114,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         print(catalog(registry, args.name))
+        return 0
+    if args.command == "schema":
+        from monitor.schema import render_schema
+
+        print(render_schema(Registry.discover()))
         return 0
     if args.command == "reload":
         from monitor.runfiles import request_reload
