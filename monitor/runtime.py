@@ -74,7 +74,7 @@ class Runtime:
         self.scheduler.start()
         self.alerting.start()
         if self.exporter is not None:
-            self.reloader.run_files = RunFiles(self.exporter.listen)
+            self.reloader.run_files = RunFiles(f"{self.exporter.host}:{self.exporter.port}")  # real port
             self.reloader.run_files.write_pid()
             self.reloader.run_files.write_status(self.reloader.status.as_json())
         self.reloader.start(watch=self._watch_config)

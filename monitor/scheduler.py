@@ -462,7 +462,8 @@ class Scheduler:
         for poller in pollers:
             if poller.thread.ident is None:
                 continue
-            poller.thread.join(max(0.0, deadline - time.monotonic()))
+            if poller.activity().phase is not Phase.HUNG:  # a hung one ignores stop too: no wait
+                poller.thread.join(max(0.0, deadline - time.monotonic()))
             if poller.thread.is_alive():
                 activity = poller.activity()
                 abandoned.append(

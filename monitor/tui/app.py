@@ -11,6 +11,7 @@ an injectable clock, so tests drive it with a store they fill themselves and a f
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -225,6 +226,9 @@ def run_dashboard(runtime: Runtime) -> int:
     try:
         runtime.start()
         app = MonitorApp.from_runtime(runtime, log_buffer=buffer)
+        # SIGTERM's default action kills the process mid-frame: the terminal stays in the
+        # alternate screen and the `command` collector's children outlive us. Exit cleanly.
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: app.exit())
         app.run()
     finally:
         root.handlers = saved
