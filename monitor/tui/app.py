@@ -118,6 +118,8 @@ class MonitorApp(App[int]):
 
     def redraw(self) -> None:
         """Show the live (or, when paused, the frozen) snapshot on the current screen."""
+        if not self.screen_stack:  # shutting down
+            return
         screen = self.screen
         if not isinstance(screen, DashboardScreen) or not screen.ready or self.return_code is not None:
             return
