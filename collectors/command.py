@@ -66,6 +66,7 @@ class CommandCollector(Collector[CommandOptions]):
     name = "command"
     description = "Runs a program (no shell) and reads a number, 'name value' lines or JSON from stdout."
     Options = CommandOptions
+    dynamic_metrics = True
     sample_config = """\
 - name: queue
   collector: command

@@ -92,6 +92,7 @@ class HttpCollector(Collector[HttpOptions]):
     name = "http"
     description = "Polls a URL: status, latency, size, expectations, numbers from a JSON body (aiohttp)."
     Options = HttpOptions
+    dynamic_metrics = True
     sample_config = """\
 - name: api
   collector: http

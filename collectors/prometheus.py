@@ -41,6 +41,7 @@ class PrometheusCollector(Collector[PrometheusOptions]):
     name = "prometheus"
     description = "Scrapes a Prometheus/OpenMetrics endpoint, keeping names, labels and types."
     Options = PrometheusOptions
+    dynamic_metrics = True
     sample_config = """\
 - name: node
   collector: prometheus

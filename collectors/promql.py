@@ -52,6 +52,7 @@ class PromqlCollector(Collector[PromqlOptions]):
     name = "promql"
     description = "Runs instant PromQL queries against a Prometheus server (/api/v1/query)."
     Options = PromqlOptions
+    dynamic_metrics = True
     sample_config = """\
 - name: fleet
   collector: promql

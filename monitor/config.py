@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import difflib
 import re
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import (
@@ -26,10 +28,13 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.alerts.definitions import AlertSettings, ThresholdSettings, WebhookSettings
+from monitor.alerts.engine import exposed_name
 from monitor.durations import Duration
-from monitor.model import Labels, make_labels
+from monitor.model import EMPTY_MAPPING, Labels, make_labels
 from monitor.plugin import Collector, CollectorOptions
 from monitor.registry import PluginLoadError, Registry
+from monitor.validation import METRIC_NAME
 from monitor.yamlsource import LoadedYaml, Problem, load_yaml
 from monitor.yamlsource import Path as KeyPath
 
@@ -93,6 +98,8 @@ class ExporterSettings(StrictModel):
 class DashboardSettings(StrictModel):
     refresh: Duration = 0.25
     theme: str = "textual-dark"
+    bell: bool = False
+    """Ring the terminal bell when an alert starts firing."""
 
 
 class GlobalSettings(StrictModel):
@@ -106,6 +113,8 @@ class GlobalSettings(StrictModel):
     exporter: ExporterSettings = ExporterSettings()
     dashboard: DashboardSettings = DashboardSettings()
     sources: list[Any] = Field(default_factory=list)
+    alerts: list[Any] = Field(default_factory=list)
+    webhook: WebhookSettings | None = None
 
 
 class SourceSettings(StrictModel):
@@ -119,6 +128,8 @@ class SourceSettings(StrictModel):
     max_series: int | None = Field(default=None, ge=1)
     labels: dict[str, str] = Field(default_factory=dict)
     show: list[str] | None = None
+    thresholds: dict[str, Any] = Field(default_factory=dict)
+    """Validated per metric in _resolve_thresholds, so one bad entry does not hide the others."""
 
     @field_validator("name")
     @classmethod
@@ -161,6 +172,7 @@ class SourceConfig:
     collector_class: type[Collector] | None
     load_error: str | None
     line: int
+    thresholds: Mapping[str, ThresholdSettings] = field(default_factory=lambda: EMPTY_MAPPING)
 
 
 @dataclass(frozen=True)
@@ -176,6 +188,8 @@ class Config:
     sources: tuple[SourceConfig, ...]
     secrets: frozenset[str] = frozenset()
     warnings: tuple[str, ...] = ()
+    alerts: tuple[AlertSettings, ...] = ()
+    webhook: WebhookSettings | None = None
 
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.sources if s.name == name)
@@ -268,6 +282,7 @@ def parse_config(
             seen.setdefault(source.name, loaded.line_of(("sources", index, "name")))
             sources.append(source)
 
+    alerts = _resolve_alerts(loaded.data.get("alerts"), raw_sources, sources, loaded)
     if settings is not None:
         for key, secret in settings.exporter.secret_paths():
             if secret.get_secret_value() not in loaded.secrets:
@@ -290,6 +305,8 @@ def parse_config(
         sources=tuple(sources),
         secrets=frozenset(loaded.secrets),
         warnings=tuple(warnings),
+        alerts=alerts,
+        webhook=settings.webhook,
     )
 
 
@@ -339,6 +356,7 @@ def _resolve_source(
             loaded,
             valid_keys=sorted(COMMON_SOURCE_KEYS) + option_keys,
         )
+    thresholds = _resolve_thresholds(raw.get("thresholds"), collector_class, (*path, "thresholds"), loaded)
     if settings_model is None:
         return None
 
@@ -359,7 +377,75 @@ def _resolve_source(
         collector_class=collector_class,
         load_error=load_error,
         line=loaded.line_of(path),
+        thresholds=MappingProxyType(thresholds),
     )
+
+
+def _resolve_thresholds(
+    raw: object, collector_class: type[Collector] | None, path: KeyPath, loaded: LoadedYaml
+) -> dict[str, ThresholdSettings]:
+    resolved = {}
+    for metric, entry in raw.items() if isinstance(raw, Mapping) else ():
+        _check_metric(str(metric), collector_class, (*path, metric), loaded, at_key=True)
+        threshold = _validate(ThresholdSettings, entry, (*path, metric), loaded)
+        if threshold is None:
+            continue
+        for key, message in threshold.problems():
+            loaded.add((*path, metric, key) if key else (*path, metric), message)
+        resolved[str(metric)] = threshold
+    return resolved
+
+
+def _known_metrics(collector_class: type[Collector] | None) -> list[str] | None:
+    """The names /metrics can show for a collector, or None when it names metrics at run time
+    (scraped endpoints, queries, commands) and any valid name must be accepted."""
+    if collector_class is None or collector_class.dynamic_metrics or not collector_class.metrics:
+        return None
+    return sorted({n for spec in collector_class.metrics for n in (spec.name, exposed_name(spec.name, spec))})
+
+
+def _check_metric(
+    metric: str, collector_class: type[Collector] | None, path: KeyPath, loaded: LoadedYaml, at_key: bool
+) -> None:
+    if not METRIC_NAME.match(metric):
+        loaded.add(path, f"{metric!r} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", at_key=at_key)
+        return
+    known = _known_metrics(collector_class)
+    if known is not None and metric not in known:
+        assert collector_class is not None
+        message = _unknown("metric", metric, known)
+        loaded.add(path, f"{message} (collector {collector_class.name!r} declares these)", at_key=at_key)
+
+
+def _resolve_alerts(
+    raw_alerts: object, raw_sources: object, sources: list[SourceConfig], loaded: LoadedYaml
+) -> tuple[AlertSettings, ...]:
+    """Validate each alert on its own, so one bad alert does not hide the others' problems.
+    Source names come from the raw list too: a source with a typo elsewhere still exists."""
+    if raw_alerts is None or not isinstance(raw_alerts, list):
+        return ()  # GlobalSettings already reported a non-list
+    names = (
+        [r.get("name") for r in raw_sources if isinstance(r, Mapping)]
+        if isinstance(raw_sources, list)
+        else []
+    )
+    resolved = {source.name: source for source in sources}
+    alerts = []
+    for index, raw in enumerate(raw_alerts):
+        path = ("alerts", index)
+        source = raw.get("source") if isinstance(raw, Mapping) else None
+        if isinstance(source, str) and source not in names:
+            loaded.add((*path, "source"), _unknown("source", source, sorted(map(str, names))))
+        metric = raw.get("metric") if isinstance(raw, Mapping) else None
+        if isinstance(metric, str) and source in resolved:
+            _check_metric(metric, resolved[source].collector_class, (*path, "metric"), loaded, at_key=False)
+        alert = _validate(AlertSettings, raw, path, loaded)
+        if alert is None:
+            continue
+        for key, message in alert.problems():
+            loaded.add((*path, key) if key else path, message)
+        alerts.append(alert)
+    return tuple(alerts)
 
 
 def _validate(
@@ -377,13 +463,38 @@ def _validate(
             location = (*path, *error["loc"])
             if error["type"] == "extra_forbidden":
                 key = str(error["loc"][-1])
-                keys = valid_keys or sorted(model.model_fields)
+                keys = _keys_at(model, error["loc"]) if len(error["loc"]) > 1 else None
+                keys = keys or valid_keys or _keys_at(model, error["loc"])
                 loaded.add(location, _unknown("key", key, keys), at_key=True)
             elif error["type"] == "missing":
                 loaded.add(location[:-1], f"missing required key {error['loc'][-1]!r}")
             else:
                 loaded.add(location, _describe(error))
         return None
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The keys valid where `loc` points: a typo in exporter.tls gets suggestions from TLS's keys."""
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        nested = _model_in(field.annotation) if field is not None else None
+        if nested is None:
+            break
+        model = nested
+    return sorted(f.alias or n for n, f in model.model_fields.items())
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside `X`, `X | None`, `list[X]` or `dict[str, X]`, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
 
 
 def _describe(error: Mapping[str, Any]) -> str:

@@ -85,6 +85,10 @@ class Collector(ABC, Generic[OptionsT]):
     metrics: ClassVar[tuple[MetricSpec, ...]] = ()
     Options: ClassVar[type[CollectorOptions]] = CollectorOptions
     sample_config: ClassVar[str] = ""
+    dynamic_metrics: ClassVar[bool] = False
+    """True when the metrics come from elsewhere at run time (a scraped endpoint, a query, a
+    command's output) besides those declared in `metrics`: config then accepts any metric name
+    in `thresholds` and `alerts` for its sources instead of checking it against `metrics`."""
 
     def __init__(self, options: OptionsT, source: SourceInfo) -> None:
         self.options = options

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from monitor.alerts.state import AlertsView
+from monitor.exporter.alerts import AlertsSource, alerts_json
 from monitor.exporter.api import JsonViews
 from monitor.exporter.auth import Authenticator
 from monitor.exporter.render import MetricsRenderer
@@ -28,6 +30,7 @@ INDEX_HTML = """<!doctype html>
 <li><a href="/metrics">/metrics</a>: Prometheus metrics of every source</li>
 <li><a href="/api/v1/snapshot">/api/v1/snapshot</a>: the current snapshot as JSON</li>
 <li><a href="/api/v1/sources">/api/v1/sources</a>: every source's health as JSON</li>
+<li><a href="/api/v1/alerts">/api/v1/alerts</a>: pending, firing and resolved alerts as JSON</li>
 <li><a href="/healthz">/healthz</a>: 200 while the pollers are alive, 503 otherwise</li>
 </ul></body></html>
 """
@@ -36,6 +39,7 @@ SNAPSHOT = web.AppKey("snapshot", Callable[[], Snapshot])
 RENDERER = web.AppKey("renderer", MetricsRenderer)
 HEALTH_CHECK = web.AppKey("health_check", HealthCheck)
 JSON_VIEWS = web.AppKey("json_views", JsonViews)
+ALERTS = web.AppKey("alerts", AlertsSource)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -95,6 +99,10 @@ async def sources(request: web.Request) -> web.Response:
     return await _json_view(request, with_values=False)
 
 
+async def alerts(request: web.Request) -> web.Response:
+    return web.json_response(alerts_json(request.app[ALERTS]()))
+
+
 async def healthz(request: web.Request) -> web.Response:
     problem = request.app[HEALTH_CHECK]()
     if problem is None:
@@ -111,17 +119,22 @@ def make_app(
     authenticator: Authenticator,
     health_check: HealthCheck,
     renderer: MetricsRenderer | None = None,
+    alerts_source: AlertsSource | None = None,
 ) -> web.Application:
+    """`alerts_source` is the alert evaluator's current view; without one /api/v1/alerts
+    answers with no alerts."""
     app = web.Application(middlewares=[_json_errors, _auth_middleware(authenticator)])
     app[SNAPSHOT] = snapshot_source
     app[RENDERER] = renderer or MetricsRenderer(snapshot_source)
     app[HEALTH_CHECK] = health_check
     app[JSON_VIEWS] = JsonViews(snapshot_source)
+    app[ALERTS] = alerts_source or AlertsView
     for path, handler in (
         ("/", index),
         ("/metrics", metrics),
         ("/api/v1/snapshot", snapshot),
         ("/api/v1/sources", sources),
+        ("/api/v1/alerts", alerts),
         ("/healthz", healthz),
     ):
         app.router.add_get(path, handler)

@@ -1,0 +1,207 @@
+"""What config.yaml says about thresholds and alerts, as frozen pydantic models.
+
+Kept apart from the evaluator so config.py can validate them without importing threads,
+and so the dashboard, the exporter and `monitor rules` all read one definition.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+from monitor.durations import Duration
+
+ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+TEMPLATE_FIELDS = ("value", "source", "threshold", "alertname", "severity")
+MATCH_OPERATORS = ("=~", "!~", "!=")
+"""A label value starting with one of these is matched with that PromQL operator (else `=`)."""
+
+
+class Op(enum.StrEnum):
+    GT = ">"
+    GE = ">="
+    LT = "<"
+    LE = "<="
+    EQ = "=="
+    NE = "!="
+
+    def holds(self, value: float, threshold: float) -> bool:
+        return _COMPARE[self](value, threshold)
+
+
+_COMPARE = {
+    Op.GT: lambda a, b: a > b,
+    Op.GE: lambda a, b: a >= b,
+    Op.LT: lambda a, b: a < b,
+    Op.LE: lambda a, b: a <= b,
+    Op.EQ: lambda a, b: a == b,
+    Op.NE: lambda a, b: a != b,
+}
+
+
+class Severity(enum.StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: sorts the alert bar most severe first."""
+        return list(Severity).index(self)
+
+
+class Level(enum.IntEnum):
+    """A value's colour in the dashboard; ordered so max() gives a panel's worst."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ThresholdSettings(_Frozen):
+    """`system_cpu_usage_ratio: {warning: 0.7, critical: 0.9}`; `direction: below` for values
+    that are bad when low (free space, certificate days left)."""
+
+    warning: float | None = None
+    critical: float | None = None
+    direction: Literal["above", "below"] = "above"
+
+    def level(self, value: float) -> Level:
+        """NaN compares false everywhere, so an unknown value is never coloured as bad."""
+        worse = (lambda a, b: a >= b) if self.direction == "above" else (lambda a, b: a <= b)
+        if self.critical is not None and worse(value, self.critical):
+            return Level.CRITICAL
+        if self.warning is not None and worse(value, self.warning):
+            return Level.WARNING
+        return Level.OK
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(key, message) pairs for config.py to position; pydantic cannot say which key."""
+        if self.warning is None and self.critical is None:
+            return [("", "set at least one of 'warning' and 'critical'")]
+        if self.warning is None or self.critical is None:
+            return []
+        if (self.direction == "above") != (self.warning <= self.critical):
+            order = "at most" if self.direction == "above" else "at least"
+            return [("warning", f"with direction {self.direction!r} warning must be {order} critical")]
+        return []
+
+
+class LabelMatcher(_Frozen):
+    """One label condition, written in config as `cpu: total`, `cpu: "!=total"`, `cpu: "=~[0-3]"`."""
+
+    name: str
+    op: Literal["=", "!=", "=~", "!~"]
+    value: str
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> LabelMatcher:
+        op = next((o for o in MATCH_OPERATORS if text.startswith(o)), "=")
+        value = text[len(op) :] if op != "=" else text
+        return cls(name=name, op=op, value=value)
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        actual = labels.get(self.name, "")
+        if self.op == "=":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        found = re.fullmatch(self.value, actual) is not None
+        return found if self.op == "=~" else not found
+
+    def promql(self) -> str:
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'{self.name}{self.op}"{escaped}"'
+
+
+class AlertSettings(_Frozen):
+    """One alert: a metric condition (`metric`, `op`, `threshold`, `labels`) or a source
+    condition (`condition: down|stale`), held for `for` before it fires."""
+
+    name: str
+    source: str
+    metric: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    op: Op | None = None
+    threshold: float | None = None
+    condition: Literal["down", "stale"] | None = None
+    for_: Duration = Field(default=0.0, alias="for")
+    severity: Severity = Severity.WARNING
+    summary: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not ALERT_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid alert name (letters, digits and '_', like HighCPU)")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _valid_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not LABEL_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid label name")
+            matcher = LabelMatcher.parse(name, text)
+            if matcher.op in ("=~", "!~"):
+                try:
+                    re.compile(matcher.value)
+                except re.error as exc:
+                    raise ValueError(f"label {name!r}: invalid regular expression: {exc}") from None
+        return value
+
+    @field_validator("summary")
+    @classmethod
+    def _valid_summary(cls, value: str) -> str:
+        for field in PLACEHOLDER.findall(value):
+            label = field.removeprefix("labels.")
+            if field not in TEMPLATE_FIELDS and not (label != field and LABEL_NAME.match(label)):
+                raise ValueError(
+                    f"unknown placeholder {{{{ {field} }}}}; use {', '.join(TEMPLATE_FIELDS)} or labels.NAME"
+                )
+        return value
+
+    @property
+    def summary_template(self) -> str:
+        """The summary, or a sensible one when the config gives none."""
+        if self.summary:
+            return self.summary
+        if self.condition is not None:
+            return f"source {{{{ source }}}} is {self.condition}"
+        return f"{self.metric} {self.op} {{{{ threshold }}}} on {{{{ source }}}} (now {{{{ value }}}})"
+
+    @property
+    def matchers(self) -> tuple[LabelMatcher, ...]:
+        return tuple(LabelMatcher.parse(name, text) for name, text in sorted(self.labels.items()))
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Cross-key rules, as (key, message) for config.py to position at that key."""
+        if self.condition is not None:
+            return [
+                (key, f"{key!r} does not apply to condition {self.condition!r}; remove it")
+                for key in ("metric", "op", "threshold", "labels")
+                if key in self.model_fields_set
+            ]
+        needed = [key for key in ("metric", "op", "threshold") if getattr(self, key) is None]
+        if needed:
+            return [("", f"missing {', '.join(map(repr, needed))}: give a metric condition or 'condition'")]
+        return []
+
+
+class WebhookSettings(_Frozen):
+    """An Alertmanager-compatible receiver (Alertmanager itself, or anything reading its JSON)."""
+
+    url: HttpUrl
+    timeout: Duration = 5.0
+    retries: int = Field(default=3, ge=0, le=20)
+    backoff: Duration = 1.0
+    send_resolved: bool = True

@@ -1,0 +1,189 @@
+"""Thresholds and alerts in config.yaml: what `monitor check` accepts and how it reports errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from monitor.alerts.definitions import Level, ThresholdSettings
+from monitor.alerts.template import render, to_prometheus
+from monitor.config import ConfigError, load_config
+
+GOOD = """
+sources:
+  - name: local
+    collector: system
+    thresholds:
+      system_cpu_usage_ratio: {warning: 0.7, critical: 0.9}
+      system_disk_free_bytes: {warning: 2e9, critical: 1e9, direction: below}
+  - name: api
+    collector: command
+    argv: [echo, "1"]
+    thresholds:
+      anything_it_prints: {critical: 3}
+alerts:
+  - name: HighCPU
+    source: local
+    metric: system_cpu_usage_ratio
+    labels: {cpu: total}
+    op: ">"
+    threshold: 0.9
+    for: 30s
+    severity: critical
+    summary: "CPU at {{ value }} on {{ source }} ({{ labels.cpu }})"
+  - name: ApiDown
+    source: api
+    condition: down
+    for: 10s
+  - name: ApiOdd
+    source: api
+    metric: whatever_the_command_prints
+    op: "!="
+    threshold: 1
+webhook:
+  url: http://127.0.0.1:9093/api/v1/alerts
+  retries: 2
+  backoff: 500ms
+"""
+
+
+def check(path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "check", "--config", str(path)], capture_output=True, text=True
+    )
+
+
+def test_a_good_config_resolves_thresholds_alerts_and_webhook(write_config) -> None:
+    config = load_config(str(write_config(GOOD)))
+    local = config.source("local")
+    assert local.thresholds["system_cpu_usage_ratio"].critical == 0.9
+    assert local.thresholds["system_disk_free_bytes"].direction == "below"
+    assert [a.name for a in config.alerts] == ["HighCPU", "ApiDown", "ApiOdd"]
+    high = config.alerts[0]
+    assert (high.for_, str(high.severity), high.labels) == (30.0, "critical", {"cpu": "total"})
+    assert config.alerts[1].condition == "down"
+    assert str(config.alerts[1].severity) == "warning"
+    assert config.webhook is not None and config.webhook.backoff == 0.5
+    assert check(write_config(GOOD)).returncode == 0
+
+
+def test_every_alert_and_threshold_problem_is_reported_with_file_line_and_a_suggestion(write_config) -> None:
+    path = write_config(
+        """
+        sources:
+          - name: local
+            collector: system
+            thresholds:
+              system_cpu_usage_rato: {warning: 0.7}
+              system_load1: {warning: 3, critical: 2}
+              system_load5: {warnin: 3}
+              system_load15: {}
+        alerts:
+          - name: HighCPU
+            source: locl
+            metric: system_cpu_usage_ratio
+            op: ">"
+            threshold: 0.9
+          - name: BadOp
+            source: local
+            metric: system_load1
+            op: "=>"
+            threshold: 1
+          - name: BadFor
+            source: local
+            condition: down
+            for: 10x
+          - name: Typo
+            source: local
+            metric: system_lod1
+            op: ">"
+            threshold: 1
+            thresold: 2
+          - name: Mixed
+            source: local
+            condition: stale
+            metric: system_load1
+          - name: Half
+            source: local
+            metric: system_load1
+          - name: Template
+            source: local
+            condition: down
+            summary: "{{ vale }}"
+          - name: Bad Name
+            source: local
+            condition: down
+        """
+    )
+    result = check(path)
+    assert result.returncode == 2
+    lines = [line.removeprefix(f"{path}:") for line in result.stderr.splitlines()]
+    expected = [
+        "5:7: sources[0].thresholds.system_cpu_usage_rato: unknown metric 'system_cpu_usage_rato'; "
+        "did you mean 'system_cpu_usage_ratio'? (collector 'system' declares these)",
+        "6:31: sources[0].thresholds.system_load1.warning: with direction 'above' warning must be at most critical",
+        "7:22: sources[0].thresholds.system_load5.warnin: unknown key 'warnin'; did you mean 'warning'?",
+        "11:13: alerts[0].source: unknown source 'locl'; did you mean 'local'?",
+        "18:9: alerts[1].op: input should be '>', '>=', '<', '<=', '==' or '!=', got '=>'",
+        "23:10: alerts[2].for: expected a duration like 250ms, 2s, 1m or 1h, got '10x'",
+        "26:13: alerts[3].metric: unknown metric 'system_lod1'; did you mean 'system_load1'? "
+        "(collector 'system' declares these)",
+        "29:5: alerts[3].thresold: unknown key 'thresold'; did you mean 'threshold'?",
+        "33:13: alerts[4].metric: 'metric' does not apply to condition 'stale'; remove it",
+        "34:5: alerts[5]: missing 'op', 'threshold': give a metric condition or 'condition'",
+        "40:14: alerts[6].summary: unknown placeholder {{ vale }}; "
+        "use value, source, threshold, alertname, severity or labels.NAME",
+        "41:11: alerts[7].name: 'Bad Name' is not a valid alert name (letters, digits and '_', like HighCPU)",
+    ]
+    for line in expected:
+        assert line in lines
+    assert "8:22: sources[0].thresholds.system_load15: set at least one of 'warning' and 'critical'" in lines
+    assert lines[-1] == "monitor: 13 problems in the config; nothing started"
+
+
+def test_alerts_must_be_a_list_and_webhook_needs_a_url(write_config) -> None:
+    path = write_config(
+        """
+        sources: [{name: local, collector: system}]
+        alerts: {name: x}
+        webhook: {url: "not a url", retrys: 2}
+        """
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(str(path))
+    text = str(error.value)
+    assert "alerts: input should be a valid list" in text
+    assert "webhook.url:" in text
+    assert "webhook.retrys: unknown key 'retrys'; did you mean 'retries'?" in text
+
+
+@pytest.mark.parametrize(
+    ("value", "above", "below"),
+    [
+        (0.5, Level.OK, Level.CRITICAL),
+        (0.7, Level.WARNING, Level.CRITICAL),
+        (0.85, Level.WARNING, Level.WARNING),
+        (0.9, Level.CRITICAL, Level.WARNING),
+        (1.5, Level.CRITICAL, Level.OK),
+        (float("nan"), Level.OK, Level.OK),
+    ],
+)
+def test_threshold_levels_in_both_directions(value, above, below) -> None:
+    assert ThresholdSettings(warning=0.7, critical=0.9).level(value) is above
+    assert ThresholdSettings(warning=0.9, critical=0.7, direction="below").level(value) is below
+
+
+def test_a_threshold_may_have_only_a_critical_level() -> None:
+    only = ThresholdSettings(critical=10)
+    assert (only.level(9), only.level(10)) == (Level.OK, Level.CRITICAL)
+
+
+def test_templates_render_value_source_labels_and_translate_to_prometheus() -> None:
+    template = "{{value}} on {{ source }} cpu={{ labels.cpu }} missing={{ labels.nope }} > {{ threshold }}"
+    fields = {"value": "0.95", "source": "local", "threshold": "0.9"}
+    assert render(template, fields, {"cpu": "total"}) == "0.95 on local cpu=total missing= > 0.9"
+    assert to_prometheus(template, 0.9) == (
+        "{{ $value }} on {{ $labels.source }} cpu={{ $labels.cpu }} missing={{ $labels.nope }} > 0.9"
+    )

@@ -1,0 +1,126 @@
+"""A real Runtime: a command source whose value the test writes, the evaluator thread, and the
+exporter's monitor_alert_state series and /api/v1/alerts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+
+from monitor.config import load_config
+from monitor.runtime import Runtime
+from tests.conftest import free_port, require_binary
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return response.read()
+
+
+def wait_for(check: Callable[[], object], what: str, deadline: float = 10.0) -> object:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def running(write_config, tmp_path):
+    level = tmp_path / "level"
+    level.write_text("5\n")
+    config = write_config(
+        f"""
+        sources:
+          - name: tank
+            collector: command
+            argv: [cat, "{level}"]
+            format: number
+            metric: tank_level
+            interval: 100ms
+            labels: {{site: north}}
+        alerts:
+          - name: TankHigh
+            source: tank
+            metric: tank_level
+            labels: {{site: north}}
+            op: ">"
+            threshold: 10
+            for: 300ms
+            severity: critical
+            summary: "tank at {{{{ value }}}} in {{{{ labels.site }}}}"
+          - name: TankDown
+            source: tank
+            condition: down
+        """
+    )
+    port = free_port()
+    runtime = Runtime(load_config(str(config)), serve_metrics=True, listen=f"127.0.0.1:{port}")
+    runtime.start()
+    try:
+        yield runtime, level, f"http://127.0.0.1:{port}"
+    finally:
+        assert runtime.stop() == []
+
+
+def alerts_api(url: str) -> dict:
+    return json.loads(fetch(f"{url}/api/v1/alerts"))
+
+
+def states(url: str) -> dict[str, str]:
+    return {a["name"]: a["state"] for a in alerts_api(url)["alerts"]}
+
+
+def test_an_alert_goes_pending_fires_and_resolves_on_metrics_and_api(running) -> None:
+    runtime, level, url = running
+    wait_for(lambda: runtime.store.snapshot().sources["tank"].health.up, "the first collection")
+    metrics = fetch(f"{url}/metrics").decode()
+    assert 'monitor_alert_state{alertname="TankHigh",severity="critical",source="tank"} 0.0' in metrics
+    assert 'monitor_alert_state{alertname="TankDown",severity="warning",source="tank"} 0.0' in metrics
+    assert alerts_api(url)["alerts"] == []
+
+    level.write_text("12.5\n")
+    wait_for(lambda: states(url).get("TankHigh") == "firing", "TankHigh firing")
+    body = alerts_api(url)
+    high = body["alerts"][0]
+    assert (high["value"], high["summary"], high["labels"]) == (
+        12.5,
+        "tank at 12.5 in north",
+        {"site": "north"},
+    )
+    assert high["fired_at"] - high["active_since"] >= 0.3
+    assert [(e["name"], e["state"]) for e in body["history"]] == [("TankHigh", "firing")]
+    assert body["inactive"] == [{"name": "TankDown", "severity": "warning", "source": "tank"}]
+    metrics = fetch(f"{url}/metrics").decode()
+    assert (
+        'monitor_alert_state{alertname="TankHigh",severity="critical",site="north",source="tank"} 2.0'
+        in metrics
+    )
+
+    level.write_text("3\n")
+    wait_for(lambda: states(url).get("TankHigh") == "resolved", "TankHigh resolved")
+    assert [e["state"] for e in alerts_api(url)["history"]] == ["firing", "resolved"]
+    assert runtime.alerting.current().history[-1].instance.resolved_at is not None
+
+
+def test_a_source_that_fails_fires_its_down_alert(running) -> None:
+    _, level, url = running
+    level.unlink()
+    wait_for(lambda: states(url).get("TankDown") == "firing", "TankDown firing")
+    down = next(a for a in alerts_api(url)["alerts"] if a["name"] == "TankDown")
+    assert down["summary"] == "source tank is down"
+
+
+def test_promtool_accepts_metrics_with_alerts_firing(running) -> None:
+    promtool = require_binary("promtool")
+    _, level, url = running
+    level.write_text("50\n")
+    wait_for(lambda: states(url).get("TankHigh") == "firing", "TankHigh firing")
+    lint = subprocess.run([promtool, "check", "metrics"], input=fetch(f"{url}/metrics"), capture_output=True)
+    assert (lint.returncode, lint.stderr.decode()) == (0, "")

@@ -1,0 +1,147 @@
+"""Webhook notifications against real aiohttp receivers on 127.0.0.1: one that answers, one
+that fails, one that hangs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from aiohttp import web
+from alerts_support import Clock, Fleet, alert
+
+from monitor.alerts.definitions import WebhookSettings
+from monitor.alerts.evaluator import AlertEvaluator
+from monitor.alerts.webhook import WebhookNotifier
+
+
+class Receiver:
+    """Records every POSTed body; `answer(n)` decides the status of the n-th request (or hangs)."""
+
+    def __init__(self, answer: Callable[[int], int | None] = lambda n: 200) -> None:
+        self.bodies: list[dict] = []
+        self.answer = answer
+        self.hung = 0
+        self.release = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.bodies.append(await request.json())
+        status = self.answer(len(self.bodies))
+        if status is None:
+            self.hung += 1
+            await self.release.wait()
+            status = 200
+        return web.json_response({}, status=status)
+
+
+async def serve(aiohttp_server, receiver: Receiver) -> str:
+    app = web.Application()
+    app.router.add_post("/hook", receiver.handle)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    return str(server.make_url("/hook"))
+
+
+async def until(check: Callable[[], object], deadline: float = 10.0) -> None:
+    for _ in range(int(deadline / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def fire_and_resolve():
+    """The firing and the resolved events of one alert, from the real engine."""
+    clock = Clock()
+    fleet = Fleet(clock)
+    fleet.add(labels=(("site", "north"),))
+    evaluator = AlertEvaluator(
+        [alert(severity="critical", summary="load {{ value }}")], fleet.store, clock=clock
+    )
+    fleet.publish(3.0)
+    firing = evaluator.evaluate_once()
+    clock.advance(5)
+    fleet.publish(0.1)
+    return firing, evaluator.evaluate_once()
+
+
+@pytest.fixture
+def notifiers():
+    started: list[WebhookNotifier] = []
+
+    def start(url: str, **settings) -> WebhookNotifier:
+        notifier = WebhookNotifier(WebhookSettings(url=url, **settings))
+        notifier.start()
+        started.append(notifier)
+        return notifier
+
+    yield start
+    for notifier in started:
+        assert notifier.stop(2.0)
+
+
+async def test_firing_and_resolved_reach_the_receiver_as_alertmanager_json(aiohttp_server, notifiers) -> None:
+    receiver = Receiver()
+    notifier = notifiers(await serve(aiohttp_server, receiver))
+    firing, resolved = fire_and_resolve()
+    notifier(firing)
+    await until(lambda: len(receiver.bodies) == 1)
+    notifier(resolved)
+    await until(lambda: notifier.delivered == 2)
+    first, second = receiver.bodies
+    assert (first["version"], first["status"], second["status"]) == ("4", "firing", "resolved")
+    sent = first["alerts"][0]
+    assert sent["labels"] == {"alertname": "High", "severity": "critical", "source": "local", "site": "north"}
+    assert sent["annotations"] == {"summary": "load 3"}
+    assert sent["startsAt"] == "2027-01-15T08:00:00Z"
+    assert sent["endsAt"] == "0001-01-01T00:00:00Z"
+    assert second["alerts"][0]["endsAt"] == "2027-01-15T08:00:05Z"
+    assert second["alerts"][0]["fingerprint"] == sent["fingerprint"]
+    assert first["commonLabels"]["alertname"] == "High"
+
+
+async def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(aiohttp_server, notifiers) -> None:
+    receiver = Receiver(lambda n: 500 if n < 3 else 200)
+    notifier = notifiers(await serve(aiohttp_server, receiver), retries=3, backoff="20ms")
+    notifier(fire_and_resolve()[0])
+    await until(lambda: notifier.delivered == 1)
+    assert (len(receiver.bodies), notifier.failed) == (3, 0)
+    assert receiver.bodies[0] == receiver.bodies[2]
+
+
+async def test_a_receiver_failing_every_attempt_gives_up_after_the_retries(aiohttp_server, notifiers) -> None:
+    receiver = Receiver(lambda n: 503)
+    notifier = notifiers(await serve(aiohttp_server, receiver), retries=2, backoff="10ms")
+    notifier(fire_and_resolve()[0])
+    await until(lambda: notifier.failed == 1)
+    assert (len(receiver.bodies), notifier.delivered) == (3, 0)
+
+
+async def test_resolved_alerts_are_not_sent_when_send_resolved_is_off(aiohttp_server, notifiers) -> None:
+    receiver = Receiver()
+    notifier = notifiers(await serve(aiohttp_server, receiver), send_resolved=False)
+    firing, resolved = fire_and_resolve()
+    notifier(resolved)
+    notifier(firing)
+    await until(lambda: notifier.delivered == 1)
+    assert [b["status"] for b in receiver.bodies] == ["firing"]
+
+
+async def test_a_hanging_receiver_times_out_and_never_holds_up_evaluation(aiohttp_server, notifiers) -> None:
+    receiver = Receiver(lambda n: None)
+    notifier = notifiers(await serve(aiohttp_server, receiver), timeout="200ms", retries=1, backoff="10ms")
+    clock = Clock()
+    fleet = Fleet(clock)
+    fleet.add()
+    evaluator = AlertEvaluator([alert()], fleet.store, clock=clock, listeners=[notifier])
+    fleet.publish(3.0)
+    assert [str(e.state) for e in evaluator.evaluate_once()] == ["firing"]
+    await until(lambda: receiver.hung == 1)
+    # The receiver holds the request open; evaluation carries on regardless.
+    for value, state in [(0.1, "resolved"), (5.0, "firing"), (0.2, "resolved")]:
+        clock.advance(1)
+        fleet.publish(value)
+        assert [str(e.state) for e in evaluator.evaluate_once()] == [state]
+    assert str(evaluator.current().alerts[0].state) == "resolved"
+    await until(lambda: notifier.failed == 4)  # each message: two attempts, each timed out
+    assert (receiver.hung, notifier.delivered) == (8, 0)
+    receiver.release.set()
