@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     FilePath,
     SecretStr,
+    SkipValidation,
     ValidationError,
     field_validator,
     model_validator,
@@ -113,7 +114,9 @@ class GlobalSettings(StrictModel):
     exporter: ExporterSettings = ExporterSettings()
     dashboard: DashboardSettings = DashboardSettings()
     sources: list[Any] = Field(default_factory=list)
-    alerts: list[Any] = Field(default_factory=list)
+    alerts: SkipValidation[list[AlertSettings]] = Field(default_factory=list)
+    """Validated per alert in _resolve_alerts (one bad alert must not hide the others'
+    problems); the annotation still gives `monitor schema` the full shape."""
     webhook: WebhookSettings | None = None
 
 
@@ -128,7 +131,7 @@ class SourceSettings(StrictModel):
     max_series: int | None = Field(default=None, ge=1)
     labels: dict[str, str] = Field(default_factory=dict)
     show: list[str] | None = None
-    thresholds: dict[str, Any] = Field(default_factory=dict)
+    thresholds: SkipValidation[dict[str, ThresholdSettings]] = Field(default_factory=dict)
     """Validated per metric in _resolve_thresholds, so one bad entry does not hide the others."""
 
     @field_validator("name")
@@ -384,6 +387,8 @@ def _resolve_source(
 def _resolve_thresholds(
     raw: object, collector_class: type[Collector] | None, path: KeyPath, loaded: LoadedYaml
 ) -> dict[str, ThresholdSettings]:
+    if raw is not None and not isinstance(raw, Mapping):
+        loaded.add(path, f"expected a mapping of metric name to thresholds, got {type(raw).__name__}")
     resolved = {}
     for metric, entry in raw.items() if isinstance(raw, Mapping) else ():
         _check_metric(str(metric), collector_class, (*path, metric), loaded, at_key=True)
@@ -422,8 +427,11 @@ def _resolve_alerts(
 ) -> tuple[AlertSettings, ...]:
     """Validate each alert on its own, so one bad alert does not hide the others' problems.
     Source names come from the raw list too: a source with a typo elsewhere still exists."""
-    if raw_alerts is None or not isinstance(raw_alerts, list):
-        return ()  # GlobalSettings already reported a non-list
+    if raw_alerts is None:
+        return ()
+    if not isinstance(raw_alerts, list):
+        loaded.add(("alerts",), f"expected a list of alerts, got {type(raw_alerts).__name__}")
+        return ()
     names = (
         [r.get("name") for r in raw_sources if isinstance(r, Mapping)]
         if isinstance(raw_sources, list)

@@ -146,7 +146,7 @@ def test_every_alert_and_threshold_problem_is_reported_with_file_line_and_a_sugg
 def test_alerts_must_be_a_list_and_webhook_needs_a_url(write_config) -> None:
     path = write_config(
         """
-        sources: [{name: local, collector: system}]
+        sources: [{name: local, collector: system, thresholds: [system_load1]}]
         alerts: {name: x}
         webhook: {url: "not a url", retrys: 2}
         """
@@ -154,8 +154,9 @@ def test_alerts_must_be_a_list_and_webhook_needs_a_url(write_config) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(str(path))
     text = str(error.value)
-    assert "alerts: input should be a valid list" in text
+    assert "alerts: expected a list of alerts, got dict" in text
     assert "webhook.url:" in text
+    assert "sources[0].thresholds: expected a mapping of metric name to thresholds, got list" in text
     assert "webhook.retrys: unknown key 'retrys'; did you mean 'retries'?" in text
 
 
