@@ -23,6 +23,8 @@ from monitor.tui.format import format_age, format_value
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 SPARK_POINTS = 24
+MIN_SPARK = 8
+"""Sparklines shrink to this before labels are cut short."""
 VALUE_WIDTH = 11
 MAX_ROWS = 10
 MAX_ERROR = 160
@@ -138,7 +140,9 @@ class SourcePanel(Widget, can_focus=True):
         if view is None:
             return Content("")
         width = max(10, self.content_size.width or PANEL_WIDTH - 4)
-        spark_width = min(SPARK_POINTS, max(0, width - VALUE_WIDTH - 14))
+        longest = max((len(row.label) for row in view.rows), default=0)
+        spark_width = max(MIN_SPARK, min(SPARK_POINTS, width - VALUE_WIDTH - 2 - longest))
+        spark_width = min(spark_width, max(0, width - VALUE_WIDTH - 12))  # a label keeps 10 columns
         label_width = width - VALUE_WIDTH - spark_width - 2
         lines = [Content.styled(view.badge.text, state_style(view.badge.state))]
         if view.badge.error:
