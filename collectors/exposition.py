@@ -57,7 +57,7 @@ def check_metric_name(name: str, reserved_prefix: str | None = None) -> str:
 
 def exported_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
     """Rename reserved labels (`source` -> `exported_source`), as Prometheus's honor_labels=false."""
-    if not any(name in labels for name in RESERVED_LABELS):
+    if RESERVED_LABELS.isdisjoint(labels):
         return labels
     return {(f"exported_{k}" if k in RESERVED_LABELS else k): v for k, v in labels.items()}
 
@@ -110,7 +110,7 @@ class ExpositionParser:
         self.filter = name_filter(include, exclude)
         self.max_series = max_series
         self._specs: dict[tuple[str, str, str], MetricSpec] = {}
-        self._good_labels: set[tuple[str, ...]] = set()
+        self._good_label_names: set[str] = set()
         self._good_names: set[str] = set()
 
     def parse(self, text: str, openmetrics: bool = False) -> Parsed:
@@ -159,24 +159,25 @@ class ExpositionParser:
             yield line
 
     def _add(self, family, parsed: Parsed) -> None:
+        """The per-sample hot path: checks hit caches of names already seen valid."""
         counter_suffixes = _COUNTER_SUFFIXES.get(family.type, ())
+        good_names, good_label_names = self._good_names, self._good_label_names
+        append = parsed.samples.append
         for sample in family.samples:
-            name = sample.name
-            labels = sample.labels
-            if name not in self._good_names:
+            name, labels = sample.name, sample.labels
+            if name not in good_names:
                 if not METRIC_NAME.match(name):
                     parsed.skipped += 1
                     continue
-                self._good_names.add(name)
+                good_names.add(name)
             if labels:
-                names = tuple(labels)
-                if names not in self._good_labels:
-                    if not valid_label_names(names):
+                if not good_label_names.issuperset(labels):
+                    if not valid_label_names(tuple(labels)):
                         parsed.skipped += 1
                         continue
-                    self._good_labels.add(names)
+                    good_label_names.update(labels)
                 labels = exported_labels(labels)
-            parsed.samples.append(Sample(name, sample.value, labels))
+            append(Sample(name, sample.value, labels))
             if name not in parsed.specs:
                 parsed.specs[name] = self._spec(name, family.type, family.documentation, counter_suffixes)
 
