@@ -23,6 +23,10 @@ class SystemOptions(CollectorOptions):
         default_factory=lambda: ["/snap/*", "/boot/efi", "/var/lib/docker/*"],
         description="Mount points to leave out (shell-style patterns).",
     )
+    ignore_disks: list[str] = Field(
+        default_factory=lambda: ["loop*", "ram*"],
+        description="Block devices to leave out of disk I/O (shell-style patterns).",
+    )
     ignore_interfaces: list[str] = Field(
         default_factory=lambda: ["lo", "veth*", "docker*", "br-*"],
         description="Network interfaces to leave out (shell-style patterns).",
@@ -42,6 +46,7 @@ class SystemCollector(Collector[SystemOptions]):
   collector: system
   per_cpu: true
   ignore_mounts: ["/snap/*"]
+  ignore_disks: ["loop*", "ram*"]
   ignore_interfaces: ["lo", "veth*"]
 """
     metrics = (
@@ -182,6 +187,8 @@ class SystemCollector(Collector[SystemOptions]):
 
     def _disk_io(self) -> Iterator[Sample]:
         for device, io in (psutil.disk_io_counters(perdisk=True) or {}).items():
+            if _matches(device, self.options.ignore_disks):
+                continue
             labels = {"device": device}
             yield Sample("system_disk_read_bytes_total", io.read_bytes, labels)
             yield Sample("system_disk_written_bytes_total", io.write_bytes, labels)

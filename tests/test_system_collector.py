@@ -79,3 +79,12 @@ def test_machine_without_sensors_is_not_an_error() -> None:
     temperatures = values(series, "system_temperature_celsius")
     assert not [e for e in ctx.errors if e.startswith(("sensors", "fans"))]
     assert all(-50 < t < 150 for t in temperatures.values())
+
+
+def test_disk_io_leaves_out_loop_devices_unless_asked() -> None:
+    everything, _ = collect_twice(ignore_disks=[])
+    default, _ = collect_twice()
+    all_devices = {dict(labels)["device"] for labels in values(everything, "system_disk_read_bytes_total")}
+    shown = {dict(labels)["device"] for labels in values(default, "system_disk_read_bytes_total")}
+    assert shown == {d for d in all_devices if not d.startswith(("loop", "ram"))}
+    assert shown  # the machine's real disk is still there
