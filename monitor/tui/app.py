@@ -15,6 +15,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App, InvalidThemeError, SystemCommand
@@ -37,7 +38,7 @@ MAX_NOTIFICATIONS_PER_TICK = 3
 
 
 class MonitorApp(App[int]):
-    CSS_PATH = "dashboard.tcss"
+    CSS_PATH = Path(__file__).with_name("dashboard.tcss")  # absolute: subclasses live elsewhere
     TITLE = "monitor"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", tooltip="Quit: stop the pollers and the exporter, restore the terminal"),

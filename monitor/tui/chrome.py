@@ -8,13 +8,31 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widget import Widget
+from textual.widgets import Footer, Input
 
 from monitor.model import Snapshot
 from monitor.tui.format import format_age
 
 if TYPE_CHECKING:
     from monitor.tui.app import MonitorApp
+
+
+class StatusLine(Widget):
+    """One line of text that repaints without a layout pass (a Static's update() triggers a
+    layout of the whole screen: with 100 panels that cost more than everything else)."""
+
+    def __init__(self, id: str) -> None:
+        super().__init__(id=id)
+        self.text = ""
+
+    def set_text(self, text: str) -> None:
+        if text != self.text:
+            self.text = text
+            self.refresh()
+
+    def render(self) -> str:
+        return self.text
 
 
 class DashboardScreen(Screen):
@@ -33,8 +51,8 @@ class DashboardScreen(Screen):
         super().__init__(id=id)
         # Widgets are kept as attributes, not queried per tick: cheaper, and still valid
         # while Textual dismantles the screen at exit (a query would fail then).
-        self.status_bar = Static(id="status")
-        self.banner = Static(id="pause-banner")
+        self.status_bar = StatusLine(id="status")
+        self.banner = StatusLine(id="pause-banner")
         self.search = Input(placeholder="filter sources and series by name; Escape clears", id="filter")
 
     @property
@@ -76,12 +94,12 @@ class DashboardScreen(Screen):
         ]
         if app.filter_text:
             status.append(f"filter: {app.filter_text}")
-        self.status_bar.update(" · ".join(status))
+        self.status_bar.set_text(" · ".join(status))
         banner = self.banner
         banner.display = app.paused
         if app.paused:
             behind = format_age(live.time - shown.time)
-            banner.update(
+            banner.set_text(
                 f"⏸ PAUSED on snapshot v{shown.version}, {behind} and {live.version - shown.version} "
                 f"versions behind live (v{live.version}); collection and /metrics go on. p resumes."
             )

@@ -10,7 +10,6 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
-from textual_plotext import PlotextPlot
 
 from monitor.model import Snapshot, SourceData, Unit
 from monitor.tui import view as v
@@ -57,6 +56,9 @@ class DetailScreen(DashboardScreen):
         self.title_bar = Static(id="detail-title")
         self.table: DataTable = DataTable(id="series", cursor_type="row", zebra_stripes=True)
         self.table.add_columns(*COLUMNS)
+        # Imported here: plotext adds about 2.5 MB of RSS, paid only once a detail screen opens.
+        from textual_plotext import PlotextPlot
+
         self.chart = PlotextPlot(id="chart")
 
     def body(self) -> ComposeResult:
@@ -64,8 +66,7 @@ class DetailScreen(DashboardScreen):
         yield self.table
         yield self.chart
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def on_mount(self) -> None:  # Textual also runs DashboardScreen.on_mount: no super() call
         self.table.focus()
 
     def effective_window(self) -> float:

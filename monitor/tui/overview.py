@@ -33,12 +33,15 @@ class OverviewScreen(DashboardScreen):
     def __init__(self) -> None:
         super().__init__(id="overview")
         self.grid = Grid(id="grid")
+        self.scroll = VerticalScroll(self.grid, id="overview-scroll", can_focus=False)
         self._drawn: dict[str, tuple] = {}
         """Per source, what its panel was last built from: rebuilt only when that changes."""
 
     def body(self) -> ComposeResult:
-        with VerticalScroll(id="overview-scroll", can_focus=False):
-            yield self.grid
+        yield self.scroll
+
+    def on_mount(self) -> None:  # DashboardScreen.on_mount runs too
+        self.watch(self.scroll, "scroll_y", lambda _: self.dashboard.redraw(), init=False)
 
     def on_resize(self, event: Resize) -> None:
         self.grid.styles.grid_size_columns = max(1, event.size.width // PANEL_WIDTH)
@@ -54,10 +57,13 @@ class OverviewScreen(DashboardScreen):
             grid.mount_all(new)
             panels.update((panel.source_name, panel) for panel in new)
         filter_text = self.dashboard.filter_text
+        top, bottom = self.scroll.scroll_y, self.scroll.scroll_y + self.scroll.size.height
         for name, source in snapshot.sources.items():
             panel = panels[name]
             panel.display = v.source_visible(source, filter_text)
-            if panel.display:
+            region = panel.virtual_region
+            # Panels scrolled out of view are drawn when they come back (scroll_y is watched).
+            if panel.display and (panel.view is None or (region.bottom >= top and region.y <= bottom)):
                 self._draw_panel(panel, source, now, filter_text)
         if self.focused is None and panels:
             self.call_after_refresh(next(iter(panels.values())).focus)

@@ -6,6 +6,7 @@ Pure functions of their inputs, so the screens stay thin and this part is tested
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -58,6 +59,7 @@ def series_name(key: SeriesKey) -> str:
     return name + "{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}"
 
 
+@functools.lru_cache(maxsize=65536)
 def short_label(key: SeriesKey, collector: str) -> str:
     """A panel label: collector prefix and unit suffixes dropped, label values appended."""
     name, labels = key

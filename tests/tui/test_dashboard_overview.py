@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from textual.containers import Grid
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from monitor.model import SourceHealth
 from monitor.tui.panel import SourcePanel
@@ -35,7 +35,7 @@ async def test_panels_show_health_and_formatted_key_metrics(clock: Clock) -> Non
         assert "stale: last data 20s ago" in text["cache"]
         assert app.query_one(SourcePanel).has_class("-up")
         assert app.screen.query_one("#panel-web").has_class("-down")
-        header = str(app.screen.query_one("#status", Static).render())
+        header = str(app.screen.query_one("#status").render())
         assert "testhost" in header and EXPORTER_URL in header
         assert f"snapshot v{app.store.snapshot().version}" in header
 
@@ -125,7 +125,7 @@ async def test_pause_freezes_the_display_while_the_store_moves_on(clock: Clock) 
         await pilot.pause()
         frozen_version = store.snapshot().version
         await pilot.press("p")
-        banner = app.screen.query_one("#pause-banner", Static)
+        banner = app.screen.query_one("#pause-banner")
         assert banner.display
         clock.now += 3
         store.publish("host", up(clock.now, 99), {**host_series(0), ("host_memory_used_bytes", ()): 2**30})

@@ -1,0 +1,38 @@
+"""The alert bar under the status line: firing alerts first, most severe first, then pending
+ones marked as such. Hidden while nothing is pending or firing, so it costs no screen space
+on a quiet system."""
+
+from __future__ import annotations
+
+from textual.content import Content
+
+from monitor.alerts.state import AlertInstance, AlertState, AlertsView
+from monitor.tui.colours import alert_style
+from monitor.tui.format import format_age
+
+MAX_LINES = 4
+
+
+def _line(alert: AlertInstance, now: float) -> Content:
+    if alert.state is AlertState.FIRING:
+        head = f"▲ FIRING {alert.severity.upper()} {alert.alert}"
+        since = f"firing for {format_age(now - (alert.fired_at or now))}"
+    else:
+        head = f"△ pending {alert.severity} {alert.alert}"
+        since = f"pending for {format_age(now - (alert.active_since or now))}"
+    return Content.assemble((head, alert_style(alert)), f"  {alert.summary}  ", (since, "$foreground-muted"))
+
+
+def alert_bar(view: AlertsView | None, now: float) -> Content | None:
+    """The bar's text, or None when it should be hidden."""
+    if view is None:
+        return None
+    active = [a for a in view.alerts if a.state in (AlertState.FIRING, AlertState.PENDING)]
+    if not active:
+        return None
+    lines = [_line(alert, now) for alert in active[:MAX_LINES]]
+    if len(active) > MAX_LINES:
+        lines.append(
+            Content.styled(f"+{len(active) - MAX_LINES} more: a for all alerts", "$foreground-muted")
+        )
+    return Content("\n").join(lines)

@@ -1,0 +1,84 @@
+"""The alerts screen: what is active now, and every firing and resolution with its time and
+value (the evaluator keeps the last 500)."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import DataTable, Static
+
+from monitor.alerts.state import AlertInstance, AlertState, AlertsView
+from monitor.alerts.template import format_value
+from monitor.model import Snapshot
+from monitor.tui.chrome import DashboardScreen
+from monitor.tui.colours import alert_style
+
+
+def clock_time(timestamp: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(timestamp)) if timestamp is not None else ""
+
+
+def _labels(alert: AlertInstance) -> str:
+    return ", ".join(f"{k}={v}" for k, v in alert.labels)
+
+
+class AlertHistoryScreen(DashboardScreen):
+    def __init__(self) -> None:
+        super().__init__(id="alerts")
+        self._drawn: int | None = None
+        self.active: DataTable = DataTable(id="active-alerts", cursor_type="row", zebra_stripes=True)
+        self.active.add_columns("state", "alert", "source", "labels", "value", "since", "summary")
+        self.history: DataTable = DataTable(id="alert-history", cursor_type="row", zebra_stripes=True)
+        self.history.add_columns("time", "event", "alert", "source", "labels", "value", "summary")
+        self.empty = Static(id="no-alerts")
+
+    def body(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static("Active", classes="section")
+            yield self.active
+            yield Static("History (newest first)", classes="section")
+            yield self.history
+            yield self.empty
+
+    def draw(self, snapshot: Snapshot, now: float) -> None:
+        view = self.dashboard.alert_view
+        if view is None:
+            self.empty.update("No alerts are configured: see docs/ALERTS.md.")
+            return
+        if self._drawn == view.version:
+            return
+        self._drawn = view.version
+        self._fill(view)
+
+    def _fill(self, view: AlertsView) -> None:
+        self.active.clear()
+        for alert in view.alerts:
+            since = alert.resolved_at if alert.state is AlertState.RESOLVED else alert.active_since
+            if alert.state is AlertState.FIRING:
+                since = alert.fired_at
+            self.active.add_row(
+                Content.styled(f"{alert.state} {alert.severity}", alert_style(alert)),
+                alert.alert,
+                alert.source,
+                _labels(alert),
+                format_value(alert.value),
+                clock_time(since),
+                alert.summary,
+            )
+        self.history.clear()
+        for event in reversed(view.history):
+            alert = event.instance
+            self.history.add_row(
+                clock_time(event.time),
+                Content.styled(str(event.state), alert_style(alert)),
+                alert.alert,
+                alert.source,
+                _labels(alert),
+                format_value(alert.value),
+                alert.summary,
+            )
+        quiet = not view.alerts and not view.history
+        self.empty.update("No alert has fired yet." if quiet else "")
