@@ -17,6 +17,7 @@ import yaml
 _ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 Path = tuple[str | int, ...]
+SELF_REFERENCE = "an alias refers to the anchor it is inside of: the value would be infinite"
 
 
 @dataclass(frozen=True)
@@ -85,34 +86,62 @@ class LoadedYaml:
 
 
 def load_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) -> LoadedYaml:
-    """Parse with PyYAML's SafeLoader (what yaml.safe_load uses), substituting ${VAR}."""
+    """Parse with PyYAML's SafeLoader (what yaml.safe_load uses), substituting ${VAR}.
+
+    Every YAML error becomes a positioned Problem: a control character (reported by PyYAML
+    as an offset), a syntax error, and a tag SafeLoader refuses such as !!python/object.
+    """
     environ = os.environ if environ is None else environ
-    loader = yaml.SafeLoader(text)
     try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            message = f"invalid YAML: {exc.problem or exc.context}"
-            return LoadedYaml(file, None, None, [Problem(file, line, column, "", message)])
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"invalid YAML: control character U+{code:04X} is not allowed"
+        return LoadedYaml(file, None, None, [Problem(file, line, column, "", message)])
+    try:
+        root = loader.get_single_node()
         result = LoadedYaml(file, None, root)
         if root is not None:
             _check_nodes(root, (), result, environ)
-            result.data = loader.construct_document(root)
+            if not any(p.message == SELF_REFERENCE for p in result.problems):
+                result.data = loader.construct_document(root)
         return result
+    except RecursionError:  # thousands of nested brackets
+        message = "invalid YAML: nested too deeply"
+        return LoadedYaml(file, None, None, [Problem(file, 1, 1, "", message)])
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        return LoadedYaml(file, None, None, [Problem(file, line, column, "", message)])
     finally:
         loader.dispose()
 
 
-def _check_nodes(node: yaml.Node, path: Path, result: LoadedYaml, environ: Mapping[str, str]) -> None:
-    """Substitute environment references and catch duplicate keys PyYAML would hide."""
+def _check_nodes(
+    node: yaml.Node,
+    path: Path,
+    result: LoadedYaml,
+    environ: Mapping[str, str],
+    ancestors: frozenset[int] = frozenset(),
+) -> None:
+    """Substitute environment references, catch duplicate keys PyYAML would hide, and refuse
+    an alias inside its own anchor (`&a [*a]`), which would make the config infinite."""
+    if id(node) in ancestors:
+        mark = node.start_mark
+        result.problems.append(
+            Problem(result.file, mark.line + 1, mark.column + 1, format_path(path), SELF_REFERENCE)
+        )
+        return
+    ancestors = ancestors | {id(node)} if isinstance(node, yaml.CollectionNode) else ancestors
     if isinstance(node, yaml.ScalarNode):
         if "$" in node.value and node.tag == "tag:yaml.org,2002:str":
             node.value = _substitute(node, path, result, environ)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _check_nodes(item, (*path, index), result, environ)
+            _check_nodes(item, (*path, index), result, environ, ancestors)
     elif isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -129,7 +158,7 @@ def _check_nodes(node: yaml.Node, path: Path, result: LoadedYaml, environ: Mappi
                     )
                 )
             seen.setdefault(key, key_node.start_mark.line + 1)
-            _check_nodes(value_node, (*path, key), result, environ)
+            _check_nodes(value_node, (*path, key), result, environ, ancestors)
 
 
 def _substitute(node: yaml.ScalarNode, path: Path, result: LoadedYaml, environ: Mapping[str, str]) -> str:
