@@ -181,7 +181,7 @@ class CommandCollector(Collector[CommandOptions]):
     def _json(self, text: str, ctx: CollectContext) -> Iterator[Sample]:
         try:
             document = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             raise CollectError(f"stdout is not JSON ({exc}): {text[:60]!r}") from None
         if not isinstance(document, dict):
             raise CollectError(f"expected a JSON object on stdout, got {type(document).__name__}")

@@ -164,7 +164,7 @@ class HttpCollector(Collector[HttpOptions]):
     def _json_samples(self, response: HttpResponse, ctx: CollectContext) -> Iterator[Sample]:
         try:
             document = json.loads(response.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             excerpt = response.body[:60].decode("utf-8", errors="replace")
             raise CollectError(
                 f"expected a JSON body for the json metrics, got {response.content_type or 'no type'}: "

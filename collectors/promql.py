@@ -44,6 +44,10 @@ class PromqlOptions(HttpClientOptions):
         return value
 
 
+MALFORMED = (AttributeError, KeyError, IndexError, TypeError, ValueError)
+"""What reading an oddly shaped query result can raise: that query's partial error, not the poll's."""
+
+
 class QueryError(Exception):
     """One query failed; the others still count."""
 
@@ -97,7 +101,7 @@ class PromqlCollector(Collector[PromqlOptions]):
                 continue
             try:
                 yield from self._samples(name, result, ctx)
-            except (KeyError, IndexError, TypeError, ValueError) as exc:
+            except MALFORMED as exc:
                 ctx.error(f"{name}: malformed query result ({type(exc).__name__}: {exc})")
 
     async def _query_all(self, ctx: CollectContext) -> list[dict[str, Any] | BaseException]:
