@@ -8,6 +8,7 @@ so it works with `tls_verify: false` too, e.g. for self-signed internal services
 
 from __future__ import annotations
 
+import functools
 import socket
 import ssl
 import time
@@ -17,9 +18,18 @@ from datetime import UTC, datetime
 from cryptography import x509
 from pydantic import Field, field_validator
 
-from collectors.httpclient import check_file
+from collectors.httpclient import check_file, verifying_context
 from monitor.model import MetricSpec, Sample, Unit
 from monitor.plugin import CollectContext, CollectError, Collector, CollectorOptions
+
+
+@functools.lru_cache(maxsize=1)
+def unverified_context() -> ssl.SSLContext:
+    """For `tls_verify: false`: still a handshake, and the certificate is still read for its expiry."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 class TcpOptions(CollectorOptions):
@@ -65,11 +75,9 @@ class TcpCollector(Collector[TcpOptions]):
         self.tls_context: ssl.SSLContext | None = None
         if self.options.tls:
             options = self.options
-            context = ssl.create_default_context(cafile=options.ca_file)
-            if not options.tls_verify:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            self.tls_context = context
+            self.tls_context = (
+                verifying_context(options.ca_file) if options.tls_verify else unverified_context()
+            )
 
     def collect(self, ctx: CollectContext) -> Iterator[Sample]:
         host, port = self.options.host, self.options.port

@@ -7,6 +7,7 @@ import asyncio
 import datetime
 import ipaddress
 import json
+import multiprocessing
 import ssl
 import subprocess
 import threading
@@ -191,6 +192,26 @@ def make_app() -> web.Application:
     return app
 
 
+def _serve(port: int) -> None:
+    web.run_app(make_app(), host="127.0.0.1", port=port, print=None, access_log=None, shutdown_timeout=0.1)
+
+
+@pytest.fixture
+def server_process() -> Iterator[str]:
+    """The same app in a child process, so its work (50 MiB bodies, 200,000-line pages) does
+    not compete for this process's GIL with the pollers a test is judging."""
+    port = free_port()
+    process = multiprocessing.get_context("fork").Process(target=_serve, args=(port,), daemon=True)
+    process.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_http(f"{url}/json", process)
+        yield url
+    finally:
+        process.terminate()
+        process.join(10)
+
+
 @pytest.fixture
 def server() -> Iterator[ThreadedServer]:
     with ThreadedServer(make_app()) as running:
@@ -239,11 +260,13 @@ def tls_server(tls_files: tuple[Path, Path]) -> Iterator[ThreadedServer]:
         yield running
 
 
-def _wait_for_http(url: str, process: subprocess.Popen, deadline_seconds: float = 15.0) -> None:
+def _wait_for_http(
+    url: str, process: subprocess.Popen | multiprocessing.Process, deadline_seconds: float = 15.0
+) -> None:
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
+        if (process.poll() if isinstance(process, subprocess.Popen) else process.exitcode) is not None:
+            raise RuntimeError(f"the server for {url} exited")
         try:
             with urllib.request.urlopen(url, timeout=1):
                 return
