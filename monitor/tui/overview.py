@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.events import Resize
 
-from monitor.model import Snapshot, SourceData
+from monitor.model import Snapshot, SourceData, SourceState
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
 from monitor.tui.panel import PANEL_WIDTH, PanelView, SourcePanel, badge, panel_rows
@@ -34,7 +34,9 @@ class OverviewScreen(DashboardScreen):
         super().__init__(id="overview")
         self.grid = Grid(id="grid")
         self.scroll = VerticalScroll(self.grid, id="overview-scroll", can_focus=False)
+        self._panels: dict[str, SourcePanel] = {}
         self._drawn: dict[str, tuple] = {}
+        self._shown: dict[str, bool] = {}
         """Per source, what its panel was last built from: rebuilt only when that changes."""
 
     def body(self) -> ComposeResult:
@@ -47,26 +49,33 @@ class OverviewScreen(DashboardScreen):
         self.grid.styles.grid_size_columns = max(1, event.size.width // PANEL_WIDTH)
 
     def draw(self, snapshot: Snapshot, now: float) -> None:
-        grid = self.grid
-        panels = {panel.source_name: panel for panel in grid.query(SourcePanel)}
+        panels = self._panels
         for gone in panels.keys() - snapshot.sources.keys():
             panels.pop(gone).remove()
             self._drawn.pop(gone, None)
+            self._shown.pop(gone, None)
         new = [SourcePanel(name) for name in snapshot.sources if name not in panels]
         if new:
-            grid.mount_all(new)
+            self.grid.mount_all(new)
             panels.update((panel.source_name, panel) for panel in new)
+            if self.focused is None:
+                self.call_after_refresh(new[0].focus)
         filter_text = self.dashboard.filter_text
         top, bottom = self.scroll.scroll_y, self.scroll.scroll_y + self.scroll.size.height
         for name, source in snapshot.sources.items():
             panel = panels[name]
-            panel.display = v.source_visible(source, filter_text)
+            shown = v.source_visible(source, filter_text)
+            if self._shown.get(name) != shown:  # reading panel.display costs a style lookup
+                panel.display = self._shown[name] = shown
+            if not shown:
+                continue
+            state = source.state(now)
+            if state is SourceState.UP and self._drawn.get(name) == (source.version, filter_text, state):
+                continue  # the common case, and the cheap one: nothing on this panel changed
             region = panel.virtual_region
             # Panels scrolled out of view are drawn when they come back (scroll_y is watched).
-            if panel.display and (panel.view is None or (region.bottom >= top and region.y <= bottom)):
+            if panel.view is None or (region.bottom >= top and region.y <= bottom):
                 self._draw_panel(panel, source, now, filter_text)
-        if self.focused is None and panels:
-            self.call_after_refresh(next(iter(panels.values())).focus)
 
     def _draw_panel(self, panel: SourcePanel, source: SourceData, now: float, filter_text: str) -> None:
         health = badge(source, now)
@@ -77,7 +86,7 @@ class OverviewScreen(DashboardScreen):
             )
             self._drawn[source.name] = built_from
             panel.show(PanelView(source.name, health, tuple(rows), hidden))
-        else:
+        else:  # only the badge's age or countdown moved
             panel.show(PanelView(source.name, health, panel.view.rows, panel.view.hidden))
 
     def on_source_panel_selected(self, message: SourcePanel.Selected) -> None:

@@ -129,10 +129,13 @@ class SourcePanel(Widget, can_focus=True):
     def show(self, view: PanelView) -> None:
         if view == self.view:
             return
-        resized = self.view is None or len(view.rows) != len(self.view.rows) or view.badge != self.view.badge
+        previous = self.view
         self.view = view
-        for state in SourceState:
-            self.set_class(view.badge.state is state, f"-{state.value}")
+        if previous is None or view.badge.state is not previous.badge.state:
+            # Changing classes restyles the widget: only when the state really changed.
+            for state in SourceState:
+                self.set_class(view.badge.state is state, f"-{state.value}")
+        resized = previous is None or len(view.rows) != len(previous.rows) or view.badge != previous.badge
         self.refresh(layout=resized)
 
     def render(self) -> Content:

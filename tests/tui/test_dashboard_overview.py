@@ -180,3 +180,19 @@ async def test_click_on_a_panel_opens_its_detail(clock: Clock) -> None:
         await pilot.click("#panel-cache")
         await pilot.pause()
         assert app.screen.id == "detail" and app.screen.source_name == "cache"
+
+
+async def test_arrow_keys_move_between_panels_and_enter_opens_the_focused_one(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.focused.id == "panel-host"
+        await pilot.press("right")
+        assert app.focused.id == "panel-web"
+        await pilot.press("down")
+        assert app.focused.id == "panel-cache"
+        await pilot.press("left", "up")
+        assert app.focused.id == "panel-host"
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert app.screen.id == "detail" and app.screen.source_name == "web"
