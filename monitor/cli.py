@@ -178,6 +178,7 @@ def _rules(config: Config, output: str | None) -> int:
 
 def _run(config: Config, args: argparse.Namespace) -> int:
     from monitor.exporter import ExporterStartError
+    from monitor.reload import hangup_handler
     from monitor.runtime import Runtime
 
     runtime = Runtime(
@@ -187,7 +188,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         keep_history=not args.headless,
         watch_config=args.watch,
     )
-    signal.signal(signal.SIGHUP, lambda _signum, _frame: runtime.reloader.request())
+    signal.signal(signal.SIGHUP, hangup_handler(runtime.reloader, dashboard=not args.headless))
     try:
         if args.headless:
             return _run_headless(runtime)

@@ -10,6 +10,8 @@ in `status` for the dashboard and as two gauges on /metrics. A valid one goes to
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +53,28 @@ class ReloadStatus:
             "message": self.message,
             "errors": list(self.errors),
         }
+
+
+def hangup_handler(reloader: Reloader, dashboard: bool) -> Callable[[int, object], None]:
+    """SIGHUP reloads; but under the dashboard it is also what the kernel sends when the
+    terminal goes away (window closed, ssh dropped), and then the dashboard must exit instead
+    of living on without a screen. A hung-up terminal fails every ioctl with EIO."""
+
+    def handle(_signum: int, _frame: object) -> None:
+        if dashboard and not _terminal_alive():
+            os.kill(os.getpid(), signal.SIGTERM)  # the dashboard's SIGTERM handler exits cleanly
+        else:
+            reloader.request()
+
+    return handle
+
+
+def _terminal_alive() -> bool:
+    try:
+        os.tcgetpgrp(0)
+    except OSError:
+        return False
+    return True
 
 
 class Reloader:

@@ -217,6 +217,11 @@ class Poller:
             _close_quietly(self._collector, self.name)
             self._collector = None
 
+    def collection_deadline(self) -> float | None:
+        """When the running collection's timeout expires (clock's monotonic time); None while
+        the poller sleeps."""
+        return self._deadline
+
     def retire(self) -> None:
         """Stop the thread and, from now on, never publish again: after a reload the store
         belongs to the replacing poller, or the source is gone and must stay gone."""
@@ -462,8 +467,11 @@ class Scheduler:
         for poller in pollers:
             if poller.thread.ident is None:
                 continue
-            if poller.activity().phase is not Phase.HUNG:  # a hung one ignores stop too: no wait
-                poller.thread.join(max(0.0, deadline - time.monotonic()))
+            limit = deadline - time.monotonic()
+            due = poller.collection_deadline()
+            if due is not None:  # past its timeout, a collector ignores stop requests too: no wait
+                limit = min(limit, due + HUNG_GRACE - self.clock.monotonic())
+            poller.thread.join(max(0.0, limit))
             if poller.thread.is_alive():
                 activity = poller.activity()
                 abandoned.append(

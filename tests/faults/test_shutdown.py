@@ -4,6 +4,7 @@ terminal (tmux), and a second monitor started on a port already taken."""
 from __future__ import annotations
 
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -14,12 +15,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import REPO, require_binary
-from tests.faults.harness import MonitorProcess, wait_for
+from tests.conftest import REPO, free_port, require_binary
+from tests.faults.harness import MonitorProcess, http_get, wait_for
 
 EXIT_BOUND = 2.0
 SLACK = 1.0
 """The issue's bound is 2 s; a loaded CI machine gets one more second before this fails."""
+HANGUP_BOUND = 15.0
+"""No bound is asked for after a hangup (writes to the dead terminal fail slowly): only that it
+ends. Without the check it would live on for good."""
 
 
 class Tmux:
@@ -107,3 +111,36 @@ def test_port_taken_is_a_clear_error_and_the_running_monitor_carries_on(tmp_path
     assert second.returncode == 3
     assert f"port {first.port} is already in use" in second.stderr
     assert "Traceback" not in second.stderr
+
+
+def test_sighup_reloads_the_dashboard_but_a_terminal_hangup_ends_it(tmux: Tmux, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n  - {name: one, collector: command, argv: [echo, '1'], interval: 300ms}\n")
+    port = free_port()
+    command = shlex.join(
+        [sys.executable, "-m", "monitor", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    )
+    tmux("send-keys", f"cd {shlex.quote(str(REPO))} && {command}", "Enter")
+    shell = psutil.Process(int(tmux("display", "-p", "#{pane_pid}")))
+    monitor = wait_for(lambda: next(iter(shell.children()), None), 20, "the monitor process")
+    url = f"http://127.0.0.1:{port}/metrics"
+    wait_for(lambda: _get_ok(url, b'source="one"'), 20, "the dashboard's exporter")
+
+    config.write_text(
+        config.read_text() + "  - {name: two, collector: command, argv: [echo, '2'], interval: 300ms}\n"
+    )
+    monitor.send_signal(signal.SIGHUP)
+    wait_for(lambda: _get_ok(url, b'command_value{source="two"} 2.0'), 20, "the source added by the reload")
+    assert monitor.is_running()
+
+    subprocess.run([tmux.binary, "-L", tmux.socket, "kill-server"], capture_output=True, timeout=10)
+    gone, _alive = psutil.wait_procs([monitor], timeout=HANGUP_BOUND)
+    assert gone, "the dashboard lived on after its terminal hung up"
+
+
+def _get_ok(url: str, needle: bytes) -> bool:
+    try:
+        status, body = http_get(url, timeout=2)
+    except OSError:
+        return False
+    return status == 200 and needle in body
