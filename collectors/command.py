@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import ByteSize, Field, field_validator
 
-from collectors.exposition import ExpositionParser, InvalidExposition, check_metric_name
+from collectors.exposition import ExpositionParser, InvalidExposition, check_metric_name, unit_of
 from collectors.jsonvalues import json_number
 from monitor.model import MetricSpec, Sample, Unit
 from monitor.plugin import CollectContext, CollectError, Collector, CollectorOptions
@@ -190,7 +190,7 @@ class CommandCollector(Collector[CommandOptions]):
             if number is None or not METRIC_NAME.match(name):
                 ctx.error(f"{name}: not a usable metric name and number ({str(value)[:30]!r})")
                 continue
-            ctx.declare(MetricSpec(name, f"'{name}' from the command's JSON output"))
+            ctx.declare(MetricSpec(name, f"'{name}' from the command's JSON output", unit_of(name)))
             yield Sample(name, number)
 
 

@@ -20,7 +20,7 @@ from jsonpath_ng import parse as parse_jsonpath
 from jsonpath_ng.exceptions import JSONPathError
 from pydantic import Field, field_validator
 
-from collectors.exposition import check_metric_name
+from collectors.exposition import check_metric_name, unit_of
 from collectors.httpclient import HttpClient, HttpClientOptions, HttpResponse, check_http_url
 from collectors.jsonvalues import json_number
 from monitor.model import MetricSpec, Sample, Unit
@@ -126,7 +126,7 @@ class HttpCollector(Collector[HttpOptions]):
         self.paths = {name: _compile(path) for name, path in self.options.json_metrics.items()}
         self.body_pattern = re.compile(self.options.expect_body) if self.options.expect_body else None
         self.specs = [
-            MetricSpec(name, f"JSONPath {path} in the response body", key=True)
+            MetricSpec(name, f"JSONPath {path} in the response body", unit_of(name), key=True)
             for name, path in self.options.json_metrics.items()
         ]
 

@@ -134,7 +134,10 @@ class HttpClient:
 
     async def _new_session(self) -> aiohttp.ClientSession:
         options = self.options
-        tls = verifying_context(options.ca_file) if options.tls_verify else False
+        # True: aiohttp's own verifying context, built once when aiohttp is imported.
+        tls: ssl.SSLContext | bool = options.tls_verify
+        if options.tls_verify and options.ca_file:
+            tls = verifying_context(options.ca_file)
         headers = {"User-Agent": USER_AGENT, **options.headers}
         if options.bearer_token is not None:
             headers["Authorization"] = f"Bearer {options.bearer_token}"

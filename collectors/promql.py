@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from collectors.exposition import check_metric_name, exported_labels, valid_label_names
+from collectors.exposition import check_metric_name, exported_labels, unit_of, valid_label_names
 from collectors.httpclient import HttpClient, HttpClientOptions, HttpResponse, check_http_url
 from monitor.model import MetricSpec, Sample
 from monitor.plugin import CollectContext, CollectError, Collector
@@ -79,7 +79,8 @@ class PromqlCollector(Collector[PromqlOptions]):
         self.client.open()
         self.endpoint = f"{self.options.url}/api/v1/query"
         self.specs = [
-            MetricSpec(name, f"PromQL: {query}", key=True) for name, query in self.options.queries.items()
+            MetricSpec(name, f"PromQL: {query}", unit_of(name), key=True)
+            for name, query in self.options.queries.items()
         ]
 
     def close(self) -> None:

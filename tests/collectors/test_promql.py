@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from collectors.promql import PromqlCollector
+from monitor.model import Unit
 from monitor.plugin import CollectError
 from tests.collectors.conftest import run_collector
 
@@ -58,3 +59,11 @@ def test_unreachable_or_not_prometheus(prometheus_server, server):
         run_collector(PromqlCollector, {"url": f"{server.url}/html", "queries": {"x": "up"}})
     with pytest.raises(CollectError, match=r"no response within 0\.5s"):
         run_collector(PromqlCollector, {"url": f"{server.url}/hung", "queries": {"x": "up"}}, timeout=0.5)
+
+
+def test_units_follow_the_metric_name(prometheus_server):
+    _, ctx = run_collector(
+        PromqlCollector,
+        {"url": prometheus_server, "queries": {"fleet_memory_bytes": "node_memory_MemTotal_bytes"}},
+    )
+    assert ctx.declared["fleet_memory_bytes"].unit == Unit.BYTES
