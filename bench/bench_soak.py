@@ -101,13 +101,14 @@ class SoakResult:
     def after_warmup(self) -> list[tuple[float, int, int, int]]:
         return [s for s in self.samples if s[0] >= self.warmup]
 
-    def rss_growth(self, window: float = 60.0) -> tuple[int, int, float]:
-        """(baseline, final, growth ratio): peak RSS in the first and in the last `window`
-        seconds after warm-up (peaks, because RSS sampled mid-scrape jitters)."""
+    def growth(self, column: int = 1, window: float = 60.0) -> tuple[int, int, float]:
+        """(baseline, final, ratio) of one sampled column (1 RSS, 2 threads, 3 fds): its peak in
+        the first and in the last `window` seconds after warm-up (peaks, because a sample taken
+        mid-scrape or while a command runs jitters)."""
         steady = self.after_warmup()
-        first = [rss for t, rss, _, _ in steady if t < self.warmup + window]
         end = steady[-1][0]
-        last = [rss for t, rss, _, _ in steady if t >= end - window]
+        first = [sample[column] for sample in steady if sample[0] < self.warmup + window]
+        last = [sample[column] for sample in steady if sample[0] >= end - window]
         baseline, final = max(first), max(last)
         return baseline, final, final / baseline
 
@@ -197,16 +198,17 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         result = run_soak(args.minutes * 60, args.warmup_minutes * 60, args.reload_every, Path(workdir))
-    baseline, final, ratio = result.rss_growth()
+    baseline, final, ratio = result.growth(1)
     print(
         f"soak: {args.minutes:g} min, warm-up {args.warmup_minutes:g} min, reload every {args.reload_every:g} s"
     )
     print(
         f"  RSS: baseline {baseline / 2**20:.1f} MiB -> final {final / 2**20:.1f} MiB ({(ratio - 1) * 100:+.1f}%)"
     )
-    threads, fds = result.spread(2), result.spread(3)
-    print(f"  threads after warm-up: {threads[0]}..{threads[1]}")
-    print(f"  open fds after warm-up: {fds[0]}..{fds[1]}")
+    for column, what in ((2, "threads"), (3, "open fds")):
+        low, high = result.spread(column)
+        first, last, _ = result.growth(column)
+        print(f"  {what} after warm-up: {low}..{high}; peak in the first minute {first}, in the last {last}")
     print(f"  scrapes: {result.scrapes}, failed: {result.failed_scrapes}")
     print(
         f"  reloads: {result.reloads}, scrapes showing a failed reload: {result.scrapes_after_failed_reload}"

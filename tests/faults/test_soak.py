@@ -30,7 +30,7 @@ def test_two_minute_soak_has_no_unbounded_growth(tmp_path: Path) -> None:
     assert result.failed_scrapes == 0
     assert result.reloads >= 7 and result.scrapes_after_failed_reload == 0, log[-2000:]
     assert log.count("reloaded ") == result.reloads
-    baseline, final, ratio = result.rss_growth(window=20.0)
+    baseline, final, ratio = result.growth(1, window=20.0)
     assert ratio <= GROWTH_LIMIT, f"RSS grew from {baseline / 2**20:.1f} to {final / 2**20:.1f} MiB"
     low, high = result.spread(2)
     assert high - low <= 2, f"threads ranged {low}..{high} after warm-up"
