@@ -19,6 +19,7 @@ sources at most 20% of a core with no dropped refreshes.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -124,7 +125,9 @@ def child(sources: int, seconds: float, stats_path: str, dashboard: bool) -> Non
 
     runtime.start()
     try:
-        (TimedApp.from_runtime(runtime) if dashboard else EmptyApp()).run()
+        app = TimedApp.from_runtime(runtime) if dashboard else EmptyApp()
+        gc.freeze()  # as run_dashboard does
+        app.run()
     finally:
         runtime.stop()
     log.write(stats_path, REFRESH)
