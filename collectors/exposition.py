@@ -100,12 +100,13 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
 def _count_samples(text: str, start: int, wanted: re.Pattern[str] | None) -> int:
     """Sample lines in `text[start:]` (`start` follows a newline), of names matching `wanted`.
 
-    Counted a chunk at a time by C-level string and regex methods, so the GIL is released
-    between chunks and no copy of the text is made. Without a filter, sample lines are the
+    Counted a chunk at a time by C-level string and regex methods, so other threads get the
+    GIL between chunks, and no copy of the text is made. Without a filter, sample lines are the
     lines that are neither comments nor empty (a run of several empty lines counts as one).
     """
     count = 0
     names: Counter[str] = Counter()
+    start = max(start, 1)  # a sample line was read before, so `start - 1` is that newline
     while start < len(text):
         end = text.find("\n", start + COUNT_CHUNK)
         end = len(text) if end == -1 else end + 1
