@@ -37,6 +37,8 @@ from monitor.tui.overview import OverviewScreen
 
 DARK, LIGHT = "textual-dark", "textual-light"
 MAX_NOTIFICATIONS_PER_TICK = 3
+RELOAD_HELP = Binding("r", "reload_config", "Reload", tooltip="Reload the config file, as SIGHUP does")
+"""For the help screen: `r` is bound per app in from_runtime, where there is a config to reload."""
 
 
 class MonitorApp(App[int]):
@@ -202,8 +204,9 @@ class MonitorApp(App[int]):
         self.theme = LIGHT if self.current_theme.dark else DARK
 
     def help_sections(self) -> dict[str, Iterable]:
+        reload = [RELOAD_HELP] if self.reload_config is not None else []
         return {
-            "Everywhere": [*self.BINDINGS, *DashboardScreen.BINDINGS],
+            "Everywhere": [*self.BINDINGS, *reload, *DashboardScreen.BINDINGS],
             "Overview": OverviewScreen.BINDINGS,
             "Source detail": DetailScreen.BINDINGS,
         }
@@ -231,6 +234,8 @@ class MonitorApp(App[int]):
                 yield SystemCommand(
                     f"Window {label}", f"Chart and statistics over {label}", self._window(screen, key)
                 )
+            yield SystemCommand("Sort", "Sort the series by the next column", screen.action_sort)
+            yield SystemCommand("Reverse sort", "Reverse the order of the series", screen.action_reverse)
 
     def _detail_of(self, name: str) -> Callable[[], None]:
         return lambda: self.open_detail(name)

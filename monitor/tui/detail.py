@@ -41,7 +41,7 @@ class DetailScreen(DashboardScreen):
         Binding("3", "window('3')", "15m", tooltip="Window: the last 15 minutes"),
         Binding("4", "window('4')", "1h", tooltip="Window: the last hour (as far as history allows)"),
         Binding("s", "sort", "Sort", tooltip="Sort by the next column (or click a column header)"),
-        Binding("r", "reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
+        Binding("R", "reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
     ]
 
     def __init__(self, source: str) -> None:

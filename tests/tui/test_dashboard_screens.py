@@ -77,7 +77,7 @@ async def test_detail_sort_by_key_and_by_clicking_a_header(clock: Clock) -> None
         await pilot.press("s")  # by current value
         await pilot.pause()
         assert table_rows(app)[0][0] == 'host_disk_usage_ratio{mount="/home"}'
-        await pilot.press("r")
+        await pilot.press("R")
         await pilot.pause()
         assert table_rows(app)[0][0] == "host_memory_used_bytes"
         table = app.screen.query_one("#series", DataTable)
@@ -155,7 +155,10 @@ async def test_command_palette_runs_dashboard_actions(clock: Clock) -> None:
         await pilot.pause()
         assert app.screen.id == "detail" and app.screen.source_name == "cache"
         titles = [command.title for command in app.get_system_commands(app.screen)]
-        for title in ("Resume", "Filter", "Clear filter", "Help", "Monitoring cost", "Log", "Window 1h"):
+        for title in (
+            *("Resume", "Filter", "Clear filter", "Help", "Monitoring cost", "Log", "Overview"),
+            *("Toggle dark/light", "Window 1h", "Sort", "Reverse sort", "Detail: host", "Quit"),
+        ):
             assert title in titles
 
 
