@@ -52,7 +52,10 @@ class Severity(enum.StrEnum):
     @property
     def rank(self) -> int:
         """Higher is worse: sorts the alert bar most severe first."""
-        return list(Severity).index(self)
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
 
 
 class Level(enum.IntEnum):

@@ -12,7 +12,9 @@ Single-threaded and clock-free: the caller passes `now`, so tests drive time dir
 from __future__ import annotations
 
 import collections
-from collections.abc import Sequence
+import itertools
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from monitor.alerts.definitions import AlertSettings
@@ -23,6 +25,8 @@ from monitor.model import Labels, MetricSpec, MetricType, Snapshot, SourceData, 
 RESOLVED_RETENTION = 900.0
 """Seconds a resolved alert stays listed (Prometheus keeps them 15 minutes too)."""
 HISTORY_SIZE = 500
+VALUES_CHANGED = 1
+STRUCTURE_CHANGED = 2
 
 
 def exposed_name(name: str, spec: MetricSpec | None) -> str:
@@ -41,36 +45,88 @@ class Match:
 class AlertEngine:
     def __init__(self, rules: Sequence[AlertSettings], history_size: int = HISTORY_SIZE) -> None:
         self.rules = tuple(rules)
-        self._instances: dict[tuple[int, Labels], AlertInstance] = {}
+        self._instances: list[dict[Labels, AlertInstance]] = [{} for _ in self.rules]
         self._cache: dict[int, tuple[int, list[Match]]] = {}
+        self._seen: list[SourceData | None] = [None] * len(self.rules)
+        """Per alert, its source as last evaluated (SourceData is replaced whenever it changes)."""
+        self._wake: list[float] = [math.inf] * len(self.rules)
+        """Per alert, when time alone next changes something: a `for` ends, a resolved alert
+        expires, the source turns stale."""
         self._history: collections.deque[AlertEvent] = collections.deque(maxlen=history_size)
         self._version = 0
+        self._order: list[tuple[int, Labels]] = []
+        """(alert index, labels) of every instance in display order; re-sorted only when
+        instances come, go or change state, not when only their values change."""
         self.view = AlertsView(rules=tuple((r.name, r.severity, r.source) for r in self.rules))
 
     def evaluate(self, snapshot: Snapshot, now: float) -> list[AlertEvent]:
-        """Advance every alert to `now`; return the firing and resolved transitions."""
+        """Advance every alert to `now`; return the firing and resolved transitions.
+
+        An alert whose source has not changed since its last evaluation, and for which no time
+        limit has passed, is skipped: after one source's publish, only the alerts on that
+        source do any work.
+        """
         events: list[AlertEvent] = []
+        changed = 0
+        sources = snapshot.sources
         for index, rule in enumerate(self.rules):
-            source = snapshot.sources.get(rule.source)
-            active = {m.labels: m for m in self._matches(index, rule, source, now)}
-            for labels, match in active.items():
-                event = self._hold(index, rule, labels, match.value, now)
-                if event is not None:
-                    events.append(event)
-            for key in [k for k in self._instances if k[0] == index and k[1] not in active]:
-                event = self._release(key, now)
-                if event is not None:
-                    events.append(event)
-        self._history.extend(events)
-        self._version += 1
-        self.view = AlertsView(
-            version=self._version,
-            time=now,
-            rules=self.view.rules,
-            alerts=tuple(sorted(self._instances.values(), key=AlertInstance.sort_key)),
-            history=tuple(self._history),
-        )
+            source = sources.get(rule.source)
+            if source is self._seen[index] and now < self._wake[index]:
+                continue
+            self._seen[index] = source
+            changed = max(changed, self._evaluate_rule(index, rule, source, now, events))
+        if events:
+            self._history.extend(events)
+        if changed:
+            # Readers compare versions to redraw: bump it only when something they show changed.
+            self._version += 1
+            if changed == STRUCTURE_CHANGED:
+                instances = itertools.chain.from_iterable(
+                    ((index, labels, i) for labels, i in by_labels.items())
+                    for index, by_labels in enumerate(self._instances)
+                )
+                self._order = [
+                    (i, labels) for i, labels, _ in sorted(instances, key=lambda t: t[2].sort_key())
+                ]
+            alerts = [self._instances[index][labels] for index, labels in self._order]
+            history = tuple(self._history) if events else self.view.history
+            self.view = AlertsView(self._version, now, self.view.rules, tuple(alerts), history)
         return events
+
+    def _evaluate_rule(
+        self, index: int, rule: AlertSettings, source: SourceData | None, now: float, events: list[AlertEvent]
+    ) -> int:
+        """Update one alert's instances; return what changed: nothing (0), only values
+        (VALUES_CHANGED) or which instances exist or their states (STRUCTURE_CHANGED)."""
+        instances = self._instances[index]
+        active = {m.labels: m.value for m in self._matches(index, rule, source, now)}
+        changed = 0
+        for labels, value in active.items():
+            current = instances.get(labels)
+            updated = self._hold(rule, current, labels, value, now)
+            if updated is not current:
+                instances[labels] = updated
+                same = current is not None and current.state is updated.state
+                changed = max(changed, VALUES_CHANGED if same else STRUCTURE_CHANGED)
+                if updated.state is AlertState.FIRING and (
+                    current is None or current.state is not AlertState.FIRING
+                ):
+                    events.append(AlertEvent(now, updated))
+        for labels in [labels for labels in instances if labels not in active]:
+            current = instances[labels]
+            if current.state is AlertState.FIRING:
+                instances[labels] = replace(current, state=AlertState.RESOLVED, resolved_at=now)
+                events.append(AlertEvent(now, instances[labels]))
+            elif (
+                current.state is AlertState.PENDING
+                or now - (current.resolved_at or now) >= RESOLVED_RETENTION
+            ):
+                del instances[labels]
+            else:
+                continue
+            changed = STRUCTURE_CHANGED
+        self._wake[index] = _wake_time(rule, instances.values(), source, now)
+        return changed
 
     def _matches(self, index: int, rule: AlertSettings, source: SourceData | None, now: float) -> list[Match]:
         if source is None:
@@ -99,42 +155,26 @@ class AlertEngine:
         return found
 
     def _hold(
-        self, index: int, rule: AlertSettings, labels: Labels, value: float, now: float
-    ) -> AlertEvent | None:
-        key = (index, labels)
-        current = self._instances.get(key)
+        self, rule: AlertSettings, current: AlertInstance | None, labels: Labels, value: float, now: float
+    ) -> AlertInstance:
+        """The instance after its condition held at `now` (the same object when nothing changed)."""
         if current is None or current.state is AlertState.RESOLVED:
-            current = AlertInstance(
-                alert=rule.name,
-                severity=rule.severity,
-                source=rule.source,
-                labels=labels,
-                state=AlertState.PENDING,
-                value=value,
-                summary="",
-                active_since=now,
+            return replace(
+                AlertInstance(
+                    rule.name, rule.severity, rule.source, labels, AlertState.PENDING, None, "", now
+                ),
+                **self._valued(rule, labels, value, now, fires=rule.for_ <= 0),
             )
         fires = current.state is AlertState.PENDING and now - (current.active_since or now) >= rule.for_
-        state = AlertState.FIRING if fires or current.state is AlertState.FIRING else AlertState.PENDING
-        updated = replace(
-            current,
-            state=state,
-            value=value,
-            summary=self._summary(rule, labels, value),
-            fired_at=now if fires else current.fired_at,
-        )
-        self._instances[key] = updated
-        return AlertEvent(now, updated) if fires else None
+        if not fires and current.value == value:
+            return current
+        return replace(current, **self._valued(rule, labels, value, now, fires))
 
-    def _release(self, key: tuple[int, Labels], now: float) -> AlertEvent | None:
-        current = self._instances[key]
-        if current.state is AlertState.FIRING:
-            resolved = replace(current, state=AlertState.RESOLVED, resolved_at=now)
-            self._instances[key] = resolved
-            return AlertEvent(now, resolved)
-        if current.state is AlertState.PENDING or now - (current.resolved_at or now) >= RESOLVED_RETENTION:
-            del self._instances[key]
-        return None
+    def _valued(self, rule: AlertSettings, labels: Labels, value: float, now: float, fires: bool) -> dict:
+        fields: dict = {"value": value, "summary": self._summary(rule, labels, value)}
+        if fires:
+            fields.update(state=AlertState.FIRING, fired_at=now)
+        return fields
 
     @staticmethod
     def _summary(rule: AlertSettings, labels: Labels, value: float) -> str:
@@ -146,3 +186,20 @@ class AlertEngine:
             "severity": str(rule.severity),
         }
         return render(rule.summary_template, fields, dict(labels))
+
+
+def _wake_time(
+    rule: AlertSettings, instances: Iterable[AlertInstance], source: SourceData | None, now: float
+) -> float:
+    """The earliest time at which the passing of time alone could change this alert."""
+    times = [
+        (i.active_since or now) + rule.for_
+        if i.state is AlertState.PENDING
+        else (i.resolved_at or now) + RESOLVED_RETENTION
+        for i in instances
+        if i.state in (AlertState.PENDING, AlertState.RESOLVED)
+    ]
+    health = source.health if source is not None else None
+    if health is not None and health.up and health.last_success is not None:
+        times.append(health.last_success + health.stale_after)  # when it would turn stale
+    return min(times, default=math.inf)

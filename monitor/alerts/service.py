@@ -32,6 +32,8 @@ class Alerting:
         inactive (a firing one fires again once it holds); a changed webhook replaces the notifier."""
         if config.alerts != self.evaluator.engine.rules:
             self.evaluator.replace_rules(config.alerts)
+            if self._started and config.alerts and not self.evaluator.alive():
+                self.evaluator.start()
         old = self.notifier
         if (old.settings if old is not None else None) != config.webhook:
             self._set_webhook(config)
@@ -41,9 +43,11 @@ class Alerting:
                 self.notifier.start()
 
     def start(self) -> None:
+        """Without alerts no thread runs: nothing would wake per publish for nothing."""
         if self.notifier is not None:
             self.notifier.start()
-        self.evaluator.start()
+        if self.evaluator.engine.rules:
+            self.evaluator.start()
         self._started = True
 
     def stop(self, timeout: float = 1.0) -> bool:

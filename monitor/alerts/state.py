@@ -24,6 +24,9 @@ class AlertState(enum.StrEnum):
         return {AlertState.PENDING: 1.0, AlertState.FIRING: 2.0}.get(self, 0.0)
 
 
+_DISPLAY_ORDER = {AlertState.FIRING: 0, AlertState.PENDING: 1, AlertState.RESOLVED: 2, AlertState.INACTIVE: 3}
+
+
 @dataclass(frozen=True, slots=True)
 class AlertInstance:
     """One alert for one matching series (a source condition has one, without labels)."""
@@ -42,8 +45,7 @@ class AlertInstance:
 
     def sort_key(self) -> tuple:
         """Firing first, then pending, then resolved; most severe first within each."""
-        order = (AlertState.FIRING, AlertState.PENDING, AlertState.RESOLVED, AlertState.INACTIVE)
-        return (order.index(self.state), -self.severity.rank, self.alert, self.labels)
+        return (_DISPLAY_ORDER[self.state], -self.severity.rank, self.alert, self.labels)
 
 
 @dataclass(frozen=True, slots=True)
