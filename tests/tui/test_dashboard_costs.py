@@ -67,6 +67,9 @@ async def test_costs_and_the_stack_of_a_hung_poller() -> None:
             assert int(costs["fine"][6]) >= 1, "collections are counted"
             assert int(costs["frozen"][8]) >= 1, "the hang counts as an error"
             assert costs["fine"][4].endswith(" %")
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert "Reload the config file" in str(app.screen.query_one("#help-text").render())
     finally:
         StuckCollector.release.set()
         runtime.stop()
