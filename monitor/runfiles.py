@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import yaml
 
 from monitor.config import DEFAULT_LISTEN, parse_listen
@@ -58,6 +59,15 @@ class RunFiles:
         except (OSError, ValueError):
             return None
 
+    def live_pid(self) -> int | None:
+        """The pid, if that process is still a monitor: after a crash the file stays behind and
+        its pid may belong to an unrelated process by now, which must not get our SIGHUP."""
+        pid = self.read_pid()
+        try:
+            return pid if pid is not None and "monitor" in " ".join(psutil.Process(pid).cmdline()) else None
+        except psutil.Error:
+            return None
+
     def read_status(self) -> dict | None:
         try:
             return json.loads(self.status_file.read_text())
@@ -88,7 +98,7 @@ def request_reload(config_path: str | None, listen: str | None, wait: float = RE
     """Send SIGHUP to the monitor serving `listen` and print the outcome of its reload."""
     listen = listen or listen_of(config_path)
     files = RunFiles(listen)
-    pid = files.read_pid()
+    pid = files.live_pid()
     before = files.read_status()
     try:
         if pid is None:

@@ -3,6 +3,7 @@ deleted or unreadable config changes nothing."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -178,3 +179,21 @@ def test_reload_without_a_running_monitor_says_so(write_config) -> None:
     result = run_cli("reload", "--config", str(config))
     assert result.returncode == 1
     assert "no running monitor found for 127.0.0.1:1" in result.stderr
+
+
+def test_a_stale_pid_file_never_signals_an_unrelated_process(tmp_path: Path) -> None:
+    bystander = subprocess.Popen(["sleep", "60"])  # SIGHUP would kill it
+    try:
+        (tmp_path / "monitor-127.0.0.1_1.pid").write_text(f"{bystander.pid}\n")
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor", "reload", "--listen", "127.0.0.1:1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)},
+        )
+        assert result.returncode == 1 and "no running monitor found" in result.stderr
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
