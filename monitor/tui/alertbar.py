@@ -20,7 +20,10 @@ def _line(alert: AlertInstance, now: float) -> Content:
     else:
         head = f"△ pending {alert.severity} {alert.alert}"
         since = f"pending for {format_age(now - (alert.active_since or now))}"
-    return Content.assemble((head, alert_style(alert)), f"  {alert.summary}  ", (since, "$foreground-muted"))
+    # Separators end a span: SVG renderers drop a span's leading spaces.
+    return Content.assemble(
+        (f"{head}: ", alert_style(alert)), f"{alert.summary}  ", (since, "$foreground-muted")
+    )
 
 
 def alert_bar(view: AlertsView | None, now: float) -> Content | None:

@@ -16,6 +16,8 @@ from monitor.model import Snapshot
 from monitor.tui.chrome import DashboardScreen
 from monitor.tui.colours import alert_style
 
+STATE_WIDTH = len("resolved critical")
+
 
 def clock_time(timestamp: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(timestamp)) if timestamp is not None else ""
@@ -30,9 +32,13 @@ class AlertHistoryScreen(DashboardScreen):
         super().__init__(id="alerts")
         self._drawn: int | None = None
         self.active: DataTable = DataTable(id="active-alerts", cursor_type="row", zebra_stripes=True)
-        self.active.add_columns("state", "alert", "source", "labels", "value", "since", "summary")
+        # Styled cells are not measured: the columns holding them get their width here.
+        self.active.add_column("state", width=STATE_WIDTH)
+        self.active.add_columns("alert", "source", "labels", "value", "since", "summary")
         self.history: DataTable = DataTable(id="alert-history", cursor_type="row", zebra_stripes=True)
-        self.history.add_columns("time", "event", "alert", "source", "labels", "value", "summary")
+        self.history.add_column("time")
+        self.history.add_column("event", width=len("resolved"))
+        self.history.add_columns("alert", "source", "labels", "value", "summary")
         self.empty = Static(id="no-alerts")
 
     def body(self) -> ComposeResult:
@@ -56,9 +62,9 @@ class AlertHistoryScreen(DashboardScreen):
     def _fill(self, view: AlertsView) -> None:
         self.active.clear()
         for alert in view.alerts:
-            since = alert.resolved_at if alert.state is AlertState.RESOLVED else alert.active_since
-            if alert.state is AlertState.FIRING:
-                since = alert.fired_at
+            since = {AlertState.FIRING: alert.fired_at, AlertState.RESOLVED: alert.resolved_at}.get(
+                alert.state, alert.active_since
+            )
             self.active.add_row(
                 Content.styled(f"{alert.state} {alert.severity}", alert_style(alert)),
                 alert.alert,

@@ -23,11 +23,15 @@ from textual.app import App, InvalidThemeError, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from monitor.alerts.definitions import Level, ThresholdSettings
+from monitor.alerts.state import AlertState, AlertsView
 from monitor.reload import ReloadStatus
 from monitor.runtime import Runtime
 from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
+from monitor.tui.alerthistory import AlertHistoryScreen
 from monitor.tui.chrome import DashboardScreen
+from monitor.tui.colours import alert_level
 from monitor.tui.costs import CostScreen
 from monitor.tui.detail import DetailScreen
 from monitor.tui.help import HelpScreen
@@ -39,6 +43,10 @@ DARK, LIGHT = "textual-dark", "textual-light"
 MAX_NOTIFICATIONS_PER_TICK = 3
 RELOAD_HELP = Binding("r", "reload_config", "Reload", tooltip="Reload the config file, as SIGHUP does")
 """For the help screen: `r` is bound per app in from_runtime, where there is a config to reload."""
+ALERTS_HELP = Binding(
+    "a", "alerts", "Alerts", tooltip="Active alerts and the history of fired and resolved ones"
+)
+"""Bound like RELOAD_HELP, only in an app that has alerts to show."""
 
 
 class MonitorApp(App[int]):
@@ -68,7 +76,12 @@ class MonitorApp(App[int]):
         host: str | None = None,
         log_buffer: LogBuffer | None = None,
         blink: bool = True,
+        thresholds: Mapping[str, Mapping[str, ThresholdSettings]] | None = None,
+        alerts: Callable[[], AlertsView] | None = None,
+        bell: bool = False,
     ) -> None:
+        """`thresholds` per source colour values; `alerts` (the evaluator's current view) feeds
+        the alert bar and history; `bell` rings the terminal bell when an alert starts firing."""
         super().__init__()
         self.store = store
         self.show = dict(show or {})
@@ -87,6 +100,13 @@ class MonitorApp(App[int]):
         self.paused_at = 0.0
         self.refreshes = 0
         """Timer ticks handled: the benchmark compares it with the ticks it expected."""
+        self.thresholds = dict(thresholds or {})
+        self.alerts = alerts
+        self.bell_on_firing = bell
+        self.alert_view: AlertsView | None = None
+        self.alert_levels: dict[str, Level] = {}
+        """Per source, the worst level of the alerts firing on it: colours its panel."""
+        self.bells = 0
         self._logged = 0
 
     @classmethod
@@ -101,6 +121,9 @@ class MonitorApp(App[int]):
             theme=config.dashboard.theme,
             exporter_url=f"{exporter.url}/metrics" if exporter is not None else "",
             scheduler=runtime.scheduler,
+            thresholds={source.name: source.thresholds for source in config.sources},
+            alerts=runtime.alerting.current,
+            bell=config.dashboard.bell,
             **options,  # type: ignore[arg-type]
         )
         # Bound here, not in BINDINGS: only an app over a runtime has a config file to reload.
@@ -131,11 +154,14 @@ class MonitorApp(App[int]):
         except InvalidThemeError:
             self.notify(f"unknown theme {self.initial_theme!r}; using {DARK}", severity="warning")
             self.theme = DARK
+        if self.alerts is not None:
+            self.bind(ALERTS_HELP.key, ALERTS_HELP.action, description=ALERTS_HELP.description)
         self.set_interval(self.refresh_interval, self.tick)
 
     def tick(self) -> None:
         self.live = self.store.snapshot()
         self._notify_new_log_lines()
+        self._read_alerts()
         self.redraw()
         self.refreshes += 1
 
@@ -150,6 +176,22 @@ class MonitorApp(App[int]):
             screen.show(self.frozen, self.live, self.paused_at)
         else:
             screen.show(self.live, self.live, self.clock())
+
+    def _read_alerts(self) -> None:
+        view = self.alerts() if self.alerts is not None else None
+        previous = self.alert_view
+        if view is None or (previous is not None and view.version == previous.version):
+            return
+        self.alert_view = view
+        levels: dict[str, Level] = {}
+        for alert in view.in_state(AlertState.FIRING):
+            levels[alert.source] = max(levels.get(alert.source, Level.OK), alert_level(alert))
+        self.alert_levels = levels
+        seen = previous.history[-1].time if previous is not None and previous.history else -1.0
+        fired = [e for e in view.history if e.time > seen and e.state is AlertState.FIRING]
+        if fired and self.bell_on_firing:
+            self.bells += 1
+            self.bell()
 
     def _notify_new_log_lines(self) -> None:
         if self.log_buffer is None:
@@ -190,6 +232,9 @@ class MonitorApp(App[int]):
     def action_costs(self) -> None:
         self._open(CostScreen, CostScreen)
 
+    def action_alerts(self) -> None:
+        self._open(AlertHistoryScreen, AlertHistoryScreen)
+
     def action_log(self) -> None:
         self._open(LogScreen, LogScreen)
 
@@ -205,8 +250,9 @@ class MonitorApp(App[int]):
 
     def help_sections(self) -> dict[str, Iterable]:
         reload = [RELOAD_HELP] if self.reload_config is not None else []
+        alerts = [ALERTS_HELP] if self.alerts is not None else []
         return {
-            "Everywhere": [*self.BINDINGS, *reload, *DashboardScreen.BINDINGS],
+            "Everywhere": [*self.BINDINGS, *reload, *alerts, *DashboardScreen.BINDINGS],
             "Overview": OverviewScreen.BINDINGS,
             "Source detail": DetailScreen.BINDINGS,
         }
@@ -223,6 +269,8 @@ class MonitorApp(App[int]):
         yield SystemCommand("Overview", "Back to the overview of all sources", self.action_overview)
         yield SystemCommand("Monitoring cost", "Cost of each source and poller threads", self.action_costs)
         yield SystemCommand("Log", "Messages logged while the dashboard runs", self.action_log)
+        if self.alerts is not None:
+            yield SystemCommand("Alerts", "Active alerts and their history", self.action_alerts)
         yield SystemCommand("Help", "Key bindings and health badges", self.action_help)
         yield SystemCommand(
             "Toggle dark/light", "Switch between the dark and light theme", self.action_toggle_theme

@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Static
 
 from monitor.model import Snapshot
+from monitor.tui.alertbar import alert_bar
 from monitor.tui.format import format_age
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ class DashboardScreen(Screen):
         # while Textual dismantles the screen at exit (a query would fail then).
         self.status_bar = StatusLine(id="status")
         self.banner = StatusLine(id="pause-banner")
+        self.alert_bar = Static(id="alert-bar")
+        self._alert_bar_drawn: tuple | None = None
         self.search = Input(placeholder="filter sources and series by name; Escape clears", id="filter")
 
     @property
@@ -62,6 +65,7 @@ class DashboardScreen(Screen):
     def compose(self) -> ComposeResult:
         yield self.status_bar
         yield self.banner
+        yield self.alert_bar
         yield from self.body()
         yield self.search
         yield Footer()
@@ -103,7 +107,19 @@ class DashboardScreen(Screen):
                 f"⏸ PAUSED on snapshot v{shown.version}, {behind} and {live.version - shown.version} "
                 f"versions behind live (v{live.version}); collection and /metrics go on. p resumes."
             )
+        self._show_alerts(now)
         self.draw(shown, now)
+
+    def _show_alerts(self, now: float) -> None:
+        """The alert bar follows the live alerts, even when paused: alerts are not history."""
+        bar = alert_bar(self.dashboard.alert_view, now)
+        drawn = None if bar is None else (bar.plain, tuple(bar.spans))
+        if drawn == self._alert_bar_drawn:  # Static.update lays out the screen: only on change
+            return
+        self._alert_bar_drawn = drawn
+        self.alert_bar.display = bar is not None
+        if bar is not None:
+            self.alert_bar.update(bar)
 
     def draw(self, snapshot: Snapshot, now: float) -> None:
         raise NotImplementedError

@@ -9,6 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.events import Resize
 
+from monitor.alerts.definitions import Level
 from monitor.model import Snapshot, SourceData, SourceState
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
@@ -61,6 +62,7 @@ class OverviewScreen(DashboardScreen):
             if self.focused is None:
                 self.call_after_refresh(new[0].focus)
         filter_text = self.dashboard.filter_text
+        alerting = self.dashboard.alert_levels
         top, bottom = self.scroll.scroll_y, self.scroll.scroll_y + self.scroll.size.height
         for name, source in snapshot.sources.items():
             panel = panels[name]
@@ -70,24 +72,40 @@ class OverviewScreen(DashboardScreen):
             if not shown:
                 continue
             state = source.state(now)
-            if state is SourceState.UP and self._drawn.get(name) == (source.version, filter_text, state):
+            alert = alerting.get(name, Level.OK)
+            if state is SourceState.UP and self._drawn.get(name) == (
+                source.version,
+                filter_text,
+                state,
+                alert,
+            ):
                 continue  # the common case, and the cheap one: nothing on this panel changed
             region = panel.virtual_region
             # Panels scrolled out of view are drawn when they come back (scroll_y is watched).
             if panel.view is None or (region.bottom >= top and region.y <= bottom):
-                self._draw_panel(panel, source, now, filter_text)
+                self._draw_panel(panel, source, now, filter_text, alert)
 
-    def _draw_panel(self, panel: SourcePanel, source: SourceData, now: float, filter_text: str) -> None:
+    def _draw_panel(
+        self, panel: SourcePanel, source: SourceData, now: float, filter_text: str, alert: Level
+    ) -> None:
+        """`alert` is the worst level of the alerts firing on the source."""
         health = badge(source, now)
-        built_from = (source.version, filter_text, health.state)
+        built_from = (source.version, filter_text, health.state, alert)
         if self._drawn.get(source.name) != built_from or panel.view is None:
             rows, hidden = panel_rows(
-                self.dashboard.store, source, self.dashboard.show.get(source.name), filter_text, health.state
+                self.dashboard.store,
+                source,
+                self.dashboard.show.get(source.name),
+                filter_text,
+                health.state,
+                self.dashboard.thresholds.get(source.name),
             )
             self._drawn[source.name] = built_from
-            panel.show(PanelView(source.name, health, tuple(rows), hidden))
+            level = max([alert, *(row.level for row in rows)])
+            panel.show(PanelView(source.name, health, tuple(rows), hidden, level))
         else:  # only the badge's age or countdown moved
-            panel.show(PanelView(source.name, health, panel.view.rows, panel.view.hidden))
+            view = panel.view
+            panel.show(PanelView(source.name, health, view.rows, view.hidden, view.level))
 
     def on_source_panel_selected(self, message: SourcePanel.Selected) -> None:
         self.dashboard.open_detail(message.source)

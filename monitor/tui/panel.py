@@ -8,13 +8,15 @@ given differs from the one it last drew.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
 
+from monitor.alerts.definitions import Level, ThresholdSettings
+from monitor.alerts.engine import exposed_name
 from monitor.model import SourceData, SourceState, Unit
 from monitor.store import MetricsStore
 from monitor.tui import view as v
@@ -39,6 +41,8 @@ class PanelRow:
     style: str
     history: tuple[float, ...]
     ratio: bool
+    level: Level = Level.OK
+    """By the metric's configured thresholds: colours the sparkline and the panel's border."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,8 @@ class PanelView:
     badge: Badge
     rows: tuple[PanelRow, ...]
     hidden: int
+    level: Level = Level.OK
+    """The panel's worst: of its rows' thresholds and of the alerts firing on its source."""
 
 
 def badge(source: SourceData, now: float) -> Badge:
@@ -78,7 +84,12 @@ def badge(source: SourceData, now: float) -> Badge:
 
 
 def panel_rows(
-    store: MetricsStore, source: SourceData, show: Sequence[str] | None, filter_text: str, state: SourceState
+    store: MetricsStore,
+    source: SourceData,
+    show: Sequence[str] | None,
+    filter_text: str,
+    state: SourceState,
+    thresholds: Mapping[str, ThresholdSettings] | None = None,
 ) -> tuple[list[PanelRow], int]:
     views = v.filtered(v.series_views(source, v.panel_metrics(source, show)), source, filter_text)
     since = source.time - (SPARK_POINTS + 0.5) * source.interval
@@ -87,16 +98,29 @@ def panel_rows(
         history = v.points(store, source, series, since, until=source.time)
         value = v.current(source, series, history)
         unit = series.spec.unit if series.spec else Unit.NONE
+        threshold = _threshold(thresholds, series)
+        level = threshold.level(value) if threshold is not None and state is SourceState.UP else Level.OK
         rows.append(
             PanelRow(
                 series.label,
                 format_value(value, unit, rate=series.rate),
-                value_style(series.spec, value, state),
+                value_style(series.spec, value, state, threshold),
                 tuple(p[1] for p in history[-SPARK_POINTS:]),
                 unit is Unit.RATIO,
+                level,
             )
         )
     return rows, max(0, len(views) - MAX_ROWS)
+
+
+def _threshold(
+    thresholds: Mapping[str, ThresholdSettings] | None, series: v.SeriesView
+) -> ThresholdSettings | None:
+    """Thresholds are keyed by the name on /metrics, where a counter ends in _total."""
+    if not thresholds:
+        return None
+    name = series.key[0]
+    return thresholds.get(name) or thresholds.get(exposed_name(name, series.spec))
 
 
 def sparkline(values: Sequence[float], width: int, ratio: bool) -> str:
@@ -135,6 +159,9 @@ class SourcePanel(Widget, can_focus=True):
             # Changing classes restyles the widget: only when the state really changed.
             for state in SourceState:
                 self.set_class(view.badge.state is state, f"-{state.value}")
+        if previous is None or view.level is not previous.level:
+            self.set_class(view.level is Level.WARNING, "-warning")
+            self.set_class(view.level is Level.CRITICAL, "-critical")
         resized = previous is None or len(view.rows) != len(previous.rows) or view.badge != previous.badge
         self.refresh(layout=resized)
 
@@ -157,7 +184,10 @@ class SourcePanel(Widget, can_focus=True):
                     label.ljust(label_width + 1 + max(0, VALUE_WIDTH - len(row.value))),
                     (row.value, row.style),  # unpadded: SVG renderers drop a span's leading spaces
                     " ",
-                    (sparkline(row.history, spark_width, row.ratio), sparkline_style(view.badge.state)),
+                    (
+                        sparkline(row.history, spark_width, row.ratio),
+                        sparkline_style(view.badge.state, row.level),
+                    ),
                 )
             )
         if view.hidden:

@@ -1,0 +1,155 @@
+"""The dashboard's side of alerts: threshold colours, the alert bar, the history screen and
+the bell, in Pilot tests and an SVG snapshot (frozen clock, no blinking)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from textual.widgets import DataTable
+
+from monitor.alerts.definitions import AlertSettings, ThresholdSettings
+from monitor.alerts.engine import AlertEngine
+from monitor.tui.alerthistory import AlertHistoryScreen
+from monitor.tui.app import MonitorApp
+from monitor.tui.panel import SourcePanel
+from tests.tui.dashboard_support import make_app
+from tests.tui.feed import Clock, feed
+
+THRESHOLDS = {
+    "host": {
+        "host_disk_usage_ratio": ThresholdSettings(warning=0.8, critical=0.9),
+        "host_memory_used_bytes": ThresholdSettings(warning=2 * 2**30, critical=8 * 2**30),
+    },
+    "web": {"http_response_seconds": ThresholdSettings(warning=0.01)},
+}
+RULES = [
+    {"name": "CacheStale", "source": "cache", "condition": "stale", "for": "5m", "severity": "info"},
+    {"name": "WebDown", "source": "web", "condition": "down", "severity": "warning"},
+    {
+        "name": "DiskFull",
+        "source": "host",
+        "metric": "host_disk_usage_ratio",
+        "op": ">",
+        "threshold": 0.9,
+        "severity": "critical",
+        "summary": "{{ labels.mount }} at {{ value }}",
+    },
+    {"name": "Busy", "source": "host", "metric": "host_cpu_usage_ratio", "op": ">", "threshold": 0.99},
+]
+
+
+@pytest.fixture(autouse=True)
+def utc() -> None:
+    """History times are local clock times: pin the zone so the snapshot is the same anywhere."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if saved is None:
+        os.environ.pop("TZ")
+    else:
+        os.environ["TZ"] = saved
+    time.tzset()
+
+
+def alerting_app(**options) -> tuple[MonitorApp, AlertEngine, Clock]:
+    clock = Clock()
+    store = feed(clock)
+    engine = AlertEngine([AlertSettings.model_validate(rule) for rule in RULES])
+    engine.evaluate(store.snapshot(), clock())
+    app = make_app(store, clock, thresholds=THRESHOLDS, alerts=lambda: engine.view, **options)
+    return app, engine, clock
+
+
+def bar_lines(app: MonitorApp) -> list[str]:
+    bar = app.screen.alert_bar
+    return str(bar.render()).splitlines() if bar.display else []
+
+
+async def test_alert_bar_lists_firing_most_severe_first_then_pending_and_panels_take_colours() -> None:
+    app, _, _ = alerting_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        lines = bar_lines(app)
+        assert [line.split(": ")[0] for line in lines] == [
+            "▲ FIRING CRITICAL DiskFull",
+            "▲ FIRING WARNING WebDown",
+            "△ pending info CacheStale",
+        ]
+        assert lines[0].split(": ")[1].split("  ")[0] == "/ at 0.93"
+        assert lines[0].endswith("firing for 0.0s") and lines[2].endswith("pending for 0.0s")
+        panels = {panel.source_name: panel for panel in app.screen.query(SourcePanel)}
+        assert panels["host"].has_class("-critical")  # disk over its critical threshold, DiskFull firing
+        assert panels["web"].has_class("-warning") and panels["web"].has_class("-down")
+        assert not panels["cache"].has_class("-warning") and not panels["cache"].has_class("-critical")
+        rows = {row.label: row for row in panels["host"].view.rows}
+        assert rows["disk usage /"].style == "$error bold" and rows["disk usage /home"].style == "$success"
+        assert rows["memory used"].style == "$warning"  # 3.2 GiB: over its 2 GiB warning
+
+
+async def test_the_bar_is_hidden_without_active_alerts_and_values_use_builtin_colours() -> None:
+    clock = Clock()
+    app = make_app(feed(clock, down=False, stale=False), clock, alerts=lambda: AlertEngine([]).view)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert bar_lines(app) == []
+        host = next(p for p in app.screen.query(SourcePanel) if p.source_name == "host")
+        assert not host.has_class("-critical")
+        assert {row.label: row.style for row in host.view.rows}["disk usage /"] == "$error bold"
+
+
+async def test_history_screen_shows_fired_and_resolved_with_time_and_value() -> None:
+    app, engine, clock = alerting_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        clock.now += 60
+        engine.evaluate(app.store.snapshot(), clock())  # nothing published for a minute
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, AlertHistoryScreen)
+        history = app.screen.query_one("#alert-history", DataTable)
+        rows = [[str(cell) for cell in history.get_row_at(i)] for i in range(history.row_count)]
+        assert [row[:4] for row in rows] == [
+            ["22:14:20", "resolved", "DiskFull", "host"],  # host has gone stale: no values, no alert
+            ["22:13:20", "firing", "DiskFull", "host"],
+            ["22:13:20", "firing", "WebDown", "web"],
+        ]
+        assert rows[1][4:6] == ["mount=/", "0.93"]
+        active = app.screen.query_one("#active-alerts", DataTable)
+        states = [(str(row[0]), str(row[1])) for row in map(active.get_row_at, range(active.row_count))]
+        assert states == [
+            ("firing warning", "WebDown"),
+            ("pending info", "CacheStale"),
+            ("resolved critical", "DiskFull"),
+        ]
+
+
+async def test_the_bell_rings_once_per_evaluation_that_fires_something_when_enabled() -> None:
+    app, engine, clock = alerting_app(bell=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        assert app.bells == 1  # DiskFull and WebDown fired before the app started
+        clock.now += 301
+        engine.evaluate(app.store.snapshot(), clock())  # CacheStale has been stale for 5 minutes
+        await pilot.pause(0.2)
+        assert app.bells == 2
+        assert [line.split(": ")[0] for line in bar_lines(app)] == [
+            "▲ FIRING WARNING WebDown",
+            "▲ FIRING INFO CacheStale",
+        ]
+    quiet, engine, clock = alerting_app()
+    async with quiet.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        assert quiet.bells == 0
+
+
+def test_snapshot_overview_with_thresholds_and_alert_bar(snap_compare) -> None:
+    app, _, _ = alerting_app(refresh=0.25)
+    assert snap_compare(app, terminal_size=(120, 40))
+
+
+def test_snapshot_alert_history(snap_compare) -> None:
+    app, _, _ = alerting_app(refresh=0.25)
+    assert snap_compare(app, terminal_size=(120, 40), press=["a"])
