@@ -112,6 +112,16 @@ class SoakResult:
         baseline, final = max(first), max(last)
         return baseline, final, final / baseline
 
+    def floors(self, column: int, window: float) -> tuple[int, int]:
+        """The lowest value of a column in the first and in the last `window` seconds after
+        warm-up: the steady level, which transients (a reload briefly running old and new
+        pollers side by side, a command's pipes) cannot raise."""
+        steady = self.after_warmup()
+        end = steady[-1][0]
+        first = [sample[column] for sample in steady if sample[0] < self.warmup + window]
+        last = [sample[column] for sample in steady if sample[0] >= end - window]
+        return min(first), min(last)
+
     def spread(self, column: int) -> tuple[int, int]:
         values = [sample[column] for sample in self.after_warmup()]
         return min(values), max(values)

@@ -20,7 +20,7 @@ import psutil
 from tests.conftest import free_port, require_binary
 
 T = TypeVar("T")
-START_DEADLINE = 20.0
+START_DEADLINE = 30.0
 SCRAPE_TIMEOUT = 5.0
 """A /metrics or API request taking longer than this counts as the endpoint not responding."""
 

@@ -62,10 +62,10 @@ def test_sigterm_with_a_hung_collector_under_the_dashboard(tmux: Tmux, tmp_path:
     )
     tmux("send-keys", f"cd {shlex.quote(str(REPO))} && {command}", "Enter")
     shell = psutil.Process(int(tmux("display", "-p", "#{pane_pid}")))
-    monitor = wait_for(lambda: next(iter(shell.children()), None), 20, "the monitor process")
-    wait_for(lambda: tmux("display", "-p", "#{alternate_on}") == "1", 20, "the dashboard on screen")
-    wait_for(lambda: _with_marker(marker), 20, "the command collector's child running")
-    wait_for(lambda: "blocks" in tmux("capture-pane", "-p"), 20, "the hung source drawn")
+    monitor = wait_for(lambda: next(iter(shell.children()), None), 30, "the monitor process")
+    wait_for(lambda: tmux("display", "-p", "#{alternate_on}") == "1", 30, "the dashboard on screen")
+    wait_for(lambda: _with_marker(marker), 30, "the command collector's child running")
+    wait_for(lambda: "blocks" in tmux("capture-pane", "-p"), 30, "the hung source drawn")
 
     started = time.monotonic()
     monitor.terminate()
@@ -122,15 +122,15 @@ def test_sighup_reloads_the_dashboard_but_a_terminal_hangup_ends_it(tmux: Tmux, 
     )
     tmux("send-keys", f"cd {shlex.quote(str(REPO))} && {command}", "Enter")
     shell = psutil.Process(int(tmux("display", "-p", "#{pane_pid}")))
-    monitor = wait_for(lambda: next(iter(shell.children()), None), 20, "the monitor process")
+    monitor = wait_for(lambda: next(iter(shell.children()), None), 30, "the monitor process")
     url = f"http://127.0.0.1:{port}/metrics"
-    wait_for(lambda: _get_ok(url, b'source="one"'), 20, "the dashboard's exporter")
+    wait_for(lambda: _get_ok(url, b'source="one"'), 30, "the dashboard's exporter")
 
     config.write_text(
         config.read_text() + "  - {name: two, collector: command, argv: [echo, '2'], interval: 300ms}\n"
     )
     monitor.send_signal(signal.SIGHUP)
-    wait_for(lambda: _get_ok(url, b'command_value{source="two"} 2.0'), 20, "the source added by the reload")
+    wait_for(lambda: _get_ok(url, b'command_value{source="two"} 2.0'), 30, "the source added by the reload")
     assert monitor.is_running()
 
     subprocess.run([tmux.binary, "-L", tmux.socket, "kill-server"], capture_output=True, timeout=10)

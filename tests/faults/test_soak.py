@@ -29,11 +29,13 @@ def test_two_minute_soak_has_no_unbounded_growth(tmp_path: Path) -> None:
     log = (tmp_path / "soak.log").read_text(errors="replace")
     assert result.failed_scrapes == 0
     assert result.reloads >= 7 and result.scrapes_after_failed_reload == 0, log[-2000:]
-    assert log.count("reloaded ") == result.reloads
+    assert log.count("reloaded ") >= result.reloads - 1  # the last SIGHUP may land as it stops
     baseline, final, ratio = result.growth(1, window=20.0)
     assert ratio <= GROWTH_LIMIT, f"RSS grew from {baseline / 2**20:.1f} to {final / 2**20:.1f} MiB"
-    low, high = result.spread(2)
-    assert high - low <= 2, f"threads ranged {low}..{high} after warm-up"
-    low, high = result.spread(3)
-    assert high - low <= 10, f"open file descriptors ranged {low}..{high} after warm-up"
+    first, last = result.floors(2, window=20.0)
+    assert last <= first, f"threads: {first} at the start, {last} at the end ({result.spread(2)} overall)"
+    first, last = result.floors(3, window=20.0)
+    assert last <= first + 2, (
+        f"open fds: {first} at the start, {last} at the end ({result.spread(3)} overall)"
+    )
     assert "Traceback" not in log
