@@ -200,9 +200,10 @@ class Config:
     def summary(self) -> str:
         collectors = sorted({s.collector for s in self.sources})
         plural = "" if len(self.sources) == 1 else "s"
+        alerts = f", {len(self.alerts)} alert{'' if len(self.alerts) == 1 else 's'}" if self.alerts else ""
         return (
             f"{self.path}: OK, {len(self.sources)} source{plural} "
-            f"({', '.join(collectors) or 'none'}), exporter on {self.exporter.listen}"
+            f"({', '.join(collectors) or 'none'}), exporter on {self.exporter.listen}{alerts}"
         )
 
 

@@ -66,7 +66,9 @@ def test_a_good_config_resolves_thresholds_alerts_and_webhook(write_config) -> N
     assert config.alerts[1].condition == "down"
     assert str(config.alerts[1].severity) == "warning"
     assert config.webhook is not None and config.webhook.backoff == 0.5
-    assert check(write_config(GOOD)).returncode == 0
+    result = check(write_config(GOOD))
+    assert result.returncode == 0
+    assert result.stdout.strip().endswith("exporter on 127.0.0.1:9813, 3 alerts")
 
 
 def test_every_alert_and_threshold_problem_is_reported_with_file_line_and_a_suggestion(write_config) -> None:
