@@ -61,7 +61,7 @@ def hangup_handler(reloader: Reloader, dashboard: bool) -> Callable[[int, object
     of living on without a screen. A hung-up terminal fails every ioctl with EIO."""
 
     def handle(_signum: int, _frame: object) -> None:
-        if dashboard and not _terminal_alive():
+        if dashboard and not terminal_alive():
             os.kill(os.getpid(), signal.SIGTERM)  # the dashboard's SIGTERM handler exits cleanly
         else:
             reloader.request()
@@ -69,7 +69,8 @@ def hangup_handler(reloader: Reloader, dashboard: bool) -> Callable[[int, object
     return handle
 
 
-def _terminal_alive() -> bool:
+def terminal_alive() -> bool:
+    """False once our controlling terminal has hung up (or if we never had one)."""
     try:
         os.tcgetpgrp(0)
     except OSError:

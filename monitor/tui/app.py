@@ -25,7 +25,7 @@ from textual.screen import Screen
 
 from monitor.alerts.definitions import Level, ThresholdSettings
 from monitor.alerts.state import AlertState, AlertsView
-from monitor.reload import ReloadStatus
+from monitor.reload import ReloadStatus, terminal_alive
 from monitor.runtime import Runtime
 from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
@@ -41,6 +41,7 @@ from monitor.tui.overview import OverviewScreen
 
 DARK, LIGHT = "textual-dark", "textual-light"
 MAX_NOTIFICATIONS_PER_TICK = 3
+TERMINAL_CHECK_PERIOD = 1.0
 RELOAD_HELP = Binding("r", "reload_config", "Reload", tooltip="Reload the config file, as SIGHUP does")
 """For the help screen: `r` is bound per app in from_runtime, where there is a config to reload."""
 ALERTS_HELP = Binding(
@@ -62,6 +63,9 @@ class MonitorApp(App[int]):
         Binding("t", "toggle_theme", "Theme", tooltip="Switch between the dark and the light theme"),
         Binding("question_mark", "help", "Help", tooltip="This help"),
     ]
+    watch_terminal = False
+    """Exit when the controlling terminal goes away; on only in the real command, since tests
+    run the app without a terminal."""
 
     def __init__(
         self,
@@ -157,6 +161,14 @@ class MonitorApp(App[int]):
         if self.alerts is not None:
             self.bind(ALERTS_HELP.key, ALERTS_HELP.action, description=ALERTS_HELP.description)
         self.set_interval(self.refresh_interval, self.tick)
+        if self.watch_terminal:
+            self.set_interval(TERMINAL_CHECK_PERIOD, self._exit_if_terminal_gone)
+
+    def _exit_if_terminal_gone(self) -> None:
+        """The SIGHUP of a closing terminal can arrive before the hang-up shows, or be
+        lost: without this check a dashboard could live on with no screen, polling forever."""
+        if not terminal_alive():
+            self.exit()
 
     def tick(self) -> None:
         self.live = self.store.snapshot()
@@ -302,6 +314,7 @@ def run_dashboard(runtime: Runtime) -> int:
     try:
         runtime.start()
         app = MonitorApp.from_runtime(runtime, log_buffer=buffer)
+        app.watch_terminal = terminal_alive()
         # SIGTERM's default action kills the process mid-frame: the terminal stays in the
         # alternate screen and the `command` collector's children outlive us. Exit cleanly.
         signal.signal(signal.SIGTERM, lambda _signum, _frame: app.exit())
