@@ -25,11 +25,9 @@ from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
 
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text"
 _SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created", "_info")
-_COUNTER_SUFFIXES = {
-    "counter": ("_total",),
-    "histogram": ("_bucket", "_count", "_sum"),
-    "summary": ("_count", "_sum"),
-}
+_COUNTER_SUFFIXES = {"counter": ("_total",)}
+_GROUPED_TYPES = ("histogram", "summary")
+"""Kept whole on re-export: their parts only make sense (and lint clean) as one family."""
 _UNIT_SUFFIXES = {
     "_bytes": Unit.BYTES,
     "_seconds": Unit.SECONDS,
@@ -223,18 +221,18 @@ class ExpositionParser:
                 labels = exported_labels(labels)
             append(Sample(name, sample.value, labels))
             if name not in parsed.specs:
-                parsed.specs[name] = self._spec(name, family.type, family.documentation, counter_suffixes)
+                parsed.specs[name] = self._spec(name, family, counter_suffixes)
 
-    def _spec(self, name: str, family_type: str, help: str, counter_suffixes: tuple[str, ...]) -> MetricSpec:
-        key = (name, family_type, help)
+    def _spec(self, name: str, family, counter_suffixes: tuple[str, ...]) -> MetricSpec:
+        key = (name, family.name, family.type, family.documentation)
         spec = self._specs.get(key)
         if spec is None:
-            is_counter = name.endswith(counter_suffixes) if counter_suffixes else False
-            spec = MetricSpec(
-                name,
-                help or f"{name} ({family_type}, scraped)",
-                unit_of(name),
-                MetricType.COUNTER if is_counter else MetricType.GAUGE,
-            )
+            help = family.documentation or f"{name} ({family.type}, scraped)"
+            if family.type in _GROUPED_TYPES:
+                metric_type, group = MetricType(family.type), family.name
+            else:
+                is_counter = family.type == "counter" and name.endswith(counter_suffixes)
+                metric_type, group = (MetricType.COUNTER if is_counter else MetricType.GAUGE), ""
+            spec = MetricSpec(name, help, unit_of(group or name), metric_type, family=group)
             self._specs[key] = spec
         return spec

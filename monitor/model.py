@@ -25,6 +25,10 @@ EMPTY_MAPPING: Mapping = MappingProxyType({})
 class MetricType(enum.StrEnum):
     GAUGE = "gauge"
     COUNTER = "counter"
+    HISTOGRAM = "histogram"
+    """A part (`_bucket`, `_count`, `_sum`) of a histogram scraped from another exporter."""
+    SUMMARY = "summary"
+    """A part (quantiles, `_count`, `_sum`) of a summary scraped from another exporter."""
 
 
 class Unit(enum.StrEnum):
@@ -52,6 +56,10 @@ class MetricSpec:
     type: MetricType = MetricType.GAUGE
     labels: tuple[str, ...] = ()
     key: bool = False
+    family: str = ""
+    """For histogram and summary parts: the family they are exported under (`job_seconds`
+    for `job_seconds_bucket`), so /metrics re-exports them as one histogram, not as loose
+    gauges that break Prometheus' naming rules."""
 
 
 def make_labels(labels: Mapping[str, str] | Labels | None) -> Labels:

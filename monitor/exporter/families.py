@@ -84,22 +84,30 @@ def _family_for(name: str, spec: MetricSpec | None, collector: str) -> tuple[Met
         return Metric(name, GENERIC_HELP.format(collector=collector), "unknown"), name
     if spec.type is MetricType.COUNTER:
         base = name.removesuffix("_total")
-        unit = spec.unit.value if base.endswith(f"_{spec.unit.value}") else ""
-        return Metric(base, spec.help, "counter", unit), base + "_total"
-    unit = spec.unit.value if name.endswith(f"_{spec.unit.value}") else ""
-    return Metric(name, spec.help, "gauge", unit), name
+        return Metric(base, spec.help, "counter", _unit_of(base, spec)), base + "_total"
+    if spec.family:  # a histogram or summary part: written under its own name, in its family
+        return Metric(spec.family, spec.help, str(spec.type), _unit_of(spec.family, spec)), name
+    return Metric(name, spec.help, "gauge", _unit_of(name, spec)), name
+
+
+def _unit_of(family_name: str, spec: MetricSpec) -> str:
+    """prometheus_client rejects a unit the family name does not end with."""
+    return spec.unit.value if family_name.endswith(f"_{spec.unit.value}") else ""
 
 
 def value_families(source: SourceData) -> list[Metric]:
-    """The source's latest values, grouped into one family per metric name."""
-    families: dict[str, tuple[Metric, str]] = {}
+    """The source's latest values, grouped into one family per metric (a histogram's or a
+    summary's parts into one family)."""
+    families: dict[str, Metric] = {}
+    placement: dict[str, tuple[Metric, str]] = {}
     for (name, series_labels), value in source.series.items():
-        entry = families.get(name)
-        if entry is None:
-            entry = families[name] = _family_for(name, source.specs.get(name), source.collector)
-        family, sample_name = entry
+        placed = placement.get(name)
+        if placed is None:
+            family, sample_name = _family_for(name, source.specs.get(name), source.collector)
+            placed = placement[name] = (families.setdefault(family.name, family), sample_name)
+        family, sample_name = placed
         family.add_sample(sample_name, _label_dict(source, series_labels), value)
-    return [family for family, _ in families.values()]
+    return list(families.values())
 
 
 class SourceCollector:

@@ -80,8 +80,9 @@ def test_types_histograms_and_the_reserved_source_label(server):
     assert samples[("job_seconds_bucket", (("le", "+Inf"),))] == 5
     assert samples[("job_seconds_count", ())] == 5
     assert samples[("temperature", (("exported_source", "kitchen"),))] == 21.5
-    assert ctx.declared["job_seconds_bucket"].type == MetricType.COUNTER
-    assert ctx.declared["job_seconds_sum"].type == MetricType.COUNTER
+    # Parts of a histogram stay a histogram, grouped under their family for re-export.
+    assert ctx.declared["job_seconds_bucket"].type == MetricType.HISTOGRAM
+    assert ctx.declared["job_seconds_sum"].family == "job_seconds"
     assert ctx.declared["job_seconds_bucket"].help == "How long jobs take."
     assert ctx.declared["temperature"].type == MetricType.GAUGE
 
