@@ -4,7 +4,8 @@
 
 Writes one SVG per screen (Textual's own screenshot export) and, when rsvg-convert is
 installed, a PNG beside it. The sources are this machine (system collector) and a TCP
-check of a closed port, so a healthy and a down panel both show.
+check of a closed port, so a healthy and a down panel both show, with one alert firing
+(the port is down) and one pending (memory over a deliberately low threshold).
 """
 
 from __future__ import annotations
@@ -29,10 +30,27 @@ interval: 1s
 sources:
   - name: local
     collector: system
+    thresholds:
+      system_memory_usage_ratio: {{warning: 0.01, critical: 0.95}}
   - name: api
     collector: tcp
     host: 127.0.0.1
     port: {closed_port}
+alerts:
+  - name: ApiDown
+    source: api
+    condition: down
+    for: 2s
+    severity: critical
+    summary: "{{{{ source }}}} refuses connections"
+  - name: MemoryInUse
+    source: local
+    metric: system_memory_usage_ratio
+    op: ">"
+    threshold: 0.01
+    for: 1h
+    severity: warning
+    summary: "memory at {{{{ value }}}} on {{{{ source }}}}"
 """
 SHOTS: Sequence[tuple[str, Sequence[str]]] = (
     ("overview", ()),
@@ -44,6 +62,7 @@ SHOTS: Sequence[tuple[str, Sequence[str]]] = (
     ("filtered", ("p", "slash", *"disk")),
     ("light", ("escape", "t")),
     ("log", ("t", "l")),
+    ("alerts", ("escape", "a")),
 )
 
 

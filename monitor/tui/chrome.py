@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
@@ -63,9 +64,11 @@ class DashboardScreen(Screen):
         return cast("MonitorApp", self.app)
 
     def compose(self) -> ComposeResult:
-        yield self.status_bar
-        yield self.banner
-        yield self.alert_bar
+        # One docked container: widgets docked to the same edge one by one would overlap.
+        with Vertical(id="top"):
+            yield self.status_bar
+            yield self.banner
+            yield self.alert_bar
         yield from self.body()
         yield self.search
         yield Footer()
