@@ -30,36 +30,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+from synthetic import SyntheticCollector
 from textual.app import App
-
-from monitor.model import MetricSpec, Sample
-from monitor.plugin import CollectContext, Collector, CollectorOptions
 
 SIZE = ("160", "50")
 WARMUP = 5.0
 REFRESH = 0.25
 """dashboard.refresh's default, which the 100-source run uses."""
-
-
-class SyntheticCollector(Collector[CollectorOptions]):
-    name = "synthetic"
-    description = "20 changing gauges, nearly free to produce"
-    metrics = (MetricSpec("synthetic_value", "a synthetic value", labels=("k",), key=True),)
-    labels = tuple({"k": str(k)} for k in range(20))
-
-    def setup(self) -> None:
-        self.n = 0
-
-    def collect(self, ctx: CollectContext) -> Iterator[Sample]:
-        self.n += 1
-        return [
-            Sample("synthetic_value", float((self.n * (k + 1)) % 97), lab)
-            for k, lab in enumerate(self.labels)
-        ]
 
 
 def free_port() -> int:

@@ -14,26 +14,9 @@ import argparse
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import psutil
-
-from monitor.model import MetricSpec, Sample
-from monitor.plugin import CollectContext, Collector, CollectorOptions
-
-
-class SyntheticCollector(Collector[CollectorOptions]):
-    name = "synthetic"
-    description = "20 changing gauges, nearly free to produce"
-    metrics = (MetricSpec("synthetic_value", "a synthetic value", labels=("k",), key=True),)
-    labels = tuple({"k": str(k)} for k in range(20))
-
-    def setup(self) -> None:
-        self.n = 0
-
-    def collect(self, ctx: CollectContext) -> Iterator[Sample]:
-        self.n += 1
-        return [Sample("synthetic_value", float(self.n + k), labels) for k, labels in enumerate(self.labels)]
+from synthetic import SyntheticCollector
 
 
 def child(sources: int) -> None:
