@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from loopback import free_port, wait_until_serving
+
 from collectors.exposition import ExpositionParser
 from collectors.http import HttpCollector
 from monitor.config import parse_config
@@ -38,12 +39,6 @@ from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
 
 INTERVAL = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def serve(port: int) -> None:
@@ -76,24 +71,13 @@ def lateness(starts: list[float]) -> list[float]:
     return [offset - anchor for offset in offsets]
 
 
-def wait_for(url: str, deadline: float = 10.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer")
-
-
 def bench_http(sources: int, seconds: float) -> None:
     port = free_port()
     server = multiprocessing.Process(target=serve, args=(port,), daemon=True)
     server.start()
     try:
         url = f"http://127.0.0.1:{port}/health"
-        wait_for(url)
+        wait_until_serving(url, 10.0)
         lines = [f"interval: {INTERVAL}s", "timeout: 900ms", "sources:"]
         lines += [
             f'  - {{name: s{i}, collector: http, url: "{url}", json: {{depth: $.queue.depth}}}}'
@@ -142,7 +126,7 @@ def node_exporter_page() -> str | None:
     )
     try:
         url = f"http://127.0.0.1:{port}/metrics"
-        wait_for(url)
+        wait_until_serving(url, 10.0)
         with urllib.request.urlopen(url, timeout=5) as answer:
             return answer.read().decode()
     finally:

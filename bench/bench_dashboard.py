@@ -25,7 +25,6 @@ import math
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+from loopback import free_port
 from synthetic import SyntheticCollector
 from textual.app import App
 
@@ -41,12 +41,6 @@ SIZE = ("160", "50")
 WARMUP = 5.0
 REFRESH = 0.25
 """dashboard.refresh's default, which the 100-source run uses."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class TickLog:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psutil
+from loopback import free_port, wait_until_serving
 
 SERIES_PER_SCRAPE = 50
 LABEL_SPACE = 2000
@@ -127,12 +127,6 @@ class SoakResult:
         return min(values), max(values)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def run_soak(
     seconds: float, warmup: float, reload_every: float, workdir: Path, sample_every: float = 5.0
 ) -> SoakResult:
@@ -152,7 +146,7 @@ def run_soak(
     result = SoakResult(warmup=warmup)
     metrics_url = f"http://127.0.0.1:{port}/metrics"
     try:
-        _wait_ready(metrics_url)
+        wait_until_serving(metrics_url)
         watched = psutil.Process(process.pid)
         started = time.monotonic()
         next_sample = next_reload = 0.0
@@ -187,17 +181,6 @@ def run_soak(
         log.close()
         server.shutdown()
     return result
-
-
-def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"monitor did not serve {url} within 30 s")
 
 
 def main() -> None:

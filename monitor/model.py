@@ -19,6 +19,15 @@ Labels = tuple[tuple[str, str], ...]
 
 SeriesKey = tuple[str, Labels]
 
+
+def series_name(key: SeriesKey) -> str:
+    """The Prometheus-style name users know a series by: `system_disk_usage_ratio{mount="/"}`."""
+    name, labels = key
+    if not labels:
+        return name
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}"
+
+
 EMPTY_MAPPING: Mapping = MappingProxyType({})
 
 

@@ -11,32 +11,25 @@ import math
 import time
 
 from monitor.config import Config
-from monitor.model import SeriesKey, Snapshot, SourceData
+from monitor.exporter.api import snapshot_json
+from monitor.model import Snapshot, series_name
 from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
 
 
 def collect_once(config: Config) -> Snapshot:
-    store = MetricsStore(history=config.history)
+    store = MetricsStore(history=0)  # one collection draws no chart
     scheduler = Scheduler(config, store, start_jitter=False)
     scheduler.start()
     deadline = time.monotonic() + max((s.timeout for s in config.sources), default=0) + 1.0
     snapshot = store.snapshot()
-    while time.monotonic() < deadline:
-        snapshot = store.snapshot()
-        if all(s.health.last_attempt is not None for s in snapshot.sources.values()):
+    while not all(s.health.last_attempt is not None for s in snapshot.sources.values()):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             break
-        snapshot = store.wait_for_change(snapshot.version, max(0.0, deadline - time.monotonic()))
+        snapshot = store.wait_for_change(snapshot.version, remaining)
     scheduler.stop(timeout=1.0)
     return snapshot
-
-
-def series_name(key: SeriesKey) -> str:
-    name, labels = key
-    if not labels:
-        return name
-    inner = ",".join(f'{label}="{value}"' for label, value in labels)
-    return f"{name}{{{inner}}}"
 
 
 def _format_value(value: float) -> str:
@@ -62,23 +55,6 @@ def render_table(snapshot: Snapshot) -> str:
     return "\n".join(lines)
 
 
-def source_json(source: SourceData, now: float) -> dict:
-    health = source.health
-    return {
-        "collector": source.collector,
-        "state": str(source.state(now)),
-        "error": health.last_error,
-        "partial_errors": list(health.partial_errors),
-        "duration_seconds": health.last_duration,
-        "series": [
-            {"name": name, "labels": dict(labels), "value": value if math.isfinite(value) else str(value)}
-            for (name, labels), value in sorted(source.series.items())
-        ]
-        if health.up
-        else [],
-    }
-
-
 def render_json(snapshot: Snapshot) -> str:
-    body = {name: source_json(source, snapshot.time) for name, source in snapshot.sources.items()}
-    return json.dumps(body, indent=2)
+    """The same document as the exporter's GET /api/v1/snapshot, so scripts parse one shape."""
+    return json.dumps(snapshot_json(snapshot, snapshot.time, with_values=True), indent=2)

@@ -232,7 +232,12 @@ class Poller:
     def _publish(self, outcome: _Outcome, overruns: int, next_attempt: float) -> None:
         now = self.clock.wall()
         specs = None
-        if outcome.declared and any(self._specs.get(n) != s for n, s in outcome.declared.items()):
+        # Collectors re-declare the same (cached) spec objects every poll: compare by identity
+        # first, so a 500-metric scrape does not pay 500 dataclass comparisons per collection.
+        known = self._specs
+        if outcome.declared and any(
+            known.get(n) is not s and known.get(n) != s for n, s in outcome.declared.items()
+        ):
             self._specs = {**self._specs, **outcome.declared}
             specs = self._specs
         with self._lock:

@@ -89,7 +89,8 @@ def test_once_json_is_machine_readable(write_config) -> None:
     path = write_config("sources:\n  - {name: local, collector: system}\n")
     result = monitor("once", "--config", str(path), "--format", "json")
     data = json.loads(result.stdout)
-    names = {s["name"] for s in data["local"]["series"]}
+    assert data["sources"]["local"]["state"] == "up"  # the same document as GET /api/v1/snapshot
+    names = {s["name"] for s in data["sources"]["local"]["series"]}
     assert {"system_cpu_usage_ratio", "system_memory_usage_ratio", "system_uptime_seconds"} <= names
 
 

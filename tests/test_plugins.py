@@ -35,7 +35,7 @@ def test_example_plugin_runs_end_to_end_through_its_entry_point(tmp_path) -> Non
     config.write_text(f"sources:\n  - name: logs\n    collector: files\n    paths: ['{tmp_path}/*.log']\n")
     result = run_monitor("once", "--config", str(config), "--format", "json")
     assert result.returncode == 0, result.stderr
-    logs = json.loads(result.stdout)["logs"]
+    logs = json.loads(result.stdout)["sources"]["logs"]
     assert logs["state"] == "up"
     sizes = [s for s in logs["series"] if s["name"] == "file_size_bytes"]
     assert sizes == [{"name": "file_size_bytes", "labels": {"path": f"{tmp_path}/app.log"}, "value": 1234}]

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from monitor.model import MetricSpec, MetricType, SeriesKey, SourceData
+from monitor.model import MetricSpec, MetricType, SeriesKey, SourceData, series_name
 from monitor.store import MetricsStore
 
 UNIT_SUFFIXES = ("_total", "_bytes", "_ratio", "_seconds", "_celsius", "_rpm", "_days")
@@ -49,14 +49,6 @@ class WindowStats:
             return cls(math.nan, math.nan, math.nan, math.nan)
         values = [v for _, v in points]
         return cls(values[-1], min(values), max(values), sum(values) / len(values))
-
-
-def series_name(key: SeriesKey) -> str:
-    """The Prometheus-style name: `system_disk_usage_ratio{mount="/"}`."""
-    name, labels = key
-    if not labels:
-        return name
-    return name + "{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}"
 
 
 @functools.lru_cache(maxsize=65536)

@@ -130,7 +130,7 @@ def test_monitor_once_runs_every_collector(node_exporter, prometheus_server, wri
     )
     result = monitor("once", "--config", str(path), "--format", "json", env={})
     assert result.returncode == 0, result.stderr
-    sources = json.loads(result.stdout)
+    sources = json.loads(result.stdout)["sources"]
     assert {name: s["state"] for name, s in sources.items()} == dict.fromkeys(
         ["web", "node", "fleet", "script", "port"], "up"
     )
