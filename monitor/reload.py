@@ -135,7 +135,6 @@ class Reloader:
         for what, before, after in (
             ("exporter", self.config.exporter, config.exporter),
             ("history", self.config.history, config.history),
-            ("dashboard", self.config.dashboard, config.dashboard),
         ):
             if before != after:
                 log.warning(

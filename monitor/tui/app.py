@@ -17,14 +17,16 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 from textual.app import App, InvalidThemeError, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.timer import Timer
 
 from monitor.alerts.definitions import Level, ThresholdSettings
 from monitor.alerts.state import AlertState, AlertsView
+from monitor.config import Config
 from monitor.reload import ReloadStatus, terminal_alive
 from monitor.runtime import Runtime
 from monitor.scheduler import Scheduler
@@ -48,6 +50,26 @@ ALERTS_HELP = Binding(
     "a", "alerts", "Alerts", tooltip="Active alerts and the history of fired and resolved ones"
 )
 """Bound like RELOAD_HELP, only in an app that has alerts to show."""
+
+
+class ConfiguredSettings(TypedDict):
+    """What the dashboard takes from config.yaml, at startup and again after each reload."""
+
+    show: dict[str, tuple[str, ...] | None]
+    thresholds: dict[str, Mapping[str, ThresholdSettings]]
+    refresh: float
+    theme: str
+    bell: bool
+
+
+def settings_of(config: Config) -> ConfiguredSettings:
+    return ConfiguredSettings(
+        show={source.name: source.show for source in config.sources},
+        thresholds={source.name: source.thresholds for source in config.sources},
+        refresh=config.dashboard.refresh,
+        theme=config.dashboard.theme,
+        bell=config.dashboard.bell,
+    )
 
 
 class MonitorApp(App[int]):
@@ -111,31 +133,57 @@ class MonitorApp(App[int]):
         self.alert_levels: dict[str, Level] = {}
         """Per source, the worst level of the alerts firing on it: colours its panel."""
         self.bells = 0
+        self.settings_version = 0
+        """Bumped when a reload changed what panels show or how they are coloured: every
+        panel is drawn again, not only those whose data moved."""
+        self._refresh_timer: Timer | None = None
         self._logged = 0
 
     @classmethod
     def from_runtime(cls, runtime: Runtime, **options: object) -> MonitorApp:
         """Call after `runtime.start()`: the exporter's real port is known only then."""
-        config = runtime.config
         exporter = runtime.exporter
         app = cls(
             runtime.store,
-            show={source.name: source.show for source in config.sources},
-            refresh=config.dashboard.refresh,
-            theme=config.dashboard.theme,
+            **settings_of(runtime.config),
             exporter_url=f"{exporter.url}/metrics" if exporter is not None else "",
             scheduler=runtime.scheduler,
-            thresholds={source.name: source.thresholds for source in config.sources},
             alerts=runtime.alerting.current,
-            bell=config.dashboard.bell,
             **options,  # type: ignore[arg-type]
         )
         # Bound here, not in BINDINGS: only an app over a runtime has a config file to reload.
         app.reload_config = runtime.reload
         app.bind("r", "reload_config", description="Reload")
+        app.follow_config(lambda: runtime.config)
         return app
 
     reload_config: Callable[[], ReloadStatus] | None = None
+    _current_config: Callable[[], Config] | None = None
+    _config_applied: Config | None = None
+
+    def follow_config(self, current: Callable[[], Config]) -> None:
+        """Take the dashboard's settings from `current()` again whenever a reload (SIGHUP,
+        `monitor reload`, --watch, `r`) replaced the config. The timer pulls it, like
+        snapshots: the reloading thread never calls into Textual."""
+        self._current_config = current
+        self._config_applied = current()
+
+    def _apply_reloaded_config(self) -> None:
+        if self._current_config is None:
+            return
+        config = self._current_config()
+        before, self._config_applied = self._config_applied, config
+        if before is None or config is before:
+            return
+        settings = settings_of(config)
+        self.show = settings["show"]
+        self.thresholds = settings["thresholds"]
+        self.bell_on_firing = config.dashboard.bell
+        self.settings_version += 1
+        if config.dashboard.refresh != before.dashboard.refresh:
+            self.call_later(self._start_refresh_timer, config.dashboard.refresh)
+        if config.dashboard.theme != before.dashboard.theme:  # else keep what `t` chose
+            self._use_theme(config.dashboard.theme)
 
     def action_reload_config(self) -> None:
         """`r`: the same reload as SIGHUP (docs/RELOAD.md), in a worker thread because it waits
@@ -153,16 +201,25 @@ class MonitorApp(App[int]):
         return OverviewScreen()
 
     def on_mount(self) -> None:
-        try:
-            self.theme = self.initial_theme
-        except InvalidThemeError:
-            self.notify(f"unknown theme {self.initial_theme!r}; using {DARK}", severity="warning")
-            self.theme = DARK
+        self._use_theme(self.initial_theme)
         if self.alerts is not None:
             self.bind(ALERTS_HELP.key, ALERTS_HELP.action, description=ALERTS_HELP.description)
-        self.set_interval(self.refresh_interval, self.tick)
+        self._start_refresh_timer(self.refresh_interval)
         if self.watch_terminal:
             self.set_interval(TERMINAL_CHECK_PERIOD, self._exit_if_terminal_gone)
+
+    def _use_theme(self, name: str) -> None:
+        try:
+            self.theme = name
+        except InvalidThemeError:
+            self.notify(f"unknown theme {name!r}; using {DARK}", severity="warning")
+            self.theme = DARK
+
+    def _start_refresh_timer(self, interval: float) -> None:
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+        self.refresh_interval = interval
+        self._refresh_timer = self.set_interval(interval, self.tick)
 
     def _exit_if_terminal_gone(self) -> None:
         """The SIGHUP of a closing terminal can arrive before the hang-up shows, or be
@@ -171,6 +228,7 @@ class MonitorApp(App[int]):
             self.exit()
 
     def tick(self) -> None:
+        self._apply_reloaded_config()
         self.live = self.store.snapshot()
         self._notify_new_log_lines()
         self._read_alerts()

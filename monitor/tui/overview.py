@@ -63,6 +63,7 @@ class OverviewScreen(DashboardScreen):
                 self.call_after_refresh(new[0].focus)
         filter_text = self.dashboard.filter_text
         alerting = self.dashboard.alert_levels
+        settings = self.dashboard.settings_version
         top, bottom = self.scroll.scroll_y, self.scroll.scroll_y + self.scroll.size.height
         for name, source in snapshot.sources.items():
             panel = panels[name]
@@ -78,6 +79,7 @@ class OverviewScreen(DashboardScreen):
                 filter_text,
                 state,
                 alert,
+                settings,
             ):
                 continue  # the common case, and the cheap one: nothing on this panel changed
             region = panel.virtual_region
@@ -90,7 +92,7 @@ class OverviewScreen(DashboardScreen):
     ) -> None:
         """`alert` is the worst level of the alerts firing on the source."""
         health = badge(source, now)
-        built_from = (source.version, filter_text, health.state, alert)
+        built_from = (source.version, filter_text, health.state, alert, self.dashboard.settings_version)
         if self._drawn.get(source.name) != built_from or panel.view is None:
             rows, hidden = panel_rows(
                 self.dashboard.store,

@@ -8,9 +8,11 @@ from pathlib import Path
 
 from textual.notifications import Notification
 
+from monitor.alerts.definitions import Level
 from monitor.config import load_config
 from monitor.runtime import Runtime
 from monitor.tui.app import MonitorApp
+from monitor.tui.panel import SourcePanel
 
 SOURCE = "  - {{name: {name}, collector: command, argv: [echo, '1'], interval: 200ms}}\n"
 
@@ -51,5 +53,61 @@ async def test_r_reloads_and_reports_success_and_errors(tmp_path: Path) -> None:
             assert shown.severity == "error"
             assert not runtime.reload_status.ok
             assert set(runtime.store.snapshot().sources) == {"one", "two"}  # the running config carries on
+    finally:
+        runtime.stop()
+
+
+LINES = "  - {{name: one, collector: command, argv: [printf, 'low 1\\nhigh 5\\n'], format: lines, interval: 200ms{extra}}}\n"
+
+
+async def wait_for(pilot, condition, what: str, deadline: float = 15.0) -> None:
+    end = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"not within {deadline}s: {what}")
+        await pilot.pause(0.1)
+
+
+def panel_rows(app: MonitorApp) -> dict[str, Level]:
+    panel = app.screen.query_one(SourcePanel)
+    return {row.label: row.level for row in panel.view.rows} if panel.view is not None else {}
+
+
+async def test_a_reload_applies_show_thresholds_theme_and_refresh_to_the_open_dashboard(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n" + LINES.format(extra=", show: [low]"))
+    runtime = Runtime(load_config(str(config)))
+    runtime.start()
+    try:
+        app = MonitorApp.from_runtime(runtime)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: "low" in panel_rows(app), "the panel shows the series `show` names")
+            assert "high" not in panel_rows(app) and app.theme == "textual-dark"
+
+            config.write_text(
+                "dashboard: {theme: textual-light, refresh: 100ms, bell: true}\nsources:\n"
+                + LINES.format(extra=", show: [high], thresholds: {high: {warning: 2, critical: 10}}")
+            )
+            await pilot.press("r")
+            await wait_for_notification(app, pilot, "reloaded")
+            await wait_for(pilot, lambda: "high" in panel_rows(app), "the panel follows the new `show`")
+            assert panel_rows(app) == {"high": Level.WARNING}  # coloured by the new threshold
+            assert app.theme == "textual-light" and app.refresh_interval == 0.1 and app.bell_on_firing
+            ticks = app.refreshes
+            await wait_for(pilot, lambda: app.refreshes >= ticks + 5, "the dashboard goes on refreshing")
+
+            # Changing only a threshold restarts no poller, and the colour still follows it.
+            config.write_text(
+                "dashboard: {theme: textual-light, refresh: 100ms, bell: true}\nsources:\n"
+                + LINES.format(extra=", show: [high], thresholds: {high: {warning: 6}}")
+            )
+            await pilot.press("r")
+            shown = await wait_for_notification(app, pilot, "0 restarted")
+            assert "1 unchanged" in shown.message
+            await wait_for(
+                pilot, lambda: panel_rows(app) == {"high": Level.OK}, "the colour follows a threshold"
+            )
     finally:
         runtime.stop()
