@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -239,3 +242,90 @@ def test_without_config_flag_the_local_file_wins_then_the_packaged_default(tmp_p
 def test_packaged_default_is_the_bundled_config_yaml() -> None:
     assert default_config_text() == (REPO / "config.yaml").read_text()
     assert [s.collector for s in load_config(str(REPO / "config.yaml")).sources] == ["system"]
+
+
+def billion_laughs(levels: int = 9) -> str:
+    """The classic alias bomb: each anchor is ten aliases of the one before it (10**levels values)."""
+    lines = ["lol0: &l0 [" + ", ".join(["lol"] * 10) + "]"]
+    lines += [f"lol{n}: &l{n} [" + ", ".join([f"*l{n - 1}"] * 10) + "]" for n in range(1, levels + 1)]
+    return "\n".join(["sources:", "  - {name: a, collector: scripted}", *lines]) + "\n"
+
+
+def problems_in_a_child(text: str) -> list[str]:
+    """parse_config's problems, computed in a child process killed after 20 s: a regression
+    that expands the aliases fails the test instead of hanging (and swapping) the suite."""
+    code = (
+        "import json, sys\n"
+        "from monitor.config import ConfigError, parse_config\n"
+        "from tests.test_config import REGISTRY\n"
+        "try:\n"
+        "    parse_config(sys.stdin.read(), 'c.yaml', registry=REGISTRY, environ={})\n"
+        "except ConfigError as exc:\n"
+        "    print(json.dumps([str(p) for p in exc.problems]))\n"
+        "else:\n"
+        "    print('[]')\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code], input=text, capture_output=True, text=True, timeout=20, cwd=REPO
+    )
+    assert child.returncode == 0, child.stderr
+    return json.loads(child.stdout)
+
+
+def test_an_alias_bomb_is_refused_at_the_alias_that_passes_the_limit() -> None:
+    found = problems_in_a_child(billion_laughs())
+    # lol0..lol3 and the start of lol4 hold 12,351 values; each *l3 adds 11,111: the 8th passes 100,000
+    column = len("lol4: &l4 [") + 7 * len("*l3, ") + 1  # of that 8th *l3, on line 7
+    assert found == [
+        f"c.yaml:7:{column}: lol4[7]: aliases expand this config to more than 100,000 values "
+        "(limit 100,000): *l3 here repeats 11,111 values, and aliases of anchors that hold aliases multiply"
+    ]
+
+
+def test_anchors_merged_through_merge_keys_count_too() -> None:
+    lines = ["m0: &m0 {" + ", ".join(f"k{n}: v" for n in range(10)) + "}"]
+    lines += [f"m{n}: &m{n} {{<<: [" + ", ".join([f"*m{n - 1}"] * 10) + "]}" for n in range(1, 10)]
+    [found] = problems_in_a_child("\n".join(lines) + "\n")
+    assert found.startswith("c.yaml:5:") and "aliases expand this config to more than 100,000 values" in found
+
+
+def test_an_alias_inside_its_own_anchor_is_reported_at_the_alias() -> None:
+    assert problems("sources: &s\n  - {name: a, collector: scripted, argv: *s}\n") == [
+        "c.yaml:2:42: sources[0].argv: an alias refers to the anchor it is inside of: the value would be infinite"
+    ]
+
+
+def test_anchors_and_aliases_share_values_as_written() -> None:
+    config = config_of(
+        """
+        sources:
+          - &base
+            name: a
+            collector: scripted
+            interval: 500ms
+            labels: &team {team: payments, note: '$${literal}'}
+          - <<: *base
+            name: b
+            value: 2
+          - {name: c, collector: scripted, labels: *team}
+        """
+    )
+    a, b, c = config.sources
+    team = {"team": "payments", "note": "${literal}"}  # `$$` is unescaped once, not at every alias
+    assert [s.name for s in config.sources] == ["a", "b", "c"]
+    assert (a.interval, b.interval, c.interval) == (0.5, 0.5, config.interval)
+    assert dict(a.labels) == dict(b.labels) == dict(c.labels) == team
+    assert b.options.value == 2.0
+
+
+def test_a_missing_variable_in_an_aliased_value_is_reported_where_it_is_used() -> None:
+    assert problems(
+        """
+        sources:
+          - {name: a, collector: scripted, labels: &team {team: '${TEAM}'}}
+          - {name: b, collector: scripted, labels: *team}
+        """
+    ) == [
+        "c.yaml:2:57: sources[0].labels.team: environment variable 'TEAM' is not set",
+        "c.yaml:2:57: sources[1].labels.team: environment variable 'TEAM' is not set",
+    ]

@@ -192,6 +192,23 @@ def test_a_shell_option_is_a_config_error(write_config) -> None:
     assert result.returncode == 2 and f"{config}:2:" in result.stderr and "shell" in result.stderr
 
 
+def test_an_alias_bomb_is_a_prompt_config_error(write_config) -> None:
+    """Nine levels of ten aliases ("billion laughs") would take hours and all the memory to
+    expand; `monitor check` (like start and reload) refuses it without expanding it."""
+    lines = ["lol0: &l0 [" + ", ".join(["lol"] * 10) + "]"]
+    lines += [f"lol{n}: &l{n} [" + ", ".join([f"*l{n - 1}"] * 10) + "]" for n in range(1, 10)]
+    config = write_config("sources:\n  - {name: a, collector: system}\n" + "\n".join(lines) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=20,  # generous: it takes well under a second; a regression fails here instead of hanging
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"{config}:7:" in result.stderr, result.stderr
+    assert "aliases expand this config to more than 100,000 values" in result.stderr
+
+
 def test_yaml_is_only_ever_loaded_safely() -> None:
     """No code path can construct Python objects from a config file."""
     unsafe = re.compile(r"yaml\.(unsafe_load|full_load|load\(|Loader\b|FullLoader|UnsafeLoader)")
