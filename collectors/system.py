@@ -15,6 +15,8 @@ from monitor.model import MetricSpec, MetricType, Sample, Unit
 from monitor.plugin import CollectContext, Collector, CollectorOptions
 
 COUNTER = MetricType.COUNTER
+MIN_CPU_WINDOW = 0.1
+"""Seconds: ten kernel ticks, so one tick more or less moves the ratio by 10 % at most."""
 
 
 class SystemOptions(CollectorOptions):
@@ -127,8 +129,10 @@ class SystemCollector(Collector[SystemOptions]):
 
     def setup(self) -> None:
         self._cpu_before = self._cpu_times()
+        self._cpu_read_at = time.monotonic()
 
     def collect(self, ctx: CollectContext) -> Iterator[Sample]:
+        self._wait_for_cpu_window(ctx)
         yield from self._cpu()
         yield from self._load()
         yield from self._memory()
@@ -142,8 +146,18 @@ class SystemCollector(Collector[SystemOptions]):
     def _cpu_times(self) -> list:
         return [psutil.cpu_times(), *(psutil.cpu_times(percpu=True) if self.options.per_cpu else [])]
 
+    def _wait_for_cpu_window(self, ctx: CollectContext) -> None:
+        """CPU usage is the busy share of the time since the previous reading. Right after
+        setup (`monitor once`, a source's first poll) that time can be a few milliseconds,
+        under the kernel's 10 ms tick, and the ratio would read 0 % on a busy machine: wait
+        until the window is long enough to mean something, within the source's timeout."""
+        short = MIN_CPU_WINDOW - (time.monotonic() - self._cpu_read_at)
+        if short > 0:
+            ctx.stop_event.wait(min(short, ctx.remaining()))
+
     def _cpu(self) -> Iterator[Sample]:
         now = self._cpu_times()
+        self._cpu_read_at = time.monotonic()
         names = ["total", *(str(i) for i in range(len(now) - 1))]
         for name, before, after in zip(names, self._cpu_before, now, strict=False):
             yield Sample("system_cpu_usage_ratio", _busy_ratio(before, after), {"cpu": name})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import psutil
@@ -88,3 +89,27 @@ def test_disk_io_leaves_out_loop_devices_unless_asked() -> None:
     shown = {dict(labels)["device"] for labels in values(default, "system_disk_read_bytes_total")}
     assert shown == {d for d in all_devices if not d.startswith(("loop", "ram"))}
     assert shown  # the machine's real disk is still there
+
+
+def test_first_reading_right_after_setup_measures_a_busy_cpu() -> None:
+    """`monitor once` collects right after setup: the CPU ratio must come from a real window,
+    not read 0 % because a few milliseconds hold no kernel tick."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        collector = SystemCollector(SystemOptions(), SourceInfo("local", 1.0, 1.0))
+        collector.setup()
+        ctx = CollectContext("local", 1.0, time.monotonic() + 1.0)
+        series, _ = SampleValidator(10_000).validate(collector.collect(ctx))
+    finally:
+        stop.set()
+        spinner.join()
+    total = values(series, "system_cpu_usage_ratio")[(("cpu", "total"),)]
+    # One of the machine's cores spins the whole time.
+    assert total >= 0.5 / psutil.cpu_count(), total
