@@ -54,7 +54,7 @@ class SystemCollector(Collector[SystemOptions]):
     metrics = (
         _spec(
             "system_cpu_usage_ratio",
-            "Share of CPU time not idle since the last collection.",
+            "Share of CPU time not idle since the last collection (over 100 ms at least).",
             Unit.RATIO,
             ("cpu",),
             key=True,
