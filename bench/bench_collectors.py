@@ -6,7 +6,7 @@
 2. The `prometheus` collector's parse of a real node_exporter page: cost per 1,000 series,
    against prometheus_client's parser alone on the same text, in the same run.
 
-Run: python bench/bench_collectors.py [--sources 200] [--seconds 30]
+Run: python bench/bench_collectors.py [--sources 200] [--seconds 30] [--repeat 50] [--only parse|http]
 """
 
 from __future__ import annotations
@@ -175,12 +175,19 @@ def main() -> None:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--sources", type=int, default=200)
     arguments.add_argument("--seconds", type=float, default=30.0)
-    arguments.add_argument("--repeat", type=int, default=50)
+    arguments.add_argument("--repeat", type=int, default=50, help="pairs timed in the parse part")
+    arguments.add_argument(
+        "--only",
+        choices=["parse", "http"],
+        help="run one part: the parse ratio takes seconds, so it can be repeated for its spread",
+    )
     options = arguments.parse_args()
     load = ", ".join(f"{x:.2f}" for x in psutil.getloadavg())
     print(f"python {sys.version.split()[0]}, {psutil.cpu_count()} CPUs, load average {load}")
-    bench_parse(options.repeat)
-    bench_http(options.sources, options.seconds)
+    if options.only != "http":
+        bench_parse(options.repeat)
+    if options.only != "parse":
+        bench_http(options.sources, options.seconds)
     print(f"load average at the end: {', '.join(f'{x:.2f}' for x in psutil.getloadavg())}")
 
 

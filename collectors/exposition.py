@@ -16,8 +16,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from prometheus_client import parser as prometheus_parser
+from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import parser as openmetrics_parser
 
 from monitor.model import MetricSpec, MetricType, Sample, Unit
@@ -25,7 +27,6 @@ from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
 
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text"
 _SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created", "_info")
-_COUNTER_SUFFIXES = {"counter": ("_total",)}
 _GROUPED_TYPES = ("histogram", "summary")
 """Kept whole on re-export: their parts only make sense (and lint clean) as one family."""
 _UNIT_SUFFIXES = {
@@ -118,6 +119,18 @@ def _count_samples(text: str, start: int, wanted: re.Pattern[str] | None) -> int
     return count + sum(n for name, n in names.items() if wanted is not None and wanted.match(name))
 
 
+def _new_spec(name: str, family: Metric) -> MetricSpec:
+    """The spec of sample `name` as its family declares it (histogram and summary parts keep
+    their family's type and name; a counter's `_created` is a gauge)."""
+    help = family.documentation or f"{name} ({family.type}, scraped)"
+    if family.type in _GROUPED_TYPES:
+        metric_type, group = MetricType(family.type), family.name
+    else:
+        is_counter = family.type == "counter" and name.endswith("_total")
+        metric_type, group = (MetricType.COUNTER if is_counter else MetricType.GAUGE), ""
+    return MetricSpec(name, help, unit_of(group or name), metric_type, family=group)
+
+
 class InvalidExposition(ValueError):
     """The body is not valid exposition text; the message says where."""
 
@@ -140,15 +153,28 @@ class _LineState:
     line: str = ""
 
 
+class _FamilySpecs(NamedTuple):
+    """The specs of one family's samples, valid while the family keeps its help."""
+
+    documentation: str
+    specs: dict[str, MetricSpec]
+
+
 class ExpositionParser:
-    """Reused across polls so the filter is compiled and the specs are built only once."""
+    """Reused across polls so that the filter is compiled, and names, label names and specs
+    are checked or built, once rather than on every scrape."""
 
     def __init__(self, include: list[str], exclude: list[str], max_series: int) -> None:
         self.filter = name_filter(include, exclude)
         self.max_series = max_series
-        self._specs: dict[tuple[str, str, str], MetricSpec] = {}
+        self._families: dict[tuple[str, str], _FamilySpecs] = {}
+        """The last scrape's families only, by name and type: one that changes its type or help
+        gets new specs at once, and one that goes away does not stay in memory. The type is
+        part of the key because one name can be two families on one page: node_exporter's
+        `go_memstats_alloc_bytes` is a gauge, and a counter as `go_memstats_alloc_bytes_total`."""
         self._good_label_names: set[str] = set()
-        self._good_names: set[str] = set()
+        """Valid and not reserved: a sample whose label names are all in here needs neither
+        a check nor a rename."""
 
     def parse(self, text: str, openmetrics: bool = False) -> Parsed:
         """Parse `text`; when it has fewer lines than the cap and nothing is filtered, the
@@ -170,12 +196,60 @@ class ExpositionParser:
             ) from None
 
     def _parse(self, lines: Iterable[str], openmetrics: bool, state: _LineState) -> Parsed:
+        """The per-sample hot path, inlined, with the spec work done per family: on a typical
+        page a family has one or two samples, so a function call per sample name costs about
+        as much as building the sample. A sample whose name has a spec in its family's record
+        needs no name check; one whose label names are all known good needs no label check;
+        what is left per sample is building the `Sample` itself."""
         parser = openmetrics_parser if openmetrics else prometheus_parser
-        parsed = Parsed()
+        good_label_names, known_families = self._good_label_names, self._families
+        families: dict[tuple[str, str], _FamilySpecs] = {}
+        samples: list[Sample] = []
+        specs: dict[str, MetricSpec] = {}
+        append, new_sample, skipped = samples.append, tuple.__new__, 0
         for family in parser.text_fd_to_metric_families(lines):
-            self._add(family, parsed)
-        parsed.dropped = state.dropped
-        return parsed
+            key = (family.name, family.type)
+            record = known_families.get(key)
+            if record is None or record.documentation != family.documentation:
+                record = _FamilySpecs(family.documentation, {})
+            families[key] = record
+            family_specs = record.specs
+            for sample in family.samples:
+                name, labels = sample.name, sample.labels
+                if name not in family_specs and not METRIC_NAME.match(name):
+                    skipped += 1
+                    continue
+                if labels:
+                    if not good_label_names.issuperset(labels):
+                        labels = self._exportable_labels(labels)
+                        if labels is None:
+                            skipped += 1
+                            continue
+                    # Sorted pairs, as `make_labels` makes them; one pair needs no sort.
+                    items = labels.items()
+                    pairs = tuple(items) if len(labels) == 1 else tuple(sorted(items))
+                else:
+                    pairs = ()
+                # `Sample(...)` itself would convert the labels again, through two Python calls.
+                append(new_sample(Sample, (name, sample.value, pairs)))
+                if name not in specs:
+                    spec = family_specs.get(name)
+                    if spec is None:
+                        spec = family_specs[name] = _new_spec(name, family)
+                    specs[name] = spec
+        self._families = families
+        return Parsed(samples, specs, state.dropped, skipped)
+
+    def _exportable_labels(self, labels: dict[str, str]) -> Mapping[str, str] | None:
+        """None when a label name cannot be exported; else the labels, reserved names renamed.
+
+        Reserved names never join the known-good set, so that a sample carrying one always
+        comes here to be renamed.
+        """
+        if not valid_label_names(tuple(labels)):
+            return None
+        self._good_label_names.update(labels.keys() - RESERVED_LABELS)
+        return exported_labels(labels)
 
     def _limited(self, text: str, state: _LineState) -> Iterator[str]:
         """Yield the lines the parser should see: comments, and samples wanted and under the cap.
@@ -199,40 +273,3 @@ class ExpositionParser:
                 state.kept += 1
             state.line_number, state.line = number, line
             yield line
-
-    def _add(self, family, parsed: Parsed) -> None:
-        """The per-sample hot path: checks hit caches of names already seen valid."""
-        counter_suffixes = _COUNTER_SUFFIXES.get(family.type, ())
-        good_names, good_label_names = self._good_names, self._good_label_names
-        append = parsed.samples.append
-        for sample in family.samples:
-            name, labels = sample.name, sample.labels
-            if name not in good_names:
-                if not METRIC_NAME.match(name):
-                    parsed.skipped += 1
-                    continue
-                good_names.add(name)
-            if labels:
-                if not good_label_names.issuperset(labels):
-                    if not valid_label_names(tuple(labels)):
-                        parsed.skipped += 1
-                        continue
-                    good_label_names.update(labels)
-                labels = exported_labels(labels)
-            append(Sample(name, sample.value, labels))
-            if name not in parsed.specs:
-                parsed.specs[name] = self._spec(name, family, counter_suffixes)
-
-    def _spec(self, name: str, family, counter_suffixes: tuple[str, ...]) -> MetricSpec:
-        key = (name, family.name, family.type, family.documentation)
-        spec = self._specs.get(key)
-        if spec is None:
-            help = family.documentation or f"{name} ({family.type}, scraped)"
-            if family.type in _GROUPED_TYPES:
-                metric_type, group = MetricType(family.type), family.name
-            else:
-                is_counter = family.type == "counter" and name.endswith(counter_suffixes)
-                metric_type, group = (MetricType.COUNTER if is_counter else MetricType.GAUGE), ""
-            spec = MetricSpec(name, help, unit_of(group or name), metric_type, family=group)
-            self._specs[key] = spec
-        return spec

@@ -1,11 +1,15 @@
-"""The series cap counts what it does not parse, exactly, however the page is laid out."""
+"""The series cap counts what it does not parse, exactly, however the page is laid out; and
+what the parser keeps from one scrape to the next never changes what a scrape returns."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import collectors.exposition as exposition
-from collectors.exposition import ExpositionParser
+from collectors.exposition import ExpositionParser, InvalidExposition
+from monitor.model import MetricSpec, MetricType, Sample
 
 
 def page(families: int, per_family: int) -> str:
@@ -27,3 +31,97 @@ def test_kept_plus_dropped_is_every_wanted_series(monkeypatch, direct_max, cap, 
     capped = ExpositionParser(include, [], cap).parse(text)
     assert len(capped.samples) == min(cap, len(everything.samples))
     assert len(capped.samples) + capped.dropped == len(everything.samples) == (200 if include else 300)
+
+
+def counter_page(kind: str = "counter", help: str = "Jobs done.") -> str:
+    return f'# HELP jobs_total {help}\n# TYPE jobs_total {kind}\njobs_total{{queue="a"}} 4\nup 1\n'
+
+
+def test_a_metric_that_changes_its_type_or_help_between_scrapes_gets_a_new_spec():
+    """Specs are kept from one scrape to the next; what they were built from must be checked."""
+    parser = ExpositionParser([], [], 100)
+    first = parser.parse(counter_page()).specs
+    assert first["jobs_total"] == MetricSpec("jobs_total", "Jobs done.", type=MetricType.COUNTER)
+    again = parser.parse(counter_page()).specs
+    assert again["jobs_total"] is first["jobs_total"]  # the scheduler compares by identity first
+    assert parser.parse(counter_page(help="Jobs finished.")).specs["jobs_total"].help == "Jobs finished."
+    assert parser.parse(counter_page(kind="gauge")).specs["jobs_total"].type == MetricType.GAUGE
+    histogram = '# TYPE jobs histogram\njobs_bucket{le="+Inf"} 1\njobs_count 1\njobs_sum 0\njobs_total 1\n'
+    specs = parser.parse(histogram).specs
+    assert specs["jobs_total"] == MetricSpec("jobs_total", "jobs_total (unknown, scraped)")
+    assert specs["jobs_bucket"].type == MetricType.HISTOGRAM and specs["jobs_bucket"].family == "jobs"
+    assert parser.parse("# TYPE jobs summary\njobs_count 1\n").specs["jobs_count"].type == MetricType.SUMMARY
+    assert (
+        parser.parse("# TYPE jobs histogram\njobs_count 1\n").specs["jobs_count"].type == MetricType.HISTOGRAM
+    )
+    back = parser.parse(counter_page()).specs["jobs_total"]
+    assert back == first["jobs_total"] and back.type == MetricType.COUNTER
+
+
+def test_unchanged_specs_are_the_same_objects_even_when_one_name_is_two_families():
+    """The scheduler compares declared specs by identity before equality. node_exporter's
+    `go_memstats_alloc_bytes` is a gauge and, as `go_memstats_alloc_bytes_total`, a counter:
+    two families of one name, which must not evict each other's specs on every scrape."""
+    page = "# TYPE x_bytes gauge\nx_bytes 1\n# TYPE x_bytes_total counter\nx_bytes_total 2\n"
+    parser = ExpositionParser([], [], 100)
+    first, again = parser.parse(page).specs, parser.parse(page).specs
+    assert first["x_bytes"].type == MetricType.GAUGE and first["x_bytes_total"].type == MetricType.COUNTER
+    assert again == first and all(again[name] is spec for name, spec in first.items())
+
+
+def test_labels_are_sorted_and_the_reserved_label_renamed_on_every_scrape():
+    """Known-good label names skip the checks; `source` must never become one of them."""
+    parser = ExpositionParser([], [], 100)
+    page = 'x{source="a",b="1"} 1\ny{b="2",a="3"} 2\nz{source="s"} 3\nw{"a.b"="1"} 4\n{"my.metric"} 5\n'
+    for _ in range(3):
+        parsed = parser.parse(page)
+        assert parsed.samples == [
+            Sample("x", 1, {"exported_source": "a", "b": "1"}),
+            Sample("y", 2, {"a": "3", "b": "2"}),
+            Sample("z", 3, {"exported_source": "s"}),
+        ]
+        assert all(type(sample) is Sample for sample in parsed.samples)
+        assert parsed.skipped == 2
+
+
+PAGE_LINES = st.sampled_from(
+    [
+        "# HELP a_total Jobs.",
+        "# HELP a_total Other help.",
+        "# TYPE a_total counter",
+        "# TYPE a_total gauge",
+        "# TYPE a histogram",
+        "# TYPE a summary",
+        "# HELP a Latency.",
+        "a_total 1",
+        'a_total{source="x"} 2',
+        'a_total{b="1",a="2"} 3',
+        'a_bucket{le="+Inf"} 4',
+        "a_count 5",
+        "a_sum 6",
+        'a{quantile="0.5"} 7',
+        "9bad 1",
+        'b{"a.b"="1"} 1',
+        '{"my.metric"} 1',
+        "b 1",
+        "garbage{",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(PAGE_LINES, max_size=8), min_size=2, max_size=4), st.booleans())
+def test_a_parser_reused_across_scrapes_answers_as_a_new_one(pages: list[list[str]], openmetrics: bool):
+    """What the parser keeps between scrapes (specs, good label names) is only a shortcut."""
+    reused = ExpositionParser([], [], 100)
+    for lines in pages:
+        text = "\n".join(lines) + ("\n# EOF\n" if openmetrics else "\n")
+        answers = []
+        for parser in (reused, ExpositionParser([], [], 100)):
+            try:
+                parsed = parser.parse(text, openmetrics=openmetrics)
+            except InvalidExposition as exc:
+                answers.append(str(exc))
+            else:
+                answers.append(repr(parsed))  # repr: NaN values compare equal
+        assert answers[0] == answers[1]
