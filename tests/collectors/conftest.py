@@ -66,9 +66,19 @@ class ThreadedServer:
         if not self.running:
             return
         self.running = False
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        self.loop.close()
+
+    async def _stop(self) -> None:
+        """Cleanup leaves handlers of hung requests (`/hung` sleeps 30 s) pending; cancel and
+        await them, or they are destroyed pending at exit with a warning per task."""
+        await self.runner.cleanup()
+        pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def _json(request: web.Request) -> web.Response:
