@@ -150,7 +150,7 @@ class Meter:
         self.rss.append(sum(p.memory_info().rss for p in self._tree()))
 
     def result(self) -> tuple[float, float, float]:
-        """(CPU share of one core, mean RSS MB, max RSS MB)."""
+        """(CPU share of one core, mean RSS MiB, max RSS MiB)."""
         share = (self._cpu() - self.cpu_start) / (time.monotonic() - self.start)
         return share, sum(self.rss) / len(self.rss) / 2**20, max(self.rss) / 2**20
 
@@ -178,12 +178,13 @@ def side_by_side(seconds: float, glances: str) -> None:
     print(f"1. default config, 1 s interval, 160x50 tmux, {seconds:.0f} s, both at once")
     for name, (share, mean_rss, max_rss) in results.items():
         print(
-            f"   {name:8} CPU {share * 100:5.1f} % of a core   RSS mean {mean_rss:5.1f} MB  max {max_rss:5.1f} MB"
+            f"   {name:8} CPU {share * 100:5.1f} % of a core   RSS mean {mean_rss:5.1f} MiB  max {max_rss:5.1f} MiB"
         )
     ours, theirs = results["monitor"], results["glances"]
     print(
         f"   => monitor uses {ours[0] / theirs[0]:.2f}x Glances' CPU (target <= 1.0) "
-        f"and {ours[2]:.0f} MB RSS, {ours[2] / theirs[2]:.2f}x Glances' (target <= 60 MB)"
+        f"and {ours[2]:.1f} MiB = {ours[2] * 2**20 / 1e6:.1f} MB RSS, {ours[2] / theirs[2]:.2f}x Glances' "
+        "(target <= 60 MB)"
     )
 
 
@@ -211,7 +212,7 @@ def many_sources(seconds: float, sources: int) -> None:
     share, _, max_rss = measured["dashboard"]
     print(f"2. {sources} sources x 20 series at 1 s, refresh every {REFRESH} s, 160x50 tmux, {seconds:.0f} s")
     print(
-        f"   dashboard CPU {share * 100:5.1f} % of a core (its pollers included)   RSS max {max_rss:5.1f} MB"
+        f"   dashboard CPU {share * 100:5.1f} % of a core (its pollers included)   RSS max {max_rss:5.1f} MiB"
     )
     for name, result in results.items():
         print(
