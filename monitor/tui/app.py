@@ -154,21 +154,29 @@ class MonitorApp(App[int]):
         # Bound here, not in BINDINGS: only an app over a runtime has a config file to reload.
         app.reload_config = runtime.reload
         app.bind("r", "reload_config", description="Reload")
-        app.follow_config(lambda: runtime.config)
+        app.follow_reloads(lambda: runtime.config, lambda: runtime.reload_status)
         return app
 
     reload_config: Callable[[], ReloadStatus] | None = None
     _current_config: Callable[[], Config] | None = None
     _config_applied: Config | None = None
+    _reload_status: Callable[[], ReloadStatus] | None = None
+    _status_seen: ReloadStatus | None = None
 
-    def follow_config(self, current: Callable[[], Config]) -> None:
-        """Take the dashboard's settings from `current()` again whenever a reload (SIGHUP,
-        `monitor reload`, --watch, `r`) replaced the config. The timer pulls it, like
-        snapshots: the reloading thread never calls into Textual."""
-        self._current_config = current
-        self._config_applied = current()
+    def follow_reloads(self, config: Callable[[], Config], status: Callable[[], ReloadStatus]) -> None:
+        """After every reload, however it was asked for (SIGHUP, `monitor reload`, --watch,
+        `r`), say how it went and take the dashboard's settings from the new config. The
+        timer pulls both, like snapshots: the reloading thread never calls into Textual."""
+        self._current_config, self._reload_status = config, status
+        self._config_applied, self._status_seen = config(), status()
 
-    def _apply_reloaded_config(self) -> None:
+    def _follow_reloads(self) -> None:
+        if self._reload_status is not None:
+            status = self._reload_status()
+            if status is not self._status_seen:
+                self._status_seen = status
+                message = "\n".join([status.message, *status.errors[:5]])
+                self.notify(message, severity="information" if status.ok else "error")
         if self._current_config is None:
             return
         config = self._current_config()
@@ -187,15 +195,9 @@ class MonitorApp(App[int]):
 
     def action_reload_config(self) -> None:
         """`r`: the same reload as SIGHUP (docs/RELOAD.md), in a worker thread because it waits
-        for replaced pollers; the outcome comes back as a notification."""
+        for replaced pollers; the next tick tells the outcome, as for any other reload."""
         if self.reload_config is not None:
-            self.run_worker(self._reload_and_notify, thread=True, exclusive=True, group="reload")
-
-    def _reload_and_notify(self) -> None:
-        assert self.reload_config is not None
-        status = self.reload_config()
-        message = "\n".join([status.message, *status.errors[:5]])
-        self.call_from_thread(self.notify, message, severity="information" if status.ok else "error")
+            self.run_worker(self.reload_config, thread=True, exclusive=True, group="reload")
 
     def get_default_screen(self) -> Screen:
         return OverviewScreen()
@@ -228,7 +230,7 @@ class MonitorApp(App[int]):
             self.exit()
 
     def tick(self) -> None:
-        self._apply_reloaded_config()
+        self._follow_reloads()
         self.live = self.store.snapshot()
         self._notify_new_log_lines()
         self._read_alerts()
@@ -242,10 +244,11 @@ class MonitorApp(App[int]):
         screen = self.screen
         if not isinstance(screen, DashboardScreen) or not screen.ready or self.return_code is not None:
             return
+        now = self.clock()
         if self.paused:
-            screen.show(self.frozen, self.live, self.paused_at)
+            screen.show(self.frozen, self.live, now, drawn_at=self.paused_at)
         else:
-            screen.show(self.live, self.live, self.clock())
+            screen.show(self.live, self.live, now, drawn_at=now)
 
     def _read_alerts(self) -> None:
         view = self.alerts() if self.alerts is not None else None

@@ -27,13 +27,18 @@ class StatusLine(Widget):
     def __init__(self, id: str) -> None:
         super().__init__(id=id)
         self.text = ""
+        self.compact = ""
 
-    def set_text(self, text: str) -> None:
-        if text != self.text:
-            self.text = text
+    def set_text(self, text: str, compact: str = "") -> None:
+        """`compact` is shown instead when `text` does not fit the line (an 80-column terminal
+        would otherwise cut off the exporter's URL, the part worth copying)."""
+        if (text, compact) != (self.text, self.compact):
+            self.text, self.compact = text, compact
             self.refresh()
 
     def render(self) -> str:
+        if self.compact and len(self.text) > self.content_size.width:
+            return self.compact
         return self.text
 
 
@@ -89,19 +94,17 @@ class DashboardScreen(Screen):
         self.search.display = bool(self.dashboard.filter_text)
         self.dashboard.redraw()
 
-    def show(self, shown: Snapshot, live: Snapshot, now: float) -> None:
-        """Called by the app's timer and after every state change."""
+    def show(self, shown: Snapshot, live: Snapshot, now: float, drawn_at: float) -> None:
+        """Called by the app's timer and after every state change. `drawn_at` is the time the
+        body is drawn as of: `now`, or while paused the moment of pausing, so the frozen
+        panels keep their ages; the header and the alert bar always tell the present."""
         app = self.dashboard
-        status = [
-            "monitor",
-            app.host,
-            f"snapshot v{shown.version}",
-            f"{format_age(now - shown.time)} old",
-            f"exporter {app.exporter_url}" if app.exporter_url else "exporter off",
-        ]
-        if app.filter_text:
-            status.append(f"filter: {app.filter_text}")
-        self.status_bar.set_text(" · ".join(status))
+        age = f"{format_age(now - shown.time)} old"
+        exporter = app.exporter_url or "exporter off"
+        filtered = [f"filter: {app.filter_text}"] if app.filter_text else []
+        full = ["monitor", app.host, f"snapshot v{shown.version}", age, f"exporter {exporter}", *filtered]
+        compact = [app.host, f"v{shown.version}", age, exporter, *filtered]
+        self.status_bar.set_text(" · ".join(full), " · ".join(compact))
         banner = self.banner
         banner.display = app.paused
         if app.paused:
@@ -111,7 +114,7 @@ class DashboardScreen(Screen):
                 f"versions behind live (v{live.version}); collection and /metrics go on. p resumes."
             )
         self._show_alerts(now)
-        self.draw(shown, now)
+        self.draw(shown, drawn_at)
 
     def _show_alerts(self, now: float) -> None:
         """The alert bar follows the live alerts, even when paused: alerts are not history."""

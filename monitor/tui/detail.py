@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.widgets import DataTable, Static
 
 from monitor.model import Snapshot, SourceData, Unit
@@ -82,16 +83,29 @@ class DetailScreen(DashboardScreen):
         health = badge(source, now)
         window = self.effective_window()
         clamp = f" (history keeps {format_age(window)})" if window < self.window else ""
-        title.update(
-            f"[b]{source.name}[/b] · collector {source.collector} · every {source.interval:g}s · "
-            f"[{state_style(health.state)}]{health.text}[/] · window {WINDOW_LABELS[self.window]}{clamp} · "
-            f"{len(source.series)} series"
+        heading = Content.from_markup(
+            f"[b]$name[/b] · collector $collector · every {source.interval:g}s · "
+            f"[{state_style(health.state)}]$health[/] · window {WINDOW_LABELS[self.window]}{clamp} · "
+            f"{len(source.series)} series",
+            name=source.name,
+            collector=source.collector,
+            health=health.text,
         )
+        title.update(Content("\n").join([heading, *self._problems(source)]))
         state = (source.version, self.dashboard.filter_text, self.window, self.sort_column, self.sort_reverse)
         if state != self._drawn:
             self._drawn = state
             self._fill(source)
         self._chart(source)
+
+    @staticmethod
+    def _problems(source: SourceData) -> list[Content]:
+        """The whole error of a down source and every partial error, which a panel has room
+        for only one line of: the detail screen is where a user goes to find out why."""
+        health = source.health
+        if health.last_error and not health.up:
+            return [Content.styled(f"error: {health.last_error}", "$error")]
+        return [Content.styled(f"partial error: {error}", "$warning") for error in health.partial_errors]
 
     def _fill(self, source: SourceData) -> None:
         since = source.time - self.effective_window()

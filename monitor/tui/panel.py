@@ -50,6 +50,10 @@ class Badge:
     state: SourceState
     text: str
     error: str = ""
+    """Why the source is down, or (up, with `partial`) the first of its partial errors."""
+    partial: int = 0
+    """Partial errors of the last collection: the source is up, but something it was asked
+    for failed (a check's status, a JSONPath that matched nothing, one failed query)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,12 @@ def badge(source: SourceData, now: float) -> Badge:
     state = source.state(now)
     symbol = STATE_SYMBOLS[state]
     if state is SourceState.UP:
+        partial = health.partial_errors
+        if partial:
+            plural = "s" if len(partial) != 1 else ""
+            return Badge(
+                state, f"{symbol} up, {len(partial)} partial error{plural}", _clip(partial[0]), len(partial)
+            )
         return Badge(state, f"{symbol} up")
     if state is SourceState.PENDING:
         return Badge(state, f"{symbol} pending: first collection not finished")
@@ -77,10 +87,11 @@ def badge(source: SourceData, now: float) -> Badge:
     retry = "retrying now"
     if health.next_attempt is not None and health.next_attempt > now:
         retry = f"retry in {format_age(health.next_attempt - now)}"
-    error = health.last_error or "unknown error"
-    if len(error) > MAX_ERROR:
-        error = error[: MAX_ERROR - 1] + "…"
-    return Badge(state, f"{symbol} down, {retry}", error)
+    return Badge(state, f"{symbol} down, {retry}", _clip(health.last_error or "unknown error"))
+
+
+def _clip(error: str) -> str:
+    return error if len(error) <= MAX_ERROR else error[: MAX_ERROR - 1] + "…"
 
 
 def panel_rows(
@@ -174,9 +185,10 @@ class SourcePanel(Widget, can_focus=True):
         spark_width = max(MIN_SPARK, min(SPARK_POINTS, width - VALUE_WIDTH - 2 - longest))
         spark_width = min(spark_width, max(0, width - VALUE_WIDTH - 12))  # a label keeps 10 columns
         label_width = width - VALUE_WIDTH - spark_width - 2
-        lines = [Content.styled(view.badge.text, state_style(view.badge.state))]
-        if view.badge.error:
-            lines.append(Content.styled(view.badge.error, "$error"))
+        health = view.badge
+        lines = [Content.styled(health.text, "$warning" if health.partial else state_style(health.state))]
+        if health.error:
+            lines.append(Content.styled(health.error, "$warning" if health.partial else "$error"))
         for row in view.rows:
             label = row.label if len(row.label) <= label_width else row.label[: label_width - 1] + "…"
             lines.append(

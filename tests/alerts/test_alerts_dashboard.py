@@ -153,3 +153,19 @@ def test_snapshot_overview_with_thresholds_and_alert_bar(snap_compare) -> None:
 def test_snapshot_alert_history(snap_compare) -> None:
     app, _, _ = alerting_app(refresh=0.25)
     assert snap_compare(app, terminal_size=(120, 40), press=["a"])
+
+
+async def test_while_paused_the_alert_bar_and_header_age_keep_moving() -> None:
+    app, engine, clock = alerting_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("p")
+        clock.now += 7
+        engine.evaluate(app.store.snapshot(), clock())
+        app.tick()
+        lines = bar_lines(app)
+        assert lines[0].endswith("firing for 7.0s"), lines  # DiskFull has fired 7 s ago, paused or not
+        header = str(app.screen.query_one("#status").render())
+        assert "7.0s old" in header, header  # the frozen snapshot's real age, as the banner's "behind"
+        stale = next(p for p in app.screen.query(SourcePanel) if p.source_name == "cache")
+        assert "last data 20s ago" in stale.render().plain  # the frozen panels keep their ages

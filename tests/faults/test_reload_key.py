@@ -3,6 +3,7 @@ notification: what changed, or each problem with file:line."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -109,5 +110,31 @@ async def test_a_reload_applies_show_thresholds_theme_and_refresh_to_the_open_da
             await wait_for(
                 pilot, lambda: panel_rows(app) == {"high": Level.OK}, "the colour follows a threshold"
             )
+    finally:
+        runtime.stop()
+
+
+async def test_a_reload_from_outside_the_dashboard_is_reported_in_it(tmp_path: Path) -> None:
+    """SIGHUP, `monitor reload` and --watch reload on another thread: the dashboard still says
+    how it went, as for `r`."""
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n" + SOURCE.format(name="one"))
+    runtime = Runtime(load_config(str(config)))
+    runtime.start()
+    try:
+        app = MonitorApp.from_runtime(runtime)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.3)
+            assert not any("reload" in n.message for n in app._notifications), "nothing at startup"
+            config.write_text("sources:\n" + SOURCE.format(name="one") + SOURCE.format(name="two"))
+            await asyncio.to_thread(runtime.reload)
+            shown = await wait_for_notification(app, pilot, "reloaded")
+            assert "1 added (two)" in shown.message and shown.severity == "information"
+
+            config.write_text("sources: [{name: one, collector: nope}]\n")
+            await asyncio.to_thread(runtime.reload)
+            shown = await wait_for_notification(app, pilot, "reload failed")
+            assert "unknown collector 'nope'" in shown.message and shown.severity == "error"
+            assert sum("reloaded" in n.message for n in app._notifications) == 1, "each reload told once"
     finally:
         runtime.stop()

@@ -3,6 +3,8 @@ reflow, themes and quitting, driven with Pilot over a store the test fills."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from textual.containers import Grid
 from textual.widgets import Input
@@ -196,3 +198,43 @@ async def test_arrow_keys_move_between_panels_and_enter_opens_the_focused_one(cl
         await pilot.press("down", "enter")
         await pilot.pause()
         assert app.screen.id == "detail" and app.screen.source_name == "web"
+
+
+async def test_partial_errors_show_on_the_panel_and_in_full_on_the_detail_screen(clock: Clock) -> None:
+    store = feed(clock, down=False, stale=False)
+    errors = ("check failed: status 500, expected 200-399", "api_missing: JSONPath $.nope matched nothing")
+    store.publish("web", dataclasses.replace(up(clock.now, 31), partial_errors=errors))
+    app = make_app(store, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        web = panel_text(app)["web"]
+        assert "● up, 2 partial errors" in web and "check failed: status 500" in web
+        assert "JSONPath" not in web, "the panel has room for the first one only"
+        assert "partial" not in panel_text(app)["host"]
+        app.open_detail("web")
+        await pilot.pause(0.2)
+        title = app.screen.query_one("#detail-title").render().plain
+        assert "partial error: check failed: status 500, expected 200-399" in title
+        assert "partial error: api_missing: JSONPath $.nope matched nothing" in title
+
+
+async def test_the_detail_screen_of_a_down_source_says_why(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.open_detail("web")
+        await pilot.pause(0.2)
+        title = app.screen.query_one("#detail-title").render().plain
+        assert "error: connection refused: http://127.0.0.1:9/health" in title
+
+
+async def test_the_header_keeps_the_exporter_url_on_an_80_column_terminal(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        header = str(app.screen.query_one("#status").render())
+        assert header.startswith("testhost · v") and header.endswith(EXPORTER_URL)
+        await pilot.resize_terminal(160, 40)
+        await pilot.pause()
+        header = str(app.screen.query_one("#status").render())
+        assert header.startswith("monitor · testhost · snapshot v") and f"exporter {EXPORTER_URL}" in header
