@@ -351,7 +351,8 @@ def poller_settings(source: SourceConfig, config: Config) -> tuple:
 
     Not SourceConfig equality: `line` moves when another source is edited above this one, and
     the options are compared by type and value (SecretStr compares its secret) rather than
-    by the pydantic instance.
+    by the pydantic instance. `show` and `thresholds` are not here: only the dashboard reads
+    them, and it takes them from each new config without a restart.
     """
     options = source.options
     return (
@@ -363,7 +364,6 @@ def poller_settings(source: SourceConfig, config: Config) -> tuple:
         source.stale_after,
         source.max_series,
         source.labels,
-        source.show,
         type(options),
         options.model_dump() if options is not None else None,
         config.max_backoff,

@@ -92,7 +92,10 @@ async def test_a_reload_applies_show_thresholds_theme_and_refresh_to_the_open_da
                 + LINES.format(extra=", show: [high], thresholds: {high: {warning: 2, critical: 10}}")
             )
             await pilot.press("r")
-            await wait_for_notification(app, pilot, "reloaded")
+            shown = await wait_for_notification(app, pilot, "reloaded")
+            assert (
+                "0 restarted" in shown.message and "1 unchanged" in shown.message
+            )  # `show` is the dashboard's
             await wait_for(pilot, lambda: "high" in panel_rows(app), "the panel follows the new `show`")
             assert panel_rows(app) == {"high": Level.WARNING}  # coloured by the new threshold
             assert app.theme == "textual-light" and app.refresh_interval == 0.1 and app.bell_on_firing
@@ -105,8 +108,9 @@ async def test_a_reload_applies_show_thresholds_theme_and_refresh_to_the_open_da
                 + LINES.format(extra=", show: [high], thresholds: {high: {warning: 6}}")
             )
             await pilot.press("r")
-            shown = await wait_for_notification(app, pilot, "0 restarted")
-            assert "1 unchanged" in shown.message
+            await wait_for(
+                pilot, lambda: sum("reloaded" in n.message for n in app._notifications) == 2, "2nd"
+            )
             await wait_for(
                 pilot, lambda: panel_rows(app) == {"high": Level.OK}, "the colour follows a threshold"
             )
