@@ -7,10 +7,12 @@ import math
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey
 
 from monitor.model import Snapshot, SourceData, Unit
 from monitor.tui import view as v
@@ -56,7 +58,8 @@ class DetailScreen(DashboardScreen):
         self._charted: tuple | None = None
         self.title_bar = Static(id="detail-title")
         self.table: DataTable = DataTable(id="series", cursor_type="row", zebra_stripes=True)
-        self.table.add_columns(*COLUMNS)
+        for column in COLUMNS:
+            self.table.add_column(column, key=column)
         # Imported here: plotext adds about 2.5 MB of RSS, paid only once a detail screen opens.
         from textual_plotext import PlotextPlot
 
@@ -121,6 +124,12 @@ class DetailScreen(DashboardScreen):
         self._rows = {row[0].full_name: row for row in rows}
         table = self.table
         selected = self._selected_key(table)
+        arrow = " ▼" if self.sort_reverse else " ▲"
+        for name in COLUMNS:  # the sorted column says so, and in which direction
+            label = name + arrow if name == self.sort_column else name
+            column = table.columns[ColumnKey(name)]
+            column.label = Text(label)
+            column.content_width = max(column.content_width, len(label))
         table.clear()
         for series, stats, _ in rows:
             unit = series.spec.unit if series.spec else Unit.NONE

@@ -68,6 +68,10 @@ async def test_detail_counter_rates_and_escape_back(clock: Clock) -> None:
         assert app.screen.id == "overview"
 
 
+def header_labels(app) -> list[str]:
+    return [column.label.plain for column in app.screen.query_one("#series", DataTable).columns.values()]
+
+
 async def test_detail_sort_by_key_and_by_clicking_a_header(clock: Clock) -> None:
     app = make_app(feed(clock), clock)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -77,9 +81,11 @@ async def test_detail_sort_by_key_and_by_clicking_a_header(clock: Clock) -> None
         await pilot.press("s")  # by current value
         await pilot.pause()
         assert table_rows(app)[0][0] == 'host_disk_usage_ratio{mount="/home"}'
+        assert header_labels(app) == ["series", "current ▲", "min", "max", "mean"]
         await pilot.press("R")
         await pilot.pause()
         assert table_rows(app)[0][0] == "host_memory_used_bytes"
+        assert header_labels(app)[1] == "current ▼"
         table = app.screen.query_one("#series", DataTable)
         await pilot.click(table, offset=(1, 0))  # the "series" header
         await pilot.pause()
