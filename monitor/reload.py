@@ -9,6 +9,7 @@ in `status` for the dashboard and as two gauges on /metrics. A valid one goes to
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+WATCH_TIMEOUT = 500
+"""Milliseconds `--watch` waits for changes before it looks at its stop event again."""
 BUILT_IN = "<"
 """Config.path of the packaged default config starts with this: there is no file to re-read."""
 
@@ -43,6 +46,10 @@ class ReloadStatus:
     last_success: float
     message: str
     errors: tuple[str, ...] = ()
+    """A failed reload's problems; a successful one's warnings (settings that wait for a
+    restart, a plugin that failed to load). Both go where the message goes: `monitor reload`
+    prints them, the dashboard's notification and the status file carry them, so nobody has to
+    read the server's log to learn that part of an edit is not in effect."""
     changes: SourceChanges = field(default_factory=SourceChanges)
 
     def as_json(self) -> dict:
@@ -53,6 +60,25 @@ class ReloadStatus:
             "message": self.message,
             "errors": list(self.errors),
         }
+
+
+def config_fingerprint(path: str | None) -> str | None:
+    """What the config file holds now, as a digest (or why it cannot be read): `--watch`
+    reloads when this changes, not whenever something happens near the file."""
+    if path is None:
+        return None
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"unreadable: {type(exc).__name__}"
+
+
+def watched_folders(config: Path) -> tuple[Path, ...]:
+    """The config's own folder, where a save or a ConfigMap's `..data` swap happens, and the
+    folder its symlink chain ends in, where an edit of the real file happens. Not recursive:
+    a config in a home directory must not watch everything below it."""
+    folders = dict.fromkeys([config.absolute().parent, config.resolve().parent])
+    return tuple(folder for folder in folders if folder.is_dir())
 
 
 def hangup_handler(reloader: Reloader, dashboard: bool) -> Callable[[int, object], None]:
@@ -101,6 +127,9 @@ class Reloader:
         self._lock = threading.Lock()
         now = clock()
         self.status = ReloadStatus(True, now, now, f"loaded {config.path} at startup")
+        self._seen_on_disk = config_fingerprint(self.path)
+        """What `--watch` last saw in the file, taken here, right after the startup load, so an
+        edit made while monitor starts is not missed."""
         self._requested = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -130,22 +159,27 @@ class Reloader:
             return status
 
     def _apply(self, config: Config, attempted: float) -> ReloadStatus:
-        for warning in config.warnings:
-            log.warning("%s", warning)
-        for what, before, after in (
-            ("exporter", self.config.exporter, config.exporter),
-            ("history", self.config.history, config.history),
-        ):
-            if before != after:
-                log.warning(
-                    "%s settings changed in %s: they take effect at the next restart", what, config.path
+        warnings = [
+            *config.warnings,
+            *(
+                f"{what} settings changed in {config.path}: they take effect at the next restart"
+                for what, before, after in (
+                    ("exporter", self.config.exporter, config.exporter),
+                    ("history", self.config.history, config.history),
                 )
+                if before != after
+            ),
+        ]
+        for warning in warnings:
+            log.warning("%s", warning)
         changes = self.scheduler.apply(config)
         self.config = config
         self._on_config(config)
         message = f"reloaded {config.path}: {changes.describe()}"
         log.info("%s", message)
-        return ReloadStatus(True, attempted, attempted, message, changes=changes)
+        if warnings:
+            message += f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})"
+        return ReloadStatus(True, attempted, attempted, message, tuple(warnings), changes)
 
     def request(self) -> None:
         """Ask for a reload soon (from a signal handler, a key press or a file watcher)."""
@@ -180,24 +214,52 @@ class Reloader:
                 log.exception("config reload crashed")
 
     def _watch(self) -> None:
-        """Watch the config's directory, not the file: editors save by renaming a new file over
-        the old one, which ends a watch on the file itself."""
+        """Watch folders, not the file, and compare the file's content rather than trust event
+        names. Editors save by renaming a new file over the old one, which ends a watch on the
+        file itself; a Kubernetes ConfigMap changes no event on `config.yaml` at all (that is a
+        fixed symlink to `..data/config.yaml`; the update renames a new `..data` symlink over
+        the old one). Any change in a watched folder is therefore a reason to look, and only a
+        changed content is a reason to reload: a log file or backup next to the config must not
+        cause reloads. When the file is a symlink, its target's folder is watched too (an edit
+        of the target), and the watch moves with the target when the link is repointed."""
         from watchfiles import watch
 
+        # watchfiles logs every batch of changes at INFO. With monitor's own log file in the
+        # config's folder, that line is itself the next change, for ever. What matters, a
+        # changed config, monitor logs itself.
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)
         assert self.path is not None
-        target = Path(self.path).resolve()
+        config = Path(self.path)
         try:
-            for _changes in watch(
-                target.parent,
-                watch_filter=lambda _change, path: Path(path) == target,
-                stop_event=self._stop,
-                rust_timeout=500,
-                yield_on_timeout=False,
-            ):
-                log.info("%s changed on disk, reloading", self.path)
-                self.request()
+            while not self._stop.is_set():
+                folders = watched_folders(config)
+                if not folders:  # the config's folder is gone: wait for it to come back
+                    self._stop.wait(WATCH_TIMEOUT / 1000)
+                    self._reload_if_changed()
+                    continue
+                recheck = True  # a change between the last look and this watch's start
+                for changes in watch(
+                    *folders,
+                    watch_filter=None,
+                    recursive=False,
+                    stop_event=self._stop,
+                    rust_timeout=WATCH_TIMEOUT,
+                    yield_on_timeout=True,
+                ):
+                    if changes or recheck:
+                        recheck = False
+                        self._reload_if_changed()
+                    if watched_folders(config) != folders:
+                        break  # the symlink points elsewhere now: watch the new target's folder
         except Exception:
             log.exception("watching %s failed; reload with SIGHUP or `monitor reload` instead", self.path)
+
+    def _reload_if_changed(self) -> None:
+        seen = config_fingerprint(self.path)
+        if seen != self._seen_on_disk:
+            self._seen_on_disk = seen
+            log.info("%s changed on disk, reloading", self.path)
+            self.request()
 
     def collect(self) -> Iterator[Metric]:
         """prometheus_client Collector protocol: the two reload gauges, built per scrape."""

@@ -12,7 +12,7 @@ import yaml
 
 from monitor.alerts.definitions import AlertSettings
 from monitor.alerts.engine import exposed_name
-from monitor.alerts.template import to_prometheus
+from monitor.alerts.template import format_value, to_prometheus
 from monitor.model import MetricSpec
 
 GROUP_NAME = "monitor"
@@ -44,7 +44,12 @@ def alert_rule(alert: AlertSettings, specs: Mapping[str, MetricSpec]) -> dict:
     if alert.for_:
         rule["for"] = _duration(alert.for_)
     rule["labels"] = {"severity": str(alert.severity)}
-    rule["annotations"] = {"summary": to_prometheus(alert.summary_template, alert.threshold)}
+    literals = {
+        "threshold": format_value(alert.threshold),
+        "alertname": alert.name,
+        "severity": str(alert.severity),
+    }
+    rule["annotations"] = {"summary": to_prometheus(alert.summary_template, literals)}
     return rule
 
 

@@ -33,20 +33,24 @@ def render(template: str, fields: Mapping[str, str], labels: Mapping[str, str]) 
 PROMETHEUS_FIELDS = {
     "value": "{{ $value }}",
     "source": "{{ $labels.source }}",
-    "severity": "{{ $labels.severity }}",
-    "alertname": "{{ $labels.alertname }}",
 }
+"""The placeholders Prometheus fills per alert from the series: `$labels` holds only the series'
+labels (every series on /metrics carries `source`), not those the rule adds, such as `severity`
+and `alertname`."""
 
 
-def to_prometheus(template: str, threshold: float | None) -> str:
-    """The same summary in Prometheus's Go template syntax."""
+def to_prometheus(template: str, literals: Mapping[str, str]) -> str:
+    """The same summary in Prometheus's Go template syntax. `literals` are the fields that are
+    fixed per alert (threshold, alertname, severity), written into the text as they are:
+    `{{ $labels.severity }}` would expand to an empty string, since the rule's own labels are
+    not among the series' labels that `$labels` holds."""
 
     def substitute(match) -> str:
         name = match.group(1)
         if name.startswith("labels."):
             return "{{ $labels." + name.removeprefix("labels.") + " }}"
-        if name == "threshold":
-            return format_value(threshold)
-        return PROMETHEUS_FIELDS[name]
+        if name in PROMETHEUS_FIELDS:
+            return PROMETHEUS_FIELDS[name]
+        return literals.get(name, "")
 
     return PLACEHOLDER.sub(substitute, template)

@@ -6,6 +6,7 @@ a handful of series, so there is nothing worth caching.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -61,10 +62,14 @@ def instance_json(instance: AlertInstance) -> dict[str, Any]:
     }
 
 
-def alerts_json(view: AlertsView) -> dict[str, Any]:
+def alerts_json(view: AlertsView, clock: Callable[[], float] = time.time) -> dict[str, Any]:
+    """`time` is when the answer was made, not `view.time`: the engine replaces its view only
+    when something in it changed, so that is 0 until an alert first goes pending (and forever
+    without alerts, when no evaluator runs) and then the time of the last change. The states
+    themselves are current: the evaluator looks at every new snapshot and every 0.2 s."""
     active = {(a.alert, a.source) for a in view.alerts}
     return {
-        "time": view.time,
+        "time": clock(),
         "alerts": [instance_json(instance) for instance in view.alerts],
         "inactive": [
             {"name": name, "severity": str(severity), "source": source}

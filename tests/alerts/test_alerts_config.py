@@ -43,7 +43,7 @@ alerts:
     op: "!="
     threshold: 1
 webhook:
-  url: http://127.0.0.1:9093/api/v1/alerts
+  url: http://127.0.0.1:8080/hooks/monitor
   retries: 2
   backoff: 500ms
 """
@@ -187,6 +187,8 @@ def test_templates_render_value_source_labels_and_translate_to_prometheus() -> N
     template = "{{value}} on {{ source }} cpu={{ labels.cpu }} missing={{ labels.nope }} > {{ threshold }}"
     fields = {"value": "0.95", "source": "local", "threshold": "0.9"}
     assert render(template, fields, {"cpu": "total"}) == "0.95 on local cpu=total missing= > 0.9"
-    assert to_prometheus(template, 0.9) == (
+    literals = {"threshold": "0.9", "alertname": "Hot", "severity": "critical"}
+    assert to_prometheus(template + " {{ alertname }}/{{ severity }}", literals) == (
         "{{ $value }} on {{ $labels.source }} cpu={{ $labels.cpu }} missing={{ $labels.nope }} > 0.9"
+        " Hot/critical"
     )

@@ -109,6 +109,33 @@ def test_an_alert_goes_pending_fires_and_resolves_on_metrics_and_api(running) ->
     assert runtime.alerting.current().history[-1].instance.resolved_at is not None
 
 
+def answered_between(url: str) -> tuple[float, float, float]:
+    before = time.time()
+    answer = alerts_api(url)["time"]
+    return before, answer, time.time()
+
+
+def test_the_alerts_answer_carries_the_time_it_was_made(running, write_config) -> None:
+    """Also while no alert has ever been active, when the evaluator has never had anything new
+    to publish, and without any alert configured, when no evaluator runs at all."""
+    runtime, _, url = running
+    wait_for(lambda: runtime.store.snapshot().sources["tank"].health.up, "the first collection")
+    before, answer, after = answered_between(url)
+    assert before <= answer <= after
+
+    config = write_config("sources: [{name: local, collector: system}]\n")
+    port = free_port()
+    bare = Runtime(load_config(str(config)), serve_metrics=True, listen=f"127.0.0.1:{port}")
+    bare.start()
+    try:
+        body = alerts_api(f"http://127.0.0.1:{port}")
+        before, answer, after = answered_between(f"http://127.0.0.1:{port}")
+    finally:
+        assert bare.stop() == []
+    assert (body["alerts"], body["inactive"], body["history"]) == ([], [], [])
+    assert before <= answer <= after
+
+
 def test_a_source_that_fails_fires_its_down_alert(running) -> None:
     _, level, url = running
     level.unlink()

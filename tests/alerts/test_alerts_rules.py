@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from monitor.alerts.definitions import AlertSettings
+from monitor.alerts.rules import alert_rule
 from tests.conftest import free_port, require_binary
 from tests.exporter.exporter_support import headless
 
@@ -39,7 +41,8 @@ def monitor_config(level: Path) -> str:
             threshold: 50
             for: 2s
             severity: critical
-            summary: "tank at {{{{ value }}}} on {{{{ source }}}}, limit {{{{ threshold }}}}"
+            summary: "{{{{ alertname }}}} ({{{{ severity }}}}): tank at {{{{ value }}}} on {{{{ source }}}},
+              limit {{{{ threshold }}}}"
           - name: BusyCPU
             source: local
             metric: system_cpu_usage_ratio
@@ -64,6 +67,28 @@ def monitor_config(level: Path) -> str:
     )
 
 
+def test_summary_inlines_what_is_no_series_label_and_templates_the_rest() -> None:
+    """Prometheus's $labels holds the series' labels only: alertname and severity (set by the
+    rule) would expand to nothing there, so they are written in literally, like the threshold."""
+    disk = AlertSettings(
+        name="DiskFull",
+        source="host",
+        metric="free_bytes",
+        op="<",
+        threshold=1e9,
+        severity="critical",
+        summary="{{ alertname }}/{{severity}} on {{ source }} {{ labels.mount }}: {{ value }} < {{ threshold }}",
+    )
+    assert (
+        alert_rule(disk, {})["annotations"]["summary"]
+        == "DiskFull/critical on {{ $labels.source }} {{ $labels.mount }}: {{ $value }} < 1e+09"
+    )
+    gone = AlertSettings(
+        name="HostGone", source="host", condition="down", summary="{{ alertname }} {{ threshold }}"
+    )
+    assert alert_rule(gone, {})["annotations"]["summary"] == "HostGone "
+
+
 def monitor(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True)
 
@@ -86,9 +111,10 @@ def test_rules_file_passes_promtool_and_uses_the_names_metrics_exposes(tmp_path)
     assert rules["TankHigh"]["expr"] == 'tank_level{source="tank"} >= 50.0'
     assert rules["TankHigh"]["for"] == "2s"
     assert rules["TankHigh"]["labels"] == {"severity": "critical"}
+    # alertname and severity are no labels of the series ($labels holds only those): inlined.
     assert (
         rules["TankHigh"]["annotations"]["summary"]
-        == "tank at {{ $value }} on {{ $labels.source }}, limit 50"
+        == "TankHigh (critical): tank at {{ $value }} on {{ $labels.source }}, limit 50"
     )
     assert rules["BusyCPU"]["expr"] == 'system_cpu_usage_ratio{source="local",cpu="total",mode!="x"} > 0.9'
     assert rules["BusyCPU"]["for"] == "90s"
@@ -194,15 +220,15 @@ def test_a_real_prometheus_fires_the_generated_alert_when_the_value_crosses(tmp_
             firing = prometheus.wait_for(lambda: tank_high("firing"), "TankHigh firing")[0]
             assert firing["labels"]["source"] == "tank"
             assert firing["labels"]["severity"] == "critical"
-            assert firing["annotations"]["summary"] == "tank at 75 on tank, limit 50"
+            assert firing["annotations"]["summary"] == "TankHigh (critical): tank at 75 on tank, limit 50"
             assert float(firing["value"]) == 75
             # monitor's own evaluation of the same definition agrees.
             with urllib.request.urlopen(
                 f"http://127.0.0.1:{monitor_port}/api/v1/alerts", timeout=2
             ) as response:
                 own = json.loads(response.read())["alerts"]
-            tank = [(a["state"], a["value"]) for a in own if a["name"] == "TankHigh"]
-            assert tank == [("firing", 75.0)]
+            tank = [(a["state"], a["value"], a["summary"]) for a in own if a["name"] == "TankHigh"]
+            assert tank == [("firing", 75.0, firing["annotations"]["summary"])]
     finally:
         server.terminate()
         server.wait(10)

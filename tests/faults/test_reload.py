@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from monitor.runfiles import RunFiles
 from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
 from tests.faults.harness import MonitorProcess, metric_value, promtool_problems, wait_for
@@ -173,6 +174,84 @@ def test_watch_reloads_when_the_file_changes(tmp_path: Path) -> None:
         write(replacement, command_source("one", 1), command_source("two", 2))
         replacement.replace(config)  # how editors save: a new file renamed over the old one
         wait_for(lambda: value_of(monitor, "two") == 2.0, DEADLINE, "the source added by editing the file")
+
+
+def last_reload(monitor: MonitorProcess) -> float | None:
+    return metric_value(monitor.metrics(), "monitor_config_last_reload_success_timestamp_seconds")
+
+
+def publish_configmap(folder: Path, version: str, *sources: str) -> None:
+    """What the kubelet does to update a mounted ConfigMap: the files go to a new timestamped
+    folder, and a symlink `..data` to it replaces the old one atomically; `config.yaml` itself
+    is a symlink to `..data/config.yaml` that never changes."""
+    data = folder / f"..2026_{version}"
+    data.mkdir()
+    write(data / "config.yaml", *sources)
+    subprocess.run(["ln", "-s", data.name, "..data_tmp"], cwd=folder, check=True)
+    subprocess.run(["mv", "-T", "..data_tmp", "..data"], cwd=folder, check=True)
+
+
+def test_watch_follows_a_configmap_update(tmp_path: Path) -> None:
+    folder = tmp_path / "configmap"
+    folder.mkdir()
+    publish_configmap(folder, "01", command_source("one", 1))
+    config = folder / "config.yaml"
+    config.symlink_to("..data/config.yaml")
+    with MonitorProcess(config, "--watch") as monitor:
+        wait_for(lambda: value_of(monitor, "one") == 1.0, DEADLINE, "first value")
+        time.sleep(0.5)  # let the watcher start watching before the edit (not an assertion)
+        publish_configmap(folder, "02", command_source("one", 1), command_source("two", 2))
+        wait_for(lambda: value_of(monitor, "two") == 2.0, DEADLINE, "the source added by the first update")
+
+        subprocess.run(["rm", "-rf", "..2026_01"], cwd=folder, check=True)  # the kubelet's clean-up
+        # The file now lives in another folder: the next update must be seen as well.
+        publish_configmap(folder, "03", command_source("one", 3), command_source("two", 2))
+        wait_for(lambda: value_of(monitor, "one") == 3.0, DEADLINE, "the value changed by the second update")
+    assert "reloaded" in monitor.log() and "1 restarted (one)" in monitor.log()
+
+
+def test_watch_ignores_other_files_and_saves_that_change_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"  # MonitorProcess logs to config.log, in the same folder
+    write(config, command_source("one", 1))
+    with MonitorProcess(config, "--watch") as monitor:
+        wait_for(lambda: value_of(monitor, "one") == 1.0, DEADLINE, "first value")
+        time.sleep(0.5)  # let the watcher start watching before the edit (not an assertion)
+        loaded_at = last_reload(monitor)
+        (tmp_path / "notes.txt").write_text("unrelated\n")
+        (tmp_path / "config.yaml.bak").write_text(config.read_text())
+        config.write_text(config.read_text())  # saved without a change
+        time.sleep(0.5)
+        log = monitor.log()
+        time.sleep(2.5)  # a reload would follow each burst of changes within about 0.1 s
+        assert last_reload(monitor) == loaded_at
+        assert "changed on disk" not in monitor.log()
+        # The log is a file in the watched folder too: writing it must not be a change that
+        # gets logged, and so on for ever.
+        assert monitor.log() == log
+
+        write(config, command_source("one", 1), command_source("two", 2))  # a plain save, in place
+        wait_for(lambda: value_of(monitor, "two") == 2.0, DEADLINE, "the source added by saving the file")
+        assert last_reload(monitor) != loaded_at
+
+
+def test_reload_reports_settings_that_wait_for_a_restart(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    write(config, command_source("one", 1))
+    with MonitorProcess(config) as monitor:
+        wait_for(lambda: value_of(monitor, "one") == 1.0, DEADLINE, "first value")
+        write(config, command_source("one", 1), header="history: 5m\nexporter: {listen: '127.0.0.1:1'}\n")
+        result = run_cli("reload", "--listen", f"127.0.0.1:{monitor.port}")
+        status = RunFiles(f"127.0.0.1:{monitor.port}").read_status()
+    assert result.returncode == 0, result
+    assert result.stdout.startswith(f"reloaded {config}: ") and "2 warnings" in result.stdout
+    warnings = [
+        f"exporter settings changed in {config}: they take effect at the next restart",
+        f"history settings changed in {config}: they take effect at the next restart",
+    ]
+    assert result.stderr.splitlines() == warnings
+    assert status is not None and status["ok"] and status["errors"] == warnings  # what `r` shows too
+    for warning in warnings:
+        assert warning in monitor.log()
 
 
 def test_reload_without_a_running_monitor_says_so(write_config) -> None:
