@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -45,6 +46,13 @@ def alert_labels(instance: AlertInstance) -> dict[str, str]:
     }
 
 
+def json_number(value: float | None) -> float | None:
+    """NaN and the infinities are not JSON: Python would write them bare, and receivers
+    written in Go (Alertmanager's own webhook consumers) reject the whole body. A value that
+    is not a finite number is sent as null; the summary still says what it was."""
+    return value if value is not None and math.isfinite(value) else None
+
+
 def alertmanager_payload(events: Iterable[AlertEvent], receiver: str = "monitor") -> dict[str, Any]:
     """Alertmanager's webhook body (version 4) for events that share one status."""
     alerts = []
@@ -61,7 +69,7 @@ def alertmanager_payload(events: Iterable[AlertEvent], receiver: str = "monitor"
                 "endsAt": _rfc3339(instance.resolved_at),
                 "generatorURL": "",
                 "fingerprint": fingerprint,
-                "value": instance.value,
+                "value": json_number(instance.value),
             }
         )
     common = set.intersection(*(set(a["labels"].items()) for a in alerts)) if alerts else set()

@@ -4,6 +4,8 @@ that fails, one that hangs."""
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 from collections.abc import Callable
 
 import pytest
@@ -12,7 +14,7 @@ from alerts_support import Clock, Fleet, alert
 
 from monitor.alerts.definitions import WebhookSettings
 from monitor.alerts.evaluator import AlertEvaluator
-from monitor.alerts.webhook import WebhookNotifier
+from monitor.alerts.webhook import WebhookNotifier, alertmanager_payload, json_number
 
 
 class Receiver:
@@ -145,3 +147,17 @@ async def test_a_hanging_receiver_times_out_and_never_holds_up_evaluation(aiohtt
     await until(lambda: notifier.failed == 4)  # each message: two attempts, each timed out
     assert (receiver.hung, notifier.delivered) == (8, 0)
     receiver.release.set()
+
+
+def test_a_value_that_is_not_a_finite_number_is_sent_as_valid_json() -> None:
+    """`!=` fires on NaN; bare NaN in the body would make strict JSON receivers reject it."""
+    clock = Clock()
+    fleet = Fleet(clock)
+    fleet.add()
+    evaluator = AlertEvaluator([alert(op="!=", threshold=0)], fleet.store, clock=clock)
+    fleet.publish(math.nan)
+    firing = evaluator.evaluate_once()
+    payload = alertmanager_payload(firing)
+    assert payload["alerts"][0]["status"] == "firing"
+    assert json.loads(json.dumps(payload, allow_nan=False))["alerts"][0]["value"] is None
+    assert [json_number(x) for x in (math.inf, -math.inf, 2.5, None)] == [None, None, 2.5, None]
