@@ -176,7 +176,9 @@ class MonitorApp(App[int]):
             if status is not self._status_seen:
                 self._status_seen = status
                 message = "\n".join([status.message, *status.errors[:5]])
-                self.notify(message, severity="information" if status.ok else "error")
+                # A successful reload's errors are warnings: part of the edit waits for a restart.
+                severity = "error" if not status.ok else "warning" if status.errors else "information"
+                self.notify(message, severity=severity)
         if self._current_config is None:
             return
         config = self._current_config()

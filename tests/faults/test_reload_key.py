@@ -142,3 +142,20 @@ async def test_a_reload_from_outside_the_dashboard_is_reported_in_it(tmp_path: P
             assert sum("reloaded" in n.message for n in app._notifications) == 1, "each reload told once"
     finally:
         runtime.stop()
+
+
+async def test_a_reload_whose_settings_wait_for_a_restart_is_a_warning(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n" + SOURCE.format(name="one"))
+    runtime = Runtime(load_config(str(config)))
+    runtime.start()
+    try:
+        app = MonitorApp.from_runtime(runtime)
+        async with app.run_test(size=(120, 40)) as pilot:
+            config.write_text("history: 5m\nsources:\n" + SOURCE.format(name="one"))
+            await pilot.press("r")
+            shown = await wait_for_notification(app, pilot, "reloaded")
+            assert "history settings changed" in shown.message and "next restart" in shown.message
+            assert shown.severity == "warning"
+    finally:
+        runtime.stop()
