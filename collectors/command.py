@@ -63,6 +63,16 @@ class CommandOptions(CollectorOptions):
 
 
 class CommandCollector(Collector[CommandOptions]):
+    """What the program prints is the key metrics; the time it ran is not.
+
+    A `command` source exists for the numbers its program prints, so every one of them is
+    declared a key metric and its panel lists them (and `thresholds` on them colour
+    something visible). `command_duration_seconds` is bookkeeping: as a key metric it would
+    take the panel's first row and push printed values past its ten-row cap, while a program
+    that fails or hangs already shows as the source being down. It stays on /metrics and the
+    detail screen, and `show` can put it on the panel.
+    """
+
     name = "command"
     description = "Runs a program (no shell) and reads a number, 'name value' lines or JSON from stdout."
     Options = CommandOptions
@@ -77,15 +87,22 @@ class CommandCollector(Collector[CommandOptions]):
   timeout: 3s
 """
     metrics = (
-        MetricSpec("command_duration_seconds", "Time the program ran.", Unit.SECONDS, key=True),
+        MetricSpec("command_duration_seconds", "Time the program ran.", Unit.SECONDS),
         MetricSpec(
             "command_value", "The number printed, with format 'number' and the default `metric`.", key=True
         ),
     )
 
     def setup(self) -> None:
-        self.parser = ExpositionParser([], [], self.source.max_series)
+        self.parser = ExpositionParser([], [], self.source.max_series, key=True)
         self.environ = {**os.environ, **self.options.env}
+        # The single number's spec: `command_value` as declared above, or a key metric named
+        # by `metric`, so that the panel lists it and its unit follows its name.
+        metric = self.options.metric
+        self.number_spec = next(
+            (spec for spec in self.metrics if spec.name == metric),
+            MetricSpec(metric, f"The number {self.options.argv[0]} printed.", unit_of(metric), key=True),
+        )
 
     def collect(self, ctx: CollectContext) -> Iterator[Sample]:
         started = time.perf_counter()
@@ -160,11 +177,14 @@ class CommandCollector(Collector[CommandOptions]):
         stripped = text.strip()
         if kind in ("auto", "number"):
             try:
-                yield Sample(self.options.metric, float(stripped))
-                return
+                value = float(stripped)
             except ValueError:
                 if kind == "number":
                     raise CollectError(f"expected a single number on stdout, got {stripped[:60]!r}") from None
+            else:
+                ctx.declare(self.number_spec)
+                yield Sample(self.options.metric, value)
+                return
         if kind == "json" or (kind == "auto" and stripped.startswith("{")):
             yield from self._json(stripped, ctx)
             return
@@ -190,7 +210,7 @@ class CommandCollector(Collector[CommandOptions]):
             if number is None or not METRIC_NAME.match(name):
                 ctx.error(f"{name}: not a usable metric name and number ({str(value)[:30]!r})")
                 continue
-            ctx.declare(MetricSpec(name, f"'{name}' from the command's JSON output", unit_of(name)))
+            ctx.declare(MetricSpec(name, f"'{name}' from the command's JSON output", unit_of(name), key=True))
             yield Sample(name, number)
 
 

@@ -119,7 +119,7 @@ def _count_samples(text: str, start: int, wanted: re.Pattern[str] | None) -> int
     return count + sum(n for name, n in names.items() if wanted is not None and wanted.match(name))
 
 
-def _new_spec(name: str, family: Metric) -> MetricSpec:
+def _new_spec(name: str, family: Metric, key: bool) -> MetricSpec:
     """The spec of sample `name` as its family declares it (histogram and summary parts keep
     their family's type and name; a counter's `_created` is a gauge)."""
     help = family.documentation or f"{name} ({family.type}, scraped)"
@@ -128,7 +128,7 @@ def _new_spec(name: str, family: Metric) -> MetricSpec:
     else:
         is_counter = family.type == "counter" and name.endswith("_total")
         metric_type, group = (MetricType.COUNTER if is_counter else MetricType.GAUGE), ""
-    return MetricSpec(name, help, unit_of(group or name), metric_type, family=group)
+    return MetricSpec(name, help, unit_of(group or name), metric_type, key=key, family=group)
 
 
 class InvalidExposition(ValueError):
@@ -162,11 +162,17 @@ class _FamilySpecs(NamedTuple):
 
 class ExpositionParser:
     """Reused across polls so that the filter is compiled, and names, label names and specs
-    are checked or built, once rather than on every scrape."""
+    are checked or built, once rather than on every scrape.
 
-    def __init__(self, include: list[str], exclude: list[str], max_series: int) -> None:
+    `key` marks every parsed metric as a key metric (`MetricSpec.key`): the collectors whose
+    whole point is the parsed values (`prometheus`, `command`) pass True so that their panels
+    list those values rather than only their own bookkeeping.
+    """
+
+    def __init__(self, include: list[str], exclude: list[str], max_series: int, *, key: bool = False) -> None:
         self.filter = name_filter(include, exclude)
         self.max_series = max_series
+        self.key = key
         self._families: dict[tuple[str, str], _FamilySpecs] = {}
         """The last scrape's families only, by name and type: one that changes its type or help
         gets new specs at once, and one that goes away does not stay in memory. The type is
@@ -235,7 +241,7 @@ class ExpositionParser:
                 if name not in specs:
                     spec = family_specs.get(name)
                     if spec is None:
-                        spec = family_specs[name] = _new_spec(name, family)
+                        spec = family_specs[name] = _new_spec(name, family, self.key)
                     specs[name] = spec
         self._families = families
         return Parsed(samples, specs, state.dropped, skipped)

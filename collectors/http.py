@@ -18,7 +18,7 @@ from typing import Literal
 from jsonpath_ng import JSONPath
 from jsonpath_ng import parse as parse_jsonpath
 from jsonpath_ng.exceptions import JSONPathError
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from collectors.exposition import check_metric_name, unit_of
 from collectors.httpclient import HttpClient, HttpClientOptions, HttpResponse, check_http_url
@@ -30,7 +30,7 @@ from monitor.plugin import CollectContext, CollectError, Collector
 class HttpOptions(HttpClientOptions):
     url: str = Field(description="The URL to request (http:// or https://).")
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = Field(
-        default="GET", description="HTTP method."
+        default="GET", description="HTTP method (HEAD cannot go with `json`: its response has no body)."
     )
     body: str | None = Field(default=None, description="Request body to send (e.g. with POST).")
     expect_status: list[int] | None = Field(
@@ -64,7 +64,14 @@ class HttpOptions(HttpClientOptions):
 
     @field_validator("json_metrics")
     @classmethod
-    def _valid_json_metrics(cls, value: dict[str, str]) -> dict[str, str]:
+    def _valid_json_metrics(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        """Checked here rather than in a model validator so that `monitor check` points at the
+        `json` key: a HEAD response has no body, so its JSON metrics could never be read and
+        would fail every poll. (`method` is declared first, so it is validated by now.)"""
+        if value and info.data.get("method") == "HEAD":
+            raise ValueError(
+                "a HEAD response has no body to read the json metrics from; use method GET or drop json"
+            )
         for name, path in value.items():
             check_metric_name(name, "http_")
             _compile(path)

@@ -38,6 +38,16 @@ class PrometheusOptions(HttpClientOptions):
 
 
 class PrometheusCollector(Collector[PrometheusOptions]):
+    """Every scraped metric is a key metric, and the scrape's own bookkeeping is not.
+
+    The panel of a `prometheus` source is there to show the service's numbers; it lists key
+    metrics only, at most ten rows, so `scrape_*` rows would push scraped values off it while
+    telling little the badge does not: a failed scrape marks the source down, and series
+    past the cap are a partial error on the badge. The `scrape_*` metrics stay on /metrics
+    and the detail screen, and `show` can put them on the panel. Narrow a big endpoint to what
+    the panel should list with `include`/`exclude` (or `show`).
+    """
+
     name = "prometheus"
     description = "Scrapes a Prometheus/OpenMetrics endpoint, keeping names, labels and types."
     Options = PrometheusOptions
@@ -52,12 +62,8 @@ class PrometheusCollector(Collector[PrometheusOptions]):
   max_series: 2000
 """
     metrics = (
-        MetricSpec(
-            "scrape_duration_seconds", "Time to fetch and parse the endpoint.", Unit.SECONDS, key=True
-        ),
-        MetricSpec(
-            "scrape_samples_scraped", "Series read from the endpoint (after include/exclude).", key=True
-        ),
+        MetricSpec("scrape_duration_seconds", "Time to fetch and parse the endpoint.", Unit.SECONDS),
+        MetricSpec("scrape_samples_scraped", "Series read from the endpoint (after include/exclude)."),
         MetricSpec("scrape_samples_dropped", "Series not read because of the series cap or unusable names."),
     )
 
@@ -65,7 +71,7 @@ class PrometheusCollector(Collector[PrometheusOptions]):
         self.client = HttpClient(self.options)
         self.client.open()
         self.parser = ExpositionParser(
-            self.options.include, self.options.exclude, max(1, self.source.max_series - OWN_SERIES)
+            self.options.include, self.options.exclude, max(1, self.source.max_series - OWN_SERIES), key=True
         )
 
     def close(self) -> None:

@@ -46,6 +46,8 @@ class PromqlOptions(HttpClientOptions):
 
 MALFORMED = (AttributeError, KeyError, IndexError, TypeError, ValueError)
 """What reading an oddly shaped query result can raise: that query's partial error, not the poll's."""
+INSTANT_TYPES = ("vector", "scalar")
+"""The result types one number per series can come from; a matrix or a string is a failed query."""
 
 
 class QueryError(Exception):
@@ -53,6 +55,15 @@ class QueryError(Exception):
 
 
 class PromqlCollector(Collector[PromqlOptions]):
+    """Each query's result is a key metric; `promql_query_success` is not.
+
+    The panel lists the numbers the queries were written for. A failed query is already on
+    the badge as a partial error, with Prometheus's own message, so a success row per query
+    would only push results past the panel's ten-row cap; it stays on /metrics (where an
+    alert on `promql_query_success == 0` belongs) and the detail screen, and `show` can put
+    it on the panel. This is the same choice as `prometheus` and `command` make.
+    """
+
     name = "promql"
     description = "Runs instant PromQL queries against a Prometheus server (/api/v1/query)."
     Options = PromqlOptions
@@ -70,7 +81,9 @@ class PromqlCollector(Collector[PromqlOptions]):
 """
     metrics = (
         MetricSpec(
-            "promql_query_success", "1 when the query ran, 0 when it failed.", labels=("query",), key=True
+            "promql_query_success",
+            "1 when the query's result was read, 0 when it failed or was not an instant vector or scalar.",
+            labels=("query",),
         ),
     )
 
@@ -87,23 +100,38 @@ class PromqlCollector(Collector[PromqlOptions]):
         self.client.close()
 
     def collect(self, ctx: CollectContext) -> Iterator[Sample]:
-        queries = self.options.queries
         results = self.client.run(ctx, self._query_all(ctx))
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if len(failures) == len(results):
+        read = [
+            self._read(name, result, ctx) for name, result in zip(self.options.queries, results, strict=True)
+        ]
+        failures = [outcome for outcome in read if isinstance(outcome, str)]
+        if len(failures) == len(read):
             raise CollectError(f"every query failed; first: {failures[0]}")
         for spec in self.specs:
             ctx.declare(spec)
-        for name, result in zip(queries, results, strict=True):
-            ok = not isinstance(result, BaseException)
-            yield Sample("promql_query_success", 1.0 if ok else 0.0, {"query": name})
-            if not ok:
-                ctx.error(f"{name}: {result}")
-                continue
-            try:
-                yield from self._samples(name, result, ctx)
-            except MALFORMED as exc:
-                ctx.error(f"{name}: malformed query result ({type(exc).__name__}: {exc})")
+        for name, outcome in zip(self.options.queries, read, strict=True):
+            # Success is 1 only for a query whose result is shown: a matrix, a string or a
+            # malformed answer is as much a failed query as a syntax error or no answer.
+            if isinstance(outcome, str):
+                ctx.error(f"{name}: {outcome}")
+                yield Sample("promql_query_success", 0.0, {"query": name})
+            else:
+                yield Sample("promql_query_success", 1.0, {"query": name})
+                yield from outcome
+
+    def _read(
+        self, name: str, result: dict[str, Any] | BaseException, ctx: CollectContext
+    ) -> list[Sample] | str:
+        """The query's samples, or why it failed."""
+        if isinstance(result, BaseException):
+            return str(result)
+        kind = result.get("resultType")
+        if kind not in INSTANT_TYPES:
+            return f"the query returned a {kind}; use an instant vector or scalar expression"
+        try:
+            return self._samples(name, result, ctx)
+        except MALFORMED as exc:
+            return f"malformed query result ({type(exc).__name__}: {exc})"
 
     async def _query_all(self, ctx: CollectContext) -> list[dict[str, Any] | BaseException]:
         queries = self.options.queries.values()
@@ -115,14 +143,17 @@ class PromqlCollector(Collector[PromqlOptions]):
         return _data(response)
 
     @staticmethod
-    def _samples(name: str, data: dict[str, Any], ctx: CollectContext) -> Iterator[Sample]:
+    def _samples(name: str, data: dict[str, Any], ctx: CollectContext) -> list[Sample]:
+        """The result's samples, all or none: a list, so that a malformed series halfway through
+        fails the whole query rather than leaving it half shown and reported as a success.
+        A series with unusable label names is skipped alone (a partial error); the query's
+        other series still count."""
         kind = data.get("resultType")
         if kind == "scalar":
-            yield Sample(name, float(data["result"][1]))
-            return
+            return [Sample(name, float(data["result"][1]))]
         if kind != "vector":
-            ctx.error(f"{name}: the query returned a {kind}; use an instant vector or scalar expression")
-            return
+            raise ValueError(f"resultType {kind!r} is not an instant vector or scalar")
+        samples = []
         for item in data["result"]:
             labels = dict(item.get("metric", {}))
             if "__name__" in labels:
@@ -130,7 +161,8 @@ class PromqlCollector(Collector[PromqlOptions]):
             if not valid_label_names(tuple(labels)):
                 ctx.error(f"{name}: skipped a series with label names Prometheus 2 cannot carry")
                 continue
-            yield Sample(name, float(item["value"][1]), exported_labels(labels))
+            samples.append(Sample(name, float(item["value"][1]), exported_labels(labels)))
+        return samples
 
 
 def _data(response: HttpResponse) -> dict[str, Any]:

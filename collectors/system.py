@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import sys
 import time
 from collections.abc import Iterator
+from typing import Protocol
 
 import psutil
 from pydantic import Field
@@ -17,6 +19,8 @@ from monitor.plugin import CollectContext, Collector, CollectorOptions
 COUNTER = MetricType.COUNTER
 MIN_CPU_WINDOW = 0.1
 """Seconds: ten kernel ticks, so one tick more or less moves the ratio by 10 % at most."""
+FLOAT_NOISE = 4 * sys.float_info.epsilon
+"""Relative rounding error, per summed field, of a difference of two sums of CPU times."""
 
 
 class SystemOptions(CollectorOptions):
@@ -33,6 +37,16 @@ class SystemOptions(CollectorOptions):
         default_factory=lambda: ["lo", "veth*", "docker*", "br-*"],
         description="Network interfaces to leave out (shell-style patterns).",
     )
+
+
+class CpuTimes(Protocol):
+    """psutil's `scputimes`, whose fields differ by platform: all seconds, `idle` always there."""
+
+    idle: float
+
+    def __iter__(self) -> Iterator[float]: ...
+
+    def __len__(self) -> int: ...
 
 
 def _spec(name: str, help: str, unit: Unit = Unit.NONE, labels: tuple[str, ...] = (), **kw) -> MetricSpec:
@@ -143,7 +157,7 @@ class SystemCollector(Collector[SystemOptions]):
         yield Sample("system_processes", len(psutil.pids()))
         yield Sample("system_uptime_seconds", time.time() - psutil.boot_time())
 
-    def _cpu_times(self) -> list:
+    def _cpu_times(self) -> list[CpuTimes]:
         return [psutil.cpu_times(), *(psutil.cpu_times(percpu=True) if self.options.per_cpu else [])]
 
     def _wait_for_cpu_window(self, ctx: CollectContext) -> None:
@@ -238,12 +252,28 @@ class SystemCollector(Collector[SystemOptions]):
                     yield Sample(metric, entry.current, labels)
 
 
-def _busy_ratio(before, after) -> float:
+def _busy_ratio(before: CpuTimes, after: CpuTimes) -> float:
+    """The busy share of the CPU time between two readings; exactly 0 or 1 when it is so up
+    to float error.
+
+    CPU times are cumulative float seconds, so subtracting two readings leaves rounding noise
+    of a few ulps of their sums: an idle core read 1.8e-11, not 0. That noise is within
+    `FLOAT_NOISE` times the number of fields times the sum (about 1e-9 s for one core up a
+    day, 2e-5 s for the total of 64 cores up a year), while real CPU times move by whole
+    kernel ticks of 1-10 ms. So busy (or idle) time within the bound is taken as none, and
+    no real value is rounded.
+    """
     total = sum(after) - sum(before)
-    idle = (after.idle + getattr(after, "iowait", 0.0)) - (before.idle + getattr(before, "iowait", 0.0))
     if total <= 0:
         return 0.0
-    return min(1.0, max(0.0, 1.0 - idle / total))
+    idle = (after.idle + getattr(after, "iowait", 0.0)) - (before.idle + getattr(before, "iowait", 0.0))
+    busy = total - idle
+    noise = FLOAT_NOISE * len(after) * sum(after)
+    if busy <= noise:
+        return 0.0
+    if idle <= noise:
+        return 1.0
+    return min(1.0, busy / total)
 
 
 def _matches(name: str, patterns: list[str]) -> bool:

@@ -8,7 +8,7 @@ import time
 
 import psutil
 
-from collectors.system import SystemCollector, SystemOptions
+from collectors.system import SystemCollector, SystemOptions, _busy_ratio
 from monitor.model import MetricType
 from monitor.plugin import CollectContext, SourceInfo
 from monitor.validation import METRIC_NAME, SampleValidator
@@ -113,3 +113,32 @@ def test_first_reading_right_after_setup_measures_a_busy_cpu() -> None:
     total = values(series, "system_cpu_usage_ratio")[(("cpu", "total"),)]
     # One of the machine's cores spins the whole time.
     assert total >= 0.5 / psutil.cpu_count(), total
+
+
+def _readings() -> list:
+    """This machine's real CPU times (the total and each core), and the same as they would
+    read on a machine up for years (ticks of 10 ms, a thousand times as many)."""
+    real = [psutil.cpu_times(), *psutil.cpu_times(percpu=True)]
+    aged = [t._replace(**{f: round(v * 1000 + 1e6, 2) for f, v in t._asdict().items()}) for t in real]
+    return real + aged
+
+
+def test_cpu_idle_or_busy_up_to_float_error_reads_exactly_0_or_1() -> None:
+    """Subtracting cumulative float CPU times leaves rounding noise: an idle core read
+    1.8e-11 instead of 0."""
+    for before in _readings():
+        for ticks in range(1, 301):
+            idle = before._replace(idle=round(before.idle + ticks / 100, 2))
+            busy = before._replace(user=round(before.user + ticks / 100, 2))
+            assert _busy_ratio(before, idle) == 0.0, (before, ticks)
+            assert _busy_ratio(before, busy) == 1.0, (before, ticks)
+
+
+def test_cpu_ratios_of_real_ticks_are_not_rounded() -> None:
+    for before in _readings():
+        for busy_ticks, idle_ticks in ((1, 999), (1, 9), (999, 1), (37, 63)):
+            after = before._replace(
+                user=round(before.user + busy_ticks / 100, 2), idle=round(before.idle + idle_ticks / 100, 2)
+            )
+            expected = busy_ticks / (busy_ticks + idle_ticks)
+            assert abs(_busy_ratio(before, after) - expected) < 1e-6 * expected, (before, busy_ticks)

@@ -177,6 +177,17 @@ async def _openmetrics(request: web.Request) -> web.Response:
     )
 
 
+async def _malformed_query(request: web.Request) -> web.Response:
+    """A Prometheus API imitation: the query `good` gets a well-formed vector, any other one
+    a vector whose second series has a value that is not a number."""
+    second = "2" if request.query.get("query") == "good" else "two"
+    result = [
+        {"metric": {"instance": "a"}, "value": [1.7e9, "1"]},
+        {"metric": {"instance": "b"}, "value": [1.7e9, second]},
+    ]
+    return web.json_response({"status": "success", "data": {"resultType": "vector", "result": result}})
+
+
 ROUTES = {
     "/json": _json,
     "/slow": _slow,
@@ -192,6 +203,7 @@ ROUTES = {
     "/many": _many_series,
     "/tricky": _tricky_metrics,
     "/openmetrics": _openmetrics,
+    "/malformed/api/v1/query": _malformed_query,
 }
 
 

@@ -95,6 +95,25 @@ def test_bad_jsonpath_and_promql_names():
     ]
 
 
+def test_json_metrics_with_head_are_refused_at_the_json_key():
+    found = problems(
+        """
+        sources:
+          - name: api
+            collector: http
+            url: http://127.0.0.1/
+            method: HEAD
+            json: {depth: $.queue.depth}
+        """
+    )
+    assert found == [
+        "collectors.yaml:6:11: sources[0].json: a HEAD response has no body to read the json metrics "
+        "from; use method GET or drop json"
+    ]
+    head_only = "sources:\n  - {name: api, collector: http, url: 'http://127.0.0.1/', method: HEAD}\n"
+    assert parse_config(head_only, "collectors.yaml", environ={}).sources[0].options.method == "HEAD"
+
+
 def test_two_kinds_of_auth_at_once():
     found = problems(
         """

@@ -42,14 +42,40 @@ def test_vector_and_scalar_queries_keep_result_labels(prometheus_server, node_ex
 def test_a_bad_query_fails_alone_with_prometheus_words(prometheus_server):
     samples, ctx = run_collector(
         PromqlCollector,
-        {"url": prometheus_server, "queries": {"good": "up", "broken": "sum(", "range": "up[1m]"}},
+        {
+            "url": prometheus_server,
+            "queries": {"good": "up", "broken": "sum(", "range": "up[1m]", "text": '"hello"'},
+        },
         timeout=5,
     )
-    assert samples[("promql_query_success", (("query", "broken"),))] == 0
-    assert samples[("promql_query_success", (("query", "range"),))] == 1
+    success = {
+        dict(labels)["query"]: v for (name, labels), v in samples.items() if name.startswith("promql_")
+    }
+    assert success == {"good": 1, "broken": 0, "range": 0, "text": 0}
     assert any(e.startswith("broken: HTTP 400: ") and "parse error" in e for e in ctx.errors)
     assert "range: the query returned a matrix; use an instant vector or scalar expression" in ctx.errors
-    assert any(name == "good" for name, _ in samples)
+    assert "text: the query returned a string; use an instant vector or scalar expression" in ctx.errors
+    assert {name for name, _ in samples} == {"good", "promql_query_success"}
+
+
+def test_a_result_of_the_wrong_type_alone_fails_the_poll(prometheus_server):
+    with pytest.raises(CollectError, match=r"every query failed; first: the query returned a matrix"):
+        run_collector(PromqlCollector, {"url": prometheus_server, "queries": {"range": "up[1m]"}}, timeout=5)
+
+
+def test_a_malformed_result_is_a_failed_query_with_nothing_of_it_shown(server):
+    samples, ctx = run_collector(
+        PromqlCollector, {"url": f"{server.url}/malformed", "queries": {"fine": "good", "odd": "bad"}}
+    )
+    assert samples == {
+        ("promql_query_success", (("query", "fine"),)): 1,
+        ("promql_query_success", (("query", "odd"),)): 0,
+        ("fine", (("instance", "a"),)): 1,
+        ("fine", (("instance", "b"),)): 2,
+    }
+    assert ctx.errors == [
+        "odd: malformed query result (ValueError: could not convert string to float: 'two')"
+    ]
 
 
 def test_unreachable_or_not_prometheus(prometheus_server, server):
