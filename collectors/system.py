@@ -263,7 +263,7 @@ def _busy_ratio(before: CpuTimes, after: CpuTimes) -> float:
     kernel ticks of 1-10 ms. So busy (or idle) time within the bound is taken as none, and
     no real value is rounded.
     """
-    total = sum(after) - sum(before)
+    total = _all_time(after) - _all_time(before)
     if total <= 0:
         return 0.0
     idle = (after.idle + getattr(after, "iowait", 0.0)) - (before.idle + getattr(before, "iowait", 0.0))
@@ -274,6 +274,13 @@ def _busy_ratio(before: CpuTimes, after: CpuTimes) -> float:
     if idle <= noise:
         return 1.0
     return min(1.0, busy / total)
+
+
+def _all_time(times: CpuTimes) -> float:
+    """The sum of the fields, less `guest` and `guest_nice`: on Linux the kernel already
+    counts them inside `user` and `nice`, and counting them twice would make a machine running
+    VMs look busier than it is (psutil's own cpu_percent subtracts them the same way)."""
+    return sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
 
 
 def _matches(name: str, patterns: list[str]) -> bool:

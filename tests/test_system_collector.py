@@ -142,3 +142,13 @@ def test_cpu_ratios_of_real_ticks_are_not_rounded() -> None:
             )
             expected = busy_ticks / (busy_ticks + idle_ticks)
             assert abs(_busy_ratio(before, after) - expected) < 1e-6 * expected, (before, busy_ticks)
+
+
+def test_guest_time_is_not_counted_twice() -> None:
+    """Linux counts a VM's time in both `user` and `guest`: a host whose only work is one
+    guest running flat out on one of two cores is 50 % busy, not 67 %."""
+    before = psutil.cpu_times()
+    if not hasattr(before, "guest"):
+        raise AssertionError("Linux's cpu_times carry guest; this machine's do not")
+    after = before._replace(user=before.user + 1.0, guest=before.guest + 1.0, idle=before.idle + 1.0)
+    assert _busy_ratio(before, after) == 0.5
