@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import difflib
 import re
+import ssl
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,13 +27,13 @@ from pydantic import (
     SecretStr,
     SkipValidation,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from monitor.alerts.definitions import AlertSettings, ThresholdSettings, WebhookSettings
 from monitor.alerts.engine import exposed_name
-from monitor.durations import Duration
+from monitor.durations import Duration, parse_duration
 from monitor.model import EMPTY_MAPPING, Labels, make_labels
 from monitor.plugin import Collector, CollectorOptions
 from monitor.registry import PluginLoadError, Registry
@@ -68,6 +70,53 @@ class TlsSettings(StrictModel):
     key_file: FilePath
 
 
+class _Encrypted(Exception):
+    """Raised by the passphrase callback: monitor has no passphrase to give (and OpenSSL would
+    otherwise prompt on the terminal, which hangs a service)."""
+
+
+def tls_problem(tls: TlsSettings) -> str | None:
+    """Why the exporter could not load this certificate and key, or None when it can.
+
+    Loading is what the exporter does at start; doing it in `monitor check` (and at reload)
+    turns OpenSSL's "[SSL] PEM lib" at start into a message naming the file at fault."""
+    cert, key = str(tls.cert_file), str(tls.key_file)
+
+    def refuse() -> bytes:
+        raise _Encrypted
+
+    for name, path in (("cert_file", cert), ("key_file", key)):
+        try:
+            Path(path).open("rb").close()
+        except OSError as exc:
+            return f"cannot read {name} {path!r}: {exc.strerror or exc}"
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key, password=refuse)
+        return None
+    except _Encrypted:
+        return f"key_file {key!r} is encrypted; monitor cannot take a passphrase, give it an unencrypted key"
+    except ssl.SSLError as exc:
+        failure = exc
+    cert_ok = _holds_certificate(cert)
+    if not cert_ok and _holds_certificate(key):
+        return f"cert_file {cert!r} holds no PEM certificate but key_file {key!r} does: are the two swapped?"
+    if not cert_ok:
+        return f"cert_file {cert!r} holds no PEM certificate"
+    if failure.reason == "KEY_VALUES_MISMATCH":
+        return f"the key in key_file {key!r} does not match the certificate in cert_file {cert!r}"
+    if failure.reason is None:  # OpenSSL's "PEM lib": what it read is no key at all
+        return f"key_file {key!r} holds no PEM private key"
+    return f"OpenSSL refuses cert_file {cert!r} with key_file {key!r}: {failure}"  # e.g. a key too small
+
+
+def _holds_certificate(path: str) -> bool:
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 class ExporterSettings(StrictModel):
     """The exporter's address, optional auth (secrets only via ${VAR}) and optional TLS."""
 
@@ -82,18 +131,18 @@ class ExporterSettings(StrictModel):
         parse_listen(value)
         return value
 
-    @model_validator(mode="after")
-    def _one_auth(self) -> ExporterSettings:
-        if self.bearer_token is not None and self.basic_auth is not None:
+    @field_validator("basic_auth")
+    @classmethod
+    def _one_auth(cls, value: BasicAuthSettings | None, info: ValidationInfo) -> BasicAuthSettings | None:
+        """A field validator, not a model one, so the error points at basic_auth (bearer_token
+        is declared first, so it is already in info.data)."""
+        if value is not None and info.data.get("bearer_token") is not None:
             raise ValueError("set either bearer_token or basic_auth, not both")
-        return self
+        return value
 
-    def secret_paths(self) -> list[tuple[tuple[str, ...], SecretStr]]:
-        """Each configured secret with its key path, to check it came from ${VAR}."""
-        found = [(("bearer_token",), self.bearer_token)]
-        if self.basic_auth is not None:
-            found.append((("basic_auth", "password"), self.basic_auth.password))
-        return [(path, secret) for path, secret in found if secret is not None]
+
+SECRET_KEYS: tuple[tuple[str, ...], ...] = (("bearer_token",), ("basic_auth", "password"))
+"""The exporter's secrets: each must be written as ${VAR}."""
 
 
 class DashboardSettings(StrictModel):
@@ -120,6 +169,18 @@ class GlobalSettings(StrictModel):
     webhook: WebhookSettings | None = None
 
 
+def _label_name(label: str) -> str:
+    """Checked per key (the dict's key type), so every bad name is reported at its own key."""
+    if not LABEL_NAME.match(label) or label.startswith("__"):
+        raise ValueError(f"{label!r} is not a valid Prometheus label name")
+    if label in RESERVED_LABELS:
+        raise ValueError(f"label {label!r} is reserved: every series carries the source name in it")
+    return label
+
+
+LabelName = Annotated[str, AfterValidator(_label_name)]
+
+
 class SourceSettings(StrictModel):
     """Keys every source accepts; anything else belongs to the collector's options."""
 
@@ -129,7 +190,7 @@ class SourceSettings(StrictModel):
     timeout: Duration | None = None
     stale_after: Duration | None = None
     max_series: int | None = Field(default=None, ge=1)
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[LabelName, str] = Field(default_factory=dict)
     show: list[str] | None = None
     thresholds: SkipValidation[dict[str, ThresholdSettings]] = Field(default_factory=dict)
     """Validated per metric in _resolve_thresholds, so one bad entry does not hide the others."""
@@ -139,16 +200,6 @@ class SourceSettings(StrictModel):
     def _valid_name(cls, value: str) -> str:
         if not SOURCE_NAME.match(value):
             raise ValueError(f"{value!r} may contain only letters, digits, '_' and '-'")
-        return value
-
-    @field_validator("labels")
-    @classmethod
-    def _valid_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        for label in value:
-            if not LABEL_NAME.match(label) or label.startswith("__"):
-                raise ValueError(f"{label!r} is not a valid Prometheus label name")
-            if label in RESERVED_LABELS:
-                raise ValueError(f"label {label!r} is reserved: every series carries the source name in it")
         return value
 
 
@@ -274,7 +325,7 @@ def parse_config(
     elif isinstance(raw_sources, list):
         seen: dict[str, int] = {}
         for index, raw in enumerate(raw_sources):
-            defaults = settings or GlobalSettings()  # still check sources when the top level is wrong
+            defaults = settings or _valid_globals(loaded.data)
             source = _resolve_source(raw, ("sources", index), defaults, registry, loaded, warnings)
             if source is None:
                 continue
@@ -287,13 +338,7 @@ def parse_config(
             sources.append(source)
 
     alerts = _resolve_alerts(loaded.data.get("alerts"), raw_sources, sources, loaded)
-    if settings is not None:
-        for key, secret in settings.exporter.secret_paths():
-            if secret.get_secret_value() not in loaded.secrets:
-                loaded.add(
-                    ("exporter", *key),
-                    "write the secret as ${VARIABLE} and set it in the environment, not in the file",
-                )
+    _check_exporter(loaded.data.get("exporter"), loaded)
     if loaded.problems:
         raise ConfigError(sorted(loaded.problems, key=lambda p: (p.line, p.column)))
     assert settings is not None
@@ -312,6 +357,46 @@ def parse_config(
         alerts=alerts,
         webhook=settings.webhook,
     )
+
+
+def _valid_globals(data: Mapping[str, Any]) -> GlobalSettings:
+    """The top-level settings without the keys that failed (already reported), so sources are
+    checked against the interval and timeout the file gives, not against the defaults: a bad
+    exporter section must not make a source's timeout look longer than its interval."""
+    try:
+        return GlobalSettings.model_validate(data)
+    except ValidationError as exc:
+        failed = {error["loc"][0] for error in exc.errors() if error["loc"]}
+    try:
+        return GlobalSettings.model_validate({k: v for k, v in data.items() if k not in failed})
+    except ValidationError:
+        return GlobalSettings()
+
+
+def _check_exporter(raw: object, loaded: LoadedYaml) -> None:
+    """Checks that do not need the exporter section to be valid, so none hides another.
+
+    Secrets are looked up in the raw data: a bearer_token written in the file is an error
+    even when basic_auth is set too (that conflict alone makes the section invalid). The TLS
+    pair is loaded once its two keys are valid, whatever else is wrong."""
+    if not isinstance(raw, Mapping):
+        return
+    for key in SECRET_KEYS:
+        value: object = raw
+        for part in key:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if value is not None and not (isinstance(value, str) and value in loaded.secrets):
+            loaded.add(
+                ("exporter", *key),
+                "write the secret as ${VARIABLE} and set it in the environment, not in the file",
+            )
+    try:
+        tls = TlsSettings.model_validate(raw.get("tls"))
+    except ValidationError:
+        return  # reported by the validation of the whole config
+    problem = tls_problem(tls)
+    if problem is not None:
+        loaded.add(("exporter", "tls"), problem)
 
 
 def _resolve_source(
@@ -361,19 +446,20 @@ def _resolve_source(
             valid_keys=sorted(COMMON_SOURCE_KEYS) + option_keys,
         )
     thresholds = _resolve_thresholds(raw.get("thresholds"), collector_class, (*path, "thresholds"), loaded)
-    if settings_model is None:
+    show = raw.get("show")
+    for index, metric in enumerate(show if isinstance(show, list) else ()):
+        if isinstance(metric, str):  # anything else is a type error from SourceSettings
+            _check_metric(metric, collector_class, (*path, "show", index), loaded, at_key=False)
+    timing = _timing(common, settings, path, loaded)
+    if settings_model is None or timing is None:
         return None
-
-    interval = settings_model.interval or settings.interval
-    timeout = settings_model.timeout or min(settings.timeout, interval)
-    if timeout > interval:
-        loaded.add((*path, "timeout"), f"timeout ({timeout:g}s) must not exceed the interval ({interval:g}s)")
+    interval, timeout, stale_after = timing
     return SourceConfig(
         name=settings_model.name,
         collector=settings_model.collector,
         interval=interval,
         timeout=timeout,
-        stale_after=settings_model.stale_after or 3 * interval,
+        stale_after=stale_after,
         max_series=settings_model.max_series or settings.max_series,
         labels=make_labels(settings_model.labels),
         show=tuple(settings_model.show) if settings_model.show is not None else None,
@@ -383,6 +469,32 @@ def _resolve_source(
         line=loaded.line_of(path),
         thresholds=MappingProxyType(thresholds),
     )
+
+
+_TIMING_KEYS = ("interval", "timeout", "stale_after")
+
+
+def _timing(
+    raw: Mapping[str, Any], settings: GlobalSettings, path: KeyPath, loaded: LoadedYaml
+) -> tuple[float, float, float] | None:
+    """The source's interval, timeout and stale_after with defaults applied, their rules checked.
+
+    Read from the raw keys, so the rules are checked even when another key of the source is
+    wrong; None when one of the three is itself invalid (SourceSettings reports it)."""
+    try:
+        own = [parse_duration(raw[key]) if raw.get(key) is not None else None for key in _TIMING_KEYS]
+    except ValueError:
+        return None
+    interval = own[0] or settings.interval
+    timeout = own[1] or min(settings.timeout, interval)
+    if timeout > interval:
+        loaded.add((*path, "timeout"), f"timeout ({timeout:g}s) must not exceed the interval ({interval:g}s)")
+    if own[2] is not None and own[2] < interval:
+        # stale between two polls: the source would flap to stale and drop out of /metrics
+        loaded.add(
+            (*path, "stale_after"), f"stale_after ({own[2]:g}s) must be at least the interval ({interval:g}s)"
+        )
+    return interval, timeout, own[2] or 3 * interval
 
 
 def _resolve_thresholds(
@@ -470,7 +582,9 @@ def _validate(
     except ValidationError as exc:
         for error in exc.errors():
             location = (*path, *error["loc"])
-            if error["type"] == "extra_forbidden":
+            if location[-1:] == ("[key]",):  # a mapping's key failed its own check (label names)
+                loaded.add(location[:-1], _describe(error), at_key=True)
+            elif error["type"] == "extra_forbidden":
                 key = str(error["loc"][-1])
                 keys = _keys_at(model, error["loc"]) if len(error["loc"]) > 1 else None
                 keys = keys or valid_keys or _keys_at(model, error["loc"])
@@ -507,8 +621,11 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def _describe(error: Mapping[str, Any]) -> str:
+    """Pydantic's message, as a clause after the key: "Input should be" becomes "input should
+    be", but "URL scheme should be" keeps its acronym."""
     message = str(error["msg"]).removeprefix("Value error, ")
-    message = message[:1].lower() + message[1:]
+    if message[1:2].islower():
+        message = message[:1].lower() + message[1:]
     if error["type"] not in ("value_error", "assertion_error"):
         message += f", got {error['input']!r}"
     return message

@@ -30,6 +30,17 @@ holds a few hundred values; the limit is far above that, and a config at the lim
 loads in a fraction of a second (1,000 sources sharing 45 labels through an alias: 0.2 s)."""
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+YAML_12_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+"""A float of the YAML 1.2 core schema (`1e9`, `2.5E-3`, `.5`), infinities and NaN aside.
+
+PyYAML implements YAML 1.1, where a float needs a dot and a signed exponent: `10e9` and `1e-3`
+are strings there. Editors' YAML language servers speak YAML 1.2, and validate config.yaml
+against `monitor schema` as numbers; monitor must read the file as they do."""
+REDACTED = "***"
+MIN_REDACTED_LENGTH = 3
+"""Environment values shorter than this are left in messages, as the pollers' redactor does:
+replacing every `1` or `80` would garble a message and hide nothing worth hiding."""
 
 _Edge = tuple[int, int, bool]
 """Where a node sits in the composed graph: (id of its parent, position there, whether it is a
@@ -69,11 +80,23 @@ class LoadedYaml:
     """Paths already reported (a missing ${VAR}): later errors there would only repeat it."""
 
     def problem(self, path: Path, message: str, *, at_key: bool = False) -> Problem:
-        """Build a Problem positioned at the node for `path` (or its nearest ancestor)."""
+        """Build a Problem positioned at the node for `path` (or its nearest ancestor).
+
+        The message is redacted: validators quote the input they reject, and that input may
+        hold a ${VAR} value, whole or as a part (`https://user:${PASSWORD}@host`)."""
         node = self._node(path, at_key=at_key)
         mark = node.start_mark if node is not None else None
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return Problem(self.file, line, column, format_path(path), message)
+        return Problem(self.file, line, column, format_path(path), self.redact(message))
+
+    def redact(self, text: str) -> str:
+        """Replace each environment value in `text` by ***, as written and as repr() quotes it
+        (`'a\\nb'` for a value with a newline): messages show rejected input with !r."""
+        forms = {form for secret in self.secrets for form in (secret, repr(secret)[1:-1])}
+        for form in sorted(forms, key=len, reverse=True):
+            if len(form) >= MIN_REDACTED_LENGTH:
+                text = text.replace(form, REDACTED)
+        return text
 
     def add(self, path: Path, message: str, *, at_key: bool = False) -> None:
         if any(path[: len(settled)] == settled for settled in self.settled):
@@ -102,11 +125,15 @@ class LoadedYaml:
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML's SafeLoader, remembering where each alias is written.
+    """PyYAML's SafeLoader, remembering where each alias is written, reading YAML 1.2 floats.
 
     Composing resolves an alias to the very node of its anchor, so the alias's own position is
     lost; a problem about an alias (it expands too far, or it is inside its own anchor) should
-    point at the alias, not at the anchor it names."""
+    point at the alias, not at the anchor it names.
+
+    The float resolver (YAML_12_FLOAT) is added to this class only (PyYAML copies the resolver
+    table into the class it is added to), so yaml.safe_load elsewhere is unchanged. Resolvers
+    are tried in the order they were added: a plain integer is still an int."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -120,8 +147,12 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+_Loader.add_implicit_resolver(_FLOAT_TAG, YAML_12_FLOAT, list("-+.0123456789"))
+
+
 def load_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) -> LoadedYaml:
-    """Parse with PyYAML's SafeLoader (what yaml.safe_load uses), substituting ${VAR}.
+    """Parse with PyYAML's SafeLoader (what yaml.safe_load uses) plus YAML 1.2 floats,
+    substituting ${VAR}.
 
     Every YAML error becomes a positioned Problem: a control character (reported by PyYAML
     as an offset), a syntax error, and a tag SafeLoader refuses such as !!python/object.

@@ -6,20 +6,23 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+import yaml
 
 from monitor.config import DEFAULT_LISTEN, ConfigError, default_config_text, load_config, parse_config
 from monitor.registry import Registry
-from tests.conftest import REPO
+from monitor.yamlsource import load_yaml
+from tests.conftest import REPO, require_binary
 from tests.support import TEST_REGISTRY_CLASSES, config_of
 
 REGISTRY = Registry.of(*TEST_REGISTRY_CLASSES)
 
 
-def problems(text: str, environ: dict[str, str] | None = None) -> list[str]:
+def problems(text: str, environ: dict[str, str] | None = None, registry: Registry = REGISTRY) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        parse_config(textwrap.dedent(text).lstrip(), "c.yaml", registry=REGISTRY, environ=environ or {})
+        parse_config(textwrap.dedent(text).lstrip(), "c.yaml", registry=registry, environ=environ or {})
     return [str(p) for p in caught.value.problems]
 
 
@@ -119,15 +122,42 @@ BAD_CONFIGS = [
         id="timeout-over-interval",
     ),
     pytest.param(
+        "sources:\n  - name: a\n    collector: scripted\n    interval: 5s\n    stale_after: 1s\n",
+        ["c.yaml:5:18: sources[0].stale_after: stale_after (1s) must be at least the interval (5s)"],
+        id="stale-after-under-interval",
+    ),
+    pytest.param(
+        "interval: 2s\nsources:\n  - name: a\n    collector: scripted\n    stale_after: 500ms\n",
+        ["c.yaml:5:18: sources[0].stale_after: stale_after (0.5s) must be at least the interval (2s)"],
+        id="stale-after-under-the-inherited-interval",
+    ),
+    pytest.param(
+        "sources:\n  - name: a\n    collector: scripted\n    show: [test_valu]\n",
+        [
+            "c.yaml:4:12: sources[0].show[0]: unknown metric 'test_valu'; did you mean 'test_value'? "
+            "(collector 'scripted' declares these)"
+        ],
+        id="show-unknown-metric",
+    ),
+    pytest.param(
+        "sources:\n  - name: a\n    collector: scripted\n    show: [test_value, 'cpu usage']\n",
+        [
+            "c.yaml:4:24: sources[0].show[1]: 'cpu usage' is not a valid metric name "
+            "([a-zA-Z_:][a-zA-Z0-9_:]*)"
+        ],
+        id="show-invalid-metric-name",
+    ),
+    pytest.param(
         "sources:\n  - name: a\n    collector: scripted\n    labels: {source: x}\n",
         [
-            "c.yaml:4:13: sources[0].labels: label 'source' is reserved: every series carries the source name in it"
+            "c.yaml:4:14: sources[0].labels.source: label 'source' is reserved: "
+            "every series carries the source name in it"
         ],
         id="reserved-label",
     ),
     pytest.param(
         "sources:\n  - name: a\n    collector: scripted\n    labels: {bad-label: x}\n",
-        ["c.yaml:4:13: sources[0].labels: 'bad-label' is not a valid Prometheus label name"],
+        ["c.yaml:4:14: sources[0].labels.bad-label: 'bad-label' is not a valid Prometheus label name"],
         id="bad-label-name",
     ),
     pytest.param(
@@ -328,4 +358,232 @@ def test_a_missing_variable_in_an_aliased_value_is_reported_where_it_is_used() -
     ) == [
         "c.yaml:2:57: sources[0].labels.team: environment variable 'TEAM' is not set",
         "c.yaml:2:57: sources[1].labels.team: environment variable 'TEAM' is not set",
+    ]
+
+
+def test_every_label_problem_is_reported_at_its_own_key() -> None:
+    assert problems(
+        """
+        sources:
+          - name: a
+            collector: scripted
+            labels: {source: x, "bad-label": y, ok: 3}
+          - name: b
+            collector: scripted
+            labels:
+              bad-one: x
+              __internal: y
+        """
+    ) == [
+        "c.yaml:4:14: sources[0].labels.source: label 'source' is reserved: "
+        "every series carries the source name in it",
+        "c.yaml:4:25: sources[0].labels.bad-label: 'bad-label' is not a valid Prometheus label name",
+        "c.yaml:4:45: sources[0].labels.ok: input should be a valid string, got 3",
+        "c.yaml:8:7: sources[1].labels.bad-one: 'bad-one' is not a valid Prometheus label name",
+        "c.yaml:9:7: sources[1].labels.__internal: '__internal' is not a valid Prometheus label name",
+    ]
+
+
+def test_a_source_with_a_bad_key_still_gets_its_timing_checked() -> None:
+    assert problems(
+        """
+        sources:
+          - name: a
+            collector: scripted
+            labels: {bad-label: x}
+            interval: 2s
+            timeout: 3s
+            stale_after: 1s
+        """
+    ) == [
+        "c.yaml:4:14: sources[0].labels.bad-label: 'bad-label' is not a valid Prometheus label name",
+        "c.yaml:6:14: sources[0].timeout: timeout (3s) must not exceed the interval (2s)",
+        "c.yaml:7:18: sources[0].stale_after: stale_after (1s) must be at least the interval (2s)",
+    ]
+
+
+def test_stale_after_equal_to_the_interval_is_accepted() -> None:
+    [source] = config_of(
+        "sources:\n  - {name: a, collector: scripted, interval: 2s, stale_after: 2s}\n"
+    ).sources
+    assert (source.interval, source.stale_after) == (2.0, 2.0)
+
+
+def test_both_auths_and_their_literal_secrets_are_all_reported() -> None:
+    # interval 10s must still apply to the source although the exporter section is invalid:
+    # no "timeout (5s) must not exceed the interval (1s)" from the default interval
+    assert problems(
+        """
+        interval: 10s
+        exporter:
+          bearer_token: hunter2
+          basic_auth: {username: prom, password: hunter22}
+        sources:
+          - {name: a, collector: scripted, timeout: 5s}
+        """
+    ) == [
+        "c.yaml:3:17: exporter.bearer_token: "
+        "write the secret as ${VARIABLE} and set it in the environment, not in the file",
+        "c.yaml:4:15: exporter.basic_auth: set either bearer_token or basic_auth, not both",
+        "c.yaml:4:42: exporter.basic_auth.password: "
+        "write the secret as ${VARIABLE} and set it in the environment, not in the file",
+    ]
+
+
+def test_a_literal_secret_is_reported_beside_an_unrelated_top_level_error() -> None:
+    assert problems(
+        "intervall: 1s\nexporter: {bearer_token: hunter2}\nsources: [{name: a, collector: scripted}]\n"
+    ) == [
+        "c.yaml:1:1: intervall: unknown key 'intervall'; did you mean 'interval'?",
+        "c.yaml:2:26: exporter.bearer_token: "
+        "write the secret as ${VARIABLE} and set it in the environment, not in the file",
+    ]
+
+
+def test_show_accepts_any_valid_name_for_a_collector_that_names_metrics_at_run_time() -> None:
+    registry = Registry.discover()
+    text = "sources:\n  - {name: a, collector: command, argv: [echo, '1'], show: [whatever_it_prints]}\n"
+    [source] = parse_config(text, "c.yaml", registry=registry, environ={}).sources
+    assert source.show == ("whatever_it_prints",)
+    bad = text.replace("whatever_it_prints", "'what ever'")
+    assert problems(bad, registry=registry) == [
+        "c.yaml:2:61: sources[0].show[0]: 'what ever' is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
+    ]
+
+
+def test_environment_values_are_redacted_from_every_problem_whole_or_in_part() -> None:
+    registry = Registry.of(*TEST_REGISTRY_CLASSES, Registry.discover().load("http"))
+    text = """
+        sources:
+          - {name: a, collector: http, url: '${API_URL}'}
+          - {name: b, collector: http, url: 'htp://user:${PASSWORD}@example.com/x'}
+          - {name: c, collector: scripted, value: '${NUMBER}'}
+        """
+    environ = {
+        "API_URL": "htp://admin:t0psecret@api.example.com/x",
+        "PASSWORD": "s3cretpw",
+        "NUMBER": "4\t2 kilo",  # a message quotes it with repr(): '4\\t2 kilo'
+    }
+    found = problems(text, environ, registry)
+    assert found == [
+        "c.yaml:2:37: sources[0].url: expected an http:// or https:// URL with a host, got '***'",
+        "c.yaml:3:37: sources[1].url: expected an http:// or https:// URL with a host, "
+        "got 'htp://user:***@example.com/x'",
+        "c.yaml:4:43: sources[2].value: input should be a valid number, "
+        "unable to parse string as a number, got '***'",
+    ]
+    assert not any(secret in line for line in found for secret in ("t0psecret", "s3cretpw", "kilo"))
+
+
+def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate and its key, made as tests/exporter makes them (openssl req)."""
+    openssl = require_binary("openssl")
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def tls_problems(cert: Path, key: Path) -> list[str]:
+    text = f"exporter:\n  tls: {{cert_file: '{cert}', key_file: '{key}'}}\nsources: [{{name: a, collector: scripted}}]\n"
+    try:
+        parse_config(text, "c.yaml", registry=REGISTRY, environ={})
+    except ConfigError as error:
+        return [str(p) for p in error.problems]
+    return []
+
+
+def test_the_tls_pair_is_loaded_at_check_time_and_each_fault_named(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path, "server")
+    other_cert, other_key = self_signed(tmp_path, "other")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not PEM at all\n")
+    assert tls_problems(cert, key) == []
+    assert tls_problems(key, cert) == [
+        f"c.yaml:2:8: exporter.tls: cert_file '{key}' holds no PEM certificate "
+        f"but key_file '{cert}' does: are the two swapped?"
+    ]
+    assert tls_problems(junk, key) == [
+        f"c.yaml:2:8: exporter.tls: cert_file '{junk}' holds no PEM certificate"
+    ]
+    assert tls_problems(cert, junk) == [
+        f"c.yaml:2:8: exporter.tls: key_file '{junk}' holds no PEM private key"
+    ]
+    assert tls_problems(cert, other_key) == [
+        f"c.yaml:2:8: exporter.tls: the key in key_file '{other_key}' does not match "
+        f"the certificate in cert_file '{cert}'"
+    ]
+    assert other_cert.exists()
+
+
+def test_an_encrypted_key_is_reported_not_prompted_for(tmp_path: Path) -> None:
+    openssl = require_binary("openssl")
+    cert, key = self_signed(tmp_path, "server")
+    encrypted = tmp_path / "encrypted.key"
+    subprocess.run(
+        [openssl, "pkey", "-in", str(key), "-aes256", "-passout", "pass:secret", "-out", str(encrypted)],
+        check=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert tls_problems(cert, encrypted) == [
+        f"c.yaml:2:8: exporter.tls: key_file '{encrypted}' is encrypted; "
+        "monitor cannot take a passphrase, give it an unencrypted key"
+    ]
+
+
+def test_yaml_1_2_floats_are_numbers_and_plain_integers_stay_integers() -> None:
+    text = "a: [10e9, 1e-3, 2E+9, .5e1, 10, '1e9', 1.5, 0x10]\n"
+    assert load_yaml(text, "c.yaml", {}).data == {"a": [10e9, 1e-3, 2e9, 5.0, 10, "1e9", 1.5, 16]}
+    assert [type(v) for v in load_yaml(text, "c.yaml", {}).data["a"][:5]] == [float] * 4 + [int]
+    assert yaml.safe_load("a: 1e9\n") == {"a": "1e9"}  # only monitor's loader changed, not PyYAML's
+
+
+def test_a_float_with_an_exponent_is_a_number_where_a_string_is_expected() -> None:
+    assert problems("sources:\n  - {name: a, collector: scripted, labels: {build: 1e3}}\n") == [
+        "c.yaml:2:52: sources[0].labels.build: input should be a valid string, got 1000.0"
+    ]
+    config = config_of("sources:\n  - {name: a, collector: scripted, labels: {build: '1e3'}, value: 2e9}\n")
+    assert (config.sources[0].labels, config.sources[0].options.value) == ((("build", "1e3"),), 2e9)
+
+
+def test_the_user_reported_show_typo_is_caught() -> None:
+    assert problems(
+        "sources:\n  - {name: local, collector: system, show: [system_cpu_usage_rato]}\n",
+        registry=Registry.discover(),
+    ) == [
+        "c.yaml:2:45: sources[0].show[0]: unknown metric 'system_cpu_usage_rato'; "
+        "did you mean 'system_cpu_usage_ratio'? (collector 'system' declares these)"
+    ]
+
+
+def test_a_message_that_starts_with_an_acronym_keeps_its_capitals() -> None:
+    assert problems("webhook: {url: 'ftp://example.com/x'}\nsources: [{name: a, collector: scripted}]\n") == [
+        "c.yaml:1:16: webhook.url: URL scheme should be 'http' or 'https', got 'ftp://example.com/x'"
+    ]
+
+
+def test_every_bad_label_of_an_alert_is_reported_at_its_own_key() -> None:
+    assert problems(
+        """
+        sources: [{name: a, collector: scripted}]
+        alerts:
+          - name: Odd
+            source: a
+            metric: test_value
+            op: ">"
+            threshold: 1
+            labels: {bad-one: x, bad-two: y, cpu: "=~(", ok: "!=1"}
+        """
+    ) == [
+        "c.yaml:8:14: alerts[0].labels.bad-one: 'bad-one' is not a valid label name",
+        "c.yaml:8:26: alerts[0].labels.bad-two: 'bad-two' is not a valid label name",
+        "c.yaml:8:43: alerts[0].labels.cpu: invalid regular expression: "
+        "missing ), unterminated subpattern at position 0",
     ]

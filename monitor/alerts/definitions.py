@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from monitor.durations import Duration
 
@@ -126,6 +126,29 @@ class LabelMatcher(_Frozen):
         return f'{self.name}{self.op}"{escaped}"'
 
 
+def _label_name(name: str) -> str:
+    if not LABEL_NAME.match(name):
+        raise ValueError(f"{name!r} is not a valid label name")
+    return name
+
+
+def _label_condition(text: str) -> str:
+    matcher = LabelMatcher.parse("label", text)
+    if matcher.op in ("=~", "!~"):
+        try:
+            re.compile(matcher.value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+    return text
+
+
+MatcherLabels = dict[
+    Annotated[str, AfterValidator(_label_name)], Annotated[str, AfterValidator(_label_condition)]
+]
+"""Each key and each value is checked on its own, so every bad one is reported at its place
+(a validator of the whole dict stops at the first)."""
+
+
 class AlertSettings(_Frozen):
     """One alert: a metric condition (`metric`, `op`, `threshold`, `labels`) or a source
     condition (`condition: down|stale`), held for `for` before it fires."""
@@ -133,7 +156,7 @@ class AlertSettings(_Frozen):
     name: str
     source: str
     metric: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: MatcherLabels = Field(default_factory=dict)
     op: Op | None = None
     threshold: float | None = None
     condition: Literal["down", "stale"] | None = None
@@ -146,20 +169,6 @@ class AlertSettings(_Frozen):
     def _valid_name(cls, value: str) -> str:
         if not ALERT_NAME.match(value):
             raise ValueError(f"{value!r} is not a valid alert name (letters, digits and '_', like HighCPU)")
-        return value
-
-    @field_validator("labels")
-    @classmethod
-    def _valid_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, text in value.items():
-            if not LABEL_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid label name")
-            matcher = LabelMatcher.parse(name, text)
-            if matcher.op in ("=~", "!~"):
-                try:
-                    re.compile(matcher.value)
-                except re.error as exc:
-                    raise ValueError(f"label {name!r}: invalid regular expression: {exc}") from None
         return value
 
     @field_validator("summary")
