@@ -34,21 +34,38 @@ def describe_options(collector: type[Collector]) -> list[str]:
     return lines or ["  (no options)"]
 
 
+KEY_METRICS_HEADER = "metrics (* = key metric: the dashboard panel shows these unless `show` chooses):"
+NO_KEY_METRICS_HEADER = "metrics (no key metric: the dashboard panel shows all unless `show` chooses):"
+
+
+def describe_metrics(collector: type[Collector]) -> list[str]:
+    """The declared metrics, key metrics marked with `*`: they are what a dashboard panel lists
+    when the source's `show` does not choose, so a user writing `show` sees the default here.
+    Metrics named at run time (scraped, queried, printed) cannot be listed, only announced."""
+    specs = collector.metrics
+    if not specs:
+        return ["metrics:", "  (discovered at collection time)"]
+    lines = [
+        f"  {'*' if spec.key else ' '} {spec.name} "
+        f"({spec.type}{', ' + ', '.join(spec.labels) if spec.labels else ''}): {spec.help}"
+        for spec in specs
+    ]
+    if collector.dynamic_metrics:
+        lines.append("  + others named at collection time; those declared key are on the panel too")
+    keyed = collector.dynamic_metrics or any(spec.key for spec in specs)
+    return [KEY_METRICS_HEADER if keyed else NO_KEY_METRICS_HEADER, *lines]
+
+
 def describe(name: str, registry: Registry) -> str:
     try:
         collector = registry.load(name)
     except PluginLoadError as exc:
         return f"{name}: unavailable: {exc}"
-    metrics = [
-        f"  {spec.name} ({spec.type}{', ' + ', '.join(spec.labels) if spec.labels else ''}): {spec.help}"
-        for spec in collector.metrics
-    ] or ["  (discovered at collection time)"]
     parts = [
         f"{name}: {collector.description}",
         "options:",
         *describe_options(collector),
-        "metrics:",
-        *metrics,
+        *describe_metrics(collector),
         "sample config:",
         textwrap.indent(collector.sample_config.rstrip() or "(none)", "  "),
     ]

@@ -3,36 +3,70 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import logging
+import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from monitor import __version__
 from monitor.catalog import catalog
 from monitor.config import DEFAULT_LISTEN, Config, ConfigError, load_config, parse_listen
+from monitor.config import _unknown as unknown_name  # the did-you-mean of config errors
 from monitor.registry import Registry
 
 log = logging.getLogger("monitor")
 
 EXIT_CONFIG_ERROR = 2
 EXIT_CANNOT_SERVE = 3
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
-def _common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """Add the options every command takes, both before and after the command's name.
+
+    A copy on a subcommand's parser defaults to SUPPRESS: argparse copies every attribute the
+    subparser sets onto the top-level namespace, so a plain default (None, 0) would overwrite
+    what was given before the command (`monitor -c h.yaml once` ran the default config).
+    Suppressed, only an option actually typed after the command lands there, and it wins.
+    `-v` counts go to their own dest and are added up (`monitor -v once -v` is `-vv`).
+    """
+    keep = argparse.SUPPRESS if after_command else None
+    parser.add_argument(
         "-c",
         "--config",
         metavar="FILE",
+        default=keep,
         help="config file (default: ./config.yaml if present, else the built-in default dashboard)",
     )
-    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    common.add_argument(
-        "--log-level", choices=["debug", "info", "warning", "error"], help="log level (default: warning)"
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbose_after_command" if after_command else "verbose",
+        action="count",
+        default=0,
+        help="more log output: -v info, -vv debug",
     )
-    return common
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=keep,
+        help="log level (default: warning, info with --headless; overrides -v)",
+    )
+
+
+def _add_listen_option(parser: argparse.ArgumentParser, *, after_command: bool, help: str) -> None:
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        type=_listen_address,
+        default=argparse.SUPPRESS if after_command else None,
+        help=help,
+    )
 
 
 def _listen_address(value: str) -> str:
@@ -43,58 +77,66 @@ def _listen_address(value: str) -> str:
     return value
 
 
+EXPORTER_LISTEN_HELP = f"exporter address (default: the config's exporter.listen, else {DEFAULT_LISTEN})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = _common_options()
     parser = argparse.ArgumentParser(
         prog="monitor",
-        parents=[common],
         description="Realtime monitoring dashboard for the terminal, and a Prometheus exporter.",
-        epilog="Without a command, monitor opens the dashboard. See README.md for the config format.",
+        epilog="Without a command, monitor opens the dashboard. -c, -v, --log-level and --listen go "
+        "before or after the command. See README.md for the config format.",
     )
+    _add_global_options(parser, after_command=False)
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
     parser.add_argument(
         "--headless", action="store_true", help="run without the dashboard: pollers and exporter only"
     )
-    parser.add_argument(
-        "--listen",
-        metavar="HOST:PORT",
-        type=_listen_address,
-        help=f"exporter address (default {DEFAULT_LISTEN})",
-    )
+    _add_listen_option(parser, after_command=False, help=EXPORTER_LISTEN_HELP)
     parser.add_argument(
         "--watch",
         action="store_true",
         help="reload the config whenever its file changes (see docs/RELOAD.md)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("check", parents=[common], help="validate the config; exit 2 on errors")
-    commands.add_parser(
-        "schema", parents=[common], help="print a JSON Schema of config.yaml (with every installed collector)"
+    check = commands.add_parser("check", help="validate the config; exit 2 on errors")
+    schema = commands.add_parser(
+        "schema", help="print a JSON Schema of config.yaml (with every installed collector)"
     )
-    once = commands.add_parser(
-        "once", parents=[common], help="collect every source once and print the result"
-    )
+    once = commands.add_parser("once", help="collect every source once and print the result")
     once.add_argument("--format", choices=["table", "json"], default="table")
-    listing = commands.add_parser(
-        "collectors", parents=[common], help="list collector plugins, options and samples"
-    )
+    listing = commands.add_parser("collectors", help="list collector plugins, options and samples")
     listing.add_argument("name", nargs="?", help="show only this collector")
-    rules = commands.add_parser(
-        "rules", parents=[common], help="write the config's alerts as a Prometheus alerting-rules file"
-    )
+    rules = commands.add_parser("rules", help="write the config's alerts as a Prometheus alerting-rules file")
     rules.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     reload = commands.add_parser(
         "reload",
-        parents=[common],
         help="make the running monitor re-read its config (SIGHUP); exit 2 if the new config is invalid",
     )
-    reload.add_argument(
-        "--listen",
-        metavar="HOST:PORT",
-        type=_listen_address,
+    for command in (check, schema, once, listing, rules, reload):
+        _add_global_options(command, after_command=True)
+    _add_listen_option(
+        check, after_command=True, help=f"{EXPORTER_LISTEN_HELP}; the summary names the address"
+    )
+    for command in (schema, once, listing, rules):
+        _add_listen_option(
+            command,
+            after_command=True,
+            help="ignored: this command serves nothing (accepted so that global options go anywhere)",
+        )
+    _add_listen_option(
+        reload,
+        after_command=True,
         help="exporter address of the instance to reload (default: the config's exporter.listen)",
     )
     return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line and merge the options given after the command into the others."""
+    args = build_parser().parse_args(argv)
+    args.verbose += vars(args).pop("verbose_after_command", 0)
+    return args
 
 
 def configure_logging(args: argparse.Namespace) -> None:
@@ -106,18 +148,36 @@ def configure_logging(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command; end quietly when the reader of stdout goes away or the user interrupts.
+
+    A closed pipe (`monitor collectors | head -1`) ends the command with status 141, 128 +
+    SIGPIPE: the status the shell gives `cat` or `grep` when SIGPIPE kills them, so a `set -o
+    pipefail` script treats monitor exactly like them, and cut-short output never passes for
+    complete (0 would: `monitor once --format json | head -c 100` is not a full document). Python
+    ignores SIGPIPE and raises BrokenPipeError instead; restoring SIGPIPE's default action would
+    also kill the exporter on any client's broken connection, so the error is caught here.
+    Stdout is pointed at /dev/null first, or the interpreter's final flush fails once more.
+    """
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # short output is still buffered: its broken pipe shows up here
+        return status
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    except (KeyboardInterrupt, Interrupted) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        print(f"monitor: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + signum
+
+
+def _main(argv: list[str] | None) -> int:
+    args = parse_args(argv)
     configure_logging(args)
     if args.command == "collectors":
-        registry = Registry.discover()
-        if args.name and args.name not in registry.entry_points:
-            print(
-                f"monitor: no collector named {args.name!r}; installed: {', '.join(registry.names())}",
-                file=sys.stderr,
-            )
-            return 1
-        print(catalog(registry, args.name))
-        return 0
+        return _collectors(args.name)
     if args.command == "schema":
         from monitor.schema import render_schema
 
@@ -140,20 +200,84 @@ def main(argv: list[str] | None = None) -> int:
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.command == "check":
+        if args.listen:  # report the address `monitor --listen ...` would serve, not the file's
+            exporter = config.exporter.model_copy(update={"listen": args.listen})
+            config = dataclasses.replace(config, exporter=exporter)
         print(config.summary())
         return 0
     if args.command == "once":
-        return _once(config, args.format)
+        return _once(config, args.format, quiet=not args.verbose and args.log_level is None)
     if args.command == "rules":
         return _rules(config, args.output)
     return _run(config, args)
 
 
-def _once(config: Config, output_format: str) -> int:
+def _collectors(name: str | None) -> int:
+    registry = Registry.discover()
+    if name and name not in registry.entry_points:
+        print(f"monitor: {unknown_name('collector', name, registry.names())}", file=sys.stderr)
+        return 1
+    print(catalog(registry, name))
+    return 0
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM, raised in the main thread so that `finally` blocks run (the scheduler's
+    stop, which kills a command collector's process group) instead of the process just ending."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Turn the first SIGINT or SIGTERM into Interrupted, and ignore the ones after it: a second
+    Ctrl+C must not cut the cleanup short and leave children behind. A signal that was ignored
+    when monitor started (a script's background job ignores SIGINT) stays ignored."""
+    received: list[int] = []
+
+    def interrupt(signum: int, _frame: object) -> None:
+        if not received:
+            received.append(signum)
+            raise Interrupted(signum)
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, interrupt)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class _NoSourceDownWarnings(logging.Filter):
+    """Drops the scheduler's per-source "is down" (and "collection hung") warnings: `monitor once`
+    prints each source's error in its own output already, so stderr would say it twice."""
+
+    MESSAGES = frozenset({"source %r is down: %s", "source %r: %s"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.WARNING and record.msg in self.MESSAGES)
+
+
+def _once(config: Config, output_format: str, *, quiet: bool) -> int:
+    """Collect once and print. `quiet` (no -v, no --log-level) leaves out the down warnings that
+    repeat what the output shows; the dashboard and --headless log them as before."""
     from monitor.once import collect_once, render_json, render_table
 
-    snapshot = collect_once(config)
-    print(render_json(snapshot) if output_format == "json" else render_table(snapshot))
+    scheduler_log = logging.getLogger("monitor.scheduler")
+    down_filter = _NoSourceDownWarnings()
+    if quiet:
+        scheduler_log.addFilter(down_filter)
+    try:
+        with _interruptible():
+            snapshot = collect_once(config)
+            print(render_json(snapshot) if output_format == "json" else render_table(snapshot))
+    finally:
+        scheduler_log.removeFilter(down_filter)
     return 0
 
 

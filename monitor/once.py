@@ -18,17 +18,25 @@ from monitor.store import MetricsStore
 
 
 def collect_once(config: Config) -> Snapshot:
+    """Run the pollers until every source has been tried once (or its timeout passed).
+
+    The scheduler is stopped in `finally`: an exception here is usually the user's Ctrl+C
+    (see cli.Interrupted), and only a stopped scheduler closes the collectors, which is how a
+    `command` source's program and its children get killed rather than left running.
+    """
     store = MetricsStore(history=0)  # one collection draws no chart
     scheduler = Scheduler(config, store, start_jitter=False)
-    scheduler.start()
-    deadline = time.monotonic() + max((s.timeout for s in config.sources), default=0) + 1.0
-    snapshot = store.snapshot()
-    while not all(s.health.last_attempt is not None for s in snapshot.sources.values()):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        snapshot = store.wait_for_change(snapshot.version, remaining)
-    scheduler.stop(timeout=1.0)
+    try:
+        scheduler.start()
+        deadline = time.monotonic() + max((s.timeout for s in config.sources), default=0) + 1.0
+        snapshot = store.snapshot()
+        while not all(s.health.last_attempt is not None for s in snapshot.sources.values()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            snapshot = store.wait_for_change(snapshot.version, remaining)
+    finally:
+        scheduler.stop(timeout=1.0)
     return snapshot
 
 

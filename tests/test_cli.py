@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shlex
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
 
+import psutil
+import pytest
+
+from collectors.system import SystemCollector
+from monitor.model import MetricSpec, Sample
+from monitor.plugin import CollectContext, Collector, CollectorOptions
 from tests.conftest import REPO
 
 
@@ -113,3 +125,144 @@ def test_secrets_from_the_environment_never_reach_the_output(write_config) -> No
     result = monitor("once", "--config", str(path), "-v", env={"TOKEN": "s3cr3t-value"})
     assert "s3cr3t-value" not in result.stdout + result.stderr
     assert "no file matches /nope/***/*" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command", [["collectors"], ["schema"], ["once"]], ids=["collectors", "schema", "once"]
+)
+def test_a_closed_pipe_ends_the_command_quietly_with_status_141(write_config, command: list[str]) -> None:
+    """`monitor collectors | head -1`: the reader is gone before monitor writes. A pipe whose
+    read end is already closed makes that deterministic (with `head` it depends on timing)."""
+    path = write_config("sources:\n  - {name: local, collector: system}\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor", *command, "-c", str(path)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""
+    assert result.returncode == 141  # 128 + SIGPIPE, what the shell reports for `cat` in its place
+
+
+def test_a_pipe_closed_by_head_prints_no_traceback() -> None:
+    """The real thing, through a shell: whatever the timing, no traceback and 0 or 141."""
+    script = (
+        f"{shlex.quote(sys.executable)} -m monitor schema | head -c 1 >/dev/null; echo ${{PIPESTATUS[0]}}"
+    )
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.stderr == ""
+    assert result.stdout.strip() in ("0", "141")
+
+
+@pytest.fixture
+def sleeping_command(write_config) -> Path:
+    return write_config(
+        """
+        sources:
+          - name: slow
+            collector: command
+            argv: [sleep, "100"]
+            interval: 300s
+            timeout: 200s
+        """
+    )
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_once_kills_its_command_children_and_exits_quietly(
+    sleeping_command: Path, signum: signal.Signals, status: int
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "once", "-c", str(sleeping_command)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a test runner started in the background may pass SIGINT on ignored, as shells do
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    children: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not children and time.monotonic() < deadline and process.poll() is None:
+            children = [
+                c for c in psutil.Process(process.pid).children(recursive=True) if c.name() == "sleep"
+            ]
+            time.sleep(0.05)
+        assert children, "monitor once never started `sleep 100`"
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=10)
+        assert (stdout, stderr) == ("", f"monitor: interrupted by {signum.name}\n")
+        assert process.returncode == status
+        _gone, alive = psutil.wait_procs(children, timeout=3)
+        assert alive == [], "the command's child outlived monitor once"
+    finally:
+        process.kill()
+        process.communicate()
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+
+
+def test_collectors_marks_the_key_metrics_as_the_dashboard_docs_say() -> None:
+    result = monitor("collectors", "system")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "metrics (* = key metric: the dashboard panel shows these unless `show` chooses):" in lines
+    assert "  * system_cpu_usage_ratio (gauge, cpu): " in "\n".join(lines)
+    assert "    system_cpus (gauge): Logical CPUs." in lines
+    marked = {line.split()[1] for line in lines if line.startswith("  * ")}
+    assert marked == {spec.name for spec in SystemCollector.metrics if spec.key}
+    assert "(`monitor collectors NAME` marks them with `*`)" in (REPO / "docs/DASHBOARD.md").read_text()
+
+
+def test_collectors_announces_metrics_named_at_collection_time() -> None:
+    """prometheus declares what it scrapes (as key metrics) only when it scrapes."""
+    result = monitor("collectors", "prometheus")
+    assert "    scrape_duration_seconds (gauge): " in result.stdout
+    assert "  + others named at collection time; those declared key are on the panel too" in result.stdout
+
+
+def test_collectors_without_key_metrics_says_the_panel_shows_all() -> None:
+    from monitor.catalog import describe_metrics
+
+    class Plain(Collector[CollectorOptions]):
+        metrics = (MetricSpec("plain_a", "A."), MetricSpec("plain_b", "B."))
+
+        def collect(self, ctx: CollectContext) -> Iterable[Sample]:
+            return []
+
+    assert describe_metrics(Plain) == [
+        "metrics (no key metric: the dashboard panel shows all unless `show` chooses):",
+        "    plain_a (gauge): A.",
+        "    plain_b (gauge): B.",
+    ]
+
+
+def test_collectors_suggests_the_name_meant_like_config_errors_do() -> None:
+    result = monitor("collectors", "sytem")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "monitor: unknown collector 'sytem'; did you mean 'system'?\n"
+
+
+def test_log_level_help_names_the_real_defaults() -> None:
+    result = monitor("--help", env={"COLUMNS": "200"})
+    assert "log level (default: warning, info with --headless; overrides -v)" in result.stdout
+    assert "(default: warning)" not in result.stdout
+
+
+def test_once_does_not_repeat_down_sources_on_stderr_unless_asked(write_config) -> None:
+    """The table shows the error; -v or an explicit --log-level brings the warnings back."""
+    path = write_config("sources:\n  - {name: nothing, collector: files, paths: ['/nope/*']}\n")
+    result = monitor("once", "-c", str(path))
+    assert result.returncode == 0
+    assert "   error: no file matches /nope/*" in result.stdout
+    assert result.stderr == ""
+    for option in (["-v"], ["--log-level", "warning"]):
+        loud = monitor("once", "-c", str(path), *option)
+        assert "WARNING monitor.scheduler: source 'nothing' is down: no file matches /nope/*" in loud.stderr
