@@ -246,6 +246,8 @@ class MonitorApp(App[int]):
         screen = self.screen
         if not isinstance(screen, DashboardScreen) or not screen.ready or self.return_code is not None:
             return
+        if self.alert_view is None:  # the first draw comes before the first tick: no empty alert bar
+            self._read_alerts()
         now = self.clock()
         if self.paused:
             screen.show(self.frozen, self.live, now, drawn_at=self.paused_at)
