@@ -210,7 +210,8 @@ class AlertSettings(_Frozen):
 
 
 class WebhookSettings(_Frozen):
-    """An Alertmanager-compatible receiver (Alertmanager itself, or anything reading its JSON)."""
+    """A receiver of Alertmanager's webhook format (a chat or paging bridge, your own endpoint);
+    not Alertmanager itself, whose API takes a different document (docs/ALERTS.md)."""
 
     url: HttpUrl
     timeout: Duration = 5.0

@@ -1,4 +1,4 @@
-"""Alertmanager-compatible webhook notifications, sent from a thread of their own.
+"""Webhook notifications in Alertmanager's webhook format, sent from a thread of their own.
 
 The evaluator hands events over with `loop.call_soon_threadsafe` and returns at once, so a
 receiver that fails, hangs or is gone delays nothing but its own deliveries. Each delivery is
