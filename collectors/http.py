@@ -54,7 +54,11 @@ class HttpOptions(HttpClientOptions):
 
     @field_validator("expect_body")
     @classmethod
-    def _valid_regex(cls, value: str | None) -> str | None:
+    def _valid_regex(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("method") == "HEAD":
+            raise ValueError(
+                "a HEAD response has no body for expect_body to match; use method GET or drop expect_body"
+            )
         if value is not None:
             try:
                 re.compile(value)

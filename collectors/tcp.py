@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from cryptography import x509
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from collectors.httpclient import check_file, verifying_context
 from monitor.model import MetricSpec, Sample, Unit
@@ -144,10 +144,14 @@ class TcpOptions(CollectorOptions):
         default=None, description="PEM file of CA certificates to trust instead of the system's."
     )
 
-    @field_validator("ca_file")
+    @field_validator("server_name", "ca_file")
     @classmethod
-    def _existing_ca_file(cls, value: str | None) -> str | None:
-        return check_file(value)
+    def _only_with_tls(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Without `tls: true` there is no handshake for these to apply to: a forgotten `tls`
+        would otherwise pass for a TLS check while only testing the TCP connect."""
+        if value is not None and not info.data.get("tls"):
+            raise ValueError(f"{info.field_name} applies only with tls: true")
+        return check_file(value) if info.field_name == "ca_file" else value
 
 
 class TcpCollector(Collector[TcpOptions]):

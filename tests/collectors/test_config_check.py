@@ -51,6 +51,7 @@ def test_every_collector_reports_its_bad_options_with_positions():
             collector: tcp
             host: example.com
             port: 70000
+            tls: true
             ca_file: /no/such/ca.pem
         """
     )
@@ -71,7 +72,7 @@ def test_every_collector_reports_its_bad_options_with_positions():
         "got 'xml'",
         "collectors.yaml:19:10: sources[3].cwd: no such directory: '/no/such/dir'",
         "collectors.yaml:23:11: sources[4].port: input should be less than or equal to 65535, got 70000",
-        "collectors.yaml:24:14: sources[4].ca_file: no such file: '/no/such/ca.pem'",
+        "collectors.yaml:25:14: sources[4].ca_file: no such file: '/no/such/ca.pem'",
     ]
 
 
@@ -112,6 +113,31 @@ def test_json_metrics_with_head_are_refused_at_the_json_key():
     ]
     head_only = "sources:\n  - {name: api, collector: http, url: 'http://127.0.0.1/', method: HEAD}\n"
     assert parse_config(head_only, "collectors.yaml", environ={}).sources[0].options.method == "HEAD"
+
+
+def test_options_that_need_a_body_or_tls_are_refused_without_them():
+    found = problems(
+        """
+        sources:
+          - name: api
+            collector: http
+            url: http://127.0.0.1/
+            method: HEAD
+            expect_body: ok
+          - name: port
+            collector: tcp
+            host: example.com
+            port: 443
+            server_name: www.example.com
+            ca_file: /etc/hosts
+        """
+    )
+    assert found == [
+        "collectors.yaml:6:18: sources[0].expect_body: a HEAD response has no body for expect_body to "
+        "match; use method GET or drop expect_body",
+        "collectors.yaml:11:18: sources[1].server_name: server_name applies only with tls: true",
+        "collectors.yaml:12:14: sources[1].ca_file: ca_file applies only with tls: true",
+    ]
 
 
 def test_two_kinds_of_auth_at_once():
