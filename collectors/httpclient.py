@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationInfo, field_validator
 from yarl import URL
 
 from monitor import __version__
@@ -87,11 +87,14 @@ class HttpClientOptions(CollectorOptions):
         description="Bigger responses fail the poll unread past this size (e.g. 512KiB, 10MiB).",
     )
 
-    @model_validator(mode="after")
-    def _one_auth(self) -> HttpClientOptions:
-        if self.bearer_token is not None and self.basic_auth is not None:
+    @field_validator("basic_auth")
+    @classmethod
+    def _one_auth(cls, value: BasicAuth | None, info: ValidationInfo) -> BasicAuth | None:
+        """At the `basic_auth` key rather than in a model validator, which pydantic runs only
+        when every field is valid: one typo elsewhere would hide this problem until it was fixed."""
+        if value is not None and info.data.get("bearer_token") is not None:
             raise ValueError("set either bearer_token or basic_auth, not both")
-        return self
+        return value
 
     @field_validator("ca_file")
     @classmethod

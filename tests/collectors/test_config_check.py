@@ -149,9 +149,14 @@ def test_two_kinds_of_auth_at_once():
             url: https://api.example.com/
             bearer_token: abc
             basic_auth: {username: u, password: p}
+            max_response_size: lots
         """
     )
-    assert found == ["collectors.yaml:2:5: sources[0]: set either bearer_token or basic_auth, not both"]
+    assert found == [
+        "collectors.yaml:6:17: sources[0].basic_auth: set either bearer_token or basic_auth, not both",
+        "collectors.yaml:7:24: sources[0].max_response_size: could not parse value and unit from byte "
+        "string, got 'lots'",
+    ]
 
 
 def test_the_example_config_and_every_sample_config_are_valid():
