@@ -8,10 +8,38 @@ from __future__ import annotations
 
 import json
 import textwrap
-from typing import get_args
+from typing import Any, get_args
+
+from pydantic.fields import FieldInfo
 
 from monitor.plugin import Collector
 from monitor.registry import PluginLoadError, Registry
+
+CONSTRAINTS = (
+    ("gt", ">"),
+    ("ge", ">="),
+    ("lt", "<"),
+    ("le", "<="),
+    ("multiple_of", "multiple of"),
+    ("min_length", "length >="),
+    ("max_length", "length <="),
+    ("pattern", "matching"),
+)
+"""The Field constraints a user can break, in the words the listing shows them with."""
+
+
+def describe_constraints(field: FieldInfo) -> str:
+    """`, >= 0, <= 100`: a field's Field(...) constraints, which `monitor schema` shows too. Without
+    them the listing would let a user write `min_size: -1` and learn the rule only from `check`.
+    Pydantic keeps them as annotated-types markers (Ge, MinLen, ...) and, for `pattern`, its own
+    metadata object; all carry the constraint as an attribute of the same name."""
+    shown = []
+    for attribute, words in CONSTRAINTS:
+        for marker in field.metadata:
+            value: Any = getattr(marker, attribute, None)
+            if value is not None:
+                shown.append(f"{words} {value!r}" if isinstance(value, str) else f"{words} {value}")
+    return "".join(f", {text}" for text in shown)
 
 
 def describe_options(collector: type[Collector]) -> list[str]:
@@ -27,7 +55,7 @@ def describe_options(collector: type[Collector]) -> list[str]:
         annotation = field.annotation
         kind = str(annotation) if get_args(annotation) else getattr(annotation, "__name__", str(annotation))
         kind = kind.replace("typing.", "")
-        text = f"  {name}: {kind}{' (required)' if required else default}"
+        text = f"  {name}: {kind}{describe_constraints(field)}{' (required)' if required else default}"
         if field.description:
             text += f"\n      {field.description}"
         lines.append(text)

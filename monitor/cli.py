@@ -21,6 +21,11 @@ from monitor.registry import Registry
 
 log = logging.getLogger("monitor")
 
+EXIT_CHECK_WARNINGS = 1
+"""`monitor check`: the config is valid but some source would never collect (its collector
+plugin is installed and fails to import). Not 0, or a deploy script that gates on `check` ships
+a source that is down forever; not 2, which says the config itself is wrong and would stop
+`monitor` from starting, while it starts and that source reports the error."""
 EXIT_CONFIG_ERROR = 2
 EXIT_CANNOT_SERVE = 3
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
@@ -99,7 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="reload the config whenever its file changes (see docs/RELOAD.md)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    check = commands.add_parser("check", help="validate the config; exit 2 on errors")
+    check = commands.add_parser(
+        "check",
+        help="validate the config; exit 2 on errors, 1 on warnings",
+        description="Validate the config and print a one-line summary. Exit status: 0 when it is valid; "
+        "1 when it is valid with warnings (a collector plugin the config names is installed but fails "
+        "to import, so its sources would report that error instead of collecting); 2 when it has "
+        "errors, each printed with file:line:col.",
+    )
     schema = commands.add_parser(
         "schema", help="print a JSON Schema of config.yaml (with every installed collector)"
     )
@@ -179,10 +191,7 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "collectors":
         return _collectors(args.name)
     if args.command == "schema":
-        from monitor.schema import render_schema
-
-        print(render_schema(Registry.discover()))
-        return 0
+        return _schema()
     if args.command == "reload":
         from monitor.runfiles import request_reload
 
@@ -191,10 +200,8 @@ def _main(argv: list[str] | None) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        problems = len(exc.problems)
         print(
-            f"monitor: {problems} problem{'s' if problems != 1 else ''} in the config; nothing started",
-            file=sys.stderr,
+            f"monitor: {plural(len(exc.problems), 'problem')} in the config; nothing started", file=sys.stderr
         )
         return EXIT_CONFIG_ERROR
     for warning in config.warnings:
@@ -203,13 +210,44 @@ def _main(argv: list[str] | None) -> int:
         if args.listen:  # report the address `monitor --listen ...` would serve, not the file's
             exporter = config.exporter.model_copy(update={"listen": args.listen})
             config = dataclasses.replace(config, exporter=exporter)
-        print(config.summary())
-        return 0
+        return _check_summary(config)
     if args.command == "once":
         return _once(config, args.format, quiet=not args.verbose and args.log_level is None)
     if args.command == "rules":
         return _rules(config, args.output)
     return _run(config, args)
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 source`, `2 sources`: every count a message shows goes through here."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _check_summary(config: Config) -> int:
+    """Print the summary; warnings (already on stderr, each once) turn "OK" into "OK with N
+    warnings" and the status into 1, so neither a reader nor a script takes a source that will
+    never collect for a clean config."""
+    summary = config.summary()
+    if not config.warnings:
+        print(summary)
+        return 0
+    ok = f"{config.path}: OK"
+    if summary.startswith(ok):
+        summary = f"{ok} with {plural(len(config.warnings), 'warning')}{summary[len(ok) :]}"
+    print(summary)
+    return EXIT_CHECK_WARNINGS
+
+
+def _schema() -> int:
+    """Print the schema; name on stderr each plugin left out of it because it fails to import
+    (the registry logs nothing itself), or it would be missing without a word."""
+    from monitor.schema import render_schema
+
+    registry = Registry.discover()
+    print(render_schema(registry))
+    for error in registry.failures().values():
+        print(f"warning: {error}; its options are not in the schema", file=sys.stderr)
+    return 0
 
 
 def _collectors(name: str | None) -> int:
@@ -296,7 +334,7 @@ def _rules(config: Config, output: str | None) -> int:
     except OSError as exc:
         print(f"monitor: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"wrote {len(config.alerts)} alerting rules to {output}", file=sys.stderr)
+    print(f"wrote {plural(len(config.alerts), 'alerting rule')} to {output}", file=sys.stderr)
     return 0
 
 
@@ -334,7 +372,7 @@ def _run_headless(runtime) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     runtime.start()
-    log.info("monitor running headless with %d sources", len(runtime.config.sources))
+    log.info("monitor running headless with %s", plural(len(runtime.config.sources), "source"))
     while not stopping.wait(1.0):
         pass
     runtime.stop()

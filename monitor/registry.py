@@ -2,18 +2,20 @@
 
 Only plugins a config names are imported, and an import failure is kept as an error for
 that plugin alone, so one broken third-party package cannot take the dashboard down.
+
+Nothing here logs: every caller reports a failure in its own words and place (the config as a
+warning at the source's `collector` key, `monitor collectors` as "unavailable", `monitor
+schema` on stderr), and a log line of its own would say the same thing a second time.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 
 from monitor.plugin import Collector
 
 ENTRY_POINT_GROUP = "monitor.collectors"
-log = logging.getLogger(__name__)
 
 
 class PluginLoadError(Exception):
@@ -51,6 +53,11 @@ class Registry:
             raise result
         return result
 
+    def failures(self) -> dict[str, PluginLoadError]:
+        """The plugins tried so far that could not be loaded, by name: for a caller that skips
+        them (the schema) and must still say why they are missing."""
+        return {name: r for name, r in self._loaded.items() if isinstance(r, PluginLoadError)}
+
     def _import(self, name: str) -> type[Collector] | PluginLoadError:
         entry_point = self.entry_points.get(name)
         if entry_point is None:
@@ -59,7 +66,6 @@ class Registry:
         try:
             loaded = entry_point.load()
         except Exception as exc:  # noqa: BLE001 - any import failure disables only this plugin
-            log.warning("collector plugin %r failed to import from %s: %s", name, where, exc)
             return PluginLoadError(
                 f"collector plugin {name!r} failed to import from {where}: {type(exc).__name__}: {exc}"
             )

@@ -303,8 +303,9 @@ class Poller:
                 return
             self._hung_reported = True
             started = deadline - self.source.timeout
+            running = self.clock.monotonic() - started
             error = (
-                f"collection hung: still running after {self.clock.monotonic() - started:.1f}s, "
+                f"collection hung: still running after {running:.1f}s, "
                 f"past its {self.source.timeout:g}s timeout (the collector does not honour its timeout)"
             )
             previous = self._health
@@ -313,6 +314,10 @@ class Poller:
                 up=False,
                 last_error=error,
                 last_attempt=self.clock.wall(),
+                # How long the stuck collection has run so far, not the previous one's time: a
+                # first collection that hangs would otherwise show "down, 0 ms" next to an error
+                # saying it has run for longer than its timeout.
+                last_duration=running,
                 errors_total=previous.errors_total + 1,
                 consecutive_failures=previous.consecutive_failures + 1,
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shlex
 import signal
@@ -266,3 +267,83 @@ def test_once_does_not_repeat_down_sources_on_stderr_unless_asked(write_config) 
     for option in (["-v"], ["--log-level", "warning"]):
         loud = monitor("once", "-c", str(path), *option)
         assert "WARNING monitor.scheduler: source 'nothing' is down: no file matches /nope/*" in loud.stderr
+
+
+def install_broken_plugin(site: Path) -> dict[str, str]:
+    """Install, as pip would (a dist-info with entry_points.txt), a plugin whose module raises on
+    import; return the environment that puts it on the path."""
+    info = site / "badplug-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: badplug\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[monitor.collectors]\nbadplug = badplug_mod:Collector\n")
+    (site / "badplug_mod.py").write_text("raise ImportError('boom on import')\n")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+
+
+def test_check_exits_1_once_warned_when_a_named_plugin_fails_to_import(write_config, tmp_path) -> None:
+    """Valid config, but a source that would be down forever: not 0 (a deploy script would ship
+    it) and not 2 (monitor starts); the problem is printed once, not also as a log line."""
+    env = install_broken_plugin(tmp_path / "site")
+    path = write_config("sources:\n  - {name: ok, collector: system}\n  - {name: b, collector: badplug}\n")
+    result = monitor("check", "--config", str(path), env=env)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{path}: OK with 1 warning, 2 sources (badplug, system), exporter on 127.0.0.1:9813"
+    ]
+    assert result.stderr.splitlines() == [
+        f"warning: {path}:3:26: sources[1].collector: collector plugin 'badplug' failed to import from "
+        "badplug_mod:Collector (package badplug 0.1): ImportError: boom on import; "
+        "its source will report this error"
+    ]
+
+
+def test_check_still_exits_2_on_errors_beside_a_plugin_that_fails_to_import(write_config, tmp_path) -> None:
+    env = install_broken_plugin(tmp_path / "site")
+    path = write_config("sources:\n  - {name: b, collector: badplug, interval: soon}\n")
+    result = monitor("check", "--config", str(path), env=env)
+    assert result.returncode == 2
+    assert "expected a duration" in result.stderr
+
+
+def test_schema_names_a_plugin_it_leaves_out_because_it_fails_to_import(tmp_path) -> None:
+    env = install_broken_plugin(tmp_path / "site")
+    result = monitor("schema", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["title"] == "monitor config.yaml"
+    assert result.stderr.splitlines() == [
+        "warning: collector plugin 'badplug' failed to import from badplug_mod:Collector (package badplug "
+        "0.1): ImportError: boom on import; its options are not in the schema"
+    ]
+
+
+def test_rules_counts_one_alert_in_the_singular(write_config, tmp_path) -> None:
+    path = write_config(
+        "sources:\n  - {name: a, collector: system}\nalerts:\n  - {name: Down, source: a, condition: down}\n"
+    )
+    output = tmp_path / "rules1.yml"
+    result = monitor("rules", "--config", str(path), "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == f"wrote 1 alerting rule to {output}"
+
+
+def test_headless_counts_one_source_in_the_singular(caplog) -> None:
+    """The log line at start; the runtime is a stand-in that asks to stop as soon as it starts."""
+    from monitor.cli import _run_headless
+
+    class OneSourceRuntime:
+        config = type("Config", (), {"sources": ("only",)})()
+
+        def start(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        def stop(self) -> None:
+            pass
+
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with caplog.at_level(logging.INFO, logger="monitor"):
+            assert _run_headless(OneSourceRuntime()) == 0
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+    assert "monitor running headless with 1 source" in caplog.messages

@@ -9,8 +9,12 @@ import time
 from importlib.metadata import EntryPoint
 
 import pytest
+from pydantic import Field
 
+from monitor.catalog import describe_options
 from monitor.config import parse_config
+from monitor.model import Sample
+from monitor.plugin import CollectContext, Collector, CollectorOptions
 from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
 from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
@@ -94,8 +98,34 @@ def test_collectors_command_lists_every_plugin_with_options_and_sample() -> None
     assert result.returncode == 0, result.stderr
     for name in ("system", "files"):
         assert f"\n{name}: " in f"\n{result.stdout}"
-    assert "paths: list[str] (required)" in result.stdout
+    assert "paths: list[str], length >= 1 (required)" in result.stdout
+    assert "max_files: int, >= 1 (default: 100)" in result.stdout
     assert "sample config:\n  - name: backups" in result.stdout
+
+
+def test_collectors_command_shows_each_options_field_constraints_as_the_schema_does() -> None:
+    """`min_size: int (default: 0)` hid its ge=0 while `monitor schema` had it: every constraint
+    a value can break is listed, and an unconstrained field shows none."""
+
+    class Limits(CollectorOptions):
+        min_size: int = Field(default=0, ge=0, description="Smallest file counted.")
+        ratio: float = Field(default=0.5, gt=0, lt=1, multiple_of=0.25)
+        name: str = Field(default="x", min_length=1, max_length=8, pattern=r"^[a-z]+$")
+        plain: int = 3
+
+    class Limited(Collector[Limits]):
+        name = "limited"
+        Options = Limits
+
+        def collect(self, ctx: CollectContext) -> list[Sample]:
+            return []
+
+    assert describe_options(Limited) == [
+        "  min_size: int, >= 0 (default: 0)\n      Smallest file counted.",
+        "  ratio: float, > 0, < 1, multiple of 0.25 (default: 0.5)",
+        "  name: str, length >= 1, length <= 8, matching '^[a-z]+$' (default: \"x\")",
+        "  plain: int (default: 3)",
+    ]
 
 
 def test_collectors_command_rejects_an_unknown_name() -> None:

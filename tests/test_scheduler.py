@@ -226,6 +226,30 @@ def test_a_hung_collector_is_marked_down_others_keep_going_and_shutdown_abandons
     assert not scheduler.pollers["fine"].thread.is_alive()
 
 
+def test_a_hung_collection_reports_how_long_it_has_been_running() -> None:
+    """`monitor once` showed `down, 0 ms` beside "still running after 0.6s": the watchdog's hung
+    marking must carry the running time as the source's last duration."""
+    config = config_of("sources:\n  - {name: s, collector: scripted, interval: 1s, timeout: 500ms}\n")
+    clock = FakeClock()
+    store = MetricsStore(clock=clock.wall)
+    poller = Poller(config.sources[0], store, clock=clock, start_jitter=False)
+    seen = []
+
+    def hang_past_the_timeout(ctx, n):
+        clock.advance(0.6)
+        poller.check_hung()  # what the watchdog thread does while collect() is stuck
+        seen.append(store.snapshot().sources["s"].health)
+        poller.stop_event.set()
+        return []
+
+    ScriptedCollector.script = staticmethod(hang_past_the_timeout)
+    poller.register()
+    poller._run()
+    (hung,) = seen
+    assert hung.last_error.startswith("collection hung: still running after 0.6s")
+    assert hung.last_duration == pytest.approx(0.6)
+
+
 def test_pollers_run_one_named_thread_per_source_with_jittered_starts() -> None:
     ScriptedCollector.script = staticmethod(lambda ctx, n: [Sample("test_value", n)])
     names = [f"s{i}" for i in range(6)]
