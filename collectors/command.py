@@ -23,7 +23,7 @@ from pydantic import ByteSize, Field, field_validator
 
 from collectors.exposition import ExpositionParser, InvalidExposition, check_metric_name, unit_of
 from collectors.jsonvalues import json_number
-from monitor.model import MetricSpec, Sample, Unit
+from monitor.model import MetricSpec, MetricType, Sample, Unit
 from monitor.plugin import CollectContext, CollectError, Collector, CollectorOptions
 from monitor.validation import METRIC_NAME
 
@@ -94,14 +94,24 @@ class CommandCollector(Collector[CommandOptions]):
     )
 
     def setup(self) -> None:
-        self.parser = ExpositionParser([], [], self.source.max_series, key=True)
+        self.parser = ExpositionParser(
+            [], [], self.source.max_series, key=True, origin="from the command's output"
+        )
         self.environ = {**os.environ, **self.options.env}
         # The single number's spec: `command_value` as declared above, or a key metric named
-        # by `metric`, so that the panel lists it and its unit follows its name.
+        # by `metric`, so that the panel lists it and its unit follows its name. A number alone
+        # says nothing of its type, so it is untyped (a `metric: jobs_total` would otherwise
+        # be a gauge named like a counter, which promtool rejects).
         metric = self.options.metric
         self.number_spec = next(
             (spec for spec in self.metrics if spec.name == metric),
-            MetricSpec(metric, f"The number {self.options.argv[0]} printed.", unit_of(metric), key=True),
+            MetricSpec(
+                metric,
+                f"The number {self.options.argv[0]} printed.",
+                unit_of(metric),
+                MetricType.UNTYPED,
+                key=True,
+            ),
         )
 
     def collect(self, ctx: CollectContext) -> Iterator[Sample]:
@@ -210,7 +220,8 @@ class CommandCollector(Collector[CommandOptions]):
             if number is None or not METRIC_NAME.match(name):
                 ctx.error(f"{name}: not a usable metric name and number ({str(value)[:30]!r})")
                 continue
-            ctx.declare(MetricSpec(name, f"'{name}' from the command's JSON output", unit_of(name), key=True))
+            help = f"'{name}' from the command's JSON output, no type given"
+            ctx.declare(MetricSpec(name, help, unit_of(name), MetricType.UNTYPED, key=True))
             yield Sample(name, number)
 
 

@@ -119,10 +119,17 @@ def _count_samples(text: str, start: int, wanted: re.Pattern[str] | None) -> int
     return count + sum(n for name, n in names.items() if wanted is not None and wanted.match(name))
 
 
-def _new_spec(name: str, family: Metric, key: bool) -> MetricSpec:
+def _new_spec(name: str, family: Metric, key: bool, origin: str) -> MetricSpec:
     """The spec of sample `name` as its family declares it (histogram and summary parts keep
-    their family's type and name; a counter's `_created` is a gauge)."""
-    help = family.documentation or f"{name} ({family.type}, scraped)"
+    their family's type and name; a counter's `_created` is a gauge).
+
+    A family without a `# TYPE` line (the parser's "unknown") stays untyped: calling it a gauge
+    would be a guess, and one that promtool rejects for a `_total` name. `origin` says where
+    the line came from, for the help text of a family that has none."""
+    if family.type == "unknown":
+        help = family.documentation or f"{name} ({origin}, no type given)"
+        return MetricSpec(name, help, unit_of(name), MetricType.UNTYPED, key=key)
+    help = family.documentation or f"{name} ({family.type}, {origin})"
     if family.type in _GROUPED_TYPES:
         metric_type, group = MetricType(family.type), family.name
     else:
@@ -166,13 +173,23 @@ class ExpositionParser:
 
     `key` marks every parsed metric as a key metric (`MetricSpec.key`): the collectors whose
     whole point is the parsed values (`prometheus`, `command`) pass True so that their panels
-    list those values rather than only their own bookkeeping.
+    list those values rather than only their own bookkeeping. `origin` names where the text
+    came from in the help of families that bring none ("scraped", "from the command's output").
     """
 
-    def __init__(self, include: list[str], exclude: list[str], max_series: int, *, key: bool = False) -> None:
+    def __init__(
+        self,
+        include: list[str],
+        exclude: list[str],
+        max_series: int,
+        *,
+        key: bool = False,
+        origin: str = "scraped",
+    ) -> None:
         self.filter = name_filter(include, exclude)
         self.max_series = max_series
         self.key = key
+        self.origin = origin
         self._families: dict[tuple[str, str], _FamilySpecs] = {}
         """The last scrape's families only, by name and type: one that changes its type or help
         gets new specs at once, and one that goes away does not stay in memory. The type is
@@ -241,7 +258,7 @@ class ExpositionParser:
                 if name not in specs:
                     spec = family_specs.get(name)
                     if spec is None:
-                        spec = family_specs[name] = _new_spec(name, family, self.key)
+                        spec = family_specs[name] = _new_spec(name, family, self.key, self.origin)
                     specs[name] = spec
         self._families = families
         return Parsed(samples, specs, state.dropped, skipped)

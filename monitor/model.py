@@ -38,6 +38,10 @@ class MetricType(enum.StrEnum):
     """A part (`_bucket`, `_count`, `_sum`) of a histogram scraped from another exporter."""
     SUMMARY = "summary"
     """A part (quantiles, `_count`, `_sum`) of a summary scraped from another exporter."""
+    UNTYPED = "untyped"
+    """Nobody said what it is (a scraped or printed line without a `# TYPE`): exported as
+    Prometheus' `untyped` (OpenMetrics `unknown`), the one type promtool accepts whatever the
+    name, rather than as a gauge that a `_total` name makes a lint error."""
 
 
 class Unit(enum.StrEnum):

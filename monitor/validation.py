@@ -1,17 +1,23 @@
-"""Checks what a collector returned before it reaches the store.
+"""Checks what a collector returned before it reaches the store, and what it declares.
 
 A plugin's bug (a string value, None, a bad metric name) must become that source's error,
-never a broken /metrics page or a crashed poller. Names and label sets already seen valid are
-cached, so the steady-state cost is two set lookups per sample.
+never a broken /metrics page or a crashed poller. Names and series already seen valid are
+cached, so the steady-state cost is two set lookups per sample, whether or not the collector's
+declaration is enforced too (a name or label it never declared is dropped and reported).
 """
 
 from __future__ import annotations
 
 import numbers
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
-from monitor.model import Labels, Sample, SeriesKey
+from monitor.model import MetricSpec, MetricType, Sample, SeriesKey
+
+if TYPE_CHECKING:
+    from monitor.plugin import CollectContext, Collector
 
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -22,18 +28,87 @@ class InvalidSample(Exception):
     """A collector returned something that is not a valid sample."""
 
 
+class InvalidDeclaration(TypeError):
+    """A collector class declares a metric /metrics cannot export as declared.
+
+    Raised while the class is created, so a plugin with such a declaration fails to import and
+    its sources report it the way they report any other import failure.
+    """
+
+
+def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
+    """Reject what would reach /metrics as a lint error or mislead the dashboard.
+
+    A gauge (or untyped metric) named `..._total` is exported under that name with a non-counter
+    type, which promtool rejects, while the dashboard takes the suffix for a counter and shows
+    a raw running total where a rate is expected. Found at load time, it names the fix.
+    """
+    for spec in specs:
+        where = f"collector {collector or '?'!r} declares metric {spec.name!r}"
+        if not isinstance(spec, MetricSpec):
+            raise InvalidDeclaration(
+                f"collector {collector!r}: metrics holds {_short(spec)}, not a MetricSpec"
+            )
+        if not isinstance(spec.name, str) or not METRIC_NAME.match(spec.name):
+            raise InvalidDeclaration(f"{where}: not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+        for label in spec.labels:
+            if not isinstance(label, str) or not LABEL_NAME.match(label) or label.startswith("__"):
+                raise InvalidDeclaration(f"{where} with invalid label name {_short(label)}")
+            if label in RESERVED_LABELS:
+                raise InvalidDeclaration(f"{where} with the reserved label {label!r}")
+        if spec.type in (MetricType.GAUGE, MetricType.UNTYPED) and spec.name.endswith("_total"):
+            raise InvalidDeclaration(
+                f"{where} as {spec.type.value} with a _total suffix, which Prometheus reserves for "
+                "counters: declare type=MetricType.COUNTER, or drop the _total suffix"
+            )
+
+
+class DeclaredSamples:
+    """What `collect()` of a collector that declares its metrics returns: the samples, plus
+    what the validator needs to hold them to the declaration (the collector class, and the
+    context for runtime declarations and for reporting). Iterating it iterates the samples."""
+
+    __slots__ = ("collector", "ctx", "samples")
+
+    def __init__(self, samples: Iterable[Sample] | None, ctx: CollectContext, collector: type[Collector]):
+        self.samples = samples
+        self.ctx = ctx
+        self.collector = collector
+
+    def __iter__(self) -> Iterator[Sample]:
+        return iter(self.samples if self.samples is not None else ())
+
+
 class SampleValidator:
     def __init__(self, max_series: int) -> None:
         self.max_series = max_series
         self._good_names: set[str] = set()
-        self._good_labels: set[Labels] = set()
+        self._good_series: set[SeriesKey] = set()
+        """Labelled series whose labels were found valid (and declared, when that is enforced).
+        Keyed by the series key rather than the label set: the key is built and hashed for the
+        result anyway, so the lookup costs what the label set's did, and it can also answer
+        whether this metric may carry these labels."""
+        self._declared: Mapping[str, MetricSpec] | None = None
+        self._declared_by: type | None = None
 
-    def validate(self, samples: Iterable[Sample]) -> tuple[dict[SeriesKey, float], int]:
-        """Return the series to publish and how many were dropped by the series cap."""
+    def validate(
+        self, samples: Iterable[Sample] | DeclaredSamples | None
+    ) -> tuple[dict[SeriesKey, float], int]:
+        """Return the series to publish and how many were dropped by the series cap.
+
+        Samples whose name, or a label name, the collector did not declare are dropped too, and
+        reported once per name as the collection's partial errors, not counted as over the cap.
+        """
+        ctx = None
+        if type(samples) is DeclaredSamples:
+            ctx = samples.ctx
+            self._enforce(samples.collector)
+            samples = samples.samples
         if samples is None:
             raise InvalidSample("collect() returned None; return an iterable of Sample (it may be empty)")
         series: dict[SeriesKey, float] = {}
         dropped = 0
+        undeclared: Counter[tuple[str, str]] = Counter()
         for index, sample in enumerate(samples):
             if type(sample) is not Sample:
                 raise InvalidSample(
@@ -42,16 +117,42 @@ class SampleValidator:
             value = sample.value
             if type(value) is not float:
                 value = self._number(sample, index)
-            if sample.name not in self._good_names:
-                self._check_name(sample, index)
-            if sample.labels and sample.labels not in self._good_labels:
-                self._check_labels(sample)
+            if sample.name not in self._good_names and not self._check_name(sample, index, ctx):
+                undeclared[(sample.name, "")] += 1
+                continue
             key = (sample.name, sample.labels)
+            if sample.labels and key not in self._good_series:
+                label = self._check_labels(sample, key, ctx)
+                if label:
+                    undeclared[(sample.name, label)] += 1
+                    continue
             if len(series) >= self.max_series and key not in series:
                 dropped += 1
                 continue
             series[key] = value
+        if undeclared and ctx is not None:
+            self._report(undeclared, ctx)
         return series, dropped
+
+    def _enforce(self, collector: type[Collector]) -> None:
+        """Hold samples to `collector`'s declaration, unless it names metrics at run time (or
+        declares none, as config does not check those either)."""
+        if collector is self._declared_by:
+            return
+        self._declared_by = collector
+        self._good_names.clear()
+        self._good_series.clear()
+        enforced = not collector.dynamic_metrics and bool(collector.metrics)
+        self._declared = {spec.name: spec for spec in collector.metrics} if enforced else None
+
+    def _spec(self, name: str, ctx: CollectContext | None) -> MetricSpec | None:
+        """The spec `name` is held to; None when nothing is enforced or it was not declared."""
+        if self._declared is None:
+            return None
+        spec = self._declared.get(name)
+        if spec is None and ctx is not None:
+            spec = ctx.declared.get(name)  # declared at collection time with ctx.declare()
+        return spec
 
     @staticmethod
     def _number(sample: Sample, index: int) -> float:
@@ -63,15 +164,36 @@ class SampleValidator:
             f"{type(value).__name__}; expected a number (NaN and ±Inf are allowed)"
         )
 
-    def _check_name(self, sample: Sample, index: int) -> None:
+    def _check_name(self, sample: Sample, index: int, ctx: CollectContext | None) -> bool:
+        """False when the name is valid but not declared: the sample is dropped, not fatal."""
         if not isinstance(sample.name, str) or not METRIC_NAME.match(sample.name):
             raise InvalidSample(
                 f"item {index} has invalid metric name {_short(sample.name)}; "
                 "names match [a-zA-Z_:][a-zA-Z0-9_:]*"
             )
+        if self._declared is not None and self._spec(sample.name, ctx) is None:
+            self._valid_labels(sample)  # a broken sample is the collector's error, declared or not
+            return False
         self._good_names.add(sample.name)
+        return True
 
-    def _check_labels(self, sample: Sample) -> None:
+    def _check_labels(self, sample: Sample, key: SeriesKey, ctx: CollectContext | None) -> str:
+        """Raise for invalid labels; return a label name the metric's spec does not declare
+        (the sample is then dropped), or "" when the labels are good."""
+        names = self._valid_labels(sample)
+        spec = self._spec(sample.name, ctx)
+        if spec is not None:
+            extra = next((name for name in names if name not in spec.labels), "")
+            if extra:
+                return extra
+        if len(self._good_series) >= 4 * self.max_series:
+            self._good_series.clear()  # label churn: keep the cache bounded too
+        self._good_series.add(key)
+        return ""
+
+    @staticmethod
+    def _valid_labels(sample: Sample) -> list[str]:
+        """The label names, once checked valid; raise InvalidSample otherwise."""
         names = [name for name, _ in sample.labels]
         for name, value in sample.labels:
             if not isinstance(name, str) or not LABEL_NAME.match(name) or name.startswith("__"):
@@ -85,9 +207,21 @@ class SampleValidator:
                 )
         if len(set(names)) != len(names):
             raise InvalidSample(f"sample {sample.name!r} repeats a label name")
-        if len(self._good_labels) >= 4 * self.max_series:
-            self._good_labels.clear()  # label churn: keep the cache bounded too
-        self._good_labels.add(sample.labels)
+        return names
+
+    def _report(self, undeclared: Counter[tuple[str, str]], ctx: CollectContext) -> None:
+        collector = self._declared_by.name if self._declared_by is not None else "?"
+        for (name, label), count in undeclared.items():
+            samples = f"{count} sample{'s' if count != 1 else ''} dropped"
+            if not label:
+                ctx.error(
+                    f"{name}: not a metric collector {collector!r} declares; {samples} "
+                    "(declare it in the collector's `metrics` or with ctx.declare())"
+                )
+                continue
+            spec = self._spec(name, ctx)
+            allowed = ", ".join(spec.labels) if spec is not None and spec.labels else "none"
+            ctx.error(f"{name}: label {label!r} is not one its spec declares (labels: {allowed}); {samples}")
 
 
 def _short(value: object, limit: int = 60) -> str:

@@ -47,7 +47,10 @@ class ScriptedCollector(Collector[ScriptOptions]):
     name = "scripted"
     description = "test collector driven by a script"
     Options = ScriptOptions
-    metrics = (MetricSpec("test_value", "a test value", key=True),)
+    metrics = (
+        MetricSpec("test_value", "a test value", key=True),
+        MetricSpec("v", "a value the scheduler's tests return", labels=("i", "k")),
+    )
     script: Callable[[CollectContext, int], Iterable[Sample]] = staticmethod(
         lambda ctx, n: [Sample("test_value", float(n))]
     )

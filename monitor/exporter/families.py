@@ -87,6 +87,8 @@ def _family_for(name: str, spec: MetricSpec | None, collector: str) -> tuple[Met
         return Metric(base, spec.help, "counter", _unit_of(base, spec)), base + "_total"
     if spec.family:  # a histogram or summary part: written under its own name, in its family
         return Metric(spec.family, spec.help, str(spec.type), _unit_of(spec.family, spec)), name
+    if spec.type is MetricType.UNTYPED:  # prometheus_client's "unknown": `untyped` in text 0.0.4
+        return Metric(name, spec.help, "unknown", _unit_of(name, spec)), name
     return Metric(name, spec.help, "gauge", _unit_of(name, spec)), name
 
 

@@ -48,7 +48,9 @@ def test_a_metric_that_changes_its_type_or_help_between_scrapes_gets_a_new_spec(
     assert parser.parse(counter_page(kind="gauge")).specs["jobs_total"].type == MetricType.GAUGE
     histogram = '# TYPE jobs histogram\njobs_bucket{le="+Inf"} 1\njobs_count 1\njobs_sum 0\njobs_total 1\n'
     specs = parser.parse(histogram).specs
-    assert specs["jobs_total"] == MetricSpec("jobs_total", "jobs_total (unknown, scraped)")
+    assert specs["jobs_total"] == MetricSpec(
+        "jobs_total", "jobs_total (scraped, no type given)", type=MetricType.UNTYPED
+    )
     assert specs["jobs_bucket"].type == MetricType.HISTOGRAM and specs["jobs_bucket"].family == "jobs"
     assert parser.parse("# TYPE jobs summary\njobs_count 1\n").specs["jobs_count"].type == MetricType.SUMMARY
     assert (

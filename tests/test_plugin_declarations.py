@@ -1,0 +1,177 @@
+"""A collector is held to what it declares: a gauge named `..._total` is a plugin error at
+load time, and samples with a name or label its declaration lacks are dropped and reported."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import time
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint
+from typing import ClassVar
+
+import pytest
+
+from monitor.config import parse_config
+from monitor.model import MetricSpec, MetricType, Sample
+from monitor.plugin import CollectContext, Collector, CollectorOptions
+from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
+from monitor.scheduler import Scheduler
+from monitor.store import MetricsStore
+from monitor.validation import InvalidDeclaration, SampleValidator, check_declared_metrics
+
+FIX = "declare type=MetricType.COUNTER, or drop the _total suffix"
+
+
+def ctx() -> CollectContext:
+    return CollectContext("s", 1.0, time.monotonic() + 1.0)
+
+
+@pytest.mark.parametrize("kind", [MetricType.GAUGE, MetricType.UNTYPED])
+def test_a_total_suffix_on_a_non_counter_is_rejected_naming_the_metric_and_the_fix(kind) -> None:
+    with pytest.raises(InvalidDeclaration) as caught:
+
+        class DirStats(Collector[CollectorOptions]):
+            name = "dirstats"
+            metrics = (MetricSpec("dirstats_scans_total", "Scans.", type=kind),)
+
+            def collect(self, ctx: CollectContext) -> list[Sample]:
+                return []
+
+    message = str(caught.value)
+    assert "collector 'dirstats' declares metric 'dirstats_scans_total'" in message
+    assert message.endswith(FIX)
+
+
+def test_counters_and_plain_gauges_are_accepted() -> None:
+    check_declared_metrics(
+        "ok",
+        (
+            MetricSpec("ok_scans_total", "Scans.", type=MetricType.COUNTER),
+            MetricSpec("ok_scans", "Scans.", type=MetricType.COUNTER),
+            MetricSpec("ok_depth", "Depth.", labels=("queue",)),
+        ),
+    )
+    with pytest.raises(InvalidDeclaration, match="not a valid metric name"):
+        check_declared_metrics("bad", (MetricSpec("bad name", "x"),))
+    with pytest.raises(InvalidDeclaration, match="reserved label 'source'"):
+        check_declared_metrics("bad", (MetricSpec("bad_depth", "x", labels=("source",)),))
+
+
+def test_every_builtin_the_example_and_the_fault_plugins_pass_the_check() -> None:
+    registry = Registry.discover()
+    names = [
+        name
+        for name, point in registry.entry_points.items()
+        if point.value.split(".")[0].split(":")[0] in ("collectors", "monitor_example", "monitor_faults")
+    ]
+    assert {"system", "command", "files", "fault_raise"} <= set(names)
+    for name in names:
+        collector = registry.load(name)
+        check_declared_metrics(collector.name, collector.metrics)
+
+
+def test_a_plugin_declaring_a_total_gauge_disables_only_its_sources(tmp_path, monkeypatch) -> None:
+    (tmp_path / "dirstats_plugin.py").write_text(
+        textwrap.dedent(
+            """
+            from monitor.model import MetricSpec
+            from monitor.plugin import Collector, CollectorOptions
+
+            class DirStats(Collector[CollectorOptions]):
+                name = "dirstats"
+                metrics = (MetricSpec("dirstats_scans_total", "Scans."),)
+
+                def collect(self, ctx):
+                    return []
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "dirstats_plugin", raising=False)
+    registry = Registry.discover()
+    registry.entry_points["dirstats"] = EntryPoint("dirstats", "dirstats_plugin:DirStats", ENTRY_POINT_GROUP)
+    config = parse_config(
+        "sources:\n  - {name: ok, collector: system}\n  - {name: bad, collector: dirstats}\n",
+        registry=registry,
+    )
+    with pytest.raises(PluginLoadError, match=r"InvalidDeclaration: .*'dirstats_scans_total'"):
+        registry.load("dirstats")
+    store = MetricsStore()
+    scheduler = Scheduler(config, store, start_jitter=False)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            sources = store.snapshot().sources
+            if all(s.health.last_attempt for s in sources.values()):
+                break
+            time.sleep(0.05)
+        assert sources["ok"].health.up and not sources["bad"].health.up
+        error = sources["bad"].health.last_error
+        assert "collector plugin 'dirstats' failed to import" in error and error.endswith(FIX)
+    finally:
+        scheduler.stop()
+
+
+class Declared(Collector[CollectorOptions]):
+    name = "declared"
+    metrics = (MetricSpec("queue_depth", "Depth.", labels=("queue",)), MetricSpec("queue_up", "Up."))
+    returns: ClassVar[list[Sample]] = []
+
+    def collect(self, ctx: CollectContext) -> Iterable[Sample]:
+        if any(s.name == "late_value" for s in self.returns):
+            ctx.declare(MetricSpec("late_value", "Declared at collection time."))
+        yield from self.returns
+
+
+class Dynamic(Declared):
+    name = "dynamic"
+    dynamic_metrics = True
+
+
+def collect_with(collector: type[Collector], samples: list[Sample]) -> tuple[dict, list[str]]:
+    collector.returns = samples  # type: ignore[attr-defined]
+    instance = collector(CollectorOptions(), None)  # type: ignore[arg-type]
+    context = ctx()
+    validator = SampleValidator(100)
+    series, dropped = validator.validate(instance.collect(context))
+    assert dropped == 0
+    again, _ = validator.validate(instance.collect(context))  # the cached path drops them too
+    assert again == series
+    return series, context.errors
+
+
+def test_undeclared_names_and_labels_are_dropped_and_reported_once_per_collection() -> None:
+    series, errors = collect_with(
+        Declared,
+        [
+            Sample("queue_depth", 3, {"queue": "a"}),
+            Sample("queue_depth", 4, {"queue": "b", "shard": "1"}),
+            Sample("queue_up", 1),
+            Sample("queue_lag", 1),
+            Sample("queue_lag", 2, {"queue": "a"}),
+            Sample("late_value", 5),
+        ],
+    )
+    assert series == {("queue_depth", (("queue", "a"),)): 3.0, ("queue_up", ()): 1.0, ("late_value", ()): 5.0}
+    assert (
+        errors
+        == [
+            "queue_depth: label 'shard' is not one its spec declares (labels: queue); 1 sample dropped",
+            "queue_lag: not a metric collector 'declared' declares; 2 samples dropped "
+            "(declare it in the collector's `metrics` or with ctx.declare())",
+        ]
+        * 2
+    )
+
+
+def test_collectors_naming_metrics_at_run_time_accept_any_valid_name() -> None:
+    samples = [Sample("queue_lag", 1), Sample("queue_depth", 2, {"shard": "1"})]
+    series, errors = collect_with(Dynamic, samples)
+    assert len(series) == 2 and errors == []
+
+
+def test_a_broken_sample_is_still_an_error_when_its_name_is_undeclared() -> None:
+    with pytest.raises(Exception, match="reserved label 'source'"):
+        collect_with(Declared, [Sample("queue_lag", 1, {"source": "x"})])
