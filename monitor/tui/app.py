@@ -43,6 +43,12 @@ from monitor.tui.overview import OverviewScreen
 
 DARK, LIGHT = "textual-dark", "textual-light"
 MAX_NOTIFICATIONS_PER_TICK = 3
+SHOWN_ELSEWHERE = {
+    ("monitor.scheduler", "source %r is down: %s"),  # the source's badge says it, with the error
+    ("monitor.reload", "config reload failed; still running the previous config:\n%s"),
+    ("monitor.reload", "%s"),  # a reload's warnings: both are in the reload's own notification
+}
+"""Log calls (logger, template) whose news the dashboard already shows: no toast for them."""
 TERMINAL_CHECK_PERIOD = 1.0
 RELOAD_HELP = Binding("r", "reload_config", "Reload", tooltip="Reload the config file, as SIGHUP does")
 """For the help screen: `r` is bound per app in from_runtime, where there is a config to reload."""
@@ -78,12 +84,14 @@ class MonitorApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", tooltip="Quit: stop the pollers and the exporter, restore the terminal"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit, like q"),
+        # Second in the footer: on an 80-column terminal the keys after `t` are cut off, and `?`
+        # is the one that leads to all the others.
+        Binding("question_mark", "help", "Help", tooltip="This help"),
         Binding("p", "toggle_pause", "Pause", tooltip="Freeze the display on one snapshot; again to resume"),
         Binding("slash", "filter", "Filter", tooltip="Filter sources and series by name"),
         Binding("c", "costs", "Cost", tooltip="Monitoring cost per source and what each poller thread does"),
         Binding("l", "log", "Log", tooltip="Messages logged while the dashboard runs"),
         Binding("t", "toggle_theme", "Theme", tooltip="Switch between the dark and the light theme"),
-        Binding("question_mark", "help", "Help", tooltip="This help"),
     ]
     watch_terminal = False
     """Exit when the controlling terminal goes away; on only in the real command, since tests
@@ -277,9 +285,19 @@ class MonitorApp(App[int]):
         if not lines:
             return
         self._logged = lines[-1].number
-        warnings = [line for line in lines if line.level >= logging.WARNING]
-        for line in warnings[-MAX_NOTIFICATIONS_PER_TICK:]:
+        warnings = [
+            line for line in lines if line.level >= logging.WARNING and line.origin not in SHOWN_ELSEWHERE
+        ]
+        shown = (
+            warnings
+            if len(warnings) <= MAX_NOTIFICATIONS_PER_TICK
+            else warnings[: MAX_NOTIFICATIONS_PER_TICK - 1]
+        )
+        for line in shown:
             self.notify(line.message, severity="error" if line.level >= logging.ERROR else "warning")
+        if len(shown) < len(warnings):  # a burst (many sources failing at once) is one more toast, not ten
+            more = len(warnings) - len(shown)
+            self.notify(f"{more} more warnings: l opens the log", severity="warning")
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
@@ -348,6 +366,10 @@ class MonitorApp(App[int]):
         yield SystemCommand("Log", "Messages logged while the dashboard runs", self.action_log)
         if self.alerts is not None:
             yield SystemCommand("Alerts", "Active alerts and their history", self.action_alerts)
+        if self.reload_config is not None:
+            yield SystemCommand(
+                "Reload config", "Re-read the config file, as SIGHUP does", self.action_reload_config
+            )
         yield SystemCommand("Help", "Key bindings and health badges", self.action_help)
         yield SystemCommand(
             "Toggle dark/light", "Switch between the dark and light theme", self.action_toggle_theme

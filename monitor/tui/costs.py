@@ -37,6 +37,10 @@ def is_stuck(activity: PollerActivity, timeout: float, now: float) -> bool:
     )
 
 
+def _percent(share: float | None) -> str:
+    return "measuring…" if share is None else f"{share * 100:.2f} %"
+
+
 class CostScreen(DashboardScreen):
     def __init__(self) -> None:
         super().__init__(id="costs")
@@ -68,7 +72,7 @@ class CostScreen(DashboardScreen):
                 source.collector,
                 f"{source.interval:g}s",
                 format_duration(health.last_duration) if health.collections else "–",
-                f"{self._cpu_share(name, source, now) * 100:.2f} %",
+                _percent(self._cpu_share(name, source, now)),
                 str(health.series_count),
                 str(health.collections),
                 str(health.overruns),
@@ -77,14 +81,18 @@ class CostScreen(DashboardScreen):
             )
         self._draw_threads(self.dashboard.clock())
 
-    def _cpu_share(self, name: str, source: SourceData, now: float) -> float:
-        """Poller CPU seconds per wall second over the last CPU_WINDOW seconds."""
+    def _cpu_share(self, name: str, source: SourceData, now: float) -> float | None:
+        """Poller CPU seconds per wall second over the last CPU_WINDOW seconds; None until the
+        screen has watched for a whole interval: the CPU count moves once per collection, so a
+        shorter look reads 0 % for a source that costs something."""
         samples = self._cpu.setdefault(name, deque())
         samples.append((now, source.health.cpu_seconds))
         while len(samples) > 2 and now - samples[0][0] > CPU_WINDOW:
             samples.popleft()
         (t0, c0), (t1, c1) = samples[0], samples[-1]
-        return (c1 - c0) / (t1 - t0) if t1 > t0 else 0.0
+        if t1 - t0 < source.interval:
+            return None
+        return (c1 - c0) / (t1 - t0)
 
     def _draw_threads(self, now: float) -> None:
         threads, stacks = self.threads, self.stacks

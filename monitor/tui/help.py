@@ -23,6 +23,11 @@ BADGES = {
     SourceState.PENDING: "the first collection has not finished yet",
 }
 
+PARTIAL = (
+    "(yellow) collected, but part of what the source asks for failed; the first error is on the "
+    "panel, every one on the detail screen"
+)
+
 
 class HelpScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark", "app.pop_screen", "Close help")]
@@ -48,6 +53,8 @@ class HelpScreen(Screen):
         lines.append("[b]Health badges[/b]")
         for state, meaning in BADGES.items():
             lines.append(f"  {STATE_SYMBOLS[state]} {state.value:<8} {meaning}")
+            if state is SourceState.UP:
+                lines.append(f"  {STATE_SYMBOLS[state]} {'up, N partial errors':<8} {PARTIAL}")
         lines.append("")
         lines.append("Mouse: click a panel to open its detail, a column header to sort, a key in the footer.")
         return "\n".join(lines)

@@ -23,6 +23,8 @@ class LogLine:
     level: int
     text: str
     message: str
+    origin: tuple[str, str] = ("", "")
+    """(logger name, message template): which log call wrote it, whatever its arguments."""
 
 
 class LogBuffer(logging.Handler):
@@ -41,7 +43,8 @@ class LogBuffer(logging.Handler):
             return
         with self._guard:
             self._count += 1
-            self._lines.append(LogLine(self._count, record.levelno, text, message))
+            template = record.msg if isinstance(record.msg, str) else ""
+            self._lines.append(LogLine(self._count, record.levelno, text, message, (record.name, template)))
 
     def since(self, number: int) -> list[LogLine]:
         """Lines newer than line `number` (0: everything still kept)."""

@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.events import Resize
+from textual.widgets import Static
 
 from monitor.alerts.definitions import Level
 from monitor.model import Snapshot, SourceData, SourceState
@@ -35,12 +36,15 @@ class OverviewScreen(DashboardScreen):
         super().__init__(id="overview")
         self.grid = Grid(id="grid")
         self.scroll = VerticalScroll(self.grid, id="overview-scroll", can_focus=False)
+        self.no_match = Static("", id="no-match")
         self._panels: dict[str, SourcePanel] = {}
         self._drawn: dict[str, tuple] = {}
         self._shown: dict[str, bool] = {}
         """Per source, what its panel was last built from: rebuilt only when that changes."""
+        self._no_match_text: str | None = None
 
     def body(self) -> ComposeResult:
+        yield self.no_match
         yield self.scroll
 
     def on_mount(self) -> None:  # DashboardScreen.on_mount runs too
@@ -62,6 +66,7 @@ class OverviewScreen(DashboardScreen):
             if self.focused is None:
                 self.call_after_refresh(new[0].focus)
         filter_text = self.dashboard.filter_text
+        matched = False
         alerting = self.dashboard.alert_levels
         settings = self.dashboard.settings_version
         top, bottom = self.scroll.scroll_y, self.scroll.scroll_y + self.scroll.size.height
@@ -72,6 +77,7 @@ class OverviewScreen(DashboardScreen):
                 panel.display = self._shown[name] = shown
             if not shown:
                 continue
+            matched = True
             state = source.state(now)
             alert = alerting.get(name, Level.OK)
             if state is SourceState.UP and self._drawn.get(name) == (
@@ -86,6 +92,15 @@ class OverviewScreen(DashboardScreen):
             # Panels scrolled out of view are drawn when they come back (scroll_y is watched).
             if panel.view is None or (region.bottom >= top and region.y <= bottom):
                 self._draw_panel(panel, source, now, filter_text, alert)
+        self._say_if_nothing_matches(filter_text, matched or not snapshot.sources)
+
+    def _say_if_nothing_matches(self, filter_text: str, matched: bool) -> None:
+        """An empty screen after typing a filter would look like a broken dashboard."""
+        text = "" if matched else f"no source or series matches {filter_text!r}; Escape clears the filter"
+        if text != self._no_match_text:  # Static.update lays out the screen: only on change
+            self._no_match_text = text
+            self.no_match.display = bool(text)
+            self.no_match.update(text)
 
     def _draw_panel(
         self, panel: SourcePanel, source: SourceData, now: float, filter_text: str, alert: Level

@@ -102,7 +102,7 @@ def panel_rows(
     state: SourceState,
     thresholds: Mapping[str, ThresholdSettings] | None = None,
 ) -> tuple[list[PanelRow], int]:
-    views = v.filtered(v.series_views(source, v.panel_metrics(source, show)), source, filter_text)
+    views = v.panel_views(source, show, filter_text)
     since = source.time - (SPARK_POINTS + 0.5) * source.interval
     rows = []
     for series in views[:MAX_ROWS]:

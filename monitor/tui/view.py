@@ -6,6 +6,7 @@ Pure functions of their inputs, so the screens stay thin and this part is tested
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import math
@@ -52,17 +53,29 @@ class WindowStats:
 
 
 @functools.lru_cache(maxsize=65536)
-def short_label(key: SeriesKey, collector: str) -> str:
-    """A panel label: collector prefix and unit suffixes dropped, label values appended."""
+def short_label(
+    key: SeriesKey, collector: str, hidden: frozenset[str] = frozenset(), keep_suffixes: bool = False
+) -> str:
+    """A panel label: collector prefix and unit suffixes dropped, label values appended
+    except those `hidden` (values every series of the metric shares: they tell none apart)."""
     name, labels = key
     name = name.removeprefix(collector + "_")
-    trimmed = True
+    trimmed = not keep_suffixes
     while trimmed:
         trimmed = False
         for suffix in UNIT_SUFFIXES:
             if name.endswith(suffix) and len(name) > len(suffix):
                 name, trimmed = name[: -len(suffix)], True
-    return " ".join([name.replace("_", " "), *(value for _, value in labels)])
+    return " ".join([name.replace("_", " "), *(value for label, value in labels if label not in hidden)])
+
+
+def _shared_labels(keys: list[SeriesKey]) -> frozenset[str]:
+    """Labels with one value across all of a metric's series (a fleet query's `job`): shown on
+    each row they only push the labels that differ (`instance`) off the panel's width."""
+    if len(keys) < 2:
+        return frozenset()
+    first = set(keys[0][1])
+    return frozenset(label for label, _ in first.intersection(*(set(k[1]) for k in keys[1:])))
 
 
 def matches(text: str, *names: str) -> bool:
@@ -82,16 +95,33 @@ def panel_metrics(source: SourceData, show: Sequence[str] | None) -> list[str]:
 
 
 def series_views(source: SourceData, metrics: Iterable[str] | None = None) -> list[SeriesView]:
-    """The source's series in the order of `metrics` (all, sorted by name, when None)."""
+    """The source's series in the order of `metrics` (all, sorted by name, when None). Labels
+    that would read the same (`rnd_bytes` and `rnd_seconds` both trimmed to `rnd`) keep their
+    unit suffixes."""
     by_name: dict[str, list[SeriesKey]] = {}
     for key in source.series:
         by_name.setdefault(key[0], []).append(key)
     names = sorted(by_name) if metrics is None else metrics
+    chosen = [(key, _shared_labels(by_name[name])) for name in names for key in sorted(by_name.get(name, ()))]
+    labels = [short_label(key, source.collector, hidden) for key, hidden in chosen]
+    seen = collections.Counter(labels)
     return [
-        SeriesView(key, short_label(key, source.collector), source.specs.get(key[0]))
-        for name in names
-        for key in sorted(by_name.get(name, ()))
+        SeriesView(
+            key,
+            label if seen[label] == 1 else short_label(key, source.collector, hidden, keep_suffixes=True),
+            source.specs.get(key[0]),
+        )
+        for (key, hidden), label in zip(chosen, labels, strict=True)
     ]
+
+
+def panel_views(source: SourceData, show: Sequence[str] | None, text: str) -> list[SeriesView]:
+    """A panel's rows: its `show` list or key metrics; but while a filter picks series of a
+    source (not the source itself by name), the matching ones among all its series, so that
+    `/load` finds `node_load1` on a panel that does not list it."""
+    if not text.strip() or matches(text, source.name):
+        return series_views(source, panel_metrics(source, show))
+    return filtered(series_views(source), source, text)
 
 
 def filtered(views: list[SeriesView], source: SourceData, text: str) -> list[SeriesView]:

@@ -52,6 +52,9 @@ async def test_r_reloads_and_reports_success_and_errors(tmp_path: Path) -> None:
             shown = await wait_for_notification(app, pilot, "reload failed")
             assert f"{config}:2:" in shown.message and "did you mean 'interval'" in shown.message
             assert shown.severity == "error"
+            await pilot.pause(0.5)  # the reloader's own error log line would be a second toast
+            assert sum("did you mean 'interval'" in n.message for n in app._notifications) == 1
+            assert "Reload config" in [c.title for c in app.get_system_commands(app.screen)]
             assert not runtime.reload_status.ok
             assert set(runtime.store.snapshot().sources) == {"one", "two"}  # the running config carries on
     finally:

@@ -66,7 +66,9 @@ async def test_costs_and_the_stack_of_a_hung_poller() -> None:
             assert costs["fine"][1:3] == ["scripted", "0.2s"]
             assert int(costs["fine"][6]) >= 1, "collections are counted"
             assert int(costs["frozen"][8]) >= 1, "the hang counts as an error"
-            assert costs["fine"][4].endswith(" %")
+            while not str(app.screen.costs.get_row_at(0)[4]).endswith(" %"):
+                assert time.monotonic() < deadline, "the CPU share was never measured"
+                await pilot.pause(0.1)
             await pilot.press("question_mark")
             await pilot.pause()
             assert "Reload the config file" in str(app.screen.query_one("#help-text").render())
@@ -84,3 +86,17 @@ async def test_threads_view_without_pollers_says_so() -> None:
         assert str(app.screen.threads.get_row_at(0)[1]) == "no pollers in this process"
         await pilot.press("escape")
         assert app.screen.id == "overview"
+
+
+async def test_cpu_share_waits_for_a_whole_interval_before_showing_a_rate() -> None:
+    """The CPU count moves once per collection: a look shorter than an interval would read
+    0 % for a source that costs something."""
+    clock = Clock()
+    app = MonitorApp(feed(clock), clock=clock, host="testhost", blink=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        assert str(app.screen.costs.get_row_at(0)[4]) == "measuring…"
+        clock.now += 1.0  # the sources' interval
+        app.tick()
+        assert str(app.screen.costs.get_row_at(0)[4]) == "0.00 %"

@@ -238,3 +238,18 @@ async def test_the_header_keeps_the_exporter_url_on_an_80_column_terminal(clock:
         await pilot.pause()
         header = str(app.screen.query_one("#status").render())
         assert header.startswith("monitor · testhost · snapshot v") and f"exporter {EXPORTER_URL}" in header
+
+
+async def test_a_filter_that_matches_nothing_says_so(clock: Clock) -> None:
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        message = app.screen.query_one("#no-match")
+        assert not message.display
+        app.set_filter("[(")
+        await pilot.pause()
+        assert panel_text(app) == {}
+        assert message.display and "no source or series matches '[('" in str(message.render())
+        app.set_filter("")
+        await pilot.pause()
+        assert not message.display and len(panel_text(app)) == 3

@@ -190,3 +190,38 @@ async def test_warnings_logged_from_a_thread_reach_notifications_and_the_log_scr
             )
     finally:
         logger.removeHandler(buffer)
+
+
+async def test_news_the_screen_already_shows_makes_no_toast_and_a_burst_makes_one(clock: Clock) -> None:
+    """A source going down is on its badge; ten sources failing at once is one more toast,
+    not ten covering the panels. Both stay in the log."""
+    buffer = LogBuffer()
+    scheduler_log, other = logging.getLogger("monitor.scheduler"), logging.getLogger("tests.tui.burst")
+    for logger in (scheduler_log, other):
+        logger.addHandler(buffer)
+    app = make_app(feed(clock), clock, log_buffer=buffer)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            scheduler_log.warning("source %r is down: %s", "web", "refused")
+            app.tick()
+            await pilot.pause()
+            assert not app._notifications
+            for i in range(10):
+                other.warning("plugin %d misbehaved", i)
+            app.tick()
+            await pilot.pause()
+            messages = [n.message for n in app._notifications]
+            assert messages == [
+                "plugin 0 misbehaved",
+                "plugin 1 misbehaved",
+                "8 more warnings: l opens the log",
+            ]
+            await pilot.press("l")
+            await pilot.pause()
+            lines = app.screen.query_one("#log", Log).lines
+            assert any("source 'web' is down: refused" in line for line in lines)
+            assert any("plugin 9 misbehaved" in line for line in lines)
+    finally:
+        for logger in (scheduler_log, other):
+            logger.removeHandler(buffer)

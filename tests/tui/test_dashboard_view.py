@@ -80,3 +80,40 @@ def test_filter_matches_source_or_series_names() -> None:
     assert v.filtered(views, data, "s") == views, "the source name matches: all its series"
     assert v.source_visible(data, 'x="1"')
     assert not v.source_visible(data, "nothing")
+
+
+def test_labels_that_would_read_the_same_keep_their_unit_suffix() -> None:
+    series = {("rnd_bytes", ()): 1.0, ("rnd_seconds", ()): 2.0, ("depth", ()): 3.0}
+    data = SourceData("cmd", "command", 1.0, (), SourceHealth(), series)
+    assert [view.label for view in v.series_views(data)] == ["depth", "rnd bytes", "rnd seconds"]
+
+
+def test_label_values_every_series_of_a_metric_shares_are_left_out() -> None:
+    """A fleet query's rows differ by instance; its job and name only push that off the panel."""
+    shared = (("job", "monitor"), ("name", "payments"))
+    data = SourceData(
+        "fleet",
+        "promql",
+        1.0,
+        (),
+        SourceHealth(),
+        {
+            ("fleet_up", (("instance", "127.0.0.1:21001"), *shared)): 1.0,
+            ("fleet_up", (("instance", "127.0.0.1:21003"), *shared)): 0.0,
+            ("fleet_disk_ratio", (("mount", "/"),)): 0.5,
+        },
+    )
+    labels = [view.label for view in v.series_views(data)]
+    assert labels == ["fleet disk /", "fleet up 127.0.0.1:21001", "fleet up 127.0.0.1:21003"], (
+        "a single series keeps its labels"
+    )
+
+
+def test_a_filter_on_series_picks_among_all_of_a_panels_series() -> None:
+    specs = {"node_load1": MetricSpec("node_load1", "Load."), "up": MetricSpec("up", "Up.", key=True)}
+    data = SourceData(
+        "node", "prometheus", 1.0, (), SourceHealth(), {("node_load1", ()): 0.5, ("up", ()): 1.0}, specs
+    )
+    assert [view.label for view in v.panel_views(data, None, "")] == ["up"]
+    assert [view.label for view in v.panel_views(data, None, "load")] == ["node load1"]
+    assert [view.label for view in v.panel_views(data, None, "NODE")] == ["up"], "the source's name matched"
