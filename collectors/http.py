@@ -23,7 +23,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from collectors.exposition import check_metric_name, unit_of
 from collectors.httpclient import HttpClient, HttpClientOptions, HttpResponse, check_http_url
 from collectors.jsonvalues import json_number
-from monitor.model import MetricSpec, Sample, Unit
+from monitor.model import MetricSpec, MetricType, Sample, Unit
 from monitor.plugin import CollectContext, CollectError, Collector
 
 
@@ -136,8 +136,16 @@ class HttpCollector(Collector[HttpOptions]):
         self.client.open()
         self.paths = {name: _compile(path) for name, path in self.options.json_metrics.items()}
         self.body_pattern = re.compile(self.options.expect_body) if self.options.expect_body else None
+        # Untyped, like a command's JSON values: a JSON number says nothing of being a gauge or
+        # a counter, and a gauge named `*_total` would fail Prometheus's lint.
         self.specs = [
-            MetricSpec(name, f"JSONPath {path} in the response body", unit_of(name), key=True)
+            MetricSpec(
+                name,
+                f"JSONPath {path} in the response body",
+                unit_of(name),
+                type=MetricType.UNTYPED,
+                key=True,
+            )
             for name, path in self.options.json_metrics.items()
         ]
 

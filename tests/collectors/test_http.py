@@ -3,14 +3,19 @@ garbage, over TLS with a certificate made by the test, or behind redirects and a
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 
 import pytest
 
 from collectors.http import HttpCollector
+from monitor.exporter import MetricsRenderer
+from monitor.model import MetricType, SourceHealth
 from monitor.plugin import CollectContext, CollectError, SourceInfo
+from monitor.store import MetricsStore
 from tests.collectors.conftest import HUGE_BYTES, run_collector
+from tests.conftest import require_binary
 
 
 def test_json_metrics_status_latency_and_size(server):
@@ -166,3 +171,25 @@ def test_shutdown_interrupts_a_request_long_before_its_timeout(server):
 def test_host_names_are_resolved(server):
     samples, _ = run_collector(HttpCollector, {"url": f"http://localhost:{server.port}/json"})
     assert samples[("http_status_code", ())] == 200
+
+
+def test_json_values_are_untyped_on_metrics_so_a_total_name_passes_promtool(server):
+    """A JSON number is neither a gauge nor a counter: declared a gauge, `jobs_total` would fail
+    Prometheus's lint ("non-counter metrics should not have _total suffix")."""
+    options = {"url": f"{server.url}/json", "json": {"jobs_total": "$.queue.depth"}}
+    samples, _ = run_collector(HttpCollector, options)
+    collector = HttpCollector(HttpCollector.Options.model_validate(options), SourceInfo("api", 1.0, 1.0))
+    collector.setup()
+    try:
+        specs = {spec.name: spec for spec in [*HttpCollector.metrics, *collector.specs]}
+    finally:
+        collector.close()
+    assert specs["jobs_total"].type is MetricType.UNTYPED
+    store = MetricsStore()
+    store.add_source("api", "http", 1.0, specs=specs)
+    now = time.time()
+    store.publish("api", SourceHealth(up=True, last_attempt=now, last_success=now, stale_after=30.0), samples)
+    body = b"".join(MetricsRenderer(store.snapshot).render(None)[0])
+    assert b"# TYPE jobs_total untyped" in body
+    lint = subprocess.run([require_binary("promtool"), "check", "metrics"], input=body, capture_output=True)
+    assert lint.returncode == 0, lint.stderr.decode()
