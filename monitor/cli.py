@@ -28,6 +28,8 @@ a source that is down forever; not 2, which says the config itself is wrong and 
 `monitor` from starting, while it starts and that source reports the error."""
 EXIT_CONFIG_ERROR = 2
 EXIT_CANNOT_SERVE = 3
+EXIT_SOURCE_DOWN = 1
+"""`monitor once` when a source did not collect: scripts and cron can use it as a probe."""
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
@@ -115,7 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser(
         "schema", help="print a JSON Schema of config.yaml (with every installed collector)"
     )
-    once = commands.add_parser("once", help="collect every source once and print the result")
+    once = commands.add_parser(
+        "once",
+        help="collect every source once and print the result; exit 1 if a source is down",
+        description="Collect every source once and print what came back, errors included. "
+        "Exit status: 0 when every source collected, 1 when one did not, 2 for a config error.",
+    )
     once.add_argument("--format", choices=["table", "json"], default="table")
     listing = commands.add_parser("collectors", help="list collector plugins, options and samples")
     listing.add_argument("name", nargs="?", help="show only this collector")
@@ -316,7 +323,7 @@ def _once(config: Config, output_format: str, *, quiet: bool) -> int:
             print(render_json(snapshot) if output_format == "json" else render_table(snapshot))
     finally:
         scheduler_log.removeFilter(down_filter)
-    return 0
+    return EXIT_SOURCE_DOWN if any(not s.health.up for s in snapshot.sources.values()) else 0
 
 
 def _rules(config: Config, output: str | None) -> int:

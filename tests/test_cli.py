@@ -91,7 +91,7 @@ def test_once_prints_a_table_with_values_and_errors(write_config) -> None:
         """
     )
     result = monitor("once", "--config", str(path))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # one source is down: a probe fails
     assert "== local (system): up" in result.stdout
     assert "system_memory_total_bytes " in result.stdout
     assert "== nothing (files): down" in result.stdout
@@ -261,7 +261,7 @@ def test_once_does_not_repeat_down_sources_on_stderr_unless_asked(write_config) 
     """The table shows the error; -v or an explicit --log-level brings the warnings back."""
     path = write_config("sources:\n  - {name: nothing, collector: files, paths: ['/nope/*']}\n")
     result = monitor("once", "-c", str(path))
-    assert result.returncode == 0
+    assert result.returncode == 1
     assert "   error: no file matches /nope/*" in result.stdout
     assert result.stderr == ""
     for option in (["-v"], ["--log-level", "warning"]):

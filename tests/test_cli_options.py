@@ -125,7 +125,7 @@ def down_source(write_config) -> Path:
 @POSITIONS
 def test_once_collects_the_config_named_on_either_side(down_source: Path, before: bool) -> None:
     result = monitor(*place(before, "once", "-c", str(down_source)))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # the source is down
     assert result.stdout.startswith("== gone (files): down")
 
 
@@ -150,7 +150,7 @@ def test_once_logs_at_debug_with_log_level_on_either_side(write_config, before: 
 def test_once_accepts_listen_on_either_side(down_source: Path, before: bool) -> None:
     """once serves nothing, but a global option must not break it (an alias may carry one)."""
     result = monitor(*place(before, "once", "-c", str(down_source), "--listen", "127.0.0.1:23813"))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # the source is down, and --listen broke nothing
     assert result.stdout.startswith("== gone (files): down")
 
 
