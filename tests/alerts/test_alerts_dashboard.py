@@ -169,3 +169,16 @@ async def test_while_paused_the_alert_bar_and_header_age_keep_moving() -> None:
         assert "7.0s old" in header, header  # the frozen snapshot's real age, as the banner's "behind"
         stale = next(p for p in app.screen.query(SourcePanel) if p.source_name == "cache")
         assert "last data 20s ago" in stale.render().plain  # the frozen panels keep their ages
+
+
+async def test_detail_keeps_table_rows_on_80x24_with_the_alert_bar_and_the_filter_open() -> None:
+    app, _, _ = alerting_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.open_detail("host")
+        await pilot.pause(0.2)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert len(bar_lines(app)) == 3 and app.screen.search.display
+        table = app.screen.query_one("#series", DataTable)
+        assert table.size.height >= 7, table.size  # the header and six rows: the chart gives way first
