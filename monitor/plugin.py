@@ -7,18 +7,17 @@ Built-in collectors register exactly the same way, so nothing here knows about t
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from monitor.model import Labels, MetricSpec, Sample
-from monitor.validation import DeclaredSamples, check_declared_metrics
+from monitor.validation import check_declared_metrics
 
 
 class CollectorOptions(BaseModel):
@@ -93,20 +92,13 @@ class Collector(ABC, Generic[OptionsT]):
     in `thresholds` and `alerts` for its sources instead of checking it against `metrics`."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Check the class's declaration as it is created, and tie its `collect` to it.
-
-        A declaration /metrics cannot export (a gauge named `..._total`, an invalid name)
-        raises InvalidDeclaration here, so a third-party plugin carrying one fails to import
-        and only its sources report it, as for any other import failure. `collect` is wrapped
-        so that what it returns carries the class and the context to the sample validator,
-        which drops and reports samples the declaration does not cover; the poller passes
-        what `collect` returns to the validator unchanged, so nothing else needs to know.
-        """
+        """Check the class's declaration as it is created: one /metrics cannot export (a gauge
+        named `..._total`, an invalid name) raises InvalidDeclaration here, so a third-party
+        plugin carrying one fails to import and only its sources report it, as for any other
+        import failure. (What `collect` returns is held to the declaration by the poller's
+        SampleValidator.)"""
         super().__init_subclass__(**kwargs)
         check_declared_metrics(cls.name, cls.metrics)
-        collect = cls.__dict__.get("collect")
-        if collect is not None and not getattr(collect, "__isabstractmethod__", False):
-            cls.collect = _declared_collect(collect)  # type: ignore[method-assign]
 
     def __init__(self, options: OptionsT, source: SourceInfo) -> None:
         self.options = options
@@ -121,22 +113,3 @@ class Collector(ABC, Generic[OptionsT]):
 
     def close(self) -> None:
         """Release what `setup` opened; called in the poller thread at shutdown."""
-
-
-def _declared_collect(
-    collect: Callable[[Any, CollectContext], Iterable[Sample]],
-) -> Callable[[Any, CollectContext], Iterable[Sample]]:
-    """`collect`, returning its samples wrapped with the collector's class and the context.
-
-    The class is looked up per call (`type(self)`), so a subclass that turns dynamic_metrics
-    on, or declares more metrics, is held to its own declaration, not its parent's.
-    """
-    if getattr(collect, "__wrapped_for_declaration__", False):
-        return collect
-
-    @functools.wraps(collect)
-    def wrapper(self: Any, ctx: CollectContext) -> Iterable[Sample]:
-        return DeclaredSamples(collect(self, ctx), ctx, type(self))
-
-    wrapper.__wrapped_for_declaration__ = True  # type: ignore[attr-defined]
-    return wrapper

@@ -176,7 +176,7 @@ class Poller:
         series, dropped, error = None, 0, None
         try:
             collector = self._collector or self._open_collector()
-            series, dropped = self._validator.validate(collector.collect(ctx))
+            series, dropped = self._validator.validate(collector.collect(ctx), type(collector), ctx)
         except CollectError as exc:
             error = str(exc) or type(exc).__name__
         except InvalidSample as exc:

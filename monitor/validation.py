@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from monitor.model import MetricSpec, MetricType, Sample, SeriesKey
@@ -63,22 +63,6 @@ def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
             )
 
 
-class DeclaredSamples:
-    """What `collect()` of a collector that declares its metrics returns: the samples, plus
-    what the validator needs to hold them to the declaration (the collector class, and the
-    context for runtime declarations and for reporting). Iterating it iterates the samples."""
-
-    __slots__ = ("collector", "ctx", "samples")
-
-    def __init__(self, samples: Iterable[Sample] | None, ctx: CollectContext, collector: type[Collector]):
-        self.samples = samples
-        self.ctx = ctx
-        self.collector = collector
-
-    def __iter__(self) -> Iterator[Sample]:
-        return iter(self.samples if self.samples is not None else ())
-
-
 class SampleValidator:
     def __init__(self, max_series: int) -> None:
         self.max_series = max_series
@@ -92,18 +76,20 @@ class SampleValidator:
         self._declared_by: type | None = None
 
     def validate(
-        self, samples: Iterable[Sample] | DeclaredSamples | None
+        self,
+        samples: Iterable[Sample] | None,
+        collector: type[Collector] | None = None,
+        ctx: CollectContext | None = None,
     ) -> tuple[dict[SeriesKey, float], int]:
         """Return the series to publish and how many were dropped by the series cap.
 
-        Samples whose name, or a label name, the collector did not declare are dropped too, and
-        reported once per name as the collection's partial errors, not counted as over the cap.
+        Given the `collector` class that returned them (and the collection's `ctx`, for metrics
+        declared at collection time and for reporting), samples whose name, or a label name,
+        it did not declare are dropped too, and reported once per name as the collection's
+        partial errors, not counted as over the cap.
         """
-        ctx = None
-        if type(samples) is DeclaredSamples:
-            ctx = samples.ctx
-            self._enforce(samples.collector)
-            samples = samples.samples
+        if collector is not None:
+            self._enforce(collector)
         if samples is None:
             raise InvalidSample("collect() returned None; return an iterable of Sample (it may be empty)")
         series: dict[SeriesKey, float] = {}

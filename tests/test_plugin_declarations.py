@@ -135,9 +135,11 @@ def collect_with(collector: type[Collector], samples: list[Sample]) -> tuple[dic
     instance = collector(CollectorOptions(), None)  # type: ignore[arg-type]
     context = ctx()
     validator = SampleValidator(100)
-    series, dropped = validator.validate(instance.collect(context))
+    series, dropped = validator.validate(instance.collect(context), type(instance), context)
     assert dropped == 0
-    again, _ = validator.validate(instance.collect(context))  # the cached path drops them too
+    again, _ = validator.validate(
+        instance.collect(context), type(instance), context
+    )  # the cached path drops them too
     assert again == series
     return series, context.errors
 
