@@ -15,8 +15,7 @@ from pathlib import Path
 
 from monitor import __version__
 from monitor.catalog import catalog
-from monitor.config import DEFAULT_LISTEN, Config, ConfigError, load_config, parse_listen
-from monitor.config import _unknown as unknown_name  # the did-you-mean of config errors
+from monitor.config import DEFAULT_LISTEN, Config, ConfigError, load_config, parse_listen, unknown_name
 from monitor.registry import Registry
 
 log = logging.getLogger("monitor")

@@ -421,7 +421,7 @@ def _resolve_source(
     collector_name = raw.get("collector")
     if isinstance(collector_name, str):
         if collector_name not in registry.entry_points:
-            loaded.add((*path, "collector"), _unknown("collector", collector_name, registry.names()))
+            loaded.add((*path, "collector"), unknown_name("collector", collector_name, registry.names()))
         else:
             try:
                 collector_class = registry.load(collector_name)
@@ -531,7 +531,7 @@ def _check_metric(
     known = _known_metrics(collector_class)
     if known is not None and metric not in known:
         assert collector_class is not None
-        message = _unknown("metric", metric, known)
+        message = unknown_name("metric", metric, known)
         loaded.add(path, f"{message} (collector {collector_class.name!r} declares these)", at_key=at_key)
 
 
@@ -556,7 +556,7 @@ def _resolve_alerts(
         path = ("alerts", index)
         source = raw.get("source") if isinstance(raw, Mapping) else None
         if isinstance(source, str) and source not in names:
-            loaded.add((*path, "source"), _unknown("source", source, sorted(map(str, names))))
+            loaded.add((*path, "source"), unknown_name("source", source, sorted(map(str, names))))
         metric = raw.get("metric") if isinstance(raw, Mapping) else None
         if isinstance(metric, str) and source in resolved:
             _check_metric(metric, resolved[source].collector_class, (*path, "metric"), loaded, at_key=False)
@@ -588,7 +588,7 @@ def _validate(
                 key = str(error["loc"][-1])
                 keys = _keys_at(model, error["loc"]) if len(error["loc"]) > 1 else None
                 keys = keys or valid_keys or _keys_at(model, error["loc"])
-                loaded.add(location, _unknown("key", key, keys), at_key=True)
+                loaded.add(location, unknown_name("key", key, keys), at_key=True)
             elif error["type"] == "missing":
                 loaded.add(location[:-1], f"missing required key {error['loc'][-1]!r}")
             else:
@@ -631,7 +631,8 @@ def _describe(error: Mapping[str, Any]) -> str:
     return message
 
 
-def _unknown(kind: str, name: str, candidates: list[str]) -> str:
+def unknown_name(kind: str, name: str, candidates: list[str]) -> str:
+    """ "unknown KIND NAME" with the nearest candidate as a did-you-mean, or the list of all."""
     close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     if close:
         return f"unknown {kind} {name!r}; did you mean {close[0]!r}?"
