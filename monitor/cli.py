@@ -16,6 +16,7 @@ from pathlib import Path
 from monitor import __version__
 from monitor.catalog import catalog
 from monitor.config import DEFAULT_LISTEN, Config, ConfigError, load_config, parse_listen, unknown_name
+from monitor.lognews import shown_elsewhere
 from monitor.registry import Registry
 
 log = logging.getLogger("monitor")
@@ -301,10 +302,8 @@ class _NoSourceDownWarnings(logging.Filter):
     """Drops the scheduler's per-source "is down" (and "collection hung") warnings: `monitor once`
     prints each source's error in its own output already, so stderr would say it twice."""
 
-    MESSAGES = frozenset({"source %r is down: %s", "source %r: %s"})
-
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno == logging.WARNING and record.msg in self.MESSAGES)
+        return not shown_elsewhere(record)
 
 
 def _once(config: Config, output_format: str, *, quiet: bool) -> int:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from prometheus_client.metrics_core import Metric
 
 from monitor.config import Config, ConfigError, load_config
+from monitor.lognews import SHOWN_ELSEWHERE
 from monitor.scheduler import SourceChanges
 
 if TYPE_CHECKING:
@@ -142,7 +143,11 @@ class Reloader:
                 config = self._load(self.path)
             except ConfigError as exc:
                 problems = tuple(str(p) for p in exc.problems)
-                log.error("config reload failed; still running the previous config:\n%s", "\n".join(problems))
+                log.error(
+                    "config reload failed; still running the previous config:\n%s",
+                    "\n".join(problems),
+                    extra=SHOWN_ELSEWHERE,
+                )
                 status = ReloadStatus(
                     False,
                     attempted,
@@ -171,7 +176,7 @@ class Reloader:
             ),
         ]
         for warning in warnings:
-            log.warning("%s", warning)
+            log.warning("%s", warning, extra=SHOWN_ELSEWHERE)
         changes = self.scheduler.apply(config)
         self.config = config
         self._on_config(config)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, SourceConfig
+from monitor.lognews import SHOWN_ELSEWHERE
 from monitor.model import SeriesKey, SourceHealth
 from monitor.plugin import CollectContext, CollectError, Collector, SourceInfo
 from monitor.store import MetricsStore
@@ -284,7 +285,7 @@ class Poller:
                     consecutive_failures=previous.consecutive_failures + (0 if already_counted else 1),
                 )
                 if previous.up or previous.last_attempt is None:
-                    log.warning("source %r is down: %s", self.name, error)
+                    log.warning("source %r is down: %s", self.name, error, extra=SHOWN_ELSEWHERE)
             self._health = health
             self.store.publish(self.name, health, outcome.series, specs)
 
@@ -324,7 +325,7 @@ class Poller:
             self._activity = PollerActivity(
                 Phase.HUNG, self.clock.wall() - (self.clock.monotonic() - started)
             )
-            log.warning("source %r: %s", self.name, error)
+            log.warning("source %r: %s", self.name, error, extra=SHOWN_ELSEWHERE)
             self.store.publish(self.name, self._health)
 
     def _clip(self, text: str) -> str:

@@ -43,12 +43,6 @@ from monitor.tui.overview import OverviewScreen
 
 DARK, LIGHT = "textual-dark", "textual-light"
 MAX_NOTIFICATIONS_PER_TICK = 3
-SHOWN_ELSEWHERE = {
-    ("monitor.scheduler", "source %r is down: %s"),  # the source's badge says it, with the error
-    ("monitor.reload", "config reload failed; still running the previous config:\n%s"),
-    ("monitor.reload", "%s"),  # a reload's warnings: both are in the reload's own notification
-}
-"""Log calls (logger, template) whose news the dashboard already shows: no toast for them."""
 TERMINAL_CHECK_PERIOD = 1.0
 RELOAD_HELP = Binding("r", "reload_config", "Reload", tooltip="Reload the config file, as SIGHUP does")
 """For the help screen: `r` is bound per app in from_runtime, where there is a config to reload."""
@@ -285,9 +279,7 @@ class MonitorApp(App[int]):
         if not lines:
             return
         self._logged = lines[-1].number
-        warnings = [
-            line for line in lines if line.level >= logging.WARNING and line.origin not in SHOWN_ELSEWHERE
-        ]
+        warnings = [line for line in lines if line.level >= logging.WARNING and not line.shown_elsewhere]
         shown = (
             warnings
             if len(warnings) <= MAX_NOTIFICATIONS_PER_TICK

@@ -13,6 +13,8 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
+from monitor.lognews import shown_elsewhere
+
 CAPACITY = 1000
 FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
 
@@ -23,8 +25,8 @@ class LogLine:
     level: int
     text: str
     message: str
-    origin: tuple[str, str] = ("", "")
-    """(logger name, message template): which log call wrote it, whatever its arguments."""
+    shown_elsewhere: bool = False
+    """Its news is on screen already (a source's badge, a reload's notification): no toast."""
 
 
 class LogBuffer(logging.Handler):
@@ -43,8 +45,8 @@ class LogBuffer(logging.Handler):
             return
         with self._guard:
             self._count += 1
-            template = record.msg if isinstance(record.msg, str) else ""
-            self._lines.append(LogLine(self._count, record.levelno, text, message, (record.name, template)))
+            line = LogLine(self._count, record.levelno, text, message, shown_elsewhere(record))
+            self._lines.append(line)
 
     def since(self, number: int) -> list[LogLine]:
         """Lines newer than line `number` (0: everything still kept)."""

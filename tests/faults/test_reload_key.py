@@ -4,6 +4,7 @@ notification: what changed, or each problem with file:line."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from monitor.alerts.definitions import Level
 from monitor.config import load_config
 from monitor.runtime import Runtime
 from monitor.tui.app import MonitorApp
+from monitor.tui.logbuffer import LogBuffer
 from monitor.tui.panel import SourcePanel
 
 SOURCE = "  - {{name: {name}, collector: command, argv: [echo, '1'], interval: 200ms}}\n"
@@ -123,17 +125,24 @@ async def test_a_reload_applies_show_thresholds_theme_and_refresh_to_the_open_da
 
 async def test_a_reload_from_outside_the_dashboard_is_reported_in_it(tmp_path: Path) -> None:
     """SIGHUP, `monitor reload` and --watch reload on another thread: the dashboard still says
-    how it went, as for `r`."""
+    how it went, as for `r`. A source going down is on its badge, not in a toast."""
     config = tmp_path / "config.yaml"
-    config.write_text("sources:\n" + SOURCE.format(name="one"))
+    failing = "  - {name: failing, collector: command, argv: ['false'], interval: 200ms}\n"
+    config.write_text("sources:\n" + SOURCE.format(name="one") + failing)
     runtime = Runtime(load_config(str(config)))
     runtime.start()
+    buffer = LogBuffer()
+    logging.getLogger().addHandler(buffer)
     try:
-        app = MonitorApp.from_runtime(runtime)
+        app = MonitorApp.from_runtime(runtime, log_buffer=buffer)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.3)
             assert not any("reload" in n.message for n in app._notifications), "nothing at startup"
-            config.write_text("sources:\n" + SOURCE.format(name="one") + SOURCE.format(name="two"))
+            await wait_for(
+                pilot, lambda: any("'failing' is down" in line.text for line in buffer.since(0)), "down"
+            )
+            assert not any("is down" in n.message for n in app._notifications)
+            config.write_text("sources:\n" + SOURCE.format(name="one") + failing + SOURCE.format(name="two"))
             await asyncio.to_thread(runtime.reload)
             shown = await wait_for_notification(app, pilot, "reloaded")
             assert "1 added (two)" in shown.message and shown.severity == "information"
@@ -143,7 +152,10 @@ async def test_a_reload_from_outside_the_dashboard_is_reported_in_it(tmp_path: P
             shown = await wait_for_notification(app, pilot, "reload failed")
             assert "unknown collector 'nope'" in shown.message and shown.severity == "error"
             assert sum("reloaded" in n.message for n in app._notifications) == 1, "each reload told once"
+            await pilot.pause(0.5)
+            assert sum("unknown collector 'nope'" in n.message for n in app._notifications) == 1
     finally:
+        logging.getLogger().removeHandler(buffer)
         runtime.stop()
 
 

@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import DataTable, Log, Static
 from textual_plotext import PlotextPlot
 
+from monitor.lognews import SHOWN_ELSEWHERE
 from monitor.tui.logbuffer import LogBuffer
 from tests.tui.dashboard_support import make_app
 from tests.tui.feed import Clock, feed
@@ -203,7 +204,7 @@ async def test_news_the_screen_already_shows_makes_no_toast_and_a_burst_makes_on
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
-            scheduler_log.warning("source %r is down: %s", "web", "refused")
+            scheduler_log.warning("source %r is down: %s", "web", "refused", extra=SHOWN_ELSEWHERE)
             app.tick()
             await pilot.pause()
             assert not app._notifications
