@@ -102,7 +102,8 @@ def series_views(source: SourceData, metrics: Iterable[str] | None = None) -> li
     for key in source.series:
         by_name.setdefault(key[0], []).append(key)
     names = sorted(by_name) if metrics is None else metrics
-    chosen = [(key, _shared_labels(by_name[name])) for name in names for key in sorted(by_name.get(name, ()))]
+    shared = {name: _shared_labels(keys) for name, keys in by_name.items()}
+    chosen = [(key, shared[name]) for name in names for key in sorted(by_name.get(name, ()))]
     labels = [short_label(key, source.collector, hidden) for key, hidden in chosen]
     seen = collections.Counter(labels)
     return [
