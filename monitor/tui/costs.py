@@ -82,12 +82,14 @@ class CostScreen(DashboardScreen):
         self._draw_threads(self.dashboard.clock())
 
     def _cpu_share(self, name: str, source: SourceData, now: float) -> float | None:
-        """Poller CPU seconds per wall second over the last CPU_WINDOW seconds; None until the
-        screen has watched for a whole interval: the CPU count moves once per collection, so a
-        shorter look reads 0 % for a source that costs something."""
+        """Poller CPU seconds per wall second over the last CPU_WINDOW seconds (two intervals
+        for a source slower than that); None until the screen has watched for a whole interval:
+        the CPU count moves once per collection, so a shorter look reads 0 % for a source that
+        costs something."""
         samples = self._cpu.setdefault(name, deque())
         samples.append((now, source.health.cpu_seconds))
-        while len(samples) > 2 and now - samples[0][0] > CPU_WINDOW:
+        window = max(CPU_WINDOW, 2 * source.interval)  # a slow source needs two collections in it
+        while len(samples) > 2 and now - samples[0][0] > window:
             samples.popleft()
         (t0, c0), (t1, c1) = samples[0], samples[-1]
         if t1 - t0 < source.interval:

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from monitor.model import Sample
+from monitor.model import Sample, SourceHealth
 from monitor.plugin import CollectContext, Collector, CollectorOptions
 from monitor.runtime import Runtime
 from monitor.tui.app import MonitorApp
@@ -100,3 +100,23 @@ async def test_cpu_share_waits_for_a_whole_interval_before_showing_a_rate() -> N
         clock.now += 1.0  # the sources' interval
         app.tick()
         assert str(app.screen.costs.get_row_at(0)[4]) == "0.00 %"
+
+
+async def test_a_slow_source_gets_a_cpu_share_too() -> None:
+    """A source polled every minute moves its CPU count once a minute: a 10 s window alone
+    would never hold two readings of it."""
+    clock = Clock()
+    store = feed(clock)
+    store.add_source("slow", "host", 60.0, health=SourceHealth(stale_after=180.0))
+    app = MonitorApp(store, clock=clock, host="testhost", blink=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        for _ in range(7):  # 70 s, a tick every 10 s
+            clock.now += 10.0
+            app.tick()
+        rows = {
+            str(r[0]): str(r[4])
+            for r in (app.screen.costs.get_row_at(i) for i in range(app.screen.costs.row_count))
+        }
+        assert rows["slow"] == "0.00 %"
