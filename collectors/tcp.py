@@ -45,6 +45,15 @@ class ResolutionTimeout(Exception):
     """The lookup did not finish within the time the caller could wait."""
 
 
+class Stopped(Exception):
+    """The source is shutting down while its lookup is still running."""
+
+
+STOP_CHECK = 0.25
+"""Seconds between looks at the stop flag while waiting for a lookup, as the http and command
+collectors do."""
+
+
 class PendingLookup:
     """One `getaddrinfo(host, port)` running on its own daemon thread; `done` is set once
     `addresses` or `error` holds its outcome."""
@@ -78,9 +87,12 @@ class PendingLookups:
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, int], PendingLookup] = {}
 
-    def resolve(self, host: str, port: int, timeout: float) -> list[AddrInfo]:
-        """The addresses of `host`; raises ResolutionTimeout after `timeout` seconds, or the
-        lookup's OSError (usually `socket.gaierror`)."""
+    def resolve(
+        self, host: str, port: int, timeout: float, stop: threading.Event | None = None
+    ) -> list[AddrInfo]:
+        """The addresses of `host`; raises ResolutionTimeout after `timeout` seconds, Stopped
+        once `stop` is set (looked at every STOP_CHECK seconds, so quitting the dashboard does
+        not wait out a hung lookup), or the lookup's OSError (usually `socket.gaierror`)."""
         key = (host, port)
         with self._lock:
             lookup = self._pending.get(key)
@@ -94,8 +106,12 @@ class PendingLookups:
                 except RuntimeError as exc:  # out of threads: fail this poll, not every later one
                     raise OSError(f"cannot start a resolver thread: {exc}") from None
                 self._pending[key] = lookup
-        if not lookup.done.wait(timeout):
-            raise ResolutionTimeout
+        deadline = time.monotonic() + timeout
+        while not lookup.done.wait(min(STOP_CHECK, max(0.0, deadline - time.monotonic()))):
+            if stop is not None and stop.is_set():
+                raise Stopped
+            if time.monotonic() >= deadline:
+                raise ResolutionTimeout
         if lookup.error is not None:
             raise lookup.error
         return lookup.addresses
@@ -198,9 +214,11 @@ class TcpCollector(Collector[TcpOptions]):
         try:
             if is_ip_literal(host):
                 return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
-            return LOOKUPS.resolve(host, port, ctx.remaining())
+            return LOOKUPS.resolve(host, port, ctx.remaining(), ctx.stop_event)
         except ResolutionTimeout:
             raise CollectError(f"{where}: name resolution took longer than {ctx.timeout:g}s") from None
+        except Stopped:
+            raise CollectError(f"{where}: shutting down during name resolution") from None
         except OSError as exc:
             raise CollectError(f"{where}: cannot resolve host: {exc.strerror or exc}") from None
 

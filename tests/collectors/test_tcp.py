@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from collectors.tcp import LOOKUPS, TcpCollector
-from monitor.plugin import CollectError
+from monitor.plugin import CollectContext, CollectError, SourceInfo
 from tests.collectors.conftest import run_collector
 
 HUNG_HOSTS = {"hung.example", "also-hung.example"}
@@ -175,3 +175,17 @@ def test_unknown_or_unencodable_name_is_a_clear_error(resolver):
     label = "x" * 64  # longer than DNS allows: IDNA encoding fails before any query is sent
     with pytest.raises(CollectError, match=rf"^{label}.example:80: cannot resolve host: .*idna"):
         run_collector(TcpCollector, {"host": f"{label}.example", "port": 80})
+
+
+def test_shutdown_does_not_wait_out_a_hung_lookup(resolver):
+    """Quitting sets the stop flag: the poll gives up within a stop check, not at its timeout."""
+    collector = TcpCollector(
+        TcpCollector.Options.model_validate({"host": "hung.example", "port": 5432}),
+        SourceInfo("db", 60.0, 30.0),
+    )
+    ctx = CollectContext("db", 30.0, time.monotonic() + 30.0)
+    threading.Timer(0.2, ctx.stop_event.set).start()
+    started = time.monotonic()
+    with pytest.raises(CollectError, match=r"^hung.example:5432: shutting down during name resolution$"):
+        list(collector.collect(ctx))
+    assert time.monotonic() - started < 5, "it waited for the 30 s timeout"
