@@ -18,6 +18,7 @@ from monitor.catalog import catalog
 from monitor.config import DEFAULT_LISTEN, Config, ConfigError, load_config, parse_listen, unknown_name
 from monitor.lognews import shown_elsewhere
 from monitor.registry import Registry
+from monitor.wording import plural
 
 log = logging.getLogger("monitor")
 
@@ -223,11 +224,6 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "rules":
         return _rules(config, args.output)
     return _run(config, args)
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 source`, `2 sources`: every count a message shows goes through here."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _check_summary(config: Config) -> int:

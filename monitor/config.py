@@ -38,6 +38,7 @@ from monitor.model import EMPTY_MAPPING, Labels, make_labels
 from monitor.plugin import Collector, CollectorOptions
 from monitor.registry import PluginLoadError, Registry
 from monitor.validation import METRIC_NAME
+from monitor.wording import plural
 from monitor.yamlsource import LoadedYaml, Problem, load_yaml
 from monitor.yamlsource import Path as KeyPath
 
@@ -250,10 +251,9 @@ class Config:
 
     def summary(self) -> str:
         collectors = sorted({s.collector for s in self.sources})
-        plural = "" if len(self.sources) == 1 else "s"
-        alerts = f", {len(self.alerts)} alert{'' if len(self.alerts) == 1 else 's'}" if self.alerts else ""
+        alerts = f", {plural(len(self.alerts), 'alert')}" if self.alerts else ""
         return (
-            f"{self.path}: OK, {len(self.sources)} source{plural} "
+            f"{self.path}: OK, {plural(len(self.sources), 'source')} "
             f"({', '.join(collectors) or 'none'}), exporter on {self.exporter.listen}{alerts}"
         )
 

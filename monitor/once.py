@@ -17,14 +17,16 @@ from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
 
 
-def collect_once(config: Config) -> Snapshot:
-    """Run the pollers until every source has been tried once (or its timeout passed).
+def collect_once(config: Config, store: MetricsStore | None = None) -> Snapshot:
+    """Run the pollers until every source has been tried once (or its timeout passed), into
+    `store` when the caller wants its history too (else one that keeps none: a single
+    collection draws no chart).
 
     The scheduler is stopped in `finally`: an exception here is usually the user's Ctrl+C
     (see cli.Interrupted), and only a stopped scheduler closes the collectors, which is how a
     `command` source's program and its children get killed rather than left running.
     """
-    store = MetricsStore(history=0)  # one collection draws no chart
+    store = store if store is not None else MetricsStore(history=0)
     scheduler = Scheduler(config, store, start_jitter=False)
     try:
         scheduler.start()

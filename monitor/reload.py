@@ -25,6 +25,7 @@ from prometheus_client.metrics_core import Metric
 from monitor.config import Config, ConfigError, load_config
 from monitor.lognews import SHOWN_ELSEWHERE
 from monitor.scheduler import SourceChanges
+from monitor.wording import plural
 
 if TYPE_CHECKING:
     from monitor.runfiles import RunFiles
@@ -152,8 +153,7 @@ class Reloader:
                     False,
                     attempted,
                     self.status.last_success,
-                    f"reload failed ({len(problems)} problem{'s' if len(problems) != 1 else ''}); "
-                    "still running the previous config",
+                    f"reload failed ({plural(len(problems), 'problem')}); still running the previous config",
                     problems,
                 )
             else:
@@ -183,7 +183,7 @@ class Reloader:
         message = f"reloaded {config.path}: {changes.describe()}"
         log.info("%s", message)
         if warnings:
-            message += f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})"
+            message += f" ({plural(len(warnings), 'warning')})"
         return ReloadStatus(True, attempted, attempted, message, tuple(warnings), changes)
 
     def request(self) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from monitor.model import MetricSpec, MetricType, Sample, SeriesKey
+from monitor.wording import plural
 
 if TYPE_CHECKING:
     from monitor.plugin import CollectContext, Collector
@@ -198,7 +199,7 @@ class SampleValidator:
     def _report(self, undeclared: Counter[tuple[str, str]], ctx: CollectContext) -> None:
         collector = self._declared_by.name if self._declared_by is not None else "?"
         for (name, label), count in undeclared.items():
-            samples = f"{count} sample{'s' if count != 1 else ''} dropped"
+            samples = f"{plural(count, 'sample')} dropped"
             if not label:
                 ctx.error(
                     f"{name}: not a metric collector {collector!r} declares; {samples} "

@@ -62,6 +62,12 @@ class Problem:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
+def problem_at(file: str, mark: yaml.Mark | None, path: Path, message: str) -> Problem:
+    """A Problem at a YAML mark (1-based line and column), or at 1:1 without one."""
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return Problem(file, line, column, format_path(path), message)
+
+
 def format_path(path: Path) -> str:
     text = ""
     for part in path:
@@ -85,9 +91,9 @@ class LoadedYaml:
         The message is redacted: validators quote the input they reject, and that input may
         hold a ${VAR} value, whole or as a part (`https://user:${PASSWORD}@host`)."""
         node = self._node(path, at_key=at_key)
-        mark = node.start_mark if node is not None else None
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return Problem(self.file, line, column, format_path(path), self.redact(message))
+        return problem_at(
+            self.file, node.start_mark if node is not None else None, path, self.redact(message)
+        )
 
     def redact(self, text: str) -> str:
         """Replace each environment value in `text` by ***, as written and as repr() quotes it
@@ -183,10 +189,10 @@ def load_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) ->
         message = "invalid YAML: nested too deeply"
         return LoadedYaml(file, None, None, [Problem(file, 1, 1, "", message)])
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = f"invalid YAML: {exc.problem or exc.context}"
-        return LoadedYaml(file, None, None, [Problem(file, line, column, "", message)])
+        return LoadedYaml(
+            file, None, None, [problem_at(file, exc.problem_mark or exc.context_mark, (), message)]
+        )
     finally:
         loader.dispose()
 
@@ -219,8 +225,7 @@ def _measure(
 
     def problem(node: yaml.Node, edge: _Edge | None, path: Path, message: str) -> Problem:
         alias = aliases.get(edge) if edge is not None else None
-        mark = alias[1] if alias is not None else node.start_mark
-        return Problem(result.file, mark.line + 1, mark.column + 1, format_path(path), message)
+        return problem_at(result.file, alias[1] if alias is not None else node.start_mark, path, message)
 
     def count(node: yaml.Node, edge: _Edge | None, path: Path) -> None:
         nonlocal total, aliased
@@ -311,16 +316,8 @@ def _check_nodes(
                     node.value, missing = _substitute(node.value, result, environ)
                 substituted[id(node)] = missing
             for name in missing:
-                mark = node.start_mark
-                result.problems.append(
-                    Problem(
-                        result.file,
-                        mark.line + 1,
-                        mark.column + 1,
-                        format_path(path),
-                        f"environment variable {name!r} is not set",
-                    )
-                )
+                message = f"environment variable {name!r} is not set"
+                result.problems.append(problem_at(result.file, node.start_mark, path, message))
                 result.settled.add(path)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
@@ -331,16 +328,8 @@ def _check_nodes(
         for index, (key_node, value_node) in enumerate(node.value):
             key = _key_text(key_node)
             if key in seen:
-                mark = key_node.start_mark
-                result.problems.append(
-                    Problem(
-                        result.file,
-                        mark.line + 1,
-                        mark.column + 1,
-                        format_path((*path, key)),
-                        f"duplicate key {key!r} (first defined at line {seen[key]})",
-                    )
-                )
+                message = f"duplicate key {key!r} (first defined at line {seen[key]})"
+                result.problems.append(problem_at(result.file, key_node.start_mark, (*path, key), message))
             seen.setdefault(key, key_node.start_mark.line + 1)
             if (id(node), index, False) not in cycles:
                 _check_nodes(value_node, (*path, key), result, environ, cycles, substituted)

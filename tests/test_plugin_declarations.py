@@ -14,10 +14,9 @@ import pytest
 
 from monitor.config import parse_config
 from monitor.model import MetricSpec, MetricType, Sample
+from monitor.once import collect_once
 from monitor.plugin import CollectContext, Collector, CollectorOptions
 from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
-from monitor.scheduler import Scheduler
-from monitor.store import MetricsStore
 from monitor.validation import InvalidDeclaration, SampleValidator, check_declared_metrics
 
 FIX = "declare type=MetricType.COUNTER, or drop the _total suffix"
@@ -97,21 +96,10 @@ def test_a_plugin_declaring_a_total_gauge_disables_only_its_sources(tmp_path, mo
     )
     with pytest.raises(PluginLoadError, match=r"InvalidDeclaration: .*'dirstats_scans_total'"):
         registry.load("dirstats")
-    store = MetricsStore()
-    scheduler = Scheduler(config, store, start_jitter=False)
-    scheduler.start()
-    try:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            sources = store.snapshot().sources
-            if all(s.health.last_attempt for s in sources.values()):
-                break
-            time.sleep(0.05)
-        assert sources["ok"].health.up and not sources["bad"].health.up
-        error = sources["bad"].health.last_error
-        assert "collector plugin 'dirstats' failed to import" in error and error.endswith(FIX)
-    finally:
-        scheduler.stop()
+    sources = collect_once(config).sources
+    assert sources["ok"].health.up and not sources["bad"].health.up
+    error = sources["bad"].health.last_error
+    assert "collector plugin 'dirstats' failed to import" in error and error.endswith(FIX)
 
 
 class Declared(Collector[CollectorOptions]):

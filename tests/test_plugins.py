@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -14,10 +13,9 @@ from pydantic import Field
 from monitor.catalog import describe_options
 from monitor.config import parse_config
 from monitor.model import Sample
+from monitor.once import collect_once
 from monitor.plugin import CollectContext, Collector, CollectorOptions
 from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
-from monitor.scheduler import Scheduler
-from monitor.store import MetricsStore
 
 
 def run_monitor(*args: str, cwd=None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -67,21 +65,10 @@ def test_plugin_that_fails_to_import_disables_only_its_sources() -> None:
     )
     with pytest.raises(PluginLoadError, match="No module named 'no_such_module_xyz'"):
         registry.load("broken")
-    store = MetricsStore()
-    scheduler = Scheduler(config, store, start_jitter=False)
-    scheduler.start()
-    try:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            sources = store.snapshot().sources
-            if all(s.health.last_attempt for s in sources.values()):
-                break
-            time.sleep(0.05)
-        assert sources["ok"].health.up
-        assert not sources["bad"].health.up
-        assert "failed to import from no_such_module_xyz:Collector" in sources["bad"].health.last_error
-    finally:
-        scheduler.stop()
+    sources = collect_once(config).sources
+    assert sources["ok"].health.up
+    assert not sources["bad"].health.up
+    assert "failed to import from no_such_module_xyz:Collector" in sources["bad"].health.last_error
 
 
 def test_registered_object_that_is_not_a_collector_is_rejected_clearly() -> None:

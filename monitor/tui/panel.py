@@ -22,6 +22,7 @@ from monitor.store import MetricsStore
 from monitor.tui import view as v
 from monitor.tui.colours import STATE_SYMBOLS, sparkline_style, state_style, value_style
 from monitor.tui.format import format_age, format_value
+from monitor.wording import plural
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 SPARK_POINTS = 24
@@ -74,10 +75,8 @@ def badge(source: SourceData, now: float) -> Badge:
     if state is SourceState.UP:
         partial = health.partial_errors
         if partial:
-            plural = "s" if len(partial) != 1 else ""
-            return Badge(
-                state, f"{symbol} up, {len(partial)} partial error{plural}", _clip(partial[0]), len(partial)
-            )
+            count = plural(len(partial), "partial error")
+            return Badge(state, f"{symbol} up, {count}", _clip(partial[0]), len(partial))
         return Badge(state, f"{symbol} up")
     if state is SourceState.PENDING:
         return Badge(state, f"{symbol} pending: first collection not finished")

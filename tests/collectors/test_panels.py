@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from monitor.alerts.definitions import Level
 from monitor.config import parse_config
-from monitor.scheduler import Scheduler
+from monitor.once import collect_once
 from monitor.store import MetricsStore
 from monitor.tui.panel import PanelRow, panel_rows
 
@@ -24,17 +23,7 @@ def panels(config_text: str, filter_text: str = "") -> dict[str, list[PanelRow]]
     """Each source's panel rows after its first collection, as the overview builds them."""
     config = parse_config(textwrap.dedent(config_text), "panels.yaml", environ={})
     store = MetricsStore()
-    scheduler = Scheduler(config, store, start_jitter=False)
-    scheduler.start()
-    try:
-        deadline = time.monotonic() + 15
-        snapshot = store.snapshot()
-        while time.monotonic() < deadline:
-            if all(s.health.collections >= 1 for s in snapshot.sources.values()):
-                break
-            snapshot = store.wait_for_change(snapshot.version, 1.0)
-    finally:
-        scheduler.stop()
+    snapshot = collect_once(config, store)
     rows = {}
     for source in config.sources:
         data = snapshot.sources[source.name]

@@ -4,11 +4,14 @@ notification: what changed, or each problem with file:line."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from textual.notifications import Notification
+from textual.pilot import Pilot
 
 from monitor.alerts.definitions import Level
 from monitor.config import load_config
@@ -18,6 +21,19 @@ from monitor.tui.logbuffer import LogBuffer
 from monitor.tui.panel import SourcePanel
 
 SOURCE = "  - {{name: {name}, collector: command, argv: [echo, '1'], interval: 200ms}}\n"
+
+
+@contextlib.asynccontextmanager
+async def dashboard_over(config: Path, **options: object) -> AsyncIterator[tuple[Runtime, MonitorApp, Pilot]]:
+    """The real engine on `config` under the dashboard in a 120x40 test terminal."""
+    runtime = Runtime(load_config(str(config)))
+    runtime.start()
+    try:
+        app = MonitorApp.from_runtime(runtime, **options)
+        async with app.run_test(size=(120, 40)) as pilot:
+            yield runtime, app, pilot
+    finally:
+        runtime.stop()
 
 
 async def wait_for_notification(app: MonitorApp, pilot, text: str, deadline: float = 15.0) -> Notification:
@@ -35,32 +51,24 @@ async def wait_for_notification(app: MonitorApp, pilot, text: str, deadline: flo
 async def test_r_reloads_and_reports_success_and_errors(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("sources:\n" + SOURCE.format(name="one"))
-    runtime = Runtime(load_config(str(config)))
-    runtime.start()
-    try:
-        app = MonitorApp.from_runtime(runtime)
-        async with app.run_test(size=(120, 40)) as pilot:
-            config.write_text("sources:\n" + SOURCE.format(name="one") + SOURCE.format(name="two"))
-            await pilot.press("r")
-            shown = await wait_for_notification(app, pilot, "reloaded")
-            assert "1 added (two)" in shown.message and "1 unchanged" in shown.message
-            assert shown.severity == "information"
-            assert "two" in runtime.store.snapshot().sources
+    async with dashboard_over(config) as (runtime, app, pilot):
+        config.write_text("sources:\n" + SOURCE.format(name="one") + SOURCE.format(name="two"))
+        await pilot.press("r")
+        shown = await wait_for_notification(app, pilot, "reloaded")
+        assert "1 added (two)" in shown.message and "1 unchanged" in shown.message
+        assert shown.severity == "information"
+        assert "two" in runtime.store.snapshot().sources
 
-            config.write_text(
-                "sources:\n  - {name: one, collector: command, argv: [echo, '1'], intervall: 1s}\n"
-            )
-            await pilot.press("r")
-            shown = await wait_for_notification(app, pilot, "reload failed")
-            assert f"{config}:2:" in shown.message and "did you mean 'interval'" in shown.message
-            assert shown.severity == "error"
-            await pilot.pause(0.5)  # the reloader's own error log line would be a second toast
-            assert sum("did you mean 'interval'" in n.message for n in app._notifications) == 1
-            assert "Reload config" in [c.title for c in app.get_system_commands(app.screen)]
-            assert not runtime.reload_status.ok
-            assert set(runtime.store.snapshot().sources) == {"one", "two"}  # the running config carries on
-    finally:
-        runtime.stop()
+        config.write_text("sources:\n  - {name: one, collector: command, argv: [echo, '1'], intervall: 1s}\n")
+        await pilot.press("r")
+        shown = await wait_for_notification(app, pilot, "reload failed")
+        assert f"{config}:2:" in shown.message and "did you mean 'interval'" in shown.message
+        assert shown.severity == "error"
+        await pilot.pause(0.5)  # the reloader's own error log line would be a second toast
+        assert sum("did you mean 'interval'" in n.message for n in app._notifications) == 1
+        assert "Reload config" in [c.title for c in app.get_system_commands(app.screen)]
+        assert not runtime.reload_status.ok
+        assert set(runtime.store.snapshot().sources) == {"one", "two"}  # the running config carries on
 
 
 LINES = "  - {{name: one, collector: command, argv: [printf, 'low 1\\nhigh 5\\n'], format: lines, interval: 200ms{extra}}}\n"
@@ -84,43 +92,31 @@ async def test_a_reload_applies_show_thresholds_theme_and_refresh_to_the_open_da
 ) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("sources:\n" + LINES.format(extra=", show: [low]"))
-    runtime = Runtime(load_config(str(config)))
-    runtime.start()
-    try:
-        app = MonitorApp.from_runtime(runtime)
-        async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: "low" in panel_rows(app), "the panel shows the series `show` names")
-            assert "high" not in panel_rows(app) and app.theme == "textual-dark"
+    async with dashboard_over(config) as (_runtime, app, pilot):
+        await wait_for(pilot, lambda: "low" in panel_rows(app), "the panel shows the series `show` names")
+        assert "high" not in panel_rows(app) and app.theme == "textual-dark"
 
-            config.write_text(
-                "dashboard: {theme: textual-light, refresh: 100ms, bell: true}\nsources:\n"
-                + LINES.format(extra=", show: [high], thresholds: {high: {warning: 2, critical: 10}}")
-            )
-            await pilot.press("r")
-            shown = await wait_for_notification(app, pilot, "reloaded")
-            assert (
-                "0 restarted" in shown.message and "1 unchanged" in shown.message
-            )  # `show` is the dashboard's
-            await wait_for(pilot, lambda: "high" in panel_rows(app), "the panel follows the new `show`")
-            assert panel_rows(app) == {"high": Level.WARNING}  # coloured by the new threshold
-            assert app.theme == "textual-light" and app.refresh_interval == 0.1 and app.bell_on_firing
-            ticks = app.refreshes
-            await wait_for(pilot, lambda: app.refreshes >= ticks + 5, "the dashboard goes on refreshing")
+        config.write_text(
+            "dashboard: {theme: textual-light, refresh: 100ms, bell: true}\nsources:\n"
+            + LINES.format(extra=", show: [high], thresholds: {high: {warning: 2, critical: 10}}")
+        )
+        await pilot.press("r")
+        shown = await wait_for_notification(app, pilot, "reloaded")
+        assert "0 restarted" in shown.message and "1 unchanged" in shown.message  # `show` is the dashboard's
+        await wait_for(pilot, lambda: "high" in panel_rows(app), "the panel follows the new `show`")
+        assert panel_rows(app) == {"high": Level.WARNING}  # coloured by the new threshold
+        assert app.theme == "textual-light" and app.refresh_interval == 0.1 and app.bell_on_firing
+        ticks = app.refreshes
+        await wait_for(pilot, lambda: app.refreshes >= ticks + 5, "the dashboard goes on refreshing")
 
-            # Changing only a threshold restarts no poller, and the colour still follows it.
-            config.write_text(
-                "dashboard: {theme: textual-light, refresh: 100ms, bell: true}\nsources:\n"
-                + LINES.format(extra=", show: [high], thresholds: {high: {warning: 6}}")
-            )
-            await pilot.press("r")
-            await wait_for(
-                pilot, lambda: sum("reloaded" in n.message for n in app._notifications) == 2, "2nd"
-            )
-            await wait_for(
-                pilot, lambda: panel_rows(app) == {"high": Level.OK}, "the colour follows a threshold"
-            )
-    finally:
-        runtime.stop()
+        # Changing only a threshold restarts no poller, and the colour still follows it.
+        config.write_text(
+            "dashboard: {theme: textual-light, refresh: 100ms, bell: true}\nsources:\n"
+            + LINES.format(extra=", show: [high], thresholds: {high: {warning: 6}}")
+        )
+        await pilot.press("r")
+        await wait_for(pilot, lambda: sum("reloaded" in n.message for n in app._notifications) == 2, "2nd")
+        await wait_for(pilot, lambda: panel_rows(app) == {"high": Level.OK}, "the colour follows a threshold")
 
 
 async def test_a_reload_from_outside_the_dashboard_is_reported_in_it(tmp_path: Path) -> None:
@@ -129,13 +125,10 @@ async def test_a_reload_from_outside_the_dashboard_is_reported_in_it(tmp_path: P
     config = tmp_path / "config.yaml"
     failing = "  - {name: failing, collector: command, argv: ['false'], interval: 200ms}\n"
     config.write_text("sources:\n" + SOURCE.format(name="one") + failing)
-    runtime = Runtime(load_config(str(config)))
-    runtime.start()
     buffer = LogBuffer()
     logging.getLogger().addHandler(buffer)
     try:
-        app = MonitorApp.from_runtime(runtime, log_buffer=buffer)
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with dashboard_over(config, log_buffer=buffer) as (runtime, app, pilot):
             await pilot.pause(0.3)
             assert not any("reload" in n.message for n in app._notifications), "nothing at startup"
             await wait_for(
@@ -156,21 +149,14 @@ async def test_a_reload_from_outside_the_dashboard_is_reported_in_it(tmp_path: P
             assert sum("unknown collector 'nope'" in n.message for n in app._notifications) == 1
     finally:
         logging.getLogger().removeHandler(buffer)
-        runtime.stop()
 
 
 async def test_a_reload_whose_settings_wait_for_a_restart_is_a_warning(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("sources:\n" + SOURCE.format(name="one"))
-    runtime = Runtime(load_config(str(config)))
-    runtime.start()
-    try:
-        app = MonitorApp.from_runtime(runtime)
-        async with app.run_test(size=(120, 40)) as pilot:
-            config.write_text("history: 5m\nsources:\n" + SOURCE.format(name="one"))
-            await pilot.press("r")
-            shown = await wait_for_notification(app, pilot, "reloaded")
-            assert "history settings changed" in shown.message and "next restart" in shown.message
-            assert shown.severity == "warning"
-    finally:
-        runtime.stop()
+    async with dashboard_over(config) as (_runtime, app, pilot):
+        config.write_text("history: 5m\nsources:\n" + SOURCE.format(name="one"))
+        await pilot.press("r")
+        shown = await wait_for_notification(app, pilot, "reloaded")
+        assert "history settings changed" in shown.message and "next restart" in shown.message
+        assert shown.severity == "warning"

@@ -6,6 +6,8 @@ import threading
 import time
 from collections.abc import Iterable
 
+from textual.widgets import DataTable
+
 from monitor.model import Sample, SourceHealth
 from monitor.plugin import CollectContext, Collector, CollectorOptions
 from monitor.runtime import Runtime
@@ -30,6 +32,12 @@ def wait_for_the_test_to_release(event: threading.Event) -> None:
     event.wait(30)
 
 
+def rows_by_name(table: DataTable) -> dict[str, list[str]]:
+    """A table's rows as text, keyed by their first cell (a source or a thread)."""
+    rows = (table.get_row_at(i) for i in range(table.row_count))
+    return {str(row[0]): [str(cell) for cell in row[1:]] for row in rows}
+
+
 CONFIG = """
 sources:
   - {name: fine, collector: scripted, interval: 200ms, timeout: 100ms}
@@ -52,20 +60,14 @@ async def test_costs_and_the_stack_of_a_hung_poller() -> None:
             stacks = str(app.screen.stacks.render())
             assert "in wait_for_the_test_to_release" in stacks
             assert "poller:fine" not in stacks
-            threads = {
-                str(row[0]): str(row[1])
-                for row in (app.screen.threads.get_row_at(i) for i in range(app.screen.threads.row_count))
-            }
+            threads = {name: cells[0] for name, cells in rows_by_name(app.screen.threads).items()}
             assert threads["poller:frozen"].startswith("HUNG: collecting for")
             assert "past its 0.1s timeout" in threads["poller:frozen"]
             assert threads["poller:fine"].startswith(("sleeping until", "collecting for"))
-            costs = {
-                str(row[0]): [str(cell) for cell in row]
-                for row in (app.screen.costs.get_row_at(i) for i in range(app.screen.costs.row_count))
-            }
-            assert costs["fine"][1:3] == ["scripted", "0.2s"]
-            assert int(costs["fine"][6]) >= 1, "collections are counted"
-            assert int(costs["frozen"][8]) >= 1, "the hang counts as an error"
+            costs = rows_by_name(app.screen.costs)
+            assert costs["fine"][0:2] == ["scripted", "0.2s"]
+            assert int(costs["fine"][5]) >= 1, "collections are counted"
+            assert int(costs["frozen"][7]) >= 1, "the hang counts as an error"
             while not str(app.screen.costs.get_row_at(0)[4]).endswith(" %"):
                 assert time.monotonic() < deadline, "the CPU share was never measured"
                 await pilot.pause(0.1)
@@ -115,8 +117,4 @@ async def test_a_slow_source_gets_a_cpu_share_too() -> None:
         for _ in range(7):  # 70 s, a tick every 10 s
             clock.now += 10.0
             app.tick()
-        rows = {
-            str(r[0]): str(r[4])
-            for r in (app.screen.costs.get_row_at(i) for i in range(app.screen.costs.row_count))
-        }
-        assert rows["slow"] == "0.00 %"
+        assert rows_by_name(app.screen.costs)["slow"][3] == "0.00 %"
