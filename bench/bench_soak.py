@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -112,15 +113,16 @@ class SoakResult:
         baseline, final = max(first), max(last)
         return baseline, final, final / baseline
 
-    def floors(self, column: int, window: float) -> tuple[int, int]:
-        """The lowest value of a column in the first and in the last `window` seconds after
-        warm-up: the steady level, which transients (a reload briefly running old and new
-        pollers side by side, a command's pipes) cannot raise."""
+    def steady_levels(self, column: int, window: float) -> tuple[int, int]:
+        """The median of a column in the first and in the last `window` seconds after warm-up:
+        the level the process sits at. Transients move a minimum or a maximum but not the
+        median: a reload stops changed pollers (their event loops' fds) a moment before it
+        starts their replacements, and a command's pipes are open while it runs."""
         steady = self.after_warmup()
         end = steady[-1][0]
         first = [sample[column] for sample in steady if sample[0] < self.warmup + window]
         last = [sample[column] for sample in steady if sample[0] >= end - window]
-        return min(first), min(last)
+        return statistics.median_low(first), statistics.median_low(last)
 
     def spread(self, column: int) -> tuple[int, int]:
         values = [sample[column] for sample in self.after_warmup()]

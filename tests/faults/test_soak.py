@@ -24,9 +24,9 @@ def test_two_minute_soak_has_no_unbounded_growth(tmp_path: Path, monkeypatch) ->
     assert log.count("reloaded ") >= result.reloads - 1  # the last SIGHUP may land as it stops
     baseline, final, ratio = result.growth(1, window=20.0)
     assert ratio <= GROWTH_LIMIT, f"RSS grew from {baseline / 2**20:.1f} to {final / 2**20:.1f} MiB"
-    first, last = result.floors(2, window=20.0)
+    first, last = result.steady_levels(2, window=20.0)
     assert last <= first, f"threads: {first} at the start, {last} at the end ({result.spread(2)} overall)"
-    first, last = result.floors(3, window=20.0)
+    first, last = result.steady_levels(3, window=20.0)
     assert last <= first + 2, (
         f"open fds: {first} at the start, {last} at the end ({result.spread(3)} overall)"
     )
