@@ -8,12 +8,13 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from monitor.model import SourceState
-from monitor.tui.colours import STATE_SYMBOLS
+from monitor.tui.colours import STATE_SYMBOLS, state_style
 
 BADGES = {
     SourceState.UP: "the last collection succeeded and its data is fresh",
@@ -30,6 +31,9 @@ PARTIAL = (
 
 
 class HelpScreen(Screen):
+    """Keys and badges in two columns, so a description that wraps stays under itself instead
+    of running back under the keys."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark", "app.pop_screen", "Close help")]
 
     def __init__(self, sections: dict[str, Iterable[BindingType]]) -> None:
@@ -38,23 +42,34 @@ class HelpScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-scroll"):
-            yield Static(self._text(), id="help-text")
+            yield Static("[b]monitor: keys[/b]\nEvery action is also in the command palette (ctrl+p).")
+            for title, bindings in self.sections.items():
+                yield Static(f"[b]{title}[/b]", classes="help-heading")
+                for binding in bindings:
+                    assert isinstance(binding, Binding)
+                    keys = ", ".join(
+                        self.app.get_key_display(Binding(key, "")) for key in binding.key.split(",")
+                    )
+                    yield self._row(keys, binding.tooltip or binding.description)
+            yield Static("[b]Health badges[/b]", classes="help-heading")
+            for state, meaning in BADGES.items():
+                yield self._row(f"{STATE_SYMBOLS[state]} {state.value}", meaning, state_style(state))
+                if state is SourceState.UP:
+                    yield self._row(f"{STATE_SYMBOLS[state]} up, N partial errors", PARTIAL, "$warning")
+            yield Static(
+                "Mouse: click a panel to open its detail, a column header to sort, a key in the footer.",
+                classes="help-heading",
+            )
         yield Footer()
 
-    def _text(self) -> str:
-        lines = ["[b]monitor: keys[/b]", "Every action is also in the command palette (ctrl+p).", ""]
-        for title, bindings in self.sections.items():
-            lines.append(f"[b]{title}[/b]")
-            for binding in bindings:
-                assert isinstance(binding, Binding)
-                keys = ", ".join(self.app.get_key_display(Binding(key, "")) for key in binding.key.split(","))
-                lines.append(f"  [$accent]{keys:<16}[/] {binding.tooltip or binding.description}")
-            lines.append("")
-        lines.append("[b]Health badges[/b]")
-        for state, meaning in BADGES.items():
-            lines.append(f"  {STATE_SYMBOLS[state]} {state.value:<8} {meaning}")
-            if state is SourceState.UP:
-                lines.append(f"  {STATE_SYMBOLS[state]} {'up, N partial errors':<8} {PARTIAL}")
-        lines.append("")
-        lines.append("Mouse: click a panel to open its detail, a column header to sort, a key in the footer.")
-        return "\n".join(lines)
+    def text(self) -> str:
+        """Everything the screen says, one widget per line: what a reader (or a test) sees."""
+        return "\n".join(str(widget.render()) for widget in self.query(Static))
+
+    @staticmethod
+    def _row(term: str, meaning: str, style: str = "$accent") -> Horizontal:
+        return Horizontal(
+            Static(Content.styled(term, style), classes="help-term"),
+            Static(meaning, markup=False, classes="help-meaning"),
+            classes="help-row",
+        )

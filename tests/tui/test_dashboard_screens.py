@@ -138,7 +138,7 @@ async def test_help_lists_every_binding_and_badge(clock: Clock) -> None:
         await pilot.pause()
         await pilot.press("question_mark")
         await pilot.pause()
-        text = str(app.screen.query_one("#help-text", Static).render())
+        text = app.screen.text()
         for description in app.help_sections()["Everywhere"]:
             assert description.tooltip in text
         for words in ("Window: the last 5 minutes", "Open the focused source's detail", "stale", "pending"):
