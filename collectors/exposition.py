@@ -45,8 +45,15 @@ out whether they pass the series cap never means one long, uninterruptible scan.
 _SAMPLE_LINE_NAME = re.compile(r"\n[ \t]*([^#{\s][^{\s]*)")
 
 
+_TIMESTAMP_SUFFIXES = ("_timestamp_seconds", "_time_seconds")
+"""`process_start_time_seconds`, `node_boot_time_seconds`, `..._last_success_timestamp_seconds`:
+points in time. As a counter (`node_disk_io_time_seconds_total`) the same words are a duration."""
+
+
 def unit_of(name: str) -> Unit:
     """Guess the unit from the Prometheus naming convention (`_bytes`, `_seconds_total`)."""
+    if name.endswith(_TIMESTAMP_SUFFIXES):
+        return Unit.TIMESTAMP
     base = name.removesuffix("_total")
     return next((unit for suffix, unit in _UNIT_SUFFIXES.items() if base.endswith(suffix)), Unit.NONE)
 

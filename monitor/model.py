@@ -54,6 +54,9 @@ class Unit(enum.StrEnum):
     CELSIUS = "celsius"
     RPM = "rpm"
     DAYS = "days"
+    TIMESTAMP = "timestamp"
+    """Seconds since the Unix epoch (`..._timestamp_seconds`, `node_boot_time_seconds`): shown
+    as an age, not as a duration of fifty-odd years; exported with the unit `seconds`."""
 
 
 @dataclass(frozen=True, slots=True)

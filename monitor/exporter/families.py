@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from prometheus_client.metrics_core import Metric
 
-from monitor.model import Labels, MetricSpec, MetricType, SourceData, SourceState
+from monitor.model import Labels, MetricSpec, MetricType, SourceData, SourceState, Unit
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,8 @@ def _family_for(name: str, spec: MetricSpec | None, collector: str) -> tuple[Met
 
 def _unit_of(family_name: str, spec: MetricSpec) -> str:
     """prometheus_client rejects a unit the family name does not end with."""
-    return spec.unit.value if family_name.endswith(f"_{spec.unit.value}") else ""
+    unit = "seconds" if spec.unit is Unit.TIMESTAMP else spec.unit.value
+    return unit if family_name.endswith(f"_{unit}") else ""
 
 
 def value_families(source: SourceData) -> list[Metric]:

@@ -136,7 +136,7 @@ class DetailScreen(DashboardScreen):
             cells = [stats.current, stats.minimum, stats.maximum, stats.mean]
             table.add_row(
                 series.full_name,
-                *(format_value(x, unit, rate=series.rate) for x in cells),
+                *(format_value(x, unit, rate=series.rate, now=source.time) for x in cells),
                 key=series.full_name,
             )
         if selected in self._rows:
@@ -165,10 +165,13 @@ class DetailScreen(DashboardScreen):
         else:
             series, _, history = row
             unit = series.spec.unit if series.spec else Unit.NONE
-            plt.title(f"{series.full_name}{' per second' if series.rate else ''} ({unit or 'no unit'})")
+            scale, unit_label = (100.0, "%") if unit is Unit.RATIO else (1.0, unit or "no unit")
+            plt.title(f"{series.full_name}{' per second' if series.rate else ''} ({unit_label})")
             plt.xlabel("seconds before the snapshot")
-            if history:
-                plt.plot([t - source.time for t, _ in history], [y for _, y in history], marker="braille")
+            if history:  # a ratio in %, as the table beside it shows it
+                plt.plot(
+                    [t - source.time for t, _ in history], [y * scale for _, y in history], marker="braille"
+                )
             plt.xlim(-self.effective_window(), 0)
         plot.refresh()
 

@@ -10,10 +10,16 @@ BINARY_PREFIXES = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 DECIMAL_PREFIXES = ("", "k", "M", "G", "T", "P")
 
 
-def format_value(value: float, unit: Unit = Unit.NONE, rate: bool = False) -> str:
-    """`rate` marks a per-second value derived from a counter: it gets a "/s" suffix."""
+def format_value(value: float, unit: Unit = Unit.NONE, rate: bool = False, now: float | None = None) -> str:
+    """`rate` marks a per-second value derived from a counter: it gets a "/s" suffix. `now` is
+    the time a timestamp's age is counted to: the time it was collected, so the text is the
+    same however late the screen is drawn."""
     if math.isnan(value):
         return "–"
+    if unit is Unit.TIMESTAMP:
+        if now is None:
+            raise ValueError("a timestamp is shown as an age: pass the time to count it to (now)")
+        return format_timestamp(value, now)
     per = "/s" if rate else ""
     if unit is Unit.BYTES:
         return _scaled(value, 1024.0, BINARY_PREFIXES) + per
@@ -44,15 +50,33 @@ def _scaled(value: float, base: float, prefixes: tuple[str, ...]) -> str:
     return f"{text} {prefixes[index]}"
 
 
+DURATION_UNITS = (("µs", 1e6, 1000.0), ("ms", 1e3, 1000.0), ("s", 1.0, 60.0))
+"""(suffix, scale, the rounded size at which the next unit takes over)."""
+
+
 def format_duration(seconds: float) -> str:
-    """Durations from microseconds (a collection) to days (an uptime)."""
-    if seconds < 0.001:
-        return f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    return format_age(seconds)
+    """Durations from microseconds (a collection) to days (an uptime). A negative one (a clock
+    offset, a lag) reads like a positive one with a minus sign, not as millions of µs. A value
+    that rounds up to the next unit is written in it (1.0 s, never 1000 ms)."""
+    if seconds == 0:
+        return "0 s"
+    sign = "-" if seconds < 0 else ""
+    size = abs(seconds)
+    for suffix, scale, limit in DURATION_UNITS:
+        scaled = size * scale
+        decimals = 0 if suffix == "µs" or (suffix == "ms" and scaled >= 9.95) else 1
+        if round(scaled, decimals) < limit:
+            return f"{sign}{scaled:.{decimals}f} {suffix}"
+    return sign + format_age(size)
+
+
+def format_timestamp(timestamp: float, now: float) -> str:
+    """A point in time as its distance from `now`: 3d04h ago, in 2m00s. Zero is the usual
+    "never happened" (a last-success time before the first success), not 1970."""
+    if timestamp <= 0:
+        return "never"
+    age = now - timestamp
+    return f"{format_age(age)} ago" if age >= 0 else f"in {format_age(-age)}"
 
 
 def format_age(seconds: float) -> str:

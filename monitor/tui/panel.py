@@ -113,7 +113,7 @@ def panel_rows(
         rows.append(
             PanelRow(
                 series.label,
-                format_value(value, unit, rate=series.rate),
+                format_value(value, unit, rate=series.rate, now=source.time),
                 value_style(series.spec, value, state, threshold),
                 tuple(p[1] for p in history[-SPARK_POINTS:]),
                 unit is Unit.RATIO,

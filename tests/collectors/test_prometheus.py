@@ -26,6 +26,7 @@ def test_scrapes_node_exporter_keeping_names_labels_and_types(node_exporter):
     assert spec.help == "Seconds the CPUs spent in each mode."
     assert ctx.declared["node_load1"].type == MetricType.GAUGE
     assert ctx.declared["node_memory_MemTotal_bytes"].unit == Unit.BYTES
+    assert ctx.declared["node_boot_time_seconds"].unit == Unit.TIMESTAMP  # shown as an age
     assert ctx.errors == []
 
 

@@ -37,8 +37,8 @@ hits_total 7
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
 
-def rendered(accept: str | None = None) -> str:
-    parsed = ExpositionParser([], [], 1000).parse(SCRAPED)
+def rendered(accept: str | None = None, scraped: str = SCRAPED) -> str:
+    parsed = ExpositionParser([], [], 1000).parse(scraped)
     store = MetricsStore()
     add_source(
         store, "svc", {s.key: s.value for s in parsed.samples}, specs=parsed.specs, collector="prometheus"
@@ -75,3 +75,12 @@ def test_promtool_finds_nothing_to_lint_in_re_exported_histograms() -> None:
     promtool = require_binary("promtool")
     result = subprocess.run([promtool, "check", "metrics"], input=rendered(), capture_output=True, text=True)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_a_scraped_timestamp_keeps_the_seconds_unit_in_openmetrics() -> None:
+    """The dashboard shows it as an age (Unit.TIMESTAMP); Prometheus still sees seconds."""
+    scraped = "# TYPE app_start_time_seconds gauge\napp_start_time_seconds 1795565951\n"
+    (family,) = [
+        f for f in parse_openmetrics(rendered(OPENMETRICS, scraped)) if f.name == "app_start_time_seconds"
+    ]
+    assert (family.type, family.unit, family.samples[0].value) == ("gauge", "seconds", 1795565951)

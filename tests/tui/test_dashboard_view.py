@@ -24,6 +24,12 @@ from monitor.tui.panel import sparkline
         (0.34, Unit.SECONDS, False, "340 ms"),
         (12.34, Unit.SECONDS, False, "12.3 s"),
         (200_000, Unit.SECONDS, False, "2d07h"),
+        (0.0, Unit.SECONDS, False, "0 s"),
+        (-0.5, Unit.SECONDS, False, "-500 ms"),  # a clock offset, not -500000 µs
+        (-120, Unit.SECONDS, False, "-2m00s"),
+        (0.9995, Unit.SECONDS, False, "1.0 s"),  # rounds up into seconds, not "1000 ms"
+        (0.0009996, Unit.SECONDS, False, "1.0 ms"),
+        (0.00412, Unit.SECONDS, False, "4.1 ms"),  # under 10 ms keeps a decimal beside 988 µs
         (45.04, Unit.CELSIUS, False, "45.0 °C"),
         (1200, Unit.RPM, False, "1200 rpm"),
         (212, Unit.NONE, False, "212"),
@@ -34,6 +40,16 @@ from monitor.tui.panel import sparkline
 )
 def test_values_are_formatted_by_unit(value: float, unit: Unit, rate: bool, text: str) -> None:
     assert format_value(value, unit, rate) == text
+
+
+def test_timestamps_are_shown_as_ages_at_the_collection_time() -> None:
+    collected = 1_795_565_951.0
+    boot = collected - (3 * 86400 + 4 * 3600)
+    assert format_value(boot, Unit.TIMESTAMP, now=collected) == "3d04h ago"
+    assert format_value(collected + 90, Unit.TIMESTAMP, now=collected) == "in 1m30s"
+    assert format_value(0.0, Unit.TIMESTAMP, now=collected) == "never"
+    with pytest.raises(ValueError, match="pass the time"):
+        format_value(boot, Unit.TIMESTAMP)
 
 
 def test_ages() -> None:
