@@ -34,7 +34,7 @@ from pydantic import (
 from monitor.alerts.definitions import AlertSettings, ThresholdSettings, WebhookSettings
 from monitor.alerts.engine import exposed_name
 from monitor.durations import Duration, parse_duration
-from monitor.model import EMPTY_MAPPING, Labels, make_labels
+from monitor.model import EMPTY_MAPPING, Labels, MetricSpec, make_labels
 from monitor.plugin import Collector, CollectorOptions
 from monitor.registry import PluginLoadError, Registry
 from monitor.validation import METRIC_NAME
@@ -514,12 +514,12 @@ def _resolve_thresholds(
     return resolved
 
 
-def _known_metrics(collector_class: type[Collector] | None) -> list[str] | None:
-    """The names /metrics can show for a collector, or None when it names metrics at run time
-    (scraped endpoints, queries, commands) and any valid name must be accepted."""
+def _declared_specs(collector_class: type[Collector] | None) -> dict[str, MetricSpec] | None:
+    """Each name /metrics can show for a collector, with its spec; None when it names metrics at
+    run time (scraped endpoints, queries, commands) and any valid name must be accepted."""
     if collector_class is None or collector_class.dynamic_metrics or not collector_class.metrics:
         return None
-    return sorted({n for spec in collector_class.metrics for n in (spec.name, exposed_name(spec.name, spec))})
+    return {n: spec for spec in collector_class.metrics for n in (spec.name, exposed_name(spec.name, spec))}
 
 
 def _check_metric(
@@ -528,11 +528,38 @@ def _check_metric(
     if not METRIC_NAME.match(metric):
         loaded.add(path, f"{metric!r} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", at_key=at_key)
         return
-    known = _known_metrics(collector_class)
+    known = _declared_specs(collector_class)
     if known is not None and metric not in known:
         assert collector_class is not None
-        message = unknown_name("metric", metric, known)
+        message = unknown_name("metric", metric, sorted(known))
         loaded.add(path, f"{message} (collector {collector_class.name!r} declares these)", at_key=at_key)
+
+
+def _check_matcher_labels(
+    matchers: object, metric: str, source: SourceConfig, path: KeyPath, loaded: LoadedYaml
+) -> None:
+    """Each label an alert matches on must be one its series can carry: a label the metric's
+    spec declares, one of the source's static labels, or `source`. A typo would otherwise match
+    nothing and the alert would never fire. Checked only where the metric is declared statically;
+    names that are not valid label names are reported by AlertSettings."""
+    spec = (_declared_specs(source.collector_class) or {}).get(metric)
+    if spec is None or not isinstance(matchers, Mapping):
+        return
+    assert source.collector_class is not None
+    static = [name for name, _ in source.labels]
+    carried = sorted({*spec.labels, *static})
+    for label in matchers:
+        if not isinstance(label, str) or not LABEL_NAME.match(label) or label in {*carried, *RESERVED_LABELS}:
+            continue
+        declared = f"labels: {', '.join(spec.labels)}" if spec.labels else "no labels"
+        where = f"collector {source.collector_class.name!r} declares metric {metric!r} with {declared}"
+        if static:
+            where += f"; source {source.name!r} adds: {', '.join(static)}"
+        if not carried:
+            message = f"unknown label {label!r}; its series carry no labels to match"
+        else:
+            message = unknown_name("label", label, carried)
+        loaded.add((*path, label), f"{message} ({where})", at_key=True)
 
 
 def _resolve_alerts(
@@ -560,6 +587,7 @@ def _resolve_alerts(
         metric = raw.get("metric") if isinstance(raw, Mapping) else None
         if isinstance(metric, str) and source in resolved:
             _check_metric(metric, resolved[source].collector_class, (*path, "metric"), loaded, at_key=False)
+            _check_matcher_labels(raw.get("labels"), metric, resolved[source], (*path, "labels"), loaded)
         alert = _validate(AlertSettings, raw, path, loaded)
         if alert is None:
             continue

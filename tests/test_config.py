@@ -576,14 +576,14 @@ def test_every_bad_label_of_an_alert_is_reported_at_its_own_key() -> None:
         alerts:
           - name: Odd
             source: a
-            metric: test_value
+            metric: v
             op: ">"
             threshold: 1
-            labels: {bad-one: x, bad-two: y, cpu: "=~(", ok: "!=1"}
+            labels: {bad-one: x, bad-two: y, i: "=~(", k: "!=1"}
         """
     ) == [
         "c.yaml:8:14: alerts[0].labels.bad-one: 'bad-one' is not a valid label name",
         "c.yaml:8:26: alerts[0].labels.bad-two: 'bad-two' is not a valid label name",
-        "c.yaml:8:43: alerts[0].labels.cpu: invalid regular expression: "
+        "c.yaml:8:41: alerts[0].labels.i: invalid regular expression: "
         "missing ), unterminated subpattern at position 0",
     ]

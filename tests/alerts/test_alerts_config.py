@@ -192,3 +192,70 @@ def test_templates_render_value_source_labels_and_translate_to_prometheus() -> N
         "{{ $value }} on {{ $labels.source }} cpu={{ $labels.cpu }} missing={{ $labels.nope }} > 0.9"
         " Hot/critical"
     )
+
+
+def test_a_matcher_on_a_label_the_metric_cannot_carry_is_an_error_with_a_suggestion(write_config) -> None:
+    """A typo in `labels:` matched nothing and the alert never fired while `check` said OK. Labels
+    are checked against the metric's declared labels and the source's static ones (`source` stays
+    allowed); a collector naming its metrics at run time (command) is not checked."""
+    path = write_config(
+        """
+        sources:
+          - name: local
+            collector: system
+            labels: {site: north}
+          - name: api
+            collector: command
+            argv: [echo, "1"]
+        alerts:
+          - name: DiskFull
+            source: local
+            metric: system_disk_usage_ratio
+            labels: {mont: /, site: north, source: local}
+            op: ">"
+            threshold: 0.9
+          - name: Load
+            source: local
+            metric: system_load1
+            labels: {cpu: total}
+            op: ">"
+            threshold: 4
+          - name: Reads
+            source: local
+            metric: system_disk_read_bytes_total
+            labels: {device: sda}
+            op: ">"
+            threshold: 1
+          - name: Anything
+            source: api
+            metric: whatever
+            labels: {patern: errors}
+            op: ">"
+            threshold: 1
+        """
+    )
+    result = check(path)
+    assert result.returncode == 2
+    lines = [line.removeprefix(f"{path}:") for line in result.stderr.splitlines()]
+    assert lines == [
+        "12:14: alerts[0].labels.mont: unknown label 'mont'; did you mean 'mount'? (collector 'system' "
+        "declares metric 'system_disk_usage_ratio' with labels: mount; source 'local' adds: site)",
+        "18:14: alerts[1].labels.cpu: unknown label 'cpu'; expected one of: site (collector 'system' "
+        "declares metric 'system_load1' with no labels; source 'local' adds: site)",
+        "monitor: 2 problems in the config; nothing started",
+    ]
+
+
+def test_a_matcher_on_a_metric_without_labels_says_there_is_nothing_to_match(write_config) -> None:
+    path = write_config(
+        """
+        sources: [{name: local, collector: system}]
+        alerts: [{name: Load, source: local, metric: system_load1, labels: {cpu: total}, op: ">", threshold: 4}]
+        """
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(str(path))
+    assert str(error.value) == (
+        f"{path}:2:69: alerts[0].labels.cpu: unknown label 'cpu'; its series carry no labels to match "
+        "(collector 'system' declares metric 'system_load1' with no labels)"
+    )

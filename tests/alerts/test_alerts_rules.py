@@ -28,6 +28,7 @@ def monitor_config(level: Path) -> str:
         sources:
           - name: local
             collector: system
+            labels: {{role: db}}
           - name: tank
             collector: command
             argv: [cat, "{level}"]
@@ -46,7 +47,7 @@ def monitor_config(level: Path) -> str:
           - name: BusyCPU
             source: local
             metric: system_cpu_usage_ratio
-            labels: {{cpu: total, mode: "!=x"}}
+            labels: {{cpu: total, role: "!=x"}}
             op: ">"
             threshold: 0.9
             for: 1m30s
@@ -116,7 +117,7 @@ def test_rules_file_passes_promtool_and_uses_the_names_metrics_exposes(tmp_path)
         rules["TankHigh"]["annotations"]["summary"]
         == "TankHigh (critical): tank at {{ $value }} on {{ $labels.source }}, limit 50"
     )
-    assert rules["BusyCPU"]["expr"] == 'system_cpu_usage_ratio{source="local",cpu="total",mode!="x"} > 0.9'
+    assert rules["BusyCPU"]["expr"] == 'system_cpu_usage_ratio{source="local",cpu="total",role!="x"} > 0.9'
     assert rules["BusyCPU"]["for"] == "90s"
     assert rules["DiskReads"]["expr"] == 'system_disk_read_bytes_total{source="local"} > 1000000000000000.0'
     assert "for" not in rules["DiskReads"]
