@@ -136,6 +136,9 @@ class SourceHealth:
     series_count: int = 0
     series_dropped: int = 0
     stale_after: float = math.inf
+    hung_since: float | None = None
+    """When the collection still running past its timeout started (wall time); None otherwise.
+    No retry is due while it runs: the one poller thread is stuck in it."""
 
     def state(self, now: float) -> SourceState:
         """Staleness depends on when one looks, so it is computed at read time."""

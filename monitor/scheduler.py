@@ -255,6 +255,7 @@ class Poller:
                 next_attempt=next_attempt,
                 last_duration=outcome.duration,
                 cpu_seconds=previous.cpu_seconds + outcome.cpu,
+                hung_since=None,
             )
             if outcome.error is None:
                 assert outcome.series is not None
@@ -305,16 +306,21 @@ class Poller:
             self._hung_reported = True
             started = deadline - self.source.timeout
             running = self.clock.monotonic() - started
+            # No running time in the error: it stays on screen while the hang goes on, where
+            # hung_since gives the time that keeps counting.
             error = (
-                f"collection hung: still running after {running:.1f}s, "
-                f"past its {self.source.timeout:g}s timeout (the collector does not honour its timeout)"
+                f"collection hung: still running past its {self.source.timeout:g}s timeout "
+                "(the collector does not honour its timeout)"
             )
             previous = self._health
+            started_wall = self.clock.wall() - running
             self._health = dataclasses.replace(
                 previous,
                 up=False,
                 last_error=error,
                 last_attempt=self.clock.wall(),
+                hung_since=started_wall,
+                next_attempt=None,
                 # How long the stuck collection has run so far, not the previous one's time: a
                 # first collection that hangs would otherwise show "down, 0 ms" next to an error
                 # saying it has run for longer than its timeout.
@@ -322,10 +328,8 @@ class Poller:
                 errors_total=previous.errors_total + 1,
                 consecutive_failures=previous.consecutive_failures + 1,
             )
-            self._activity = PollerActivity(
-                Phase.HUNG, self.clock.wall() - (self.clock.monotonic() - started)
-            )
-            log.warning("source %r: %s", self.name, error, extra=SHOWN_ELSEWHERE)
+            self._activity = PollerActivity(Phase.HUNG, started_wall)
+            log.warning("source %r: %s; running for %.1fs", self.name, error, running, extra=SHOWN_ELSEWHERE)
             self.store.publish(self.name, self._health)
 
     def _clip(self, text: str) -> str:
@@ -468,7 +472,10 @@ class Scheduler:
         for poller in started:
             poller.register()
             poller.start()
-        self._join(retired, stop_timeout)
+        for description in self._join(retired, stop_timeout):
+            log.warning(
+                "left %s running (its collector ignores stop requests); it can no longer publish", description
+            )
         return SourceChanges(**{what: tuple(names) for what, names in changes.items()})
 
     def _join(self, pollers: list[Poller], timeout: float) -> list[str]:
@@ -488,8 +495,6 @@ class Scheduler:
                 abandoned.append(
                     f"{poller.thread.name}: {activity.phase} for {self.clock.wall() - activity.since:.1f}s"
                 )
-        for description in abandoned:
-            log.warning("abandoned %s (its collector ignores shutdown); exiting without it", description)
         return abandoned
 
     def start(self) -> None:
@@ -519,6 +524,12 @@ class Scheduler:
             poller.stop_event.set()
         deadline = time.monotonic() + timeout
         abandoned = self._join(pollers, timeout)
+        for description in abandoned:  # its source's hang is on `monitor once`'s output already
+            log.warning(
+                "abandoned %s (its collector ignores shutdown); exiting without it",
+                description,
+                extra=SHOWN_ELSEWHERE,
+            )
         if self._watchdog.ident is not None:
             self._watchdog.join(max(0.0, deadline - time.monotonic()))
         return abandoned

@@ -246,8 +246,12 @@ def test_a_hung_collection_reports_how_long_it_has_been_running() -> None:
     poller.register()
     poller._run()
     (hung,) = seen
-    assert hung.last_error.startswith("collection hung: still running after 0.6s")
+    assert hung.last_error.startswith("collection hung: still running past its 0.5s timeout")
     assert hung.last_duration == pytest.approx(0.6)
+    assert hung.hung_since == pytest.approx(clock.wall() - 0.6)  # the dashboard counts on from it
+    assert hung.next_attempt is None  # no retry while the one poller thread is stuck
+    finished = store.snapshot().sources["s"].health
+    assert finished.hung_since is None and finished.next_attempt is not None
 
 
 def test_pollers_run_one_named_thread_per_source_with_jittered_starts() -> None:

@@ -40,6 +40,7 @@ def source_health_json(source: SourceData, now: float) -> dict[str, Any]:
         "last_attempt": health.last_attempt,
         "last_success": health.last_success,
         "next_attempt": health.next_attempt,
+        "hung_since": health.hung_since,
         "last_error": health.last_error,
         "partial_errors": list(health.partial_errors),
         "last_duration_seconds": health.last_duration,

@@ -23,6 +23,8 @@ CPU_WINDOW = 10.0
 
 def describe(activity: PollerActivity, timeout: float, now: float) -> str:
     if activity.phase in (Phase.SLEEPING, Phase.BACKING_OFF) and activity.until is not None:
+        if activity.until <= now:  # the tick is due: the poller is waking up
+            return f"{activity.phase}, due now"
         return f"{activity.phase} until {format_age(activity.until - now)} from now"
     if activity.phase is Phase.COLLECTING:
         return f"collecting for {format_age(now - activity.since)} (timeout {timeout:g}s)"

@@ -19,8 +19,8 @@ from monitor.tui.colours import STATE_SYMBOLS, state_style
 BADGES = {
     SourceState.UP: "the last collection succeeded and its data is fresh",
     SourceState.STALE: "collection succeeded before, but the data is older than the source's stale_after",
-    SourceState.DOWN: "the last collection failed: the error and the time to the next retry are shown; "
-    "the last values stay, greyed",
+    SourceState.DOWN: "the last collection failed: the error and the time to the next retry are shown "
+    "(or, for a collection stuck past its timeout, how long it has been hung); the last values stay, greyed",
     SourceState.PENDING: "the first collection has not finished yet",
 }
 

@@ -83,6 +83,12 @@ def badge(source: SourceData, now: float) -> Badge:
     if state is SourceState.STALE:
         age = now - (health.last_success or now)
         return Badge(state, f"{symbol} stale: last data {format_age(age)} ago")
+    if health.hung_since is not None:  # no retry is coming while the collection is stuck
+        return Badge(
+            state,
+            f"{symbol} down, hung for {format_age(now - health.hung_since)}",
+            _clip(health.last_error or ""),
+        )
     retry = "retrying now"
     if health.next_attempt is not None and health.next_attempt > now:
         retry = f"retry in {format_age(health.next_attempt - now)}"

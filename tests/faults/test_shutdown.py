@@ -144,3 +144,23 @@ def _get_ok(url: str, needle: bytes) -> bool:
     except OSError:
         return False
     return status == 200 and needle in body
+
+
+def test_once_reports_a_hung_collector_once_and_exits_without_it(tmp_path: Path) -> None:
+    """The hang is on the output; stderr stayed quiet only until the exit, where the abandoned
+    poller was announced again as a timestamped WARNING."""
+    config = tmp_path / "hung.yaml"
+    config.write_text(
+        "sources:\n"
+        "  - {name: stuck, collector: fault_block, interval: 1s, timeout: 500ms}\n"
+        "  - {name: fine, collector: command, argv: [echo, '1'], interval: 1s}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "-c", str(config), "once"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "collection hung: still running past its 0.5s timeout" in result.stdout
+    assert result.stderr == ""

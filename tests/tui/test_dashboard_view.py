@@ -7,9 +7,11 @@ import math
 import pytest
 
 from monitor.model import MetricSpec, MetricType, SourceData, SourceHealth, Unit
+from monitor.scheduler import Phase, PollerActivity
 from monitor.tui import view as v
+from monitor.tui.costs import describe
 from monitor.tui.format import format_age, format_value
-from monitor.tui.panel import sparkline
+from monitor.tui.panel import badge, sparkline
 
 
 @pytest.mark.parametrize(
@@ -50,6 +52,28 @@ def test_timestamps_are_shown_as_ages_at_the_collection_time() -> None:
     assert format_value(0.0, Unit.TIMESTAMP, now=collected) == "never"
     with pytest.raises(ValueError, match="pass the time"):
         format_value(boot, Unit.TIMESTAMP)
+
+
+def test_a_hung_source_says_for_how_long_instead_of_promising_a_retry() -> None:
+    """It said "down, retrying now" for as long as the collection stayed stuck: no retry can
+    come while the poller's one thread is in it."""
+    health = SourceHealth(
+        up=False,
+        last_attempt=1001.1,
+        last_error="collection hung: still running past its 1s timeout",
+        hung_since=1000.0,
+        next_attempt=None,
+    )
+    hung = badge(SourceData("h", "t", 1.0, (), health, {}), now=1015.0)
+    assert (hung.text, hung.error) == ("✖ down, hung for 15s", health.last_error)
+
+
+def test_a_poller_whose_tick_is_due_is_not_sleeping_until_zero_seconds_from_now() -> None:
+    assert describe(PollerActivity(Phase.SLEEPING, 99.0, 100.0), 1.0, now=100.2) == "sleeping, due now"
+    assert (
+        describe(PollerActivity(Phase.SLEEPING, 99.0, 102.0), 1.0, now=100.0)
+        == "sleeping until 2.0s from now"
+    )
 
 
 def test_ages() -> None:
