@@ -19,7 +19,8 @@ ENTRY_POINT_GROUP = "monitor.collectors"
 
 
 class PluginLoadError(Exception):
-    """A plugin is registered but could not be imported or is not a Collector."""
+    """A plugin is registered but could not be imported, is not a Collector, or its class's
+    `name` is not the entry point's (errors would then name a collector no config mentions)."""
 
 
 @dataclass
@@ -72,6 +73,13 @@ class Registry:
         if not (isinstance(loaded, type) and issubclass(loaded, Collector)):
             return PluginLoadError(
                 f"{where} is registered as collector {name!r} but is not a Collector subclass"
+            )
+        if not loaded.name:
+            loaded.name = name  # left unset: messages must still name what the config writes
+        if loaded.name != name:
+            return PluginLoadError(
+                f"{where} is registered as collector {name!r} but its class sets name = {loaded.name!r}; "
+                f"the two must be equal: set name = {name!r} in the class, or register it as {loaded.name!r}"
             )
         return loaded
 

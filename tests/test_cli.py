@@ -269,15 +269,30 @@ def test_once_does_not_repeat_down_sources_on_stderr_unless_asked(write_config) 
         assert "WARNING monitor.scheduler: source 'nothing' is down: no file matches /nope/*" in loud.stderr
 
 
-def install_broken_plugin(site: Path) -> dict[str, str]:
-    """Install, as pip would (a dist-info with entry_points.txt), a plugin whose module raises on
-    import; return the environment that puts it on the path."""
+def install_broken_plugin(
+    site: Path, module: str = "raise ImportError('boom on import')\n"
+) -> dict[str, str]:
+    """Install, as pip would (a dist-info with entry_points.txt), a plugin `badplug` whose module
+    (badplug_mod:Collector) is `module`, by default one that raises on import; return the
+    environment that puts it on the path."""
     info = site / "badplug-0.1.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: badplug\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[monitor.collectors]\nbadplug = badplug_mod:Collector\n")
-    (site / "badplug_mod.py").write_text("raise ImportError('boom on import')\n")
+    (site / "badplug_mod.py").write_text(module)
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+
+
+MISNAMED_PLUGIN = """
+from monitor.plugin import Collector, CollectorOptions
+
+
+class Collector(Collector[CollectorOptions]):
+    name = "badplugin"
+
+    def collect(self, ctx):
+        return []
+"""
 
 
 def test_check_exits_1_once_warned_when_a_named_plugin_fails_to_import(write_config, tmp_path) -> None:
@@ -294,6 +309,21 @@ def test_check_exits_1_once_warned_when_a_named_plugin_fails_to_import(write_con
         f"warning: {path}:3:26: sources[1].collector: collector plugin 'badplug' failed to import from "
         "badplug_mod:Collector (package badplug 0.1): ImportError: boom on import; "
         "its source will report this error"
+    ]
+
+
+def test_check_exits_1_and_names_the_fix_when_a_plugins_class_name_is_not_its_entry_point_name(
+    write_config, tmp_path
+) -> None:
+    """Accepted silently before, and later errors named 'badplugin', which the config never says."""
+    env = install_broken_plugin(tmp_path / "site", MISNAMED_PLUGIN)
+    path = write_config("sources:\n  - {name: b, collector: badplug}\n")
+    result = monitor("check", "--config", str(path), env=env)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [
+        f"warning: {path}:2:26: sources[0].collector: badplug_mod:Collector (package badplug 0.1) is "
+        "registered as collector 'badplug' but its class sets name = 'badplugin'; the two must be equal: "
+        "set name = 'badplug' in the class, or register it as 'badplugin'; its source will report this error"
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -69,6 +70,44 @@ def test_plugin_that_fails_to_import_disables_only_its_sources() -> None:
     assert sources["ok"].health.up
     assert not sources["bad"].health.up
     assert "failed to import from no_such_module_xyz:Collector" in sources["bad"].health.last_error
+
+
+def test_a_class_named_unlike_its_entry_point_disables_only_its_sources(tmp_path, monkeypatch) -> None:
+    """docs/PLUGINS.md: `name` must equal the entry point's name, or errors would name a collector
+    the config never mentions. A class that leaves `name` unset is given the entry point's."""
+    (tmp_path / "naming_plugin.py").write_text(
+        textwrap.dedent(
+            """
+            from monitor.model import Sample
+            from monitor.plugin import Collector, CollectorOptions
+
+            class Misnamed(Collector[CollectorOptions]):
+                name = "other"
+
+                def collect(self, ctx):
+                    return [Sample("x", 1.0)]
+
+            class Unnamed(Misnamed):
+                name = ""
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "naming_plugin", raising=False)
+    registry = Registry.discover()
+    for name, target in (("mine", "Misnamed"), ("anon", "Unnamed")):
+        registry.entry_points[name] = EntryPoint(name, f"naming_plugin:{target}", ENTRY_POINT_GROUP)
+    config = parse_config(
+        "sources:\n  - {name: bad, collector: mine}\n  - {name: fine, collector: anon}\n", registry=registry
+    )
+    fix = "but its class sets name = 'other'; the two must be equal: set name = 'mine' in the class"
+    assert len(config.warnings) == 1 and fix in config.warnings[0]
+    with pytest.raises(PluginLoadError, match="is registered as collector 'mine' " + fix):
+        registry.load("mine")
+    assert registry.load("anon").name == "anon"
+    sources = collect_once(config).sources
+    assert sources["fine"].health.up
+    assert not sources["bad"].health.up and fix in sources["bad"].health.last_error
 
 
 def test_registered_object_that_is_not_a_collector_is_rejected_clearly() -> None:
