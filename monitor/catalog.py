@@ -6,6 +6,7 @@ documented exactly like the built-ins.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import textwrap
 from typing import Any, get_args
@@ -85,10 +86,8 @@ def describe_metrics(collector: type[Collector]) -> list[str]:
 
 
 def describe(name: str, registry: Registry) -> str:
-    try:
-        collector = registry.load(name)
-    except PluginLoadError as exc:
-        return f"{name}: unavailable: {exc}"
+    """One plugin's entry; raise PluginLoadError when it cannot be loaded."""
+    collector = registry.load(name)
     parts = [
         f"{name}: {collector.description}",
         "options:",
@@ -101,5 +100,10 @@ def describe(name: str, registry: Registry) -> str:
 
 
 def catalog(registry: Registry, only: str | None = None) -> str:
-    names = [only] if only else registry.names()
-    return "\n\n".join(describe(name, registry) for name in names)
+    """Every installed plugin's entry (or only `only`'s). A plugin that cannot be loaded is left
+    out; `registry.failures()` says why, for the caller to report on stderr and in its status."""
+    entries = []
+    for name in [only] if only else registry.names():
+        with contextlib.suppress(PluginLoadError):
+            entries.append(describe(name, registry))
+    return "\n\n".join(entries)

@@ -254,12 +254,19 @@ def _schema() -> int:
 
 
 def _collectors(name: str | None) -> int:
+    """List the plugins that load; name each one that fails to import on stderr and exit 1, as
+    `monitor check` does for a config naming it, so a script cannot take it for installed."""
     registry = Registry.discover()
     if name and name not in registry.entry_points:
         print(f"monitor: {unknown_name('collector', name, registry.names())}", file=sys.stderr)
         return 1
-    print(catalog(registry, name))
-    return 0
+    listing = catalog(registry, name)
+    if listing:
+        print(listing, flush=True)  # before the errors, in a terminal showing both
+    failures = registry.failures()
+    for error in failures.values():
+        print(f"monitor: {error}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 class Interrupted(Exception):

@@ -4,8 +4,8 @@ Only plugins a config names are imported, and an import failure is kept as an er
 that plugin alone, so one broken third-party package cannot take the dashboard down.
 
 Nothing here logs: every caller reports a failure in its own words and place (the config as a
-warning at the source's `collector` key, `monitor collectors` as "unavailable", `monitor
-schema` on stderr), and a log line of its own would say the same thing a second time.
+warning at the source's `collector` key, `monitor collectors` and `monitor schema` on
+stderr), and a log line of its own would say the same thing a second time.
 """
 
 from __future__ import annotations

@@ -335,6 +335,23 @@ def test_check_still_exits_2_on_errors_beside_a_plugin_that_fails_to_import(writ
     assert "expected a duration" in result.stderr
 
 
+def test_collectors_exits_1_and_says_why_when_a_plugin_fails_to_import(tmp_path) -> None:
+    """As `monitor check` does for a config naming it; the full listing still shows the others."""
+    env = install_broken_plugin(tmp_path / "site")
+    error = (
+        "monitor: collector plugin 'badplug' failed to import from badplug_mod:Collector (package badplug "
+        "0.1): ImportError: boom on import"
+    )
+    one = monitor("collectors", "badplug", env=env)
+    assert (one.returncode, one.stdout, one.stderr.splitlines()) == (1, "", [error])
+    every = monitor("collectors", env=env)
+    assert every.returncode == 1
+    assert every.stderr.splitlines() == [error]
+    assert "\nsystem: " in every.stdout and "badplug" not in every.stdout
+    healthy = monitor("collectors", "system", env=env)
+    assert (healthy.returncode, healthy.stderr) == (0, "")
+
+
 def test_schema_names_a_plugin_it_leaves_out_because_it_fails_to_import(tmp_path) -> None:
     env = install_broken_plugin(tmp_path / "site")
     result = monitor("schema", env=env)
