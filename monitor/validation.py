@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from monitor.model import MetricSpec, MetricType, Sample, SeriesKey
-from monitor.wording import plural
+from monitor.wording import plural, with_article
 
 if TYPE_CHECKING:
     from monitor.plugin import CollectContext, Collector
@@ -99,7 +99,7 @@ class SampleValidator:
         for index, sample in enumerate(samples):
             if type(sample) is not Sample:
                 raise InvalidSample(
-                    f"item {index} is a {type(sample).__name__}, not a Sample: {_short(sample)}"
+                    f"item {index} is {with_article(type(sample).__name__)}, not a Sample: {_short(sample)}"
                 )
             value = sample.value
             if type(value) is not float:
@@ -189,7 +189,7 @@ class SampleValidator:
                 raise InvalidSample(f"sample {sample.name!r} uses the reserved label {name!r}")
             if type(value) is not str:
                 raise InvalidSample(
-                    f"sample {sample.name!r} label {name!r} has a {type(value).__name__} value; "
+                    f"sample {sample.name!r} label {name!r} has {with_article(type(value).__name__)} value; "
                     "label values are strings"
                 )
         if len(set(names)) != len(names):

@@ -6,3 +6,10 @@ from __future__ import annotations
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def with_article(noun: str) -> str:
+    """`a str`, `an int`: for messages naming a type or kind. By the first letter, which is right
+    for Python's type names (`an int`, `an object`, `a list`)."""
+    article = "an" if noun and noun[0].lower() in "aeiou" else "a"
+    return f"{article} {noun}"

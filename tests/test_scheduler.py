@@ -129,7 +129,10 @@ def test_failure_health_carries_error_retry_time_and_keeps_last_values() -> None
         ([Sample("bad name", 1.0)], "invalid metric name 'bad name'"),
         ([Sample("v", 1.0, {"bad-label": "x"})], "invalid label name 'bad-label'"),
         ([Sample("v", 1.0, {"source": "x"})], "uses the reserved label 'source'"),
-        ([Sample("v", 1.0, {"l": 3})], "label 'l' has a int value"),
+        ([1.5], "item 0 is a float, not a Sample"),
+        ([object()], "item 0 is an object, not a Sample"),
+        ([Sample("v", 1.0, {"l": 3})], "label 'l' has an int value"),
+        ([Sample("v", 1.0, {"l": None})], "label 'l' has a NoneType value"),
     ],
 )
 def test_bad_return_values_become_the_sources_error(returned, message) -> None:
