@@ -34,7 +34,17 @@ EXIT_SOURCE_DOWN = 1
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
-def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+CONFIG_HELP = "config file (default: ./config.yaml if present, else the built-in default dashboard)"
+IGNORED_CONFIG_HELP = "ignored: this command reads no config (accepted so that global options go anywhere)"
+RELOAD_CONFIG_HELP = (
+    "config file whose exporter.listen names the running instance to signal (default: ./config.yaml); "
+    "the instance re-reads the file it was started with"
+)
+
+
+def _add_global_options(
+    parser: argparse.ArgumentParser, *, after_command: bool, config_help: str = CONFIG_HELP
+) -> None:
     """Add the options every command takes, both before and after the command's name.
 
     A copy on a subcommand's parser defaults to SUPPRESS: argparse copies every attribute the
@@ -49,7 +59,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool)
         "--config",
         metavar="FILE",
         default=keep,
-        help="config file (default: ./config.yaml if present, else the built-in default dashboard)",
+        help=config_help,
     )
     parser.add_argument(
         "-v",
@@ -116,7 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         "errors, each printed with file:line:col.",
     )
     schema = commands.add_parser(
-        "schema", help="print a JSON Schema of config.yaml (with every installed collector)"
+        "schema",
+        help="print a JSON Schema of config.yaml (with every installed collector)",
+        description="Print a JSON Schema of config.yaml covering the options of every installed collector, "
+        "for editors' completion and checking: monitor schema > monitor.schema.json, then "
+        "'# yaml-language-server: $schema=monitor.schema.json' atop config.yaml. A collector plugin that "
+        "fails to import is left out and named on stderr.",
     )
     once = commands.add_parser(
         "once",
@@ -124,17 +139,43 @@ def build_parser() -> argparse.ArgumentParser:
         description="Collect every source once and print what came back, errors included. "
         "Exit status: 0 when every source collected, 1 when one did not, 2 for a config error.",
     )
-    once.add_argument("--format", choices=["table", "json"], default="table")
-    listing = commands.add_parser("collectors", help="list collector plugins, options and samples")
+    once.add_argument(
+        "--format",
+        choices=["table", "json"],
+        default="table",
+        help="table (default): one line per series, under a line per source; json: the document "
+        "GET /api/v1/snapshot serves",
+    )
+    listing = commands.add_parser(
+        "collectors",
+        help="list collector plugins, options and samples; exit 1 if one fails to import",
+        description="List every installed collector plugin, or only NAME, with its options, its metrics "
+        "(* marks the key metrics a dashboard panel shows unless `show` chooses) and a sample config. "
+        "Exit status 1 for an unknown NAME, or when a plugin to list fails to import (it is named with "
+        "its error on stderr, the others are listed).",
+    )
     listing.add_argument("name", nargs="?", help="show only this collector")
-    rules = commands.add_parser("rules", help="write the config's alerts as a Prometheus alerting-rules file")
+    rules = commands.add_parser(
+        "rules",
+        help="write the config's alerts as a Prometheus alerting-rules file",
+        description="Write the config's alerts as a Prometheus alerting-rules file, in the names and "
+        "labels /metrics exposes, so a Prometheus scraping monitor fires the same alerts (see "
+        "docs/ALERTS.md). Exit status: 0 when written, 1 when FILE cannot be written, 2 for a config error.",
+    )
     rules.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     reload = commands.add_parser(
         "reload",
         help="make the running monitor re-read its config (SIGHUP); exit 2 if the new config is invalid",
+        description="Send SIGHUP to the running monitor, found by its exporter address, and print the "
+        "outcome of its reload. It re-reads the config file it was started with: -c and --listen only "
+        "say which instance you mean. Exit status: 0 when it reloaded, 1 when no running monitor was "
+        "found, 2 when the new config is invalid (the running one carries on) or no outcome is reported in time.",
     )
-    for command in (check, schema, once, listing, rules, reload):
+    for command in (check, once, rules):
         _add_global_options(command, after_command=True)
+    for command in (schema, listing):
+        _add_global_options(command, after_command=True, config_help=IGNORED_CONFIG_HELP)
+    _add_global_options(reload, after_command=True, config_help=RELOAD_CONFIG_HELP)
     _add_listen_option(
         check, after_command=True, help=f"{EXPORTER_LISTEN_HELP}; the summary names the address"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import logging
@@ -112,6 +113,39 @@ def test_help_lists_the_commands() -> None:
     assert result.returncode == 0
     for word in ("check", "once", "collectors", "--headless", "--listen", "--config", "--log-level"):
         assert word in result.stdout
+
+
+def subcommand_parsers() -> dict[str, argparse.ArgumentParser]:
+    from monitor.cli import build_parser
+
+    return next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def test_every_command_has_a_description_and_every_option_a_help_text() -> None:
+    """`schema`, `rules` and `reload` had no description in their own help, `once --format` no
+    help at all."""
+    commands = subcommand_parsers()
+    assert sorted(commands) == ["check", "collectors", "once", "reload", "rules", "schema"]
+    for name, parser in commands.items():
+        assert parser.description, name
+        for action in parser._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest}"
+
+
+def test_each_command_says_what_its_config_option_means_for_it() -> None:
+    """For `reload` the file only names which running instance to signal; `schema` and
+    `collectors` read no config at all."""
+    commands = subcommand_parsers()
+
+    def config_help(command: str) -> str:
+        return next(a.help for a in commands[command]._actions if "--config" in a.option_strings)
+
+    assert "default dashboard" not in config_help("reload")
+    assert "names the running instance to signal" in config_help("reload")
+    for command in ("schema", "collectors"):
+        assert config_help(command).startswith("ignored: this command reads no config")
+    for command in ("check", "once", "rules"):
+        assert "else the built-in default dashboard" in config_help(command)
 
 
 def test_verbose_logging_goes_to_stderr(write_config) -> None:
