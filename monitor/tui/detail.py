@@ -24,6 +24,10 @@ from monitor.tui.panel import badge
 WINDOWS = {"1": 60.0, "2": 300.0, "3": 900.0, "4": 3600.0}
 WINDOW_LABELS = {60.0: "1m", 300.0: "5m", 900.0: "15m", 3600.0: "1h"}
 COLUMNS = ("series", "current", "min", "max", "mean")
+NUMBERS_WIDTH = 4 * (12 + 2) + 4
+"""What the four value columns need ("1023.9 MiB/s" and cell padding) plus the series
+column's padding and the scrollbar: the series names get the rest of the width."""
+MIN_SERIES_WIDTH = 24
 SORT_KEYS: dict[str, Callable[[tuple[v.SeriesView, v.WindowStats]], object]] = {
     "series": lambda row: row[0].full_name,
     "current": lambda row: _nan_last(row[1].current),
@@ -95,7 +99,14 @@ class DetailScreen(DashboardScreen):
             health=health.text,
         )
         title.update(Content("\n").join([heading, *self._problems(source)]))
-        state = (source.version, self.dashboard.filter_text, self.window, self.sort_column, self.sort_reverse)
+        state = (
+            source.version,
+            self.dashboard.filter_text,
+            self.window,
+            self.sort_column,
+            self.sort_reverse,
+            self.size.width,
+        )
         if state != self._drawn:
             self._drawn = state
             self._fill(source)
@@ -131,11 +142,15 @@ class DetailScreen(DashboardScreen):
             column.label = Text(label)
             column.content_width = max(column.content_width, len(label))
         table.clear()
+        # Long names are cut so that max and mean stay on screen, and with them the column
+        # `s` may sort by; the chart's title gives the selected series in full.
+        name_width = max(MIN_SERIES_WIDTH, (self.size.width or self.app.size.width) - NUMBERS_WIDTH)
+        table.columns[ColumnKey("series")].content_width = len(table.columns[ColumnKey("series")].label)
         for series, stats, _ in rows:
             unit = series.spec.unit if series.spec else Unit.NONE
             cells = [stats.current, stats.minimum, stats.maximum, stats.mean]
             table.add_row(
-                series.full_name,
+                v.fit_label(series.full_name, series.full_name.removeprefix(series.key[0]), name_width),
                 *(format_value(x, unit, rate=series.rate, now=source.time) for x in cells),
                 key=series.full_name,
             )

@@ -44,6 +44,8 @@ class PanelRow:
     ratio: bool
     level: Level = Level.OK
     """By the metric's configured thresholds: colours the sparkline and the panel's border."""
+    values: str = ""
+    """The label values ending `label`, which a cut keeps (view.fit_label)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,7 @@ def panel_rows(
                 tuple(p[1] for p in history[-SPARK_POINTS:]),
                 unit is Unit.RATIO,
                 level,
+                series.values,
             )
         )
     return rows, max(0, len(views) - MAX_ROWS)
@@ -195,7 +198,7 @@ class SourcePanel(Widget, can_focus=True):
         if health.error:
             lines.append(Content.styled(health.error, "$warning" if health.partial else "$error"))
         for row in view.rows:
-            label = row.label if len(row.label) <= label_width else row.label[: label_width - 1] + "…"
+            label = v.fit_label(row.label, row.values, label_width)
             lines.append(
                 Content.assemble(
                     label.ljust(label_width + 1 + max(0, VALUE_WIDTH - len(row.value))),

@@ -27,6 +27,8 @@ class SeriesView:
     key: SeriesKey
     label: str
     spec: MetricSpec | None
+    values: str = ""
+    """The label values that end `label`: kept when a narrow panel has to cut it."""
 
     @property
     def rate(self) -> bool:
@@ -53,11 +55,12 @@ class WindowStats:
 
 
 @functools.lru_cache(maxsize=65536)
-def short_label(
+def label_parts(
     key: SeriesKey, collector: str, hidden: frozenset[str] = frozenset(), keep_suffixes: bool = False
-) -> str:
-    """A panel label: collector prefix and unit suffixes dropped, label values appended
-    except those `hidden` (values every series of the metric shares: they tell none apart)."""
+) -> tuple[str, str]:
+    """A panel label's two parts: the metric's words (collector prefix and unit suffixes
+    dropped) and its label values, except those `hidden` (values every series of the metric
+    shares: they tell none apart)."""
     name, labels = key
     name = name.removeprefix(collector + "_")
     trimmed = not keep_suffixes
@@ -66,7 +69,39 @@ def short_label(
         for suffix in UNIT_SUFFIXES:
             if name.endswith(suffix) and len(name) > len(suffix):
                 name, trimmed = name[: -len(suffix)], True
-    return " ".join([name.replace("_", " "), *(value for label, value in labels if label not in hidden)])
+    return name.replace("_", " "), " ".join(value for label, value in labels if label not in hidden)
+
+
+def short_label(
+    key: SeriesKey, collector: str, hidden: frozenset[str] = frozenset(), keep_suffixes: bool = False
+) -> str:
+    words, values = label_parts(key, collector, hidden, keep_suffixes)
+    return f"{words} {values}" if values else words
+
+
+MIN_WORDS = 4
+"""Columns of the metric's words a fitted label keeps before giving up on keeping its values."""
+
+
+def fit_label(label: str, values: str, width: int) -> str:
+    """`label` in `width` columns, cut with "…". The metric's words are cut before the label
+    `values` that end it: those are what tell rows apart (three "last success timestamp" rows
+    that differ only in their source). When the values alone are too long, the middle goes."""
+    if len(label) <= width:
+        return label
+    room = width - len(values) - 2  # the "…" and the space before the values
+    if values and room >= MIN_WORDS:
+        return label[:room] + "… " + values
+    return fit_middle(label, width)
+
+
+def fit_middle(text: str, width: int) -> str:
+    """`text` in `width` columns with its middle cut: a series' full name starts with its
+    metric and ends with the label values that tell it from the rows around it."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
 def _shared_labels(keys: list[SeriesKey]) -> frozenset[str]:
@@ -106,14 +141,13 @@ def series_views(source: SourceData, metrics: Iterable[str] | None = None) -> li
     chosen = [(key, shared[name]) for name in names for key in sorted(by_name.get(name, ()))]
     labels = [short_label(key, source.collector, hidden) for key, hidden in chosen]
     seen = collections.Counter(labels)
-    return [
-        SeriesView(
-            key,
-            label if seen[label] == 1 else short_label(key, source.collector, hidden, keep_suffixes=True),
-            source.specs.get(key[0]),
-        )
-        for (key, hidden), label in zip(chosen, labels, strict=True)
-    ]
+    views = []
+    for (key, hidden), label in zip(chosen, labels, strict=True):
+        if seen[label] > 1:
+            label = short_label(key, source.collector, hidden, keep_suffixes=True)
+        values = label_parts(key, source.collector, hidden)[1]
+        views.append(SeriesView(key, label, source.specs.get(key[0]), values))
+    return views
 
 
 def panel_views(source: SourceData, show: Sequence[str] | None, text: str) -> list[SeriesView]:

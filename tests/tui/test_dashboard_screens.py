@@ -10,9 +10,10 @@ from textual.widgets import DataTable, Log, Static
 from textual_plotext import PlotextPlot
 
 from monitor.lognews import SHOWN_ELSEWHERE
+from monitor.model import SourceHealth
 from monitor.tui.logbuffer import LogBuffer
 from tests.tui.dashboard_support import make_app
-from tests.tui.feed import Clock, feed
+from tests.tui.feed import Clock, feed, up
 
 
 @pytest.fixture
@@ -226,3 +227,31 @@ async def test_news_the_screen_already_shows_makes_no_toast_and_a_burst_makes_on
     finally:
         for logger in (scheduler_log, other):
             logger.removeHandler(buffer)
+
+
+async def test_long_series_names_are_cut_so_every_column_stays_on_screen(clock: Clock) -> None:
+    """A fleet query's long series names pushed max and mean off a 120-column detail table,
+    and `s` then sorted by a column nobody could see."""
+    store = feed(clock)
+    name = "fleet_cpu_busy_ratio_averaged_over_every_core_of_the_instance"
+    store.add_source("fleet", "promql", 1.0, health=SourceHealth(stale_after=3.0))
+    store.publish(
+        "fleet",
+        up(clock.now),
+        {
+            (name, (("instance", f"host-{i}.example.internal:9100"), ("job", "node"))): 0.1 * i
+            for i in range(3)
+        },
+    )
+    app = make_app(store, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, app, "fleet")
+        table = app.screen.query_one("#series", DataTable)
+        widths = [column.get_render_width(table) for column in table.columns.values()]
+        assert sum(widths) <= table.size.width, widths
+        names = [row[0] for row in table_rows(app)]
+        assert len(names) == 3 and all(len(n) <= 120 - 52 for n in names)
+        for i, shown in enumerate(names):  # the metric's name is cut, not what tells the rows apart
+            assert shown.startswith("fleet_") and shown.endswith(
+                f'{{instance="host-{i}.example.internal:9100",job="node"}}'
+            )

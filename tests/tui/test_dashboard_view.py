@@ -87,6 +87,28 @@ def test_short_labels_drop_collector_prefix_and_unit_suffixes() -> None:
     assert v.series_name(key) == 'system_network_received_bytes_total{interface="eth0"}'
 
 
+def test_a_cut_label_keeps_the_label_values_that_tell_rows_apart() -> None:
+    """Three rows scraped from another monitor were cut to the same "monitor source last
+    success times…": the source each one is about was past the panel's width."""
+    name = "monitor_source_last_success_timestamp_seconds"
+    data = SourceData(
+        "fleet",
+        "prometheus",
+        1.0,
+        (),
+        SourceHealth(),
+        {(name, (("exported_source", source),)): 1.0 for source in ("flaky", "local", "node")},
+    )
+    views = v.series_views(data)
+    assert [v.fit_label(view.label, view.values, 30) for view in views] == [
+        "monitor source last suc… flaky",
+        "monitor source last suc… local",
+        "monitor source last succ… node",
+    ]
+    assert v.fit_label("short enough", "", 30) == "short enough"
+    assert v.fit_label("cpu " + "y" * 40, "y" * 40, 20) == "cpu yyyyy…yyyyyyyyyy", "values alone too long"
+
+
 def test_counter_rates_skip_resets() -> None:
     assert v.rates([(0, 10), (1, 15), (3, 25), (4, 2), (5, 4)]) == [(1, 5.0), (3, 5.0), (5, 2.0)]
 
