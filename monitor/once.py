@@ -42,10 +42,20 @@ def collect_once(config: Config, store: MetricsStore | None = None) -> Snapshot:
     return snapshot
 
 
-def _format_value(value: float) -> str:
+EXACT_INTEGERS = 2.0**53
+"""Every whole float below this is an exact integer, and is printed as one."""
+
+
+def table_value(value: float) -> str:
+    """A value as a reader of the table wants it: whole numbers in full, others to 12 significant
+    digits, so a Unix timestamp keeps its fraction of a second (`1795590000.12`, where 6 digits
+    gave `1.79559e+09`) and noise like 0.30000000000000004 reads 0.3. The exponent form is left
+    for magnitudes below 1e-4 or from 1e12 up."""
     if math.isnan(value) or math.isinf(value):
         return str(value)
-    return f"{value:.6g}" if not float(value).is_integer() else f"{int(value)}"
+    if float(value).is_integer() and abs(value) < EXACT_INTEGERS:
+        return str(int(value))
+    return f"{value:.12g}"
 
 
 def render_table(snapshot: Snapshot) -> str:
@@ -61,7 +71,7 @@ def render_table(snapshot: Snapshot) -> str:
             lines.append(f"   partial error: {error}")
         if health.up:
             for key, value in sorted(source.series.items()):
-                lines.append(f"   {series_name(key)} {_format_value(value)}")
+                lines.append(f"   {series_name(key)} {table_value(value)}")
     return "\n".join(lines)
 
 

@@ -428,3 +428,39 @@ def test_headless_counts_one_source_in_the_singular(caplog) -> None:
         for signum, handler in saved.items():
             signal.signal(signum, handler)
     assert "monitor running headless with 1 source" in caplog.messages
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1795590000.123, "1795590000.12"),
+        (1795590000.0, "1795590000"),
+        (3, "3"),
+        (-12.0, "-12"),
+        (2.0**53 - 1, "9007199254740991"),
+        (0.1 + 0.2, "0.3"),
+        (0.5, "0.5"),
+        (0.000123, "0.000123"),
+        (1.5e-7, "1.5e-07"),
+        (1e300, "1e+300"),
+        (float("nan"), "nan"),
+        (float("-inf"), "-inf"),
+    ],
+)
+def test_once_table_keeps_a_timestamps_digits_integers_whole_and_small_values_short(value, text) -> None:
+    """With 6 significant digits a Unix timestamp printed as 1.79559e+09."""
+    from monitor.once import table_value
+
+    assert table_value(value) == text
+
+
+def test_once_table_prints_a_timestamp_without_an_exponent(write_config) -> None:
+    path = write_config(
+        """
+        sources:
+          - {name: clock, collector: command, argv: [echo, "1795590000.123"], format: number, metric: when}
+        """
+    )
+    result = monitor("once", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "   when 1795590000.12" in result.stdout.splitlines()
