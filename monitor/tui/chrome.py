@@ -3,6 +3,7 @@ and the base class through which the app's refresh timer reaches the current scr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
@@ -24,22 +25,30 @@ class StatusLine(Widget):
     """One line of text that repaints without a layout pass (a Static's update() triggers a
     layout of the whole screen: with 100 panels that cost more than everything else)."""
 
+    SEPARATOR = " · "
+
     def __init__(self, id: str) -> None:
         super().__init__(id=id)
         self.text = ""
-        self.compact = ""
+        self.compact: tuple[str, ...] = ()
 
-    def set_text(self, text: str, compact: str = "") -> None:
-        """`compact` is shown instead when `text` does not fit the line (an 80-column terminal
-        would otherwise cut off the exporter's URL, the part worth copying)."""
-        if (text, compact) != (self.text, self.compact):
-            self.text, self.compact = text, compact
+    def set_text(self, text: str, compact: Sequence[str] = ()) -> None:
+        """`compact` parts are shown instead when `text` does not fit the line (an 80-column
+        terminal would otherwise cut off the exporter's URL, the part worth copying); as many
+        whole parts as fit, so a narrower one never ends in half a word or a bare separator."""
+        if (text, tuple(compact)) != (self.text, self.compact):
+            self.text, self.compact = text, tuple(compact)
             self.refresh()
 
     def render(self) -> str:
-        if self.compact and len(self.text) > self.content_size.width:
-            return self.compact
-        return self.text
+        width = self.content_size.width
+        if not self.compact or len(self.text) <= width:
+            return self.text
+        for count in range(len(self.compact), 0, -1):
+            line = self.SEPARATOR.join(self.compact[:count])
+            if len(line) <= width:
+                return line
+        return self.compact[0][: max(0, width - 1)] + "…"
 
 
 class DashboardScreen(Screen):
@@ -104,7 +113,7 @@ class DashboardScreen(Screen):
         filtered = [f"filter: {app.filter_text}"] if app.filter_text else []
         full = ["monitor", app.host, f"snapshot v{shown.version}", age, f"exporter {exporter}", *filtered]
         compact = [app.host, f"v{shown.version}", age, exporter, *filtered]
-        self.status_bar.set_text(" · ".join(full), " · ".join(compact))
+        self.status_bar.set_text(StatusLine.SEPARATOR.join(full), compact)
         banner = self.banner
         banner.display = app.paused
         if app.paused:

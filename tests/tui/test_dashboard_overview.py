@@ -238,6 +238,10 @@ async def test_the_header_keeps_the_exporter_url_on_an_80_column_terminal(clock:
         await pilot.pause()
         header = str(app.screen.query_one("#status").render())
         assert header.startswith("monitor · testhost · snapshot v") and f"exporter {EXPORTER_URL}" in header
+        await pilot.resize_terminal(40, 24)  # too narrow for the URL: whole parts, no stray "·"
+        await pilot.pause()
+        header = str(app.screen.query_one("#status").render())
+        assert header.startswith("testhost · v") and header.endswith(" old"), header
 
 
 async def test_a_filter_that_matches_nothing_says_so(clock: Clock) -> None:
