@@ -257,6 +257,24 @@ def test_durations_accept_every_documented_unit() -> None:
     assert (config.interval, config.timeout, config.history) == (60.0, 0.25, 3600.0)
 
 
+@pytest.mark.parametrize(
+    ("written", "seconds", "documented"),
+    [
+        ("1", 1.0, "`interval: 1` is `1s`"),
+        ("0.5", 0.5, "`0.5` is `500ms`"),
+        ("1.5s", 1.5, "`1.5s`"),
+        ("1d", 86400.0, "`1d`"),
+        ("1m30s", 90.0, "`1m30s`"),
+    ],
+)
+def test_every_duration_form_the_config_accepts_is_in_the_readme(written, seconds, documented) -> None:
+    """Bare numbers (seconds), fractions and days were accepted but documented nowhere."""
+    config = config_of(f"history: {written}\nsources:\n  - {{name: a, collector: scripted}}\n")
+    assert config.history == seconds
+    section = (REPO / "README.md").read_text().split("## Configuration", 1)[1].split("```", 1)[0]
+    assert documented in " ".join(section.split())
+
+
 def test_missing_file_names_the_file(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"nowhere\.yaml: config file not found"):
         load_config(str(tmp_path / "nowhere.yaml"))
