@@ -211,10 +211,11 @@ def configure_logging(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command; end quietly when the reader of stdout goes away or the user interrupts.
 
-    A closed pipe (`monitor collectors | head -1`) ends the command with status 141, 128 +
-    SIGPIPE: the status the shell gives `cat` or `grep` when SIGPIPE kills them, so a `set -o
-    pipefail` script treats monitor exactly like them, and cut-short output never passes for
-    complete (0 would: `monitor once --format json | head -c 100` is not a full document). Python
+    A write to a closed pipe (`monitor schema | head -1`, once the schema outgrows the pipe's
+    buffer) ends the command with status 141, 128 + SIGPIPE: the status the shell gives `cat` or
+    `grep` when SIGPIPE kills them, so a `set -o pipefail` script treats monitor exactly like
+    them, and output cut while being written never passes for complete. (Output that fits the
+    buffer is all written before the reader leaves, and the status is 0, as for `cat`.) Python
     ignores SIGPIPE and raises BrokenPipeError instead; restoring SIGPIPE's default action would
     also kill the exporter on any client's broken connection, so the error is caught here.
     Stdout is pointed at /dev/null first, or the interpreter's final flush fails once more.

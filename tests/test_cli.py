@@ -185,6 +185,31 @@ def test_a_closed_pipe_ends_the_command_quietly_with_status_141(write_config, co
     assert result.returncode == 141  # 128 + SIGPIPE, what the shell reports for `cat` in its place
 
 
+def test_output_that_fits_the_pipe_buffer_exits_0_as_the_readme_says() -> None:
+    """The README said `monitor collectors | head -1` exits 141; the listing fits the pipe's
+    buffer, so it is all written before the reader leaves and nothing gets SIGPIPE. Reading
+    only after monitor exited makes that deterministic."""
+    read_end, write_end = os.pipe()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor", "collectors"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        assert reader.readline()  # `head -1`, once monitor has finished
+    assert (result.returncode, result.stderr) == (0, "")
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert (
+        "Output that fits the pipe's buffer (64 KiB on Linux), such as `monitor collectors`, is written "
+        "in full before the reader leaves: monitor has finished, and its status is 0" in readme
+    )
+
+
 def test_a_pipe_closed_by_head_prints_no_traceback() -> None:
     """The real thing, through a shell: whatever the timing, no traceback and 0 or 141."""
     script = (
