@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -146,6 +147,21 @@ def test_each_command_says_what_its_config_option_means_for_it() -> None:
         assert config_help(command).startswith("ignored: this command reads no config")
     for command in ("check", "once", "rules"):
         assert "else the built-in default dashboard" in config_help(command)
+
+
+def test_dashboard_docs_say_where_its_logs_go_and_not_to_redirect_stderr() -> None:
+    """`monitor 2>file` gave a blank terminal: Textual draws on stderr. The docs say so, send logs
+    to the log screen, and name the way to keep them in a file, since there is no --log-file."""
+    docs = " ".join((REPO / "docs/DASHBOARD.md").read_text().split())
+    assert (
+        "Do not redirect stderr to keep them (`monitor 2>monitor.log`): Textual draws the dashboard on stderr"
+        in docs
+    )
+    assert "there is no log file" in docs and "run `monitor --headless 2>>monitor.log`" in docs
+    assert "--log-file" not in monitor("--help").stdout
+    from textual.drivers.linux_driver import LinuxDriver
+
+    assert "sys.__stderr__" in inspect.getsource(LinuxDriver.__init__)
 
 
 def test_verbose_logging_goes_to_stderr(write_config) -> None:
