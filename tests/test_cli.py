@@ -178,18 +178,11 @@ def test_secrets_from_the_environment_never_reach_the_output(write_config) -> No
     assert "no file matches /nope/***/*" in result.stdout
 
 
-@pytest.mark.parametrize(
-    "command", [["collectors"], ["schema"], ["once"]], ids=["collectors", "schema", "once"]
-)
-def test_a_closed_pipe_ends_the_command_quietly_with_status_141(write_config, command: list[str]) -> None:
-    """`monitor collectors | head -1`: the reader is gone before monitor writes. A pipe whose
-    read end is already closed makes that deterministic (with `head` it depends on timing)."""
-    path = write_config("sources:\n  - {name: local, collector: system}\n")
-    read_end, write_end = os.pipe()
-    os.close(read_end)
+def monitor_into(write_end: int, *args: str) -> subprocess.CompletedProcess:
+    """Run monitor with its stdout on the write end of a pipe the test made, and close that end."""
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "monitor", *command, "-c", str(path)],
+        return subprocess.run(
+            [sys.executable, "-m", "monitor", *args],
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,
@@ -197,6 +190,18 @@ def test_a_closed_pipe_ends_the_command_quietly_with_status_141(write_config, co
         )
     finally:
         os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "command", [["collectors"], ["schema"], ["once"]], ids=["collectors", "schema", "once"]
+)
+def test_a_closed_pipe_ends_the_command_quietly_with_status_141(write_config, command: list[str]) -> None:
+    """`monitor schema | head -1`: the reader is gone while monitor writes. A pipe whose read end
+    is already closed makes that deterministic (with `head` it depends on timing)."""
+    path = write_config("sources:\n  - {name: local, collector: system}\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    result = monitor_into(write_end, *command, "-c", str(path))
     assert result.stderr == ""
     assert result.returncode == 141  # 128 + SIGPIPE, what the shell reports for `cat` in its place
 
@@ -206,16 +211,7 @@ def test_output_that_fits_the_pipe_buffer_exits_0_as_the_readme_says() -> None:
     buffer, so it is all written before the reader leaves and nothing gets SIGPIPE. Reading
     only after monitor exited makes that deterministic."""
     read_end, write_end = os.pipe()
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "monitor", "collectors"],
-            stdout=write_end,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        os.close(write_end)
+    result = monitor_into(write_end, "collectors")
     with os.fdopen(read_end) as reader:
         assert reader.readline()  # `head -1`, once monitor has finished
     assert (result.returncode, result.stderr) == (0, "")
