@@ -142,7 +142,11 @@ class AlertEngine:
         if cached is not None and cached[0] == source.version:
             return cached[1]
         assert rule.op is not None and rule.threshold is not None
-        matchers = rule.matchers
+        # `source` is on every series of /metrics, so a rule may match it, as its Prometheus
+        # twin (`monitor rules`) does; here it is the same for all of the source's series.
+        if not all(m.matches({"source": source.name}) for m in rule.matchers if m.name == "source"):
+            return []
+        matchers = [m for m in rule.matchers if m.name != "source"]
         found = []
         static = dict(source.labels)
         for (name, series_labels), value in source.series.items():

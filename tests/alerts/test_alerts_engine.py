@@ -116,6 +116,20 @@ def test_label_matchers_select_series_and_each_series_alerts_on_its_own(clock) -
     assert all(dict(a.labels)["site"] == "zurich" for a in engine.view.alerts)
 
 
+def test_a_source_matcher_matches_as_it_does_in_prometheus(fleet, clock) -> None:
+    """Every series on /metrics carries `source`, so `monitor rules` turns `source: local`
+    into a working matcher; in monitor itself it matched nothing and the alert never fired."""
+    snapshot = fleet.publish({("load", ()): 0.95})
+    rules = [
+        alert(name="Named", labels={"source": "local"}),
+        alert(name="Pattern", labels={"source": "=~loc.*"}),
+        alert(name="Other", labels={"source": "!=local"}),
+    ]
+    engine = AlertEngine(rules)
+    engine.evaluate(snapshot, clock())
+    assert sorted(states(engine)) == [("Named", "firing"), ("Pattern", "firing")]
+
+
 def test_operators_compare_as_written(fleet, clock) -> None:
     snapshot = fleet.publish(5.0)
     cases = {">": 4, ">=": 5, "<": 6, "<=": 5, "==": 5, "!=": 4}
