@@ -14,17 +14,19 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 def parse_duration(value: object) -> float:
     """Return seconds. Plain numbers are seconds; anything else must be unit-suffixed."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 250ms, 2s, 1m or 1h, got {value!r}")
+        raise ValueError(f"expected a duration like 250ms, 2s, 1m30s, 1h or 1d, got {value!r}")
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
         text = value.strip()
-        parts = _PART.findall(text)
-        if not text or "".join(n + u for n, u in parts) != text:
-            raise ValueError(f"expected a duration like 250ms, 2s, 1m or 1h, got {value!r}")
-        seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
+        body = text.removeprefix("-")  # read, so that `-1s` is told it must be positive
+        parts = _PART.findall(body)
+        if not body or "".join(n + u for n, u in parts) != body:
+            raise ValueError(f"expected a duration like 250ms, 2s, 1m30s, 1h or 1d, got {value!r}")
+        sign = -1.0 if text.startswith("-") else 1.0
+        seconds = sign * sum(float(number) * _UNITS[unit] for number, unit in parts)
     else:
-        raise ValueError(f"expected a duration like 250ms, 2s, 1m or 1h, got {value!r}")
+        raise ValueError(f"expected a duration like 250ms, 2s, 1m30s, 1h or 1d, got {value!r}")
     if seconds <= 0:
         raise ValueError(f"a duration must be positive, got {value!r}")
     return seconds
@@ -50,7 +52,7 @@ Duration = Annotated[
                 {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"},
                 {"type": "number", "exclusiveMinimum": 0},
             ],
-            "description": "A duration: 250ms, 2s, 1m30s, 1h (a bare number is seconds).",
+            "description": "A duration: 250ms, 2s, 1m30s, 1h, 1d (a bare number is seconds).",
         }
     ),
 ]

@@ -76,13 +76,18 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         "sources:\n  - name: a\n    collector: scripted\n    interval: fast\n",
-        ["c.yaml:4:15: sources[0].interval: expected a duration like 250ms, 2s, 1m or 1h, got 'fast'"],
+        ["c.yaml:4:15: sources[0].interval: expected a duration like 250ms, 2s, 1m30s, 1h or 1d, got 'fast'"],
         id="bad-duration",
     ),
     pytest.param(
         "sources:\n  - name: a\n    collector: scripted\n    interval: 0s\n",
         ["c.yaml:4:15: sources[0].interval: a duration must be positive, got '0s'"],
         id="zero-duration",
+    ),
+    pytest.param(
+        "sources:\n  - name: a\n    collector: scripted\n    interval: -1s\n",
+        ["c.yaml:4:15: sources[0].interval: a duration must be positive, got '-1s'"],
+        id="negative-duration",
     ),
     pytest.param(
         "sources:\n  - name: a\n    collector: sripted\n",
@@ -232,7 +237,7 @@ def test_every_error_is_reported_not_just_the_first() -> None:
     )
     assert found == [
         "c.yaml:1:1: intervall: unknown key 'intervall'; did you mean 'interval'?",
-        "c.yaml:5:14: sources[0].timeout: expected a duration like 250ms, 2s, 1m or 1h, got 'soon'",
+        "c.yaml:5:14: sources[0].timeout: expected a duration like 250ms, 2s, 1m30s, 1h or 1d, got 'soon'",
         "c.yaml:7:16: sources[1].collector: unknown collector 'nope'; expected one of: failing, hanging, scripted",
     ]
 

@@ -129,7 +129,7 @@ def test_every_alert_and_threshold_problem_is_reported_with_file_line_and_a_sugg
         "7:22: sources[0].thresholds.system_load5.warnin: unknown key 'warnin'; did you mean 'warning'?",
         "11:13: alerts[0].source: unknown source 'locl'; did you mean 'local'?",
         "18:9: alerts[1].op: input should be '>', '>=', '<', '<=', '==' or '!=', got '=>'",
-        "23:10: alerts[2].for: expected a duration like 250ms, 2s, 1m or 1h, got '10x'",
+        "23:10: alerts[2].for: expected a duration like 250ms, 2s, 1m30s, 1h or 1d, got '10x'",
         "26:13: alerts[3].metric: unknown metric 'system_lod1'; did you mean 'system_load1'? "
         "(collector 'system' declares these)",
         "29:5: alerts[3].thresold: unknown key 'thresold'; did you mean 'threshold'?",
