@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from pydantic import ByteSize, Field, field_validator
 
-from collectors.exposition import ExpositionParser, InvalidExposition, check_metric_name, unit_of
+from collectors.exposition import ExpositionParser, InvalidExposition, check_metric_name
 from collectors.jsonvalues import json_number
-from monitor.model import MetricSpec, MetricType, Sample, Unit
+from monitor.model import MetricSpec, MetricType, Sample, Unit, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector, CollectorOptions
 from monitor.validation import METRIC_NAME
 

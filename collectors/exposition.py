@@ -22,40 +22,19 @@ from prometheus_client import parser as prometheus_parser
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import parser as openmetrics_parser
 
-from monitor.model import MetricSpec, MetricType, Sample, Unit
+from monitor.model import MetricSpec, MetricType, Sample, unit_of
 from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
 
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text"
 _SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created", "_info")
 _GROUPED_TYPES = ("histogram", "summary")
 """Kept whole on re-export: their parts only make sense (and lint clean) as one family."""
-_UNIT_SUFFIXES = {
-    "_bytes": Unit.BYTES,
-    "_seconds": Unit.SECONDS,
-    "_ratio": Unit.RATIO,
-    "_celsius": Unit.CELSIUS,
-    "_rpm": Unit.RPM,
-    "_days": Unit.DAYS,
-}
 _SAMPLE_NAME = re.compile(r"[^{\s]+")
 COUNT_CHUNK = 256 * 1024
 DIRECT_MAX_CHARS = 1024 * 1024
 """Bigger pages go through the line filter even when nothing is filtered, so that finding
 out whether they pass the series cap never means one long, uninterruptible scan."""
 _SAMPLE_LINE_NAME = re.compile(r"\n[ \t]*([^#{\s][^{\s]*)")
-
-
-_TIMESTAMP_SUFFIXES = ("_timestamp_seconds", "_time_seconds")
-"""`process_start_time_seconds`, `node_boot_time_seconds`, `..._last_success_timestamp_seconds`:
-points in time. As a counter (`node_disk_io_time_seconds_total`) the same words are a duration."""
-
-
-def unit_of(name: str) -> Unit:
-    """Guess the unit from the Prometheus naming convention (`_bytes`, `_seconds_total`)."""
-    if name.endswith(_TIMESTAMP_SUFFIXES):
-        return Unit.TIMESTAMP
-    base = name.removesuffix("_total")
-    return next((unit for suffix, unit in _UNIT_SUFFIXES.items() if base.endswith(suffix)), Unit.NONE)
 
 
 def check_metric_name(name: str, reserved_prefix: str | None = None) -> str:

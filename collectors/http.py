@@ -20,10 +20,10 @@ from jsonpath_ng import parse as parse_jsonpath
 from jsonpath_ng.exceptions import JSONPathError
 from pydantic import Field, ValidationInfo, field_validator
 
-from collectors.exposition import check_metric_name, unit_of
+from collectors.exposition import check_metric_name
 from collectors.httpclient import HttpClient, HttpClientOptions, HttpResponse, check_http_url
 from collectors.jsonvalues import json_number
-from monitor.model import MetricSpec, MetricType, Sample, Unit
+from monitor.model import MetricSpec, MetricType, Sample, Unit, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector
 
 

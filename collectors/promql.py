@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from collectors.exposition import check_metric_name, exported_labels, unit_of, valid_label_names
+from collectors.exposition import check_metric_name, exported_labels, valid_label_names
 from collectors.httpclient import HttpClient, HttpClientOptions, HttpResponse, check_http_url
-from monitor.model import MetricSpec, Sample
+from monitor.model import MetricSpec, Sample, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector
 
 

@@ -59,6 +59,28 @@ class Unit(enum.StrEnum):
     as an age, not as a duration of fifty-odd years; exported with the unit `seconds`."""
 
 
+_UNIT_SUFFIXES = {
+    "_bytes": Unit.BYTES,
+    "_seconds": Unit.SECONDS,
+    "_ratio": Unit.RATIO,
+    "_celsius": Unit.CELSIUS,
+    "_rpm": Unit.RPM,
+    "_days": Unit.DAYS,
+}
+_TIMESTAMP_SUFFIXES = ("_timestamp_seconds", "_time_seconds")
+"""`process_start_time_seconds`, `node_boot_time_seconds`, `..._last_success_timestamp_seconds`:
+points in time. As a counter (`node_disk_io_time_seconds_total`) the same words are a duration."""
+
+
+def unit_of(name: str) -> Unit:
+    """Guess the unit from the Prometheus naming convention (`_bytes`, `_seconds_total`): for
+    what collectors scrape, and for an alert on a metric declared only at collection time."""
+    if name.endswith(_TIMESTAMP_SUFFIXES):
+        return Unit.TIMESTAMP
+    base = name.removesuffix("_total")
+    return next((unit for suffix, unit in _UNIT_SUFFIXES.items() if base.endswith(suffix)), Unit.NONE)
+
+
 @dataclass(frozen=True, slots=True)
 class MetricSpec:
     """A collector's declaration of one metric, from which display and export are derived.

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from monitor.alerts.definitions import AlertSettings
 from monitor.alerts.state import AlertEvent, AlertInstance, AlertState, AlertsView
 from monitor.alerts.template import format_value, render
-from monitor.model import Labels, MetricSpec, MetricType, Snapshot, SourceData, SourceState
+from monitor.model import Labels, MetricSpec, MetricType, Snapshot, SourceData, SourceState, Unit
 
 RESOLVED_RETENTION = 900.0
 """Seconds a resolved alert stays listed (Prometheus keeps them 15 minutes too)."""
@@ -100,10 +100,11 @@ class AlertEngine:
         (VALUES_CHANGED) or which instances exist or their states (STRUCTURE_CHANGED)."""
         instances = self._instances[index]
         active = {m.labels: m.value for m in self._matches(index, rule, source, now)}
+        unit = _unit(rule, source)
         changed = 0
         for labels, value in active.items():
             current = instances.get(labels)
-            updated = self._hold(rule, current, labels, value, now)
+            updated = self._hold(rule, current, labels, value, now, unit)
             if updated is not current:
                 instances[labels] = updated
                 same = current is not None and current.state is updated.state
@@ -159,7 +160,13 @@ class AlertEngine:
         return found
 
     def _hold(
-        self, rule: AlertSettings, current: AlertInstance | None, labels: Labels, value: float, now: float
+        self,
+        rule: AlertSettings,
+        current: AlertInstance | None,
+        labels: Labels,
+        value: float,
+        now: float,
+        unit: Unit,
     ) -> AlertInstance:
         """The instance after its condition held at `now` (the same object when nothing changed)."""
         if current is None or current.state is AlertState.RESOLVED:
@@ -167,29 +174,41 @@ class AlertEngine:
                 AlertInstance(
                     rule.name, rule.severity, rule.source, labels, AlertState.PENDING, None, "", now
                 ),
-                **self._valued(rule, labels, value, now, fires=rule.for_ <= 0),
+                **self._valued(rule, labels, value, unit, now, fires=rule.for_ <= 0),
             )
         fires = current.state is AlertState.PENDING and now - (current.active_since or now) >= rule.for_
         if not fires and current.value == value:
             return current
-        return replace(current, **self._valued(rule, labels, value, now, fires))
+        return replace(current, **self._valued(rule, labels, value, unit, now, fires))
 
-    def _valued(self, rule: AlertSettings, labels: Labels, value: float, now: float, fires: bool) -> dict:
-        fields: dict = {"value": value, "summary": self._summary(rule, labels, value)}
+    def _valued(
+        self, rule: AlertSettings, labels: Labels, value: float, unit: Unit, now: float, fires: bool
+    ) -> dict:
+        fields: dict = {"value": value, "summary": self._summary(rule, labels, value, unit)}
         if fires:
             fields.update(state=AlertState.FIRING, fired_at=now)
         return fields
 
     @staticmethod
-    def _summary(rule: AlertSettings, labels: Labels, value: float) -> str:
+    def _summary(rule: AlertSettings, labels: Labels, value: float, unit: Unit) -> str:
         fields = {
-            "value": format_value(value),
+            "value": format_value(value, unit),
             "source": rule.source,
-            "threshold": format_value(rule.threshold),
+            "threshold": format_value(rule.threshold, unit),
             "alertname": rule.name,
             "severity": str(rule.severity),
         }
         return render(rule.summary_template, fields, dict(labels))
+
+
+def _unit(rule: AlertSettings, source: SourceData | None) -> Unit:
+    """The unit of the metric the alert compares, from the source's declarations."""
+    if rule.metric is None or source is None:
+        return Unit.NONE
+    spec = source.specs.get(rule.metric) or next(
+        (s for name, s in source.specs.items() if exposed_name(name, s) == rule.metric), None
+    )
+    return spec.unit if spec is not None else Unit.NONE
 
 
 def _wake_time(

@@ -13,7 +13,7 @@ import yaml
 from monitor.alerts.definitions import AlertSettings
 from monitor.alerts.engine import exposed_name
 from monitor.alerts.template import format_value, to_prometheus
-from monitor.model import MetricSpec
+from monitor.model import MetricSpec, Unit, unit_of
 
 GROUP_NAME = "monitor"
 
@@ -44,12 +44,14 @@ def alert_rule(alert: AlertSettings, specs: Mapping[str, MetricSpec]) -> dict:
     if alert.for_:
         rule["for"] = _duration(alert.for_)
     rule["labels"] = {"severity": str(alert.severity)}
+    spec = specs.get(alert.metric) if alert.metric else None
+    unit = spec.unit if spec is not None else unit_of(alert.metric) if alert.metric else Unit.NONE
     literals = {
-        "threshold": format_value(alert.threshold),
+        "threshold": format_value(alert.threshold, unit),
         "alertname": alert.name,
         "severity": str(alert.severity),
     }
-    rule["annotations"] = {"summary": to_prometheus(alert.summary_template, literals)}
+    rule["annotations"] = {"summary": to_prometheus(alert.summary_template, literals, unit)}
     return rule
 
 

@@ -6,18 +6,28 @@ template can be translated to Prometheus's `{{ $value }}` / `{{ $labels.x }}` fo
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Mapping
 
+from monitor import humanize
 from monitor.alerts.definitions import PLACEHOLDER
+from monitor.model import Unit
 
 
-def format_value(value: float | None) -> str:
+def format_value(value: float | None, unit: Unit = Unit.NONE) -> str:
+    """As the dashboard writes the metric ("memory at 81.2 %", not "at 0.812047"); a number
+    without a unit to 6 significant digits. A timestamp is a UTC time, as Prometheus's
+    humanizeTimestamp writes it: an age would be frozen at the evaluation that wrote it."""
     if value is None:
         return ""
     if math.isnan(value) or math.isinf(value):
         return str(value)
-    return f"{value:.6g}"
+    if unit is Unit.TIMESTAMP:
+        return datetime.datetime.fromtimestamp(value, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if unit is Unit.NONE:
+        return f"{value:.6g}"
+    return humanize.format_value(value, unit)
 
 
 def render(template: str, fields: Mapping[str, str], labels: Mapping[str, str]) -> str:
@@ -38,17 +48,28 @@ PROMETHEUS_FIELDS = {
 labels (every series on /metrics carries `source`), not those the rule adds, such as `severity`
 and `alertname`."""
 
+PROMETHEUS_VALUES = {
+    Unit.RATIO: "{{ $value | humanizePercentage }}",
+    Unit.BYTES: "{{ $value | humanize1024 }}B",
+    Unit.SECONDS: "{{ $value | humanizeDuration }}",
+    Unit.TIMESTAMP: "{{ $value | humanizeTimestamp }}",
+}
+"""Prometheus's own humanizing functions, for the units that have one: its alert then reads
+"memory at 81.2%" too."""
 
-def to_prometheus(template: str, literals: Mapping[str, str]) -> str:
+
+def to_prometheus(template: str, literals: Mapping[str, str], unit: Unit = Unit.NONE) -> str:
     """The same summary in Prometheus's Go template syntax. `literals` are the fields that are
     fixed per alert (threshold, alertname, severity), written into the text as they are:
     `{{ $labels.severity }}` would expand to an empty string, since the rule's own labels are
-    not among the series' labels that `$labels` holds."""
+    not among the series' labels that `$labels` holds. `unit` is the metric's, for the value."""
 
     def substitute(match) -> str:
         name = match.group(1)
         if name.startswith("labels."):
             return "{{ $labels." + name.removeprefix("labels.") + " }}"
+        if name == "value" and unit in PROMETHEUS_VALUES:
+            return PROMETHEUS_VALUES[unit]
         if name in PROMETHEUS_FIELDS:
             return PROMETHEUS_FIELDS[name]
         return literals.get(name, "")

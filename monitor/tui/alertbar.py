@@ -7,8 +7,8 @@ from __future__ import annotations
 from textual.content import Content
 
 from monitor.alerts.state import AlertInstance, AlertState, AlertsView
+from monitor.humanize import format_age
 from monitor.tui.colours import alert_style
-from monitor.tui.format import format_age
 
 MAX_LINES = 4
 

@@ -13,9 +13,9 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
+from monitor.humanize import format_age
 from monitor.model import Snapshot
 from monitor.tui.alertbar import alert_bar
-from monitor.tui.format import format_age
 
 if TYPE_CHECKING:
     from monitor.tui.app import MonitorApp

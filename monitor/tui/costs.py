@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from monitor.humanize import format_age, format_duration
 from monitor.model import Snapshot, SourceData
 from monitor.scheduler import Phase, PollerActivity, Scheduler
 from monitor.tui.chrome import DashboardScreen
-from monitor.tui.format import format_age, format_duration
 
 CPU_WINDOW = 10.0
 """Seconds over which the poller CPU rate is averaged."""

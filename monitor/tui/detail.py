@@ -14,11 +14,11 @@ from textual.content import Content
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
+from monitor.humanize import format_age, format_value
 from monitor.model import Snapshot, SourceData, Unit
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
 from monitor.tui.colours import state_style
-from monitor.tui.format import format_age, format_value
 from monitor.tui.panel import badge
 
 WINDOWS = {"1": 60.0, "2": 300.0, "3": 900.0, "4": 3600.0}

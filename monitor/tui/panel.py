@@ -17,11 +17,11 @@ from textual.widget import Widget
 
 from monitor.alerts.definitions import Level, ThresholdSettings
 from monitor.alerts.engine import exposed_name
+from monitor.humanize import format_age, format_value
 from monitor.model import SourceData, SourceState, Unit
 from monitor.store import MetricsStore
 from monitor.tui import view as v
 from monitor.tui.colours import STATE_SYMBOLS, sparkline_style, state_style, value_style
-from monitor.tui.format import format_age, format_value
 from monitor.wording import plural
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"

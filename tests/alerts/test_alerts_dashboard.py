@@ -78,7 +78,7 @@ async def test_alert_bar_lists_firing_most_severe_first_then_pending_and_panels_
             "▲ FIRING WARNING WebDown",
             "△ pending info CacheStale",
         ]
-        assert lines[0].split(": ")[1].split("  ")[0] == "/ at 0.93"
+        assert lines[0].split(": ")[1].split("  ")[0] == "/ at 93.0 %"  # as the panel shows the ratio
         assert lines[0].endswith("firing for 0.0s") and lines[2].endswith("pending for 0.0s")
         panels = {panel.source_name: panel for panel in app.screen.query(SourcePanel)}
         assert panels["host"].has_class("-critical")  # disk over its critical threshold, DiskFull firing

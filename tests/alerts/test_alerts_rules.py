@@ -34,6 +34,11 @@ def monitor_config(level: Path) -> str:
             argv: [cat, "{level}"]
             format: number
             metric: tank_level
+          - name: fill
+            collector: command
+            argv: [echo, "0.75"]
+            format: number
+            metric: tank_fill_ratio
         alerts:
           - name: TankHigh
             source: tank
@@ -56,6 +61,12 @@ def monitor_config(level: Path) -> str:
             metric: system_disk_read_bytes_total
             op: ">"
             threshold: 1e15
+          - name: TankFull
+            source: fill
+            metric: tank_fill_ratio
+            op: ">"
+            threshold: 0.5
+            summary: "fill at {{{{ value }}}}, limit {{{{ threshold }}}}"
           - name: TankDown
             source: tank
             condition: down
@@ -82,7 +93,7 @@ def test_summary_inlines_what_is_no_series_label_and_templates_the_rest() -> Non
     )
     assert (
         alert_rule(disk, {})["annotations"]["summary"]
-        == "DiskFull/critical on {{ $labels.source }} {{ $labels.mount }}: {{ $value }} < 1e+09"
+        == "DiskFull/critical on {{ $labels.source }} {{ $labels.mount }}: {{ $value | humanize1024 }}B < 954 MiB"
     )
     gone = AlertSettings(
         name="HostGone", source="host", condition="down", summary="{{ alertname }} {{ threshold }}"
@@ -100,12 +111,12 @@ def test_rules_file_passes_promtool_and_uses_the_names_metrics_exposes(tmp_path)
     config.write_text(monitor_config(tmp_path / "level"))
     result = monitor("rules", "--config", str(config), "-o", str(tmp_path / "rules.yml"))
     assert result.returncode == 0, result.stderr
-    assert result.stderr.strip() == f"wrote 5 alerting rules to {tmp_path / 'rules.yml'}"
+    assert result.stderr.strip() == f"wrote 6 alerting rules to {tmp_path / 'rules.yml'}"
     check = subprocess.run(
         [promtool, "check", "rules", str(tmp_path / "rules.yml")], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 5 rules found" in check.stdout
+    assert "SUCCESS: 6 rules found" in check.stdout
     rules = {
         r["alert"]: r for r in yaml.safe_load((tmp_path / "rules.yml").read_text())["groups"][0]["rules"]
     }
@@ -119,6 +130,10 @@ def test_rules_file_passes_promtool_and_uses_the_names_metrics_exposes(tmp_path)
     )
     assert rules["BusyCPU"]["expr"] == 'system_cpu_usage_ratio{source="local",cpu="total",role!="x"} > 0.9'
     assert rules["BusyCPU"]["for"] == "90s"
+    # A ratio reads as a percentage, in Prometheus's own words for the value.
+    assert rules["BusyCPU"]["annotations"]["summary"] == (
+        "system_cpu_usage_ratio > 90.0 % on {{ $labels.source }} (now {{ $value | humanizePercentage }})"
+    )
     assert rules["DiskReads"]["expr"] == 'system_disk_read_bytes_total{source="local"} > 1000000000000000.0'
     assert "for" not in rules["DiskReads"]
     assert rules["TankDown"]["expr"] == 'monitor_source_up{source="tank"} == 0'
@@ -201,6 +216,7 @@ def test_a_real_prometheus_fires_the_generated_alert_when_the_value_crosses(tmp_
                 "TankHigh",
                 "BusyCPU",
                 "DiskReads",
+                "TankFull",
                 "TankDown",
                 "TankStale",
             }
@@ -230,6 +246,15 @@ def test_a_real_prometheus_fires_the_generated_alert_when_the_value_crosses(tmp_
                 own = json.loads(response.read())["alerts"]
             tank = [(a["state"], a["value"], a["summary"]) for a in own if a["name"] == "TankHigh"]
             assert tank == [("firing", 75.0, firing["annotations"]["summary"])]
+            # A ratio: both write it as a percentage, each in its own style.
+            full = prometheus.wait_for(
+                lambda: [
+                    a for a in prometheus.api("alerts")["alerts"] if a["labels"]["alertname"] == "TankFull"
+                ],
+                "TankFull",
+            )[0]
+            assert full["annotations"]["summary"] == "fill at 75%, limit 50.0 %"
+            assert [a["summary"] for a in own if a["name"] == "TankFull"] == ["fill at 75.0 %, limit 50.0 %"]
     finally:
         server.terminate()
         server.wait(10)

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
+from monitor.humanize import format_age, format_value
 from monitor.model import MetricSpec, MetricType, SourceData, SourceHealth, Unit
 from monitor.scheduler import Phase, PollerActivity
 from monitor.tui import view as v
 from monitor.tui.costs import describe
-from monitor.tui.format import format_age, format_value
 from monitor.tui.panel import badge, sparkline
 
 

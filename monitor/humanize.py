@@ -1,4 +1,5 @@
-"""Unit-aware text for values and ages, so every screen writes 1.2 GiB, 45.0 % and 340 ms alike."""
+"""Unit-aware text for values and ages, so every screen and every alert summary writes 1.2 GiB,
+45.0 % and 340 ms alike."""
 
 from __future__ import annotations
 
