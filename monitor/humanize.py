@@ -17,6 +17,8 @@ def format_value(value: float, unit: Unit = Unit.NONE, rate: bool = False, now: 
     same however late the screen is drawn."""
     if math.isnan(value):
         return "–"
+    if math.isinf(value):  # spelled as on /metrics
+        return "+Inf" if value > 0 else "-Inf"
     if unit is Unit.TIMESTAMP:
         if now is None:
             raise ValueError("a timestamp is shown as an age: pass the time to count it to (now)")
@@ -38,25 +40,33 @@ def format_value(value: float, unit: Unit = Unit.NONE, rate: bool = False, now: 
 
 
 def _scaled(value: float, base: float, prefixes: tuple[str, ...]) -> str:
+    """Three significant digits and a prefix; a value that rounds up to `base` (999.7, 1023.7
+    bytes) is written with the next prefix, as 1 k, never as 1e+03."""
+    if float(value).is_integer() and abs(value) < base:
+        return f"{value:.0f} {prefixes[0]}"
     magnitude = abs(value)
     index = 0
     while magnitude >= base and index < len(prefixes) - 1:
         magnitude /= base
         index += 1
-    scaled = math.copysign(magnitude, value)
-    if index == 0 and float(value).is_integer():
-        text = f"{value:.0f}"
-    else:
-        text = f"{scaled:.3g}" if abs(scaled) < 1000 else f"{scaled:.0f}"
-    return f"{text} {prefixes[index]}"
+    text = _three_digits(magnitude)
+    if float(text) >= base and index < len(prefixes) - 1:
+        magnitude /= base
+        index += 1
+        text = _three_digits(magnitude)
+    return f"{'-' if value < 0 else ''}{text} {prefixes[index]}"
 
 
-DURATION_UNITS = (("µs", 1e6, 1000.0), ("ms", 1e3, 1000.0), ("s", 1.0, 60.0))
+def _three_digits(magnitude: float) -> str:
+    return f"{magnitude:.3g}" if magnitude < 999.5 else f"{magnitude:.0f}"
+
+
+DURATION_UNITS = (("ns", 1e9, 1000.0), ("µs", 1e6, 1000.0), ("ms", 1e3, 1000.0), ("s", 1.0, 60.0))
 """(suffix, scale, the rounded size at which the next unit takes over)."""
 
 
 def format_duration(seconds: float) -> str:
-    """Durations from microseconds (a collection) to days (an uptime). A negative one (a clock
+    """Durations from nanoseconds (a GC pause) to days (an uptime). A negative one (a clock
     offset, a lag) reads like a positive one with a minus sign, not as millions of µs. A value
     that rounds up to the next unit is written in it (1.0 s, never 1000 ms)."""
     if seconds == 0:
@@ -65,10 +75,10 @@ def format_duration(seconds: float) -> str:
     size = abs(seconds)
     for suffix, scale, limit in DURATION_UNITS:
         scaled = size * scale
-        decimals = 0 if suffix == "µs" or (suffix == "ms" and scaled >= 9.95) else 1
+        decimals = 0 if suffix in ("ns", "µs") or (suffix == "ms" and scaled >= 9.95) else 1
         if round(scaled, decimals) < limit:
             return f"{sign}{scaled:.{decimals}f} {suffix}"
-    return sign + format_age(size)
+    return sign + format_age(round(size))  # 59.97 s is 1m00s, not 59s
 
 
 def format_timestamp(timestamp: float, now: float) -> str:

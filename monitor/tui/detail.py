@@ -147,7 +147,7 @@ class DetailScreen(DashboardScreen):
         name_width = max(MIN_SERIES_WIDTH, (self.size.width or self.app.size.width) - NUMBERS_WIDTH)
         table.columns[ColumnKey("series")].content_width = len(table.columns[ColumnKey("series")].label)
         for series, stats, _ in rows:
-            unit = series.spec.unit if series.spec else Unit.NONE
+            unit = series.unit
             cells = [stats.current, stats.minimum, stats.maximum, stats.mean]
             table.add_row(
                 v.fit_label(series.full_name, series.full_name.removeprefix(series.key[0]), name_width),
@@ -179,14 +179,15 @@ class DetailScreen(DashboardScreen):
             plt.title("no series selected")
         else:
             series, _, history = row
-            unit = series.spec.unit if series.spec else Unit.NONE
+            unit = series.unit
             scale, unit_label = (100.0, "%") if unit is Unit.RATIO else (1.0, unit or "no unit")
             plt.title(f"{series.full_name}{' per second' if series.rate else ''} ({unit_label})")
             plt.xlabel("seconds before the snapshot")
-            if history:  # a ratio in %, as the table beside it shows it
-                plt.plot(
-                    [t - source.time for t, _ in history], [y * scale for _, y in history], marker="braille"
-                )
+            # A ratio in %, as the table beside it shows it. ±Inf has no place on an axis (and
+            # plotext fails on it): the table shows those.
+            finite = [(t - source.time, y * scale) for t, y in history if math.isfinite(y)]
+            if finite:
+                plt.plot([t for t, _ in finite], [y for _, y in finite], marker="braille")
             plt.xlim(-self.effective_window(), 0)
         plot.refresh()
 

@@ -115,7 +115,7 @@ def panel_rows(
     for series in views[:MAX_ROWS]:
         history = v.points(store, source, series, since, until=source.time)
         value = v.current(source, series, history)
-        unit = series.spec.unit if series.spec else Unit.NONE
+        unit = series.unit
         threshold = _threshold(thresholds, series)
         level = threshold.level(value) if threshold is not None and state is SourceState.UP else Level.OK
         rows.append(
@@ -143,16 +143,23 @@ def _threshold(
 
 
 def sparkline(values: Sequence[float], width: int, ratio: bool) -> str:
-    """Block characters scaled to 0..1 for ratios, else from 0 (or the minimum) to the maximum."""
+    """Block characters scaled to 0..1 for ratios, else from 0 (or the minimum) to the maximum
+    of the finite values; +Inf is a full block and -Inf an empty one (they set no scale)."""
     values = [x for x in values[-width:] if not math.isnan(x)]
     if not values or width <= 0:
         return ""
-    low, high = (0.0, 1.0) if ratio else (min(0.0, *values), max(values))
+    finite = [x for x in values if math.isfinite(x)] or [0.0]
+    low, high = (0.0, 1.0) if ratio else (min(0.0, *finite), max(finite))
     span = high - low
     top = len(SPARK_CHARS) - 1
     if span <= 0:
-        return SPARK_CHARS[0] * len(values)
-    return "".join(SPARK_CHARS[max(0, min(top, round((x - low) / span * top)))] for x in values)
+        return "".join(SPARK_CHARS[top if x == math.inf else 0] for x in values)
+    return "".join(
+        SPARK_CHARS[
+            top if x == math.inf else 0 if x == -math.inf else max(0, min(top, round((x - low) / span * top)))
+        ]
+        for x in values
+    )
 
 
 class SourcePanel(Widget, can_focus=True):

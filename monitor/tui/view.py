@@ -13,10 +13,12 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from monitor.model import MetricSpec, MetricType, SeriesKey, SourceData, series_name
+from monitor.model import MetricSpec, MetricType, SeriesKey, SourceData, Unit, series_name
 from monitor.store import MetricsStore
 
 UNIT_SUFFIXES = ("_total", "_bytes", "_ratio", "_seconds", "_celsius", "_rpm", "_days")
+GROUPED = (MetricType.HISTOGRAM, MetricType.SUMMARY)
+COUNT_PARTS = ("_bucket", "_count")
 Points = list[tuple[float, float]]
 
 
@@ -32,7 +34,21 @@ class SeriesView:
 
     @property
     def rate(self) -> bool:
-        return self.spec is not None and self.spec.type is MetricType.COUNTER
+        """Counters, and the cumulative parts of a scraped histogram or summary (`_bucket`,
+        `_count`, `_sum`: only their quantiles are current values)."""
+        spec = self.spec
+        if spec is None:
+            return False
+        return spec.type is MetricType.COUNTER or (spec.type in GROUPED and self.key[0] != spec.family)
+
+    @property
+    def unit(self) -> Unit:
+        """A histogram's `_bucket` and `_count` count observations: the family's unit (seconds
+        for `request_duration_seconds`) is only its `_sum`'s and its quantiles'."""
+        spec = self.spec
+        if spec is None or (spec.type in GROUPED and self.key[0].endswith(COUNT_PARTS)):
+            return Unit.NONE
+        return spec.unit
 
     @property
     def full_name(self) -> str:

@@ -42,6 +42,24 @@ async def test_panels_show_health_and_formatted_key_metrics(clock: Clock) -> Non
         assert f"snapshot v{app.store.snapshot().version}" in header
 
 
+async def test_infinite_values_are_shown_not_fatal(clock: Clock) -> None:
+    """A `command` printing +Inf (which the README allows) killed the whole dashboard with a
+    ValueError from the sparkline."""
+    store = feed(clock)
+    store.add_source("odd", "command", 1.0, health=SourceHealth(stale_after=3.0))
+    for i, value in enumerate((1.0, float("inf"), float("-inf"))):
+        store.publish(
+            "odd", up(clock.now - 2 + i), {("command_value", ()): value, ("odd_seconds", ()): value}
+        )
+    app = make_app(store, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert "-Inf" in panel_text(app)["odd"]
+        app.open_detail("odd")
+        await pilot.pause(0.2)
+        assert app.screen.id == "detail"
+
+
 async def test_configured_show_list_chooses_the_panel_rows(clock: Clock) -> None:
     app = make_app(feed(clock), clock, show={"host": ("host_processes", "host_memory_used_bytes")})
     async with app.run_test(size=(120, 40)) as pilot:

@@ -38,6 +38,13 @@ from monitor.tui.panel import badge, sparkline
         (12_345, Unit.NONE, False, "12.3 k"),
         (5, Unit.NONE, True, "5/s"),
         (math.nan, Unit.BYTES, False, "–"),
+        (math.inf, Unit.NONE, False, "+Inf"),  # as /metrics spells it; it crashed the dashboard
+        (-math.inf, Unit.SECONDS, False, "-Inf"),
+        (999.7, Unit.NONE, False, "1 k"),  # rounds up: the next prefix, never "1e+03"
+        (999.7e6, Unit.NONE, False, "1 G"),
+        (1023.7, Unit.BYTES, False, "1 KiB"),
+        (1e-9, Unit.SECONDS, False, "1 ns"),  # not "0 µs"
+        (59.97, Unit.SECONDS, False, "1m00s"),  # not "59s"
     ],
 )
 def test_values_are_formatted_by_unit(value: float, unit: Unit, rate: bool, text: str) -> None:
@@ -118,6 +125,36 @@ def test_sparkline_scales_ratios_to_full_range_and_others_to_their_maximum() -> 
     assert sparkline([2.0, 4.0], 10, ratio=False) == "▅█"
     assert sparkline([1, 2, 3, 4], 2, ratio=False) == "▆█"
     assert sparkline([], 5, ratio=False) == ""
+    assert sparkline([1.0, math.inf, 2.0, -math.inf], 10, ratio=False) == "▅██▁", "infinities set no scale"
+    assert sparkline([math.inf, math.inf], 10, ratio=False) == "██"
+
+
+def test_histogram_counts_are_plain_rates_and_only_sums_and_quantiles_have_the_unit() -> None:
+    """`request_seconds_count 1000` read as "16m40s", and it never moved: a count of
+    observations, growing, shown as a duration."""
+    specs = {
+        name: MetricSpec(name, "h", Unit.SECONDS, MetricType.HISTOGRAM, family="request_seconds")
+        for name in ("request_seconds_bucket", "request_seconds_count", "request_seconds_sum")
+    }
+    specs["rpc_seconds"] = MetricSpec(
+        "rpc_seconds", "s", Unit.SECONDS, MetricType.SUMMARY, family="rpc_seconds"
+    )
+    series = {
+        ("request_seconds_bucket", (("le", "0.1"),)): 900.0,
+        ("request_seconds_count", ()): 1000.0,
+        ("request_seconds_sum", ()): 123.0,
+        ("rpc_seconds", (("quantile", "0.5"),)): 0.2,
+    }
+    views = {
+        view.key[0]: view
+        for view in v.series_views(SourceData("s", "prometheus", 1.0, (), SourceHealth(), series, specs))
+    }
+    assert {name: (view.unit, view.rate) for name, view in views.items()} == {
+        "request_seconds_bucket": (Unit.NONE, True),
+        "request_seconds_count": (Unit.NONE, True),
+        "request_seconds_sum": (Unit.SECONDS, True),
+        "rpc_seconds": (Unit.SECONDS, False),
+    }
 
 
 def source(**specs: MetricSpec) -> SourceData:
