@@ -42,18 +42,21 @@ def collect_once(config: Config, store: MetricsStore | None = None) -> Snapshot:
     return snapshot
 
 
-EXACT_INTEGERS = 2.0**53
-"""Every whole float below this is an exact integer, and is printed as one."""
+WHOLE_IN_FULL = 1e16
+"""Whole numbers below this are printed with every digit: a float holds each integer exactly up
+to 2**53 (about 9.007e15), and a counter that large should not lose its last digits."""
 
 
 def table_value(value: float) -> str:
     """A value as a reader of the table wants it: whole numbers in full, others to 12 significant
     digits, so a Unix timestamp keeps its fraction of a second (`1795590000.12`, where 6 digits
     gave `1.79559e+09`) and noise like 0.30000000000000004 reads 0.3. The exponent form is left
-    for magnitudes below 1e-4 or from 1e12 up."""
-    if math.isnan(value) or math.isinf(value):
-        return str(value)
-    if float(value).is_integer() and abs(value) < EXACT_INTEGERS:
+    for magnitudes below 1e-4 or from 1e12 up. NaN and infinities are spelled as on /metrics."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if float(value).is_integer() and abs(value) < WHOLE_IN_FULL:
         return str(int(value))
     return f"{value:.12g}"
 

@@ -475,13 +475,15 @@ def test_headless_counts_one_source_in_the_singular(caplog) -> None:
         (3, "3"),
         (-12.0, "-12"),
         (2.0**53 - 1, "9007199254740991"),
+        (2.0**53, "9007199254740992"),  # a counter past 2**53 keeps its digits
         (0.1 + 0.2, "0.3"),
         (0.5, "0.5"),
         (0.000123, "0.000123"),
         (1.5e-7, "1.5e-07"),
         (1e300, "1e+300"),
-        (float("nan"), "nan"),
-        (float("-inf"), "-inf"),
+        (float("nan"), "NaN"),  # spelled as on /metrics
+        (float("-inf"), "-Inf"),
+        (float("inf"), "+Inf"),
     ],
 )
 def test_once_table_keeps_a_timestamps_digits_integers_whole_and_small_values_short(value, text) -> None:
