@@ -68,7 +68,8 @@ class SystemCollector(Collector[SystemOptions]):
     metrics = (
         _spec(
             "system_cpu_usage_ratio",
-            "Share of CPU time not idle since the last collection (over 100 ms at least).",
+            "Share of CPU time busy (neither idle nor waiting for I/O, as in top and psutil) since "
+            "the last collection (over 100 ms at least).",
             Unit.RATIO,
             ("cpu",),
             key=True,
@@ -100,7 +101,14 @@ class SystemCollector(Collector[SystemOptions]):
             Unit.BYTES,
             ("mount", "device", "fstype"),
         ),
-        _spec("system_disk_usage_ratio", "Share of the filesystem in use.", Unit.RATIO, ("mount",), key=True),
+        _spec(
+            "system_disk_usage_ratio",
+            "Share of the filesystem in use as df's Use% counts it: used / (used + free for "
+            "unprivileged users), so a disk is full at 100 % even with root's reserve left.",
+            Unit.RATIO,
+            ("mount",),
+            key=True,
+        ),
         _spec(
             "system_disk_read_bytes_total", "Bytes read from the disk.", Unit.BYTES, ("device",), type=COUNTER
         ),
@@ -155,7 +163,7 @@ class SystemCollector(Collector[SystemOptions]):
         yield from self._network()
         yield from self._sensors(ctx)
         yield Sample("system_processes", len(psutil.pids()))
-        yield Sample("system_uptime_seconds", time.time() - psutil.boot_time())
+        yield Sample("system_uptime_seconds", _uptime())
 
     def _cpu_times(self) -> list[CpuTimes]:
         return [psutil.cpu_times(), *(psutil.cpu_times(percpu=True) if self.options.per_cpu else [])]
@@ -211,7 +219,8 @@ class SystemCollector(Collector[SystemOptions]):
             yield Sample("system_disk_total_bytes", usage.total, labels)
             yield Sample("system_disk_used_bytes", usage.used, labels)
             yield Sample("system_disk_free_bytes", usage.free, labels)
-            yield Sample("system_disk_usage_ratio", usage.percent / 100.0, {"mount": mount})
+            usable = usage.used + usage.free  # psutil's percent is this, rounded to 0.1 %
+            yield Sample("system_disk_usage_ratio", usage.used / usable if usable else 0.0, {"mount": mount})
 
     def _disk_io(self) -> Iterator[Sample]:
         for device, io in (psutil.disk_io_counters(perdisk=True) or {}).items():
@@ -285,3 +294,12 @@ def _all_time(times: CpuTimes) -> float:
 
 def _matches(name: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def _uptime() -> float:
+    """The kernel's own clock since boot where there is one (Linux): psutil's boot time is
+    whole seconds, and a wall-clock step would move an uptime computed from it."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    if boottime is not None:
+        return time.clock_gettime(boottime)
+    return time.time() - psutil.boot_time()
