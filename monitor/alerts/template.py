@@ -6,6 +6,7 @@ template can be translated to Prometheus's `{{ $value }}` / `{{ $labels.x }}` fo
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
 from collections.abc import Mapping
@@ -24,8 +25,9 @@ def format_value(value: float | None, unit: Unit = Unit.NONE) -> str:
     if math.isnan(value) or math.isinf(value):
         return str(value)
     if unit is Unit.TIMESTAMP:
-        return datetime.datetime.fromtimestamp(value, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    if unit is Unit.NONE:
+        with contextlib.suppress(OverflowError, ValueError, OSError):  # past year 9999: a number
+            return datetime.datetime.fromtimestamp(value, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if unit in (Unit.NONE, Unit.TIMESTAMP):
         return f"{value:.6g}"
     return humanize.format_value(value, unit)
 

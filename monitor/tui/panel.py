@@ -150,16 +150,16 @@ def sparkline(values: Sequence[float], width: int, ratio: bool) -> str:
         return ""
     finite = [x for x in values if math.isfinite(x)] or [0.0]
     low, high = (0.0, 1.0) if ratio else (min(0.0, *finite), max(finite))
-    span = high - low
     top = len(SPARK_CHARS) - 1
-    if span <= 0:
+    half_span = high / 2 - low / 2  # halves: 1e308 - -1e308 would overflow to inf
+    if half_span <= 0:
         return "".join(SPARK_CHARS[top if x == math.inf else 0] for x in values)
-    return "".join(
-        SPARK_CHARS[
-            top if x == math.inf else 0 if x == -math.inf else max(0, min(top, round((x - low) / span * top)))
-        ]
-        for x in values
-    )
+    return "".join(SPARK_CHARS[round(_clamp((x / 2 - low / 2) / half_span) * top)] for x in values)
+
+
+def _clamp(position: float) -> float:
+    """0..1; ±Inf land on the ends (a ratio above 1 too)."""
+    return max(0.0, min(1.0, position)) if not math.isnan(position) else 0.0
 
 
 class SourcePanel(Widget, can_focus=True):

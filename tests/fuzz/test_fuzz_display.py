@@ -1,0 +1,34 @@
+"""Whatever number a collector publishes (NaN, ±Inf, ±1e308, -0.0, 5e-324), every place that
+writes or draws it gives text: a +Inf printed by a `command` once killed the whole dashboard."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.alerts.template import format_value as alert_value
+from monitor.humanize import format_value
+from monitor.model import Unit
+from monitor.once import table_value
+from monitor.tui.panel import SPARK_CHARS, sparkline
+
+ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True)
+EXAMPLES = settings(max_examples=300, deadline=None)
+
+
+@EXAMPLES
+@given(ANY_FLOAT, st.sampled_from(list(Unit)), st.booleans())
+def test_every_value_in_every_unit_is_written(value: float, unit: Unit, rate: bool) -> None:
+    assert format_value(value, unit, rate=rate, now=1_795_565_951.0)
+    assert alert_value(value, unit)
+    assert table_value(value)
+
+
+@EXAMPLES
+@given(st.lists(ANY_FLOAT, max_size=40), st.integers(1, 30), st.booleans())
+def test_every_history_is_drawn_one_block_per_value(values: list[float], width: int, ratio: bool) -> None:
+    shown = [x for x in values[-width:] if not math.isnan(x)]  # a missing value draws nothing
+    line = sparkline(values, width, ratio)
+    assert len(line) == len(shown) and set(line) <= set(SPARK_CHARS)
