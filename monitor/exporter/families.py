@@ -100,14 +100,18 @@ def _unit_of(family_name: str, spec: MetricSpec) -> str:
 
 def value_families(source: SourceData) -> list[Metric]:
     """The source's latest values, grouped into one family per metric (a histogram's or a
-    summary's parts into one family)."""
-    families: dict[str, Metric] = {}
+    summary's parts into one family). Two families may share a name (a gauge `x` and a counter
+    `x_total`); the renderer resolves what a format cannot hold (see merge_families)."""
+    families: dict[tuple[str, str], Metric] = {}
     placement: dict[str, tuple[Metric, str]] = {}
     for (name, series_labels), value in source.series.items():
         placed = placement.get(name)
         if placed is None:
             family, sample_name = _family_for(name, source.specs.get(name), source.collector)
-            placed = placement[name] = (families.setdefault(family.name, family), sample_name)
+            # Keyed by type too: a counter `x_total` is family `x`, which is not the gauge `x`
+            # a page may also have (node_exporter's go_memstats_alloc_bytes and _total).
+            family = families.setdefault((family.name, family.type), family)
+            placed = placement[name] = (family, sample_name)
         family, sample_name = placed
         family.add_sample(sample_name, _label_dict(source, series_labels), value)
     return list(families.values())

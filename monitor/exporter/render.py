@@ -6,17 +6,19 @@ carries the version that last changed it, so a source's encoded families are cac
 (version, state) and re-encoded lazily, at the first scrape that needs them. A scrape then
 costs regrouping cached blocks by family (the formats want each family exactly once, with
 every source's samples under one header), and a scrape between two publishes costs nothing
-beyond the process metrics.
+beyond the process metrics, which are merged per scrape with the few source families sharing
+their names (a scraped `process_*`).
 """
 
 from __future__ import annotations
 
-import itertools
+import functools
 import logging
 import platform
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
@@ -32,9 +34,28 @@ log = logging.getLogger(__name__)
 OPENMETRICS_EOF = b"# EOF\n"
 MAX_FORMATS = 4
 """Formats (content types) cached at once; each costs about one /metrics body of memory."""
-Family = tuple[bytes, bytes, bytes]
-"""(name, header lines, sample lines) of one family as one source's render wrote it."""
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text"
+OPENMETRICS_SUFFIXES: dict[bytes, tuple[bytes, ...]] = {
+    b"counter": (b"_total", b"_created"),
+    b"summary": (b"_count", b"_sum", b"_created"),
+    b"histogram": (b"_count", b"_sum", b"_bucket", b"_created"),
+    b"gaugehistogram": (b"_gcount", b"_gsum", b"_bucket"),
+    b"info": (b"_info",),
+}
+"""The sample names an OpenMetrics family of each type owns besides its own name: no other
+family may be named so (prometheus_client's parser: "Clashing name")."""
 Encoder = Callable[[Collector], bytes]
+
+
+class Family(NamedTuple):
+    """One family as an encoder wrote it: its sample lines do not depend on its type, so
+    families can be merged, or rewritten as untyped, without encoding anything again."""
+
+    name: bytes
+    """As its header writes it: `x_total` for a counter in text 0.0.4, `x` in OpenMetrics."""
+    kind: bytes
+    header: bytes
+    samples: bytes
 
 
 class BuildInfoCollector:
@@ -68,8 +89,113 @@ def split_families(text: bytes) -> list[Family]:
         header_end = block.index(b"\n") + 1
         while block.startswith(b"# ", header_end):
             header_end = block.index(b"\n", header_end) + 1
-        families.append((block[: block.index(b" ")], b"# HELP " + block[:header_end], block[header_end:]))
+        name = block[: block.index(b" ")]
+        kind_start = block.index(b"\n# TYPE ") + len(name) + 9
+        kind = block[kind_start : block.index(b"\n", kind_start)]
+        families.append(Family(name, kind, b"# HELP " + block[:header_end], block[header_end:]))
     return families
+
+
+def merge_families(families: Iterable[Family], openmetrics: bool) -> list[Family]:
+    """Each family name once, every sample kept, in the order the names first appear.
+
+    Families of one name and type become one: the first one's header, every one's samples.
+    What a format cannot hold is written as untyped families, one per sample name, keeping
+    the first header's help and every sample: families of one name but different types (a
+    warning is logged), and, in OpenMetrics only, a counter `x_total` next to another family
+    named `x` (OpenMetrics names the counter's family `x`: node_exporter's
+    go_memstats_alloc_bytes and go_memstats_alloc_bytes_total), where only the counter is.
+    """
+    return [
+        Family(first.name, first.kind, first.header, b"".join(samples))
+        for first, samples in _merged_groups(families, openmetrics)
+    ]
+
+
+def _merged_groups(families: Iterable[Family], openmetrics: bool) -> list[tuple[Family, list[bytes]]]:
+    """merge_families' groups unjoined, as (first family, every family's sample lines): the
+    sources' body is then copied once, not once per family and again for the body.
+
+    Rewriting can make new clashes (an untyped `x_sum` next to a gauge `x_sum`), so this
+    repeats until none is left; each round rewrites at least one typed family for good."""
+    families = families if isinstance(families, list) else list(families)
+    while True:
+        groups: dict[bytes, tuple[Family, list[bytes]]] = {}
+        mixed: set[bytes] = set()  # names given to families of different types
+        for family in families:
+            name, kind, _, samples = family  # unpacked: faster than attributes, on the scrape's path
+            group = groups.get(name)
+            if group is None:
+                groups[name] = (family, [samples])
+            else:
+                if kind != group[0][1]:
+                    mixed.add(name)
+                group[1].append(samples)
+        demoted = _clashing(families, groups, mixed, openmetrics)
+        if not demoted:
+            return list(groups.values())
+        families = [
+            piece
+            for family in families
+            for piece in (
+                _untyped(family, openmetrics) if (family.name, family.kind) in demoted else (family,)
+            )
+        ]
+
+
+def _clashing(
+    families: list[Family],
+    groups: dict[bytes, tuple[Family, list[bytes]]],
+    mixed: set[bytes],
+    openmetrics: bool,
+) -> set[tuple[bytes, bytes]]:
+    """(name, type) of the families to write as untyped."""
+    demoted: set[tuple[bytes, bytes]] = set()
+    for name in mixed:
+        kinds = {family.kind for family in families if family.name == name}
+        if openmetrics and b"counter" in kinds:  # a counter yields its name; the rest may agree
+            demoted.add((name, b"counter"))
+        else:
+            _warn_type_conflict(name, tuple(sorted(kinds)))
+            demoted.update((name, kind) for kind in kinds)
+    if not openmetrics:
+        return demoted
+    for name, (first, _) in groups.items():
+        if name in mixed:
+            continue
+        for suffix in OPENMETRICS_SUFFIXES.get(first.kind, ()):  # a name this family owns, taken
+            other = groups.get(name + suffix)
+            if other is not None:
+                demoted.add((name, first.kind))
+                if first.kind != b"counter":
+                    other_kind = other[0].kind  # if several, they are mixed and demoted as such
+                    _warn_type_conflict(name + suffix, (first.kind, other_kind))
+                    demoted.add((name + suffix, other_kind))
+    return demoted
+
+
+@functools.lru_cache(maxsize=256)
+def _warn_type_conflict(name: bytes, kinds: tuple[bytes, ...]) -> None:
+    """Logs once per name and types (the cache remembers which were logged)."""
+    log.warning(
+        "/metrics: families named %s have different types (%s): exported untyped, with every sample",
+        name.decode(),
+        ", ".join(kind.decode() for kind in kinds),
+    )
+
+
+def _untyped(family: Family, openmetrics: bool) -> list[Family]:
+    """The family's samples as untyped families, one per sample name, under its help."""
+    help_text = family.header[len(b"# HELP ") + len(family.name) + 1 : family.header.index(b"\n")]
+    kind = b"unknown" if openmetrics else b"untyped"
+    lines_by_name: dict[bytes, list[bytes]] = {}
+    for line in family.samples.splitlines(keepends=True):
+        brace, space = line.find(b"{"), line.find(b" ")
+        lines_by_name.setdefault(line[: brace if 0 <= brace < space else space], []).append(line)
+    return [
+        Family(name, kind, b"# HELP %s %s\n# TYPE %s %s\n" % (name, help_text, name, kind), b"".join(lines))
+        for name, lines in lines_by_name.items()
+    ]
 
 
 class MetricsRenderer:
@@ -84,7 +210,9 @@ class MetricsRenderer:
         self._own_metrics = own_metrics if own_metrics is not None else process_registry()
         self._lock = threading.Lock()
         self._sources: dict[str, dict[str, tuple[tuple[int, SourceState], list[Family]]]] = {}
-        self._assembled: dict[str, tuple[list[tuple[int, SourceState]], bytes]] = {}
+        self._assembled: dict[
+            str, tuple[list[tuple[int, SourceState]], list[tuple[bytes, bytes]], bytes, list[Family]]
+        ] = {}
 
     def render(self, accept: str | None = None) -> tuple[list[bytes], str]:
         """Return (body chunks, content type) for a scraper sending this Accept header.
@@ -93,47 +221,79 @@ class MetricsRenderer:
         part is half a megabyte at 10,000 series, and copying it per scrape is measurable.
         """
         encoder, content_type = choose_encoder(accept or "")
+        openmetrics = content_type.startswith(OPENMETRICS_CONTENT_TYPE)
+        own = split_families(encoder(self._own_metrics))
         with self._lock:
-            body = self._sources_body(encoder, content_type)
-        # The own metrics come last: in OpenMetrics their encoding carries the closing # EOF.
-        return [body, encoder(self._own_metrics)], content_type
+            body, shared = self._sources_body(encoder, content_type, own)
+        # The own metrics come last, with the source families that share their names.
+        tail = merge_families([*shared, *own], openmetrics)
+        chunks = [body, b"".join(part for family in tail for part in (family.header, family.samples))]
+        return [*chunks, OPENMETRICS_EOF] if openmetrics else chunks, content_type
 
-    def _sources_body(self, encoder: Encoder, content_type: str) -> bytes:
+    def _sources_body(
+        self, encoder: Encoder, content_type: str, own: list[Family]
+    ) -> tuple[bytes, list[Family]]:
+        """The sources' families, but for those sharing a name with the own metrics (returned
+        apart, to be merged with them on every scrape), cached until a source or the own
+        metrics' families change."""
         snapshot = self._snapshot()
         now = self._clock()
         keys = [(source.version, source.state(now)) for source in snapshot.sources.values()]
+        own_kinds = [(family.name, family.kind) for family in own]
         cached = self._assembled.get(content_type)
-        if cached is not None and cached[0] == keys:
-            return cached[1]
+        if cached is not None and cached[0] == keys and cached[1] == own_kinds:
+            return cached[2], cached[3]
         previous = self._sources.pop(content_type, {})
         if len(self._sources) >= MAX_FORMATS:  # Accept headers are the client's to choose
             oldest = next(iter(self._sources))
             del self._sources[oldest]
             self._assembled.pop(oldest, None)
+        openmetrics = content_type.startswith(OPENMETRICS_CONTENT_TYPE)
         current = {}
-        grouped: dict[bytes, list[bytes]] = {}
+        families: list[Family] = []
         for source, key in zip(snapshot.sources.values(), keys, strict=True):
             entry = previous.get(source.name)
             if entry is None or entry[0] != key:
-                entry = (key, _encode_source(encoder, source, key[1]))
+                entry = (key, _encode_source(encoder, source, key[1], openmetrics))
             current[source.name] = entry
-            for name, header, samples in entry[1]:
-                parts = grouped.get(name)
-                if parts is None:
-                    grouped[name] = [header, samples]
-                else:
-                    parts.append(samples)
+            families += entry[1]
         self._sources[content_type] = current
-        body = b"".join(itertools.chain.from_iterable(grouped.values()))
-        self._assembled[content_type] = (keys, body)
-        return body
+        own_names = {name for name, _ in own_kinds}
+        # Own names, and in OpenMetrics the names their families own (an own counter `x` owns
+        # `x_total`), and source families owning an own name (a counter `x` if `x_total` is).
+        taken = own_names | {
+            name + suffix
+            for name, kind in own_kinds
+            for suffix in (OPENMETRICS_SUFFIXES.get(kind, ()) if openmetrics else ())
+        }
+        parts: list[bytes] = []
+        shared: list[Family] = []
+        for first, samples in _merged_groups(families, openmetrics):
+            name, kind, header, _ = first
+            if name in taken or (
+                openmetrics
+                and any(name + suffix in own_names for suffix in OPENMETRICS_SUFFIXES.get(kind, ()))
+            ):
+                shared.append(Family(name, kind, header, b"".join(samples)))
+            else:
+                parts.append(header)
+                parts += samples
+        body = b"".join(parts)
+        self._assembled[content_type] = (keys, own_kinds, body, shared)
+        return body, shared
 
 
-def _encode_source(encoder: Encoder, source: SourceData, state: SourceState) -> list[Family]:
-    """Encode one source; if its values cannot be encoded, its health still is."""
+def _encode_source(
+    encoder: Encoder, source: SourceData, state: SourceState, openmetrics: bool
+) -> list[Family]:
+    """Encode one source, with what the format cannot hold within it resolved once here (a
+    node_exporter page's counter and gauge of one OpenMetrics name); if its values cannot be
+    encoded, its health still is."""
     for with_values in (True, False):
         try:
-            return split_families(encoder(SourceCollector(source, state, with_values)))
+            return merge_families(
+                split_families(encoder(SourceCollector(source, state, with_values))), openmetrics
+            )
         except Exception:
             log.exception(
                 "source %r: cannot encode its metrics (values included: %s)", source.name, with_values
