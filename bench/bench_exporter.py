@@ -48,7 +48,10 @@ class SyntheticCollector(Collector[CollectorOptions]):
 
     name = "synthetic"
     description = "benchmark load"
-    metrics = tuple(MetricSpec(f"synthetic_value_{n}", "A synthetic benchmark value.") for n in range(NAMES))
+    metrics = tuple(
+        MetricSpec(f"synthetic_value_{n}", "A synthetic benchmark value.", labels=("shard",))
+        for n in range(NAMES)
+    )
 
     def setup(self) -> None:
         self.keys = [
@@ -210,6 +213,10 @@ async def measure(port: int, child: psutil.Process, quick: bool) -> None:
         _, _, body = await scrape(session, f"{base}/metrics")
         series = sum(1 for line in body.splitlines() if line.startswith(b"synthetic_value_"))
         print(f"/metrics: {series} synthetic series, {len(body) / 1e6:.2f} MB per scrape")
+        if series != SOURCES * NAMES * SHARDS:  # measuring an empty page would look like a triumph
+            raise SystemExit(
+                f"expected {SOURCES * NAMES * SHARDS} synthetic series on /metrics, found {series}"
+            )
 
         base_times = baseline(20 if quick else 40)
         base_median = statistics.median(base_times)
