@@ -24,9 +24,9 @@ from monitor.tui.panel import badge
 WINDOWS = {"1": 60.0, "2": 300.0, "3": 900.0, "4": 3600.0}
 WINDOW_LABELS = {60.0: "1m", 300.0: "5m", 900.0: "15m", 3600.0: "1h"}
 COLUMNS = ("series", "current", "min", "max", "mean")
-NUMBERS_WIDTH = 4 * (12 + 2) + 4
-"""What the four value columns need ("1023.9 MiB/s" and cell padding) plus the series
-column's padding and the scrollbar: the series names get the rest of the width."""
+PADDING = 2
+"""A DataTable cell's padding, one column each side."""
+SCROLLBAR = 2
 MIN_SERIES_WIDTH = 24
 SORT_KEYS: dict[str, Callable[[tuple[v.SeriesView, v.WindowStats]], object]] = {
     "series": lambda row: row[0].full_name,
@@ -138,22 +138,25 @@ class DetailScreen(DashboardScreen):
         arrow = " ▼" if self.sort_reverse else " ▲"
         for name in COLUMNS:  # the sorted column says so, and in which direction
             label = name + arrow if name == self.sort_column else name
-            column = table.columns[ColumnKey(name)]
-            column.label = Text(label)
-            column.content_width = max(column.content_width, len(label))
+            table.columns[ColumnKey(name)].label = Text(label)
         table.clear()
-        # Long names are cut so that max and mean stay on screen, and with them the column
+        for column in table.columns.values():  # widths from this fill's cells only
+            column.content_width = len(column.label)
+        cells = [
+            [format_value(x, series.unit, rate=series.rate, now=source.time) for x in stats.numbers()]
+            for series, stats, _ in rows
+        ]
+        # Long names are cut so that the value columns stay on screen, and with them the one
         # `s` may sort by; the chart's title gives the selected series in full.
-        name_width = max(MIN_SERIES_WIDTH, (self.size.width or self.app.size.width) - NUMBERS_WIDTH)
-        table.columns[ColumnKey("series")].content_width = len(table.columns[ColumnKey("series")].label)
-        for series, stats, _ in rows:
-            unit = series.unit
-            cells = [stats.current, stats.minimum, stats.maximum, stats.mean]
-            table.add_row(
-                v.fit_label(series.full_name, series.full_name.removeprefix(series.key[0]), name_width),
-                *(format_value(x, unit, rate=series.rate, now=source.time) for x in cells),
-                key=series.full_name,
-            )
+        numbers = sum(
+            max([len(table.columns[ColumnKey(name)].label), *(len(row[i]) for row in cells)]) + PADDING
+            for i, name in enumerate(COLUMNS[1:])
+        )
+        width = self.size.width or self.app.size.width
+        name_width = max(MIN_SERIES_WIDTH, width - numbers - PADDING - SCROLLBAR)
+        for (series, _, _), row in zip(rows, cells, strict=True):
+            labels = series.full_name.removeprefix(series.key[0])
+            table.add_row(v.fit_label(series.full_name, labels, name_width), *row, key=series.full_name)
         if selected in self._rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
 

@@ -62,6 +62,10 @@ class WindowStats:
     maximum: float
     mean: float
 
+    def numbers(self) -> tuple[float, float, float, float]:
+        """In the detail table's column order."""
+        return self.current, self.minimum, self.maximum, self.mean
+
     @classmethod
     def of(cls, points: Points) -> WindowStats:
         if not points:
@@ -107,7 +111,7 @@ def fit_label(label: str, values: str, width: int) -> str:
         return label
     room = width - len(values) - 2  # the "…" and the space before the values
     if values and room >= MIN_WORDS:
-        return label[:room] + "… " + values
+        return label[:room].rstrip() + "… " + values
     return fit_middle(label, width)
 
 

@@ -113,6 +113,7 @@ def test_a_cut_label_keeps_the_label_values_that_tell_rows_apart() -> None:
         "monitor source last succ… node",
     ]
     assert v.fit_label("short enough", "", 30) == "short enough"
+    assert v.fit_label("abc def xyz", "xyz", 9) == "abc… xyz", "no space left before the …"
     assert v.fit_label("cpu " + "y" * 40, "y" * 40, 20) == "cpu yyyyy…yyyyyyyyyy", "values alone too long"
 
 
