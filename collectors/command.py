@@ -145,7 +145,7 @@ class CommandCollector(Collector[CommandOptions]):
                     if ctx.stopping
                     else f"still running after the {ctx.timeout:g}s timeout"
                 )
-                raise CollectError(f"{argv[0]} {why}; killed its process group") from None
+                raise CollectError(f"{argv[0]}: {why}; killed its process group") from None
             except BaseException:
                 _kill_group(process)
                 raise

@@ -49,16 +49,21 @@ def _scaled(value: float, base: float, prefixes: tuple[str, ...]) -> str:
     while magnitude >= base and index < len(prefixes) - 1:
         magnitude /= base
         index += 1
-    text = _three_digits(magnitude)
-    if float(text) >= base and index < len(prefixes) - 1:
+    last = len(prefixes) - 1
+    text = _three_digits(magnitude, index == last)
+    if float(text) >= base and index < last:
         magnitude /= base
         index += 1
-        text = _three_digits(magnitude)
+        text = _three_digits(magnitude, index == last)
     return f"{'-' if value < 0 else ''}{text} {prefixes[index]}"
 
 
-def _three_digits(magnitude: float) -> str:
-    return f"{magnitude:.3g}" if magnitude < 999.5 else f"{magnitude:.0f}"
+def _three_digits(magnitude: float, last_prefix: bool) -> str:
+    """1000 to 1023 stay whole (bytes below a KiB); past the last prefix, an exponent: 8.88e+14
+    PiB, not fifteen digits that push the row out of its panel."""
+    if magnitude < 999.5 or (last_prefix and magnitude >= 1e4):
+        return f"{magnitude:.3g}"
+    return f"{magnitude:.0f}"
 
 
 DURATION_UNITS = (("ns", 1e9, 1000.0), ("µs", 1e6, 1000.0), ("ms", 1e3, 1000.0), ("s", 1.0, 60.0))

@@ -25,7 +25,12 @@ def series_name(key: SeriesKey) -> str:
     name, labels = key
     if not labels:
         return name
-    return name + "{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}"
+    return name + "{" + ",".join(f'{k}="{_escaped(v)}"' for k, v in labels) + "}"
+
+
+def _escaped(value: str) -> str:
+    """As the exposition format writes a label value, so `say "hi"` reads unambiguously."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 EMPTY_MAPPING: Mapping = MappingProxyType({})

@@ -285,7 +285,9 @@ class Poller:
                     errors_total=previous.errors_total + (0 if already_counted else 1),
                     consecutive_failures=previous.consecutive_failures + (0 if already_counted else 1),
                 )
-                if previous.up or previous.last_attempt is None:
+                # Not while stopping: a collection cut short by shutdown (a command's process
+                # killed) is no news, and the dashboard's terminal is already restored.
+                if (previous.up or previous.last_attempt is None) and not self.stop_event.is_set():
                     log.warning("source %r is down: %s", self.name, error, extra=SHOWN_ELSEWHERE)
             self._health = health
             self.store.publish(self.name, health, outcome.series, specs)

@@ -257,6 +257,25 @@ def test_a_hung_collection_reports_how_long_it_has_been_running() -> None:
     assert finished.hung_since is None and finished.next_attempt is not None
 
 
+def test_a_collection_cut_short_by_shutdown_logs_no_warning(caplog) -> None:
+    """Quitting the dashboard while a slow command ran printed "source 'slow' is down: ...
+    monitor is shutting down" to the shell after the terminal was restored."""
+    config = config_of("sources:\n  - {name: s, collector: scripted, interval: 1s, timeout: 500ms}\n")
+    clock = FakeClock()
+    store = MetricsStore(clock=clock.wall)
+    poller = Poller(config.sources[0], store, clock=clock, start_jitter=False)
+
+    def stopped_mid_collection(ctx, n):
+        poller.stop_event.set()  # what stop() does while collect() runs
+        raise CollectError("sleep: monitor is shutting down; killed its process group")
+
+    ScriptedCollector.script = staticmethod(stopped_mid_collection)
+    poller.register()
+    with caplog.at_level("WARNING", logger="monitor.scheduler"):
+        poller._run()
+    assert caplog.records == []
+
+
 def test_pollers_run_one_named_thread_per_source_with_jittered_starts() -> None:
     ScriptedCollector.script = staticmethod(lambda ctx, n: [Sample("test_value", n)])
     names = [f"s{i}" for i in range(6)]

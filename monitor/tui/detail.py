@@ -87,18 +87,6 @@ class DetailScreen(DashboardScreen):
         if source is None:
             title.update(f"{self.source_name}: no longer configured")
             return
-        health = badge(source, now)
-        window = self.effective_window()
-        clamp = f" (history keeps {format_age(window)})" if window < self.window else ""
-        heading = Content.from_markup(
-            f"[b]$name[/b] · collector $collector · every {source.interval:g}s · "
-            f"[{state_style(health.state)}]$health[/] · window {WINDOW_LABELS[self.window]}{clamp} · "
-            f"{len(source.series)} series",
-            name=source.name,
-            collector=source.collector,
-            health=health.text,
-        )
-        title.update(Content("\n").join([heading, *self._problems(source)]))
         state = (
             source.version,
             self.dashboard.filter_text,
@@ -110,6 +98,19 @@ class DetailScreen(DashboardScreen):
         if state != self._drawn:
             self._drawn = state
             self._fill(source)
+        listed, total = len(self._rows), len(source.series)
+        health = badge(source, now)
+        window = self.effective_window()
+        clamp = f" (history keeps {format_age(window)})" if window < self.window else ""
+        heading = Content.from_markup(
+            f"[b]$name[/b] · collector $collector · every {source.interval:g}s · "
+            f"[{state_style(health.state)}]$health[/] · window {WINDOW_LABELS[self.window]}{clamp} · "
+            f"{listed if listed == total else f'{listed} of {total}'} series",
+            name=source.name,
+            collector=source.collector,
+            health=health.text,
+        )
+        title.update(Content("\n").join([heading, *self._problems(source)]))
         self._chart(source)
 
     @staticmethod

@@ -45,12 +45,10 @@ class HelpScreen(Screen):
             yield Static("[b]monitor: keys[/b]\nEvery action is also in the command palette (ctrl+p).")
             for title, bindings in self.sections.items():
                 yield Static(f"[b]{title}[/b]", classes="help-heading")
-                for binding in bindings:
-                    assert isinstance(binding, Binding)
-                    keys = ", ".join(
-                        self.app.get_key_display(Binding(key, "")) for key in binding.key.split(",")
+                for meaning, keys in _keys_by_meaning(bindings).items():
+                    yield self._row(
+                        ", ".join(self.app.get_key_display(Binding(k, "")) for k in keys), meaning
                     )
-                    yield self._row(keys, binding.tooltip or binding.description)
             yield Static("[b]Health badges[/b]", classes="help-heading")
             for state, meaning in BADGES.items():
                 yield self._row(f"{STATE_SYMBOLS[state]} {state.value}", meaning, state_style(state))
@@ -73,3 +71,12 @@ class HelpScreen(Screen):
             Static(meaning, markup=False, classes="help-meaning"),
             classes="help-row",
         )
+
+
+def _keys_by_meaning(bindings: Iterable[BindingType]) -> dict[str, list[str]]:
+    """One help row per meaning: keys bound apart (a priority ↓ beside a plain →) read as one."""
+    rows: dict[str, list[str]] = {}
+    for binding in bindings:
+        assert isinstance(binding, Binding)
+        rows.setdefault(binding.tooltip or binding.description, []).extend(binding.key.split(","))
+    return rows

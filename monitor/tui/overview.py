@@ -22,13 +22,21 @@ class OverviewScreen(DashboardScreen):
         Binding(
             "enter", "open_detail", "Detail", tooltip="Open the focused source's detail (or click its panel)"
         ),
-        Binding("down,right,tab", "app.focus_next", "Next", show=False, tooltip="Focus the next panel"),
+        # Up and down are priority bindings: the panels' scroll container has its own, which
+        # scrolled the page while the focus stayed put (and scrolled off). Left and right are
+        # not: the filter bar needs them for its cursor.
+        Binding("down", "app.focus_next", "Next", show=False, priority=True, tooltip="Focus the next panel"),
+        Binding("right,tab", "app.focus_next", "Next", show=False, tooltip="Focus the next panel"),
         Binding(
-            "up,left,shift+tab",
+            "up",
             "app.focus_previous",
             "Previous",
             show=False,
+            priority=True,
             tooltip="Focus the previous panel",
+        ),
+        Binding(
+            "left,shift+tab", "app.focus_previous", "Previous", show=False, tooltip="Focus the previous panel"
         ),
     ]
 

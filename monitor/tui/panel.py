@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from rich.cells import cell_len, set_cell_size
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
@@ -196,7 +197,7 @@ class SourcePanel(Widget, can_focus=True):
         if view is None:
             return Content("")
         width = max(10, self.content_size.width or PANEL_WIDTH - 4)
-        longest = max((len(row.label) for row in view.rows), default=0)
+        longest = max((cell_len(row.label) for row in view.rows), default=0)
         spark_width = max(MIN_SPARK, min(SPARK_POINTS, width - VALUE_WIDTH - 2 - longest))
         spark_width = min(spark_width, max(0, width - VALUE_WIDTH - 12))  # a label keeps 10 columns
         label_width = width - VALUE_WIDTH - spark_width - 2
@@ -205,10 +206,14 @@ class SourcePanel(Widget, can_focus=True):
         if health.error:
             lines.append(Content.styled(health.error, "$warning" if health.partial else "$error"))
         for row in view.rows:
-            label = v.fit_label(row.label, row.values, label_width)
+            # A value wider than its column (1e30 bytes) takes its room from the label, so that
+            # the row never wraps and pushes the panel's last row out of sight.
+            value_cells = cell_len(row.value)
+            label_cells = label_width + 1 + VALUE_WIDTH - value_cells
+            label = v.fit_label(row.label, row.values, min(label_width, label_cells - 1))
             lines.append(
                 Content.assemble(
-                    label.ljust(label_width + 1 + max(0, VALUE_WIDTH - len(row.value))),
+                    set_cell_size(label, max(0, label_cells)),
                     (row.value, row.style),  # unpadded: SVG renderers drop a span's leading spaces
                     " ",
                     (

@@ -13,6 +13,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rich.cells import cell_len, set_cell_size
+
 from monitor.model import MetricSpec, MetricType, SeriesKey, SourceData, Unit, series_name
 from monitor.store import MetricsStore
 
@@ -104,24 +106,26 @@ MIN_WORDS = 4
 
 
 def fit_label(label: str, values: str, width: int) -> str:
-    """`label` in `width` columns, cut with "…". The metric's words are cut before the label
-    `values` that end it: those are what tell rows apart (three "last success timestamp" rows
-    that differ only in their source). When the values alone are too long, the middle goes."""
-    if len(label) <= width:
+    """`label` in `width` screen cells, cut with "…". The metric's words are cut before the
+    label `values` that end it: those are what tell rows apart (three "last success timestamp"
+    rows that differ only in their source). When the values alone are too long, the middle
+    goes. Cells, not characters: an emoji or a CJK character takes two."""
+    if cell_len(label) <= width:
         return label
-    room = width - len(values) - 2  # the "…" and the space before the values
+    room = width - cell_len(values) - 2  # the "…" and the space before the values
     if values and room >= MIN_WORDS:
-        return label[:room].rstrip() + "… " + values
+        return set_cell_size(label, room).rstrip() + "… " + values
     return fit_middle(label, width)
 
 
 def fit_middle(text: str, width: int) -> str:
-    """`text` in `width` columns with its middle cut: a series' full name starts with its
+    """`text` in `width` cells with its middle cut: a series' full name starts with its
     metric and ends with the label values that tell it from the rows around it."""
-    if len(text) <= width:
+    if cell_len(text) <= width:
         return text
     head = (width - 1) // 2
-    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+    tail = width - 1 - head
+    return set_cell_size(text, head) + "…" + set_cell_size(text[::-1], tail)[::-1]
 
 
 def _shared_labels(keys: list[SeriesKey]) -> frozenset[str]:

@@ -4,8 +4,10 @@ reflow, themes and quitting, driven with Pilot over a store the test fills."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
+from rich.cells import cell_len
 from textual.containers import Grid
 from textual.widgets import Input
 
@@ -58,6 +60,54 @@ async def test_infinite_values_are_shown_not_fatal(clock: Clock) -> None:
         app.open_detail("odd")
         await pilot.pause(0.2)
         assert app.screen.id == "detail"
+
+
+async def test_arrow_keys_move_the_focus_even_where_the_grid_scrolls(clock: Clock) -> None:
+    """With more panels than the screen holds, ↓ scrolled the page and left the focus on a
+    panel that scrolled away; Enter then opened a source nobody could see."""
+    store = feed(clock)
+    for i in range(12):
+        store.add_source(f"extra{i:02d}", "host", 1.0, specs=HOST_SPECS, health=SourceHealth(stale_after=3.0))
+        store.publish(f"extra{i:02d}", up(clock.now), host_series(i))
+    app = make_app(store, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        first = app.focused
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert app.focused is not first and app.focused.id == "panel-cache"
+        await pilot.press("up")
+        await pilot.pause()
+        assert app.focused.id == "panel-web"
+        await pilot.press("slash", "x", "left", "y")  # the filter bar keeps its left arrow
+        await pilot.pause()
+        assert app.screen.query_one(Input).value == "yx"
+
+
+async def test_no_row_is_wider_than_its_panel_whatever_its_value_or_label(clock: Clock) -> None:
+    """1e30 bytes (fifteen digits of PiB) and a label of emoji wrapped their rows, and the
+    panel's last row fell out of sight without a "+N more"."""
+    store = feed(clock)
+    store.add_source("odd", "command", 1.0, specs=HOST_SPECS, health=SourceHealth(stale_after=3.0))
+    for i in range(30):  # a full sparkline: its width is what the wrap needed
+        store.publish(
+            "odd",
+            up(clock.now - 30 + i),
+            {
+                ("host_memory_used_bytes", ()): 1e30 + i,
+                ("host_cpu_usage_ratio", (("cpu", "🚀🚀🚀 rocket ✓ مرحبا 火箭火箭火箭"),)): 0.5,
+                ("host_processes", ()): -math.inf,
+            },
+        )
+    app = make_app(
+        store, clock, show={"odd": ["host_memory_used_bytes", "host_cpu_usage_ratio", "host_processes"]}
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        panel = app.screen.query_one("#panel-odd", SourcePanel)
+        lines = panel.render().plain.splitlines()
+        assert all(cell_len(line) <= panel.content_size.width for line in lines), lines
+        assert len(lines) == 4 and lines[1].split()[-2:-1] == ["PiB"] and "-Inf" in lines[3]
 
 
 async def test_configured_show_list_chooses_the_panel_rows(clock: Clock) -> None:

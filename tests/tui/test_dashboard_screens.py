@@ -128,6 +128,7 @@ async def test_detail_filter_narrows_the_table(clock: Clock) -> None:
         await pilot.press("slash", *"home", "enter")
         await pilot.pause()
         assert [row[0] for row in table_rows(app)] == ['host_disk_usage_ratio{mount="/home"}']
+        assert "1 of 5 series" in app.screen.query_one("#detail-title", Static).render().plain
         await pilot.press("escape")
         await pilot.pause()
         assert len(table_rows(app)) == 5

@@ -92,6 +92,8 @@ def test_short_labels_drop_collector_prefix_and_unit_suffixes() -> None:
     assert v.short_label(key, "system") == "network received eth0"
     assert v.short_label(("http_total", ()), "system") == "http"
     assert v.series_name(key) == 'system_network_received_bytes_total{interface="eth0"}'
+    quoted = ("m", (("who", 'say "hi"'), ("path", "C:\\x")))
+    assert v.series_name(quoted) == 'm{who="say \\"hi\\"",path="C:\\\\x"}', "escaped as on /metrics"
 
 
 def test_a_cut_label_keeps_the_label_values_that_tell_rows_apart() -> None:
