@@ -1,7 +1,8 @@
 """Every colour decision of the dashboard in one place: health badges and value thresholds.
 
-Styles are Textual theme variables ($success, $warning, $error), so both themes stay
-readable. A metric with configured `thresholds` (docs/ALERTS.md) is coloured by them; ratios
+Styles are Textual theme variables, the text-* shades for text ($text-success,
+$text-warning, $text-error), so both themes stay readable; sparklines are $text-primary
+(blue) until a threshold makes them the warning's or the error's colour. A metric with configured `thresholds` (docs/ALERTS.md) is coloured by them; ratios
 without any fall back to built-in levels.
 """
 
@@ -11,10 +12,15 @@ from monitor.alerts.definitions import Level, Severity, ThresholdSettings
 from monitor.alerts.state import AlertInstance, AlertState
 from monitor.model import MetricSpec, SourceState, Unit
 
+WARNING_TEXT = "$text-warning"
+ERROR_TEXT = "$text-error"
+"""Text takes the themes' text-* shades: plain $warning orange on the light theme's grey is
+1.5:1, unreadable; $text-warning there is dark amber (and light orange on the dark one)."""
+
 STATE_STYLES = {
-    SourceState.UP: "$success",
-    SourceState.STALE: "$warning",
-    SourceState.DOWN: "$error bold",
+    SourceState.UP: "$text-success",
+    SourceState.STALE: WARNING_TEXT,
+    SourceState.DOWN: f"{ERROR_TEXT} bold",
     SourceState.PENDING: "$foreground-muted",
 }
 
@@ -33,7 +39,7 @@ def state_style(state: SourceState) -> str:
     return STATE_STYLES[state]
 
 
-LEVEL_STYLES = {Level.OK: "$success", Level.WARNING: "$warning", Level.CRITICAL: "$error bold"}
+LEVEL_STYLES = {Level.OK: "$text-success", Level.WARNING: WARNING_TEXT, Level.CRITICAL: f"{ERROR_TEXT} bold"}
 SEVERITY_LEVELS = {
     Severity.INFO: Level.OK,
     Severity.WARNING: Level.WARNING,
@@ -44,7 +50,7 @@ SEVERITY_LEVELS = {
 def sparkline_style(state: SourceState, level: Level = Level.OK) -> str:
     if state is not SourceState.UP:
         return "$foreground-muted"
-    return "$accent" if level is Level.OK else LEVEL_STYLES[level]
+    return "$text-primary" if level is Level.OK else LEVEL_STYLES[level]  # not the warning's orange
 
 
 def alert_level(alert: AlertInstance) -> Level:
@@ -54,7 +60,7 @@ def alert_level(alert: AlertInstance) -> Level:
 
 def alert_style(alert: AlertInstance) -> str:
     if alert.state is AlertState.FIRING:
-        return {Severity.INFO: "$accent bold"}.get(alert.severity, LEVEL_STYLES[alert_level(alert)])
+        return {Severity.INFO: "$text-accent bold"}.get(alert.severity, LEVEL_STYLES[alert_level(alert)])
     return "$foreground-muted"
 
 
@@ -69,8 +75,8 @@ def value_style(
         return LEVEL_STYLES[threshold.level(value)]
     if spec is not None and spec.unit is Unit.RATIO:
         if value >= RATIO_CRITICAL:
-            return "$error bold"
+            return LEVEL_STYLES[Level.CRITICAL]
         if value >= RATIO_WARNING:
-            return "$warning"
-        return "$success"
+            return LEVEL_STYLES[Level.WARNING]
+        return LEVEL_STYLES[Level.OK]
     return ""

@@ -18,7 +18,7 @@ from monitor.humanize import format_age, format_value
 from monitor.model import Snapshot, SourceData, Unit
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
-from monitor.tui.colours import state_style
+from monitor.tui.colours import ERROR_TEXT, WARNING_TEXT, state_style
 from monitor.tui.panel import badge
 
 WINDOWS = {"1": 60.0, "2": 300.0, "3": 900.0, "4": 3600.0}
@@ -119,8 +119,8 @@ class DetailScreen(DashboardScreen):
         for only one line of: the detail screen is where a user goes to find out why."""
         health = source.health
         if health.last_error and not health.up:
-            return [Content.styled(f"error: {health.last_error}", "$error")]
-        return [Content.styled(f"partial error: {error}", "$warning") for error in health.partial_errors]
+            return [Content.styled(f"error: {health.last_error}", ERROR_TEXT)]
+        return [Content.styled(f"partial error: {error}", WARNING_TEXT) for error in health.partial_errors]
 
     def _fill(self, source: SourceData) -> None:
         since = source.time - self.effective_window()

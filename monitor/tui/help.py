@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from monitor.model import SourceState
-from monitor.tui.colours import STATE_SYMBOLS, state_style
+from monitor.tui.colours import STATE_SYMBOLS, WARNING_TEXT, state_style
 
 BADGES = {
     SourceState.UP: "the last collection succeeded and its data is fresh",
@@ -53,7 +53,7 @@ class HelpScreen(Screen):
             for state, meaning in BADGES.items():
                 yield self._row(f"{STATE_SYMBOLS[state]} {state.value}", meaning, state_style(state))
                 if state is SourceState.UP:
-                    yield self._row(f"{STATE_SYMBOLS[state]} up, N partial errors", PARTIAL, "$warning")
+                    yield self._row(f"{STATE_SYMBOLS[state]} up, N partial errors", PARTIAL, WARNING_TEXT)
             yield Static(
                 "Mouse: click a panel to open its detail, a column header to sort, a key in the footer.",
                 classes="help-heading",
@@ -65,7 +65,7 @@ class HelpScreen(Screen):
         return "\n".join(str(widget.render()) for widget in self.query(Static))
 
     @staticmethod
-    def _row(term: str, meaning: str, style: str = "$accent") -> Horizontal:
+    def _row(term: str, meaning: str, style: str = "$text-accent") -> Horizontal:
         return Horizontal(
             Static(Content.styled(term, style), classes="help-term"),
             Static(meaning, markup=False, classes="help-meaning"),

@@ -22,7 +22,14 @@ from monitor.humanize import format_age, format_value
 from monitor.model import SourceData, SourceState, Unit
 from monitor.store import MetricsStore
 from monitor.tui import view as v
-from monitor.tui.colours import STATE_SYMBOLS, sparkline_style, state_style, value_style
+from monitor.tui.colours import (
+    ERROR_TEXT,
+    STATE_SYMBOLS,
+    WARNING_TEXT,
+    sparkline_style,
+    state_style,
+    value_style,
+)
 from monitor.wording import plural
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
@@ -202,9 +209,9 @@ class SourcePanel(Widget, can_focus=True):
         spark_width = min(spark_width, max(0, width - VALUE_WIDTH - 12))  # a label keeps 10 columns
         label_width = width - VALUE_WIDTH - spark_width - 2
         health = view.badge
-        lines = [Content.styled(health.text, "$warning" if health.partial else state_style(health.state))]
+        lines = [Content.styled(health.text, WARNING_TEXT if health.partial else state_style(health.state))]
         if health.error:
-            lines.append(Content.styled(health.error, "$warning" if health.partial else "$error"))
+            lines.append(Content.styled(health.error, WARNING_TEXT if health.partial else ERROR_TEXT))
         for row in view.rows:
             # A value wider than its column (1e30 bytes) takes its room from the label, so that
             # the row never wraps and pushes the panel's last row out of sight.

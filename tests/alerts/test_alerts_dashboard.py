@@ -85,8 +85,8 @@ async def test_alert_bar_lists_firing_most_severe_first_then_pending_and_panels_
         assert panels["web"].has_class("-warning") and panels["web"].has_class("-down")
         assert not panels["cache"].has_class("-warning") and not panels["cache"].has_class("-critical")
         rows = {row.label: row for row in panels["host"].view.rows}
-        assert rows["disk usage /"].style == "$error bold" and rows["disk usage /home"].style == "$success"
-        assert rows["memory used"].style == "$warning"  # 3.2 GiB: over its 2 GiB warning
+        assert rows["disk usage /"].style == "$text-error bold" and rows["disk usage /home"].style == "$text-success"
+        assert rows["memory used"].style == "$text-warning"  # 3.2 GiB: over its 2 GiB warning
 
 
 async def test_the_bar_is_hidden_without_active_alerts_and_values_use_builtin_colours() -> None:
@@ -97,7 +97,7 @@ async def test_the_bar_is_hidden_without_active_alerts_and_values_use_builtin_co
         assert bar_lines(app) == []
         host = next(p for p in app.screen.query(SourcePanel) if p.source_name == "host")
         assert not host.has_class("-critical")
-        assert {row.label: row.style for row in host.view.rows}["disk usage /"] == "$error bold"
+        assert {row.label: row.style for row in host.view.rows}["disk usage /"] == "$text-error bold"
 
 
 async def test_history_screen_shows_fired_and_resolved_with_time_and_value() -> None:
