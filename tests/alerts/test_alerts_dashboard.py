@@ -85,7 +85,10 @@ async def test_alert_bar_lists_firing_most_severe_first_then_pending_and_panels_
         assert panels["web"].has_class("-warning") and panels["web"].has_class("-down")
         assert not panels["cache"].has_class("-warning") and not panels["cache"].has_class("-critical")
         rows = {row.label: row for row in panels["host"].view.rows}
-        assert rows["disk usage /"].style == "$text-error bold" and rows["disk usage /home"].style == "$text-success"
+        assert (
+            rows["disk usage /"].style == "$text-error bold"
+            and rows["disk usage /home"].style == "$text-success"
+        )
         assert rows["memory used"].style == "$text-warning"  # 3.2 GiB: over its 2 GiB warning
 
 
