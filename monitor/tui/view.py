@@ -21,6 +21,7 @@ from monitor.store import MetricsStore
 UNIT_SUFFIXES = ("_total", "_bytes", "_ratio", "_seconds", "_celsius", "_rpm", "_days")
 GROUPED = (MetricType.HISTOGRAM, MetricType.SUMMARY)
 COUNT_PARTS = ("_bucket", "_count")
+CREATED = "_created"
 Points = list[tuple[float, float]]
 
 
@@ -41,14 +42,20 @@ class SeriesView:
         spec = self.spec
         if spec is None:
             return False
-        return spec.type is MetricType.COUNTER or (spec.type in GROUPED and self.key[0] != spec.family)
+        name = self.key[0]
+        cumulative = spec.type in GROUPED and name != spec.family and not name.endswith(CREATED)
+        return spec.type is MetricType.COUNTER or cumulative
 
     @property
     def unit(self) -> Unit:
         """A histogram's `_bucket` and `_count` count observations: the family's unit (seconds
         for `request_duration_seconds`) is only its `_sum`'s and its quantiles'."""
         spec = self.spec
-        if spec is None or (spec.type in GROUPED and self.key[0].endswith(COUNT_PARTS)):
+        if spec is None:
+            return Unit.NONE
+        if spec.type in GROUPED and self.key[0].endswith(CREATED):  # when the family began
+            return Unit.TIMESTAMP
+        if spec.type in GROUPED and self.key[0].endswith(COUNT_PARTS):
             return Unit.NONE
         return spec.unit
 
@@ -123,6 +130,8 @@ def fit_middle(text: str, width: int) -> str:
     metric and ends with the label values that tell it from the rows around it."""
     if cell_len(text) <= width:
         return text
+    if width < 1:  # a value wide enough to take the whole row leaves no room at all
+        return ""
     head = (width - 1) // 2
     tail = width - 1 - head
     return set_cell_size(text, head) + "…" + set_cell_size(text[::-1], tail)[::-1]

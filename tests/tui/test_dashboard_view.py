@@ -116,6 +116,7 @@ def test_a_cut_label_keeps_the_label_values_that_tell_rows_apart() -> None:
     ]
     assert v.fit_label("short enough", "", 30) == "short enough"
     assert v.fit_label("abc def xyz", "xyz", 9) == "abc… xyz", "no space left before the …"
+    assert [v.fit_label("abc def", "def", w) for w in (-3, 0, 1)] == ["", "", "…"]
     assert v.fit_label("cpu " + "y" * 40, "y" * 40, 20) == "cpu yyyyy…yyyyyyyyyy", "values alone too long"
 
 
@@ -137,7 +138,12 @@ def test_histogram_counts_are_plain_rates_and_only_sums_and_quantiles_have_the_u
     observations, growing, shown as a duration."""
     specs = {
         name: MetricSpec(name, "h", Unit.SECONDS, MetricType.HISTOGRAM, family="request_seconds")
-        for name in ("request_seconds_bucket", "request_seconds_count", "request_seconds_sum")
+        for name in (
+            "request_seconds_bucket",
+            "request_seconds_count",
+            "request_seconds_sum",
+            "request_seconds_created",
+        )
     }
     specs["rpc_seconds"] = MetricSpec(
         "rpc_seconds", "s", Unit.SECONDS, MetricType.SUMMARY, family="rpc_seconds"
@@ -146,6 +152,7 @@ def test_histogram_counts_are_plain_rates_and_only_sums_and_quantiles_have_the_u
         ("request_seconds_bucket", (("le", "0.1"),)): 900.0,
         ("request_seconds_count", ()): 1000.0,
         ("request_seconds_sum", ()): 123.0,
+        ("request_seconds_created", ()): 1_795_000_000.0,
         ("rpc_seconds", (("quantile", "0.5"),)): 0.2,
     }
     views = {
@@ -156,6 +163,7 @@ def test_histogram_counts_are_plain_rates_and_only_sums_and_quantiles_have_the_u
         "request_seconds_bucket": (Unit.NONE, True),
         "request_seconds_count": (Unit.NONE, True),
         "request_seconds_sum": (Unit.SECONDS, True),
+        "request_seconds_created": (Unit.TIMESTAMP, False),
         "rpc_seconds": (Unit.SECONDS, False),
     }
 
