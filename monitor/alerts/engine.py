@@ -184,7 +184,7 @@ class AlertEngine:
     def _valued(
         self, rule: AlertSettings, labels: Labels, value: float, unit: Unit, now: float, fires: bool
     ) -> dict:
-        fields: dict = {"value": value, "summary": self._summary(rule, labels, value, unit)}
+        fields: dict = {"value": value, "unit": unit, "summary": self._summary(rule, labels, value, unit)}
         if fires:
             fields.update(state=AlertState.FIRING, fired_at=now)
         return fields

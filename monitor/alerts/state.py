@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 
 from monitor.alerts.definitions import Severity
-from monitor.model import Labels
+from monitor.model import Labels, Unit
 
 
 class AlertState(enum.StrEnum):
@@ -42,6 +42,8 @@ class AlertInstance:
     """When the condition started to hold (the start of pending)."""
     fired_at: float | None = None
     resolved_at: float | None = None
+    unit: Unit = Unit.NONE
+    """The compared metric's, so screens write the value as its summary does."""
 
     def sort_key(self) -> tuple:
         """Firing first, then pending, then resolved; most severe first within each."""

@@ -51,7 +51,10 @@ class AlertHistoryScreen(DashboardScreen):
 
     def draw(self, snapshot: Snapshot, now: float) -> None:
         view = self.dashboard.alert_view
-        if view is None:
+        if view is None or not view.rules:  # none yet, or a reload removed them all
+            self.active.clear()
+            self.history.clear()
+            self._drawn = None
             self.empty.update("No alerts are configured: see docs/ALERTS.md.")
             return
         if self._drawn == view.version:
@@ -70,7 +73,7 @@ class AlertHistoryScreen(DashboardScreen):
                 alert.alert,
                 alert.source,
                 _labels(alert),
-                format_value(alert.value),
+                format_value(alert.value, alert.unit),
                 clock_time(since),
                 alert.summary,
             )
@@ -83,7 +86,7 @@ class AlertHistoryScreen(DashboardScreen):
                 alert.alert,
                 alert.source,
                 _labels(alert),
-                format_value(alert.value),
+                format_value(alert.value, alert.unit),
                 alert.summary,
             )
         quiet = not view.alerts and not view.history

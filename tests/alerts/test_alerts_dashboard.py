@@ -11,6 +11,7 @@ from textual.widgets import DataTable
 
 from monitor.alerts.definitions import AlertSettings, ThresholdSettings
 from monitor.alerts.engine import AlertEngine
+from monitor.alerts.state import AlertsView
 from monitor.tui.alerthistory import AlertHistoryScreen
 from monitor.tui.app import MonitorApp
 from monitor.tui.panel import SourcePanel
@@ -119,7 +120,7 @@ async def test_history_screen_shows_fired_and_resolved_with_time_and_value() -> 
             ["22:13:20", "firing", "DiskFull", "host"],
             ["22:13:20", "firing", "WebDown", "web"],
         ]
-        assert rows[1][4:6] == ["mount=/", "0.93"]
+        assert rows[1][4:6] == ["mount=/", "93.0 %"]  # as the summary and the panel write the ratio
         active = app.screen.query_one("#active-alerts", DataTable)
         states = [(str(row[0]), str(row[1])) for row in map(active.get_row_at, range(active.row_count))]
         assert states == [
@@ -185,3 +186,17 @@ async def test_detail_keeps_table_rows_on_80x24_with_the_alert_bar_and_the_filte
         assert len(bar_lines(app)) == 3 and app.screen.search.display
         table = app.screen.query_one("#series", DataTable)
         assert table.size.height >= 7, table.size  # the header and six rows: the chart gives way first
+
+
+async def test_the_alerts_screen_says_when_no_alert_is_configured() -> None:
+    """It said "No alert has fired yet.", as if alerts were watching."""
+    clock = Clock()
+    app = make_app(feed(clock), clock, alerts=AlertsView)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        assert (
+            str(app.screen.query_one("#no-alerts").render())
+            == "No alerts are configured: see docs/ALERTS.md."
+        )
