@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import json
 import logging
 import os
@@ -149,21 +148,6 @@ def test_each_command_says_what_its_config_option_means_for_it() -> None:
         assert "else the built-in default dashboard" in config_help(command)
 
 
-def test_dashboard_docs_say_where_its_logs_go_and_not_to_redirect_stderr() -> None:
-    """`monitor 2>file` gave a blank terminal: Textual draws on stderr. The docs say so, send logs
-    to the log screen, and name the way to keep them in a file, since there is no --log-file."""
-    docs = " ".join((REPO / "docs/DASHBOARD.md").read_text().split())
-    assert (
-        "Do not redirect stderr to keep them (`monitor 2>monitor.log`): Textual draws the dashboard on stderr"
-        in docs
-    )
-    assert "there is no log file" in docs and "run `monitor --headless 2>>monitor.log`" in docs
-    assert "--log-file" not in monitor("--help").stdout
-    from textual.drivers.linux_driver import LinuxDriver
-
-    assert "sys.__stderr__" in inspect.getsource(LinuxDriver.__init__)
-
-
 def test_verbose_logging_goes_to_stderr(write_config) -> None:
     path = write_config("sources:\n  - {name: nothing, collector: files, paths: ['/nope/*']}\n")
     result = monitor("once", "--config", str(path), "-v")
@@ -215,11 +199,6 @@ def test_output_that_fits_the_pipe_buffer_exits_0_as_the_readme_says() -> None:
     with os.fdopen(read_end) as reader:
         assert reader.readline()  # `head -1`, once monitor has finished
     assert (result.returncode, result.stderr) == (0, "")
-    readme = " ".join((REPO / "README.md").read_text().split())
-    assert (
-        "Output that fits the pipe's buffer (64 KiB on Linux), such as `monitor collectors`, is written "
-        "in full before the reader leaves: monitor has finished, and its status is 0" in readme
-    )
 
 
 def test_a_pipe_closed_by_head_prints_no_traceback() -> None:

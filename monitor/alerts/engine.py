@@ -100,7 +100,7 @@ class AlertEngine:
         (VALUES_CHANGED) or which instances exist or their states (STRUCTURE_CHANGED)."""
         instances = self._instances[index]
         active = {m.labels: m.value for m in self._matches(index, rule, source, now)}
-        unit = _unit(rule, source)
+        unit = _unit(rule, source) if active else Unit.NONE  # only a summary needs it
         changed = 0
         for labels, value in active.items():
             current = instances.get(labels)

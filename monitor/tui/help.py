@@ -60,10 +60,6 @@ class HelpScreen(Screen):
             )
         yield Footer()
 
-    def text(self) -> str:
-        """Everything the screen says, one widget per line: what a reader (or a test) sees."""
-        return "\n".join(str(widget.render()) for widget in self.query(Static))
-
     @staticmethod
     def _row(term: str, meaning: str, style: str = "$text-accent") -> Horizontal:
         return Horizontal(

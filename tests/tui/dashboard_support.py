@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from textual.widgets import Static
+
 from monitor.store import MetricsStore
 from monitor.tui.app import MonitorApp
 from monitor.tui.panel import SourcePanel
@@ -29,3 +31,9 @@ def panel_text(app: MonitorApp) -> Mapping[str, str]:
     return {
         panel.source_name: panel.render().plain for panel in app.screen.query(SourcePanel) if panel.display
     }
+
+
+def screen_text(app: MonitorApp) -> str:
+    """Everything the current screen's Static widgets say, one per line (the help screen's
+    rows are two Statics each)."""
+    return "\n".join(str(widget.render()) for widget in app.screen.query(Static))

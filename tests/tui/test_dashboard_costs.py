@@ -13,6 +13,7 @@ from monitor.plugin import CollectContext, Collector, CollectorOptions
 from monitor.runtime import Runtime
 from monitor.tui.app import MonitorApp
 from tests.support import config_of
+from tests.tui.dashboard_support import make_app, screen_text
 from tests.tui.feed import Clock, feed
 
 
@@ -73,7 +74,7 @@ async def test_costs_and_the_stack_of_a_hung_poller() -> None:
                 await pilot.pause(0.1)
             await pilot.press("question_mark")
             await pilot.pause()
-            assert "Reload the config file" in app.screen.text()
+            assert "Reload the config file" in screen_text(app)
     finally:
         StuckCollector.release.set()
         runtime.stop()
@@ -81,7 +82,7 @@ async def test_costs_and_the_stack_of_a_hung_poller() -> None:
 
 async def test_threads_view_without_pollers_says_so() -> None:
     clock = Clock()
-    app = MonitorApp(feed(clock), clock=clock, host="testhost", blink=False)
+    app = make_app(feed(clock), clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("c")
         await pilot.pause()
@@ -94,7 +95,7 @@ async def test_cpu_share_waits_for_a_whole_interval_before_showing_a_rate() -> N
     """The CPU count moves once per collection: a look shorter than an interval would read
     0 % for a source that costs something."""
     clock = Clock()
-    app = MonitorApp(feed(clock), clock=clock, host="testhost", blink=False)
+    app = make_app(feed(clock), clock)
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("c")
         await pilot.pause()
@@ -110,7 +111,7 @@ async def test_a_slow_source_gets_a_cpu_share_too() -> None:
     clock = Clock()
     store = feed(clock)
     store.add_source("slow", "host", 60.0, health=SourceHealth(stale_after=180.0))
-    app = MonitorApp(store, clock=clock, host="testhost", blink=False)
+    app = make_app(store, clock)
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("c")
         await pilot.pause()

@@ -12,7 +12,7 @@ from textual_plotext import PlotextPlot
 from monitor.lognews import SHOWN_ELSEWHERE
 from monitor.model import SourceHealth
 from monitor.tui.logbuffer import LogBuffer
-from tests.tui.dashboard_support import make_app
+from tests.tui.dashboard_support import make_app, screen_text
 from tests.tui.feed import Clock, feed, up
 
 
@@ -140,7 +140,7 @@ async def test_help_lists_every_binding_and_badge(clock: Clock) -> None:
         await pilot.pause()
         await pilot.press("question_mark")
         await pilot.pause()
-        text = app.screen.text()
+        text = screen_text(app)
         for description in app.help_sections()["Everywhere"]:
             assert description.tooltip in text
         for words in ("Window: the last 5 minutes", "Open the focused source's detail", "stale", "pending"):
