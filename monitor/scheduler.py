@@ -473,6 +473,8 @@ class Scheduler:
             self.store.remove_source(name)
         for poller in started:
             poller.register()
+        self.store.order_sources(wanted)
+        for poller in started:
             poller.start()
         for description in self._join(retired, stop_timeout):
             log.warning(

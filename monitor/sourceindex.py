@@ -8,7 +8,7 @@ BUCKET_SIZE, so a publish copies one bucket and the tuple of bucket references.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -62,6 +62,16 @@ class SourceIndex(Mapping[str, V]):
         buckets = list(self._buckets)
         buckets[index] = MappingProxyType({k: v for k, v in buckets[index].items() if k != name})
         return SourceIndex(where, tuple(buckets))
+
+    def ordered(self, names: Iterable[str]) -> SourceIndex[V]:
+        """The same entries iterating in the order of `names` (entries it does not name keep
+        their order, after those it does): the config's order, which a reload that adds a
+        source back or renames one would otherwise leave at the end. O(n), for reloads only."""
+        first = {name: None for name in names if name in self._where}
+        order = [*first, *(name for name in self._where if name not in first)]
+        if order == list(self._where):
+            return self
+        return SourceIndex(MappingProxyType({name: self._where[name] for name in order}), self._buckets)
 
     def _bucket_with_room(self) -> int:
         for index, bucket in enumerate(self._buckets):

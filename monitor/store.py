@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 
 from monitor.history import SourceHistory
@@ -95,6 +95,19 @@ class MetricsStore:
         with self._changed:
             self._history.pop(name, None)
             return self._swap(name, None)
+
+    def order_sources(self, names: Iterable[str]) -> Snapshot:
+        """Make snapshots list sources in the order of `names` (the config's), publishing a new
+        snapshot only if that changes anything."""
+        with self._changed:
+            sources = self._snapshot.sources
+            assert isinstance(sources, SourceIndex)
+            ordered = sources.ordered(names)
+            if ordered is sources:
+                return self._snapshot
+            self._snapshot = Snapshot(self._snapshot.version + 1, self._clock(), ordered)
+            self._changed.notify_all()
+            return self._snapshot
 
     def _swap(self, name: str, data: SourceData | None, now: float | None = None) -> Snapshot:
         """Install `data` (built with the next version; None removes) and publish."""

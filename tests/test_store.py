@@ -162,3 +162,14 @@ def test_source_index_replacing_one_entry_leaves_the_old_index_intact() -> None:
     assert dict(newer.items())["s199"] == 199
     with pytest.raises(KeyError):
         newer["s3"]
+
+
+def test_sources_can_be_put_in_the_configs_order_without_losing_data() -> None:
+    store = store_with("a", "b", "c")
+    store.publish("c", SourceHealth(up=True), {("v", ()): 3.0})
+    before = store.snapshot()
+    after = store.order_sources(["c", "a", "gone"])  # names it does not hold are ignored
+    assert list(after.sources) == ["c", "a", "b"]  # those not named keep their place after
+    assert after.version == before.version + 1 and list(before.sources) == ["a", "b", "c"]
+    assert after.sources["c"].series == before.sources["c"].series
+    assert store.order_sources(["c", "a", "b"]) is after  # already in order: no new snapshot

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -50,6 +51,7 @@ class OverviewScreen(DashboardScreen):
         self._shown: dict[str, bool] = {}
         """Per source, what its panel was last built from: rebuilt only when that changes."""
         self._no_match_text: str | None = None
+        self._order: tuple[str, ...] = ()
 
     def body(self) -> ComposeResult:
         yield self.no_match
@@ -73,6 +75,7 @@ class OverviewScreen(DashboardScreen):
             panels.update((panel.source_name, panel) for panel in new)
             if self.focused is None:
                 self.call_after_refresh(new[0].focus)
+        self._follow_order(tuple(snapshot.sources))
         filter_text = self.dashboard.filter_text
         matched = False
         alerting = self.dashboard.alert_levels
@@ -101,6 +104,16 @@ class OverviewScreen(DashboardScreen):
             if panel.view is None or (region.bottom >= top and region.y <= bottom):
                 self._draw_panel(panel, source, now, filter_text, alert)
         self._say_if_nothing_matches(filter_text, matched or not snapshot.sources)
+
+    def _follow_order(self, order: tuple[str, ...]) -> None:
+        """Lay panels out in the snapshot's order (the config's): a source that a reload adds
+        back or renames takes its place in the file, not the end of the grid."""
+        if order == self._order:
+            return
+        self._order = order
+        panels = self._panels
+        for previous, name in pairwise(order):
+            self.grid.move_child(panels[name], after=panels[previous])
 
     def _say_if_nothing_matches(self, filter_text: str, matched: bool) -> None:
         """An empty screen after typing a filter would look like a broken dashboard."""

@@ -118,6 +118,25 @@ def test_unchanged_source_keeps_its_poller_and_history() -> None:
     assert "b" not in store.snapshot().sources
 
 
+def test_sources_keep_the_configs_order_across_reloads() -> None:
+    """A renamed source, or one removed and added back, takes its place in the file, not the end."""
+
+    def config(*names: str):
+        return config_of("sources:\n" + "".join(f"  - {{name: {n}, collector: scripted}}\n" for n in names))
+
+    store = MetricsStore(history=60)
+    scheduler = Scheduler(config("a", "b", "c"), store)
+    scheduler.start()
+    try:
+        scheduler.apply(config("a", "renamed", "c"))
+        assert list(store.snapshot().sources) == ["a", "renamed", "c"]
+        scheduler.apply(config("a", "c"))
+        scheduler.apply(config("b", "a", "c"))
+        assert list(store.snapshot().sources) == ["b", "a", "c"]
+    finally:
+        scheduler.stop()
+
+
 def test_invalid_config_changes_nothing_and_is_reported(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     write(config, command_source("one", 1))

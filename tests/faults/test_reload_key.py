@@ -71,6 +71,25 @@ async def test_r_reloads_and_reports_success_and_errors(tmp_path: Path) -> None:
         assert set(runtime.store.snapshot().sources) == {"one", "two"}  # the running config carries on
 
 
+async def test_a_renamed_source_keeps_its_place_in_the_overview(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n" + "".join(SOURCE.format(name=n) for n in ("one", "two", "three")))
+    async with dashboard_over(config) as (_runtime, app, pilot):
+        config.write_text("sources:\n" + "".join(SOURCE.format(name=n) for n in ("one", "second", "three")))
+        await pilot.press("r")
+        await wait_for_notification(app, pilot, "reloaded")
+
+        def panel_order() -> list[str]:
+            return [p.source_name for p in app.screen.query(SourcePanel) if p.is_attached]
+
+        await wait_for(
+            pilot, lambda: panel_order() == ["one", "second", "three"], "panels in the config's order"
+        )
+        app.screen.query_one("#panel-one", SourcePanel).focus()
+        await pilot.press("down")  # the focus moves in the grid's order too
+        assert isinstance(app.focused, SourcePanel) and app.focused.source_name == "second"
+
+
 LINES = "  - {{name: one, collector: command, argv: [printf, 'low 1\\nhigh 5\\n'], format: lines, interval: 200ms{extra}}}\n"
 
 
