@@ -66,6 +66,34 @@ def _three_digits(magnitude: float, last_prefix: bool) -> str:
     return f"{magnitude:.0f}"
 
 
+TIME_AXES = ((1e-6, 1e9, "ns"), (1e-3, 1e6, "µs"), (1.0, 1e3, "ms"), (120.0, 1.0, "s"))
+TIME_AXES_LONG = ((7200.0, 1 / 60, "min"), (172800.0, 1 / 3600, "h"), (math.inf, 1 / 86400, "d"))
+UNIT_AXES = {Unit.CELSIUS: "°C", Unit.RPM: "rpm", Unit.DAYS: "days", Unit.TIMESTAMP: "Unix time"}
+
+
+def axis_scale(largest: float, unit: Unit = Unit.NONE) -> tuple[float, str]:
+    """What to multiply a chart's values by, and the unit its axis is then in, for values up to
+    `largest` (in magnitude): a memory chart in GiB ticks at 7.5, not 8053063680.0, and a chart
+    of 1e-300 draws at all (plotext cannot place ticks that small)."""
+    if unit is Unit.RATIO:
+        return 100.0, "%"
+    if unit in UNIT_AXES:
+        return 1.0, UNIT_AXES[unit]
+    if unit is Unit.SECONDS:
+        for below, factor, suffix in TIME_AXES + TIME_AXES_LONG:
+            if largest < below:
+                return factor, suffix
+    if unit is Unit.BYTES:
+        index = 0
+        while largest >= 1024.0 ** (index + 1) and index < len(BINARY_PREFIXES) - 1:
+            index += 1
+        return 1024.0**-index, BINARY_PREFIXES[index]
+    if largest == 0 or not math.isfinite(largest) or 1.0 <= largest < 1000.0:
+        return 1.0, "no unit"
+    exponent = max(-306, 3 * math.floor(math.log10(largest) / 3))  # 1e312 overflows a float
+    return 10.0**-exponent, f"×1e{exponent}"
+
+
 DURATION_UNITS = (("ns", 1e9, 1000.0), ("µs", 1e6, 1000.0), ("ms", 1e3, 1000.0), ("s", 1.0, 60.0))
 """(suffix, scale, the rounded size at which the next unit takes over)."""
 

@@ -14,8 +14,8 @@ from textual.content import Content
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
-from monitor.humanize import format_age, format_value
-from monitor.model import Snapshot, SourceData, Unit
+from monitor.humanize import axis_scale, format_age, format_value
+from monitor.model import Snapshot, SourceData
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
 from monitor.tui.colours import ERROR_TEXT, WARNING_TEXT, state_style
@@ -183,15 +183,13 @@ class DetailScreen(DashboardScreen):
             plt.title("no series selected")
         else:
             series, _, history = row
-            unit = series.unit
-            scale, unit_label = (100.0, "%") if unit is Unit.RATIO else (1.0, unit or "no unit")
+            # ±Inf has no place on an axis (and plotext fails on it): the table shows those.
+            finite = [(t - source.time, y) for t, y in history if math.isfinite(y)]
+            scale, unit_label = axis_scale(max((abs(y) for _, y in finite), default=0.0), series.unit)
             plt.title(f"{series.full_name}{' per second' if series.rate else ''} ({unit_label})")
             plt.xlabel("seconds before the snapshot")
-            # A ratio in %, as the table beside it shows it. ±Inf has no place on an axis (and
-            # plotext fails on it): the table shows those.
-            finite = [(t - source.time, y * scale) for t, y in history if math.isfinite(y)]
             if finite:
-                plt.plot([t for t, _ in finite], [y for _, y in finite], marker="braille")
+                plt.plot([t for t, _ in finite], [y * scale for _, y in finite], marker="braille")
             plt.xlim(-self.effective_window(), 0)
         plot.refresh()
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.alerts.template import format_value as alert_value
-from monitor.humanize import format_value
+from monitor.humanize import axis_scale, format_value
 from monitor.model import Unit
 from monitor.once import table_value
 from monitor.tui.panel import SPARK_CHARS, sparkline
@@ -32,3 +32,17 @@ def test_every_history_is_drawn_one_block_per_value(values: list[float], width: 
     shown = [x for x in values[-width:] if not math.isnan(x)]  # a missing value draws nothing
     line = sparkline(values, width, ratio)
     assert len(line) == len(shown) and set(line) <= set(SPARK_CHARS)
+
+
+@EXAMPLES
+@given(st.floats(min_value=0.0, allow_nan=False, allow_infinity=False))
+def test_a_chart_of_any_size_is_scaled_to_readable_ticks(largest: float) -> None:
+    """A chart of 1e-300 (too small for plotext to tick) or of 8e9 bytes gets an axis unit that
+    brings its values between 1 and 1000."""
+    named_range = {Unit.NONE: (1e-300, math.inf), Unit.SECONDS: (1e-9, 1000 * 86400), Unit.BYTES: (1, 2**60)}
+    for unit, (low, high) in named_range.items():
+        scale, label = axis_scale(largest, unit)
+        scaled = largest * scale
+        assert label and math.isfinite(scaled)
+        if low <= largest < high:  # past the ends: below 1 ns, or over 1000 days or 1 EiB
+            assert 0.99 <= scaled < 1024, (largest, unit, scale, label)

@@ -53,8 +53,8 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
     subprocess.run([session.tmux, "-L", session.socket, "kill-server"], capture_output=True, timeout=10)
 
 
-def test_monitor_command_in_tmux(tmux: Tmux, write_config, tmp_path: Path) -> None:
-    port, closed = free_port(), free_port()
+def test_monitor_command_in_tmux(tmux: Tmux, write_config, closed_port: int, tmp_path: Path) -> None:
+    port = free_port()
     config = write_config(
         f"""
         interval: 500ms
@@ -66,7 +66,7 @@ def test_monitor_command_in_tmux(tmux: Tmux, write_config, tmp_path: Path) -> No
           - name: refused
             collector: tcp
             host: 127.0.0.1
-            port: {closed}
+            port: {closed_port}
         """
     )
     result = tmp_path / "result"

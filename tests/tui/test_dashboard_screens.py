@@ -106,6 +106,31 @@ async def test_detail_chart_follows_the_selected_row(clock: Clock) -> None:
         assert chart_title(app).startswith('host_disk_usage_ratio{mount="/home"}')
 
 
+def chart_text(app) -> str:
+    rendered = app.screen.query_one("#chart", PlotextPlot).render()
+    return getattr(rendered, "plain", str(rendered))
+
+
+async def test_detail_chart_ticks_in_the_series_unit(clock: Clock) -> None:
+    """3.4 GiB of memory ticks at 3.20, not 3435973836.8; a series of 1e-300 is drawn at all."""
+    store = feed(clock)
+    store.add_source("tiny", "test", 1.0)
+    for i in range(10):
+        store.publish("tiny", up(clock.now - 10 + i, i + 1), {("tiny_value", ()): 1e-300 * (1 + i % 3)})
+    app = make_app(store, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, app, "host")
+        await pilot.press("down", "down", "down")  # host_memory_used_bytes
+        await pilot.pause()
+        assert chart_title(app) == "host_memory_used_bytes (GiB)"
+        ticks = [line.split("┤")[0].strip() for line in chart_text(app).splitlines() if "┤" in line]
+        assert ticks and all(tick.startswith("3.2") for tick in ticks), ticks
+        await pilot.press("escape")
+        await open_detail(pilot, app, "tiny")
+        assert chart_title(app) == "tiny_value (×1e-300)"
+        assert any("\u2800" < char <= "\u28ff" for char in chart_text(app))  # braille dots: a line
+
+
 async def test_detail_window_switch_is_clamped_to_history(clock: Clock) -> None:
     app = make_app(feed(clock), clock)
     async with app.run_test(size=(120, 40)) as pilot:
