@@ -655,7 +655,9 @@ def _describe(error: Mapping[str, Any]) -> str:
     if message[1:2].islower():
         message = message[:1].lower() + message[1:]
     if error["type"] not in ("value_error", "assertion_error"):
-        message += f", got {error['input']!r}"
+        # "..., got a number with a fractional part" says what was wrong, not what was given.
+        message, _, what = message.partition(", got ")
+        message += f", got {error['input']!r}" + (f" ({what})" if what else "")
     return message
 
 

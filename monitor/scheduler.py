@@ -194,7 +194,11 @@ class Poller:
             )
         if error is not None:
             series = None
-        return _Outcome(series, dropped, error, tuple(ctx.errors), duration, cpu, ctx.declared)
+        partial = tuple(ctx.errors)
+        if dropped and series is not None:  # else the panel shows 5 series and no hint of 45 more
+            cap = f"{dropped} series over max_series ({self.source.max_series}) dropped"
+            partial = (f"{cap}; raise max_series or narrow what the source collects", *partial)
+        return _Outcome(series, dropped, error, partial, duration, cpu, ctx.declared)
 
     def _open_collector(self) -> Collector:
         if self.source.collector_class is None or self.source.options is None:

@@ -117,6 +117,13 @@ BAD_CONFIGS = [
         id="plugin-option-wrong-type",
     ),
     pytest.param(
+        "sources:\n  - name: a\n    collector: scripted\n    max_series: 1.5\n",
+        [
+            "c.yaml:4:17: sources[0].max_series: input should be a valid integer, got 1.5 (a number with a fractional part)"
+        ],
+        id="fraction-for-an-integer",
+    ),
+    pytest.param(
         "sources:\n  - name: a\n    collector: scripted\n    valeu: 2\n",
         ["c.yaml:4:5: sources[0].valeu: unknown key 'valeu'; did you mean 'value'?"],
         id="plugin-option-typo",

@@ -174,6 +174,10 @@ def test_series_over_the_cap_are_dropped_and_counted() -> None:
     poller._run()
     health = store.snapshot().sources["s"].health
     assert (health.series_count, health.series_dropped) == (10, 15)
+    # Said where the user looks (the panel's badge, the detail, `monitor once`), not only on /metrics.
+    assert health.partial_errors == (
+        "15 series over max_series (10) dropped; raise max_series or narrow what the source collects",
+    )
 
 
 def test_errors_never_show_secrets_from_the_environment() -> None:
