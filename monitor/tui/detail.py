@@ -28,17 +28,27 @@ PADDING = 2
 """A DataTable cell's padding, one column each side."""
 SCROLLBAR = 2
 MIN_SERIES_WIDTH = 24
-SORT_KEYS: dict[str, Callable[[tuple[v.SeriesView, v.WindowStats]], object]] = {
+SORT_KEYS: dict[str, Callable[[tuple[v.SeriesView, v.WindowStats]], str | float]] = {
     "series": lambda row: row[0].full_name,
-    "current": lambda row: _nan_last(row[1].current),
-    "min": lambda row: _nan_last(row[1].minimum),
-    "max": lambda row: _nan_last(row[1].maximum),
-    "mean": lambda row: _nan_last(row[1].mean),
+    "current": lambda row: row[1].current,
+    "min": lambda row: row[1].minimum,
+    "max": lambda row: row[1].maximum,
+    "mean": lambda row: row[1].mean,
 }
 
 
-def _nan_last(value: float) -> float:
-    return -math.inf if math.isnan(value) else value
+def sort_rows(rows: list, column: str, reverse: bool) -> None:
+    """Sort in place by `column`; rows without a value (NaN) go last either way, as in a
+    spreadsheet, rather than among the -Inf (NaN compares false with everything, so it is
+    sorted as -Inf first, and a stable second pass moves it to the end)."""
+    key = SORT_KEYS[column]
+
+    def missing(row: tuple) -> bool:
+        value = key(row[:2])
+        return isinstance(value, float) and math.isnan(value)
+
+    rows.sort(key=lambda row: -math.inf if missing(row) else key(row[:2]), reverse=reverse)
+    rows.sort(key=missing)
 
 
 class DetailScreen(DashboardScreen):
@@ -132,7 +142,7 @@ class DetailScreen(DashboardScreen):
             if not series.rate:
                 stats = dataclasses.replace(stats, current=v.current(source, series, history))
             rows.append((series, stats, history))
-        rows.sort(key=lambda row: SORT_KEYS[self.sort_column](row[:2]), reverse=self.sort_reverse)
+        sort_rows(rows, self.sort_column, self.sort_reverse)
         self._rows = {row[0].full_name: row for row in rows}
         table = self.table
         selected = self._selected_key(table)

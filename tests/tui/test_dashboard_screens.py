@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 
 import pytest
@@ -95,6 +96,22 @@ async def test_detail_sort_by_key_and_by_clicking_a_header(clock: Clock) -> None
         await pilot.click(table, offset=(1, 0))
         await pilot.pause()
         assert [row[0] for row in table_rows(app)] == sorted(names, reverse=True)
+
+
+async def test_detail_sorts_series_without_a_value_last_both_ways(clock: Clock) -> None:
+    store = feed(clock)
+    store.add_source("odd", "test", 1.0)
+    values = {"one": 1.0, "missing": math.nan, "minus_inf": -math.inf, "five": 5.0}
+    store.publish("odd", up(clock.now, 1), {(f"odd_{name}", ()): value for name, value in values.items()})
+    app = make_app(store, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, app, "odd")
+        await pilot.press("s")  # by current value
+        await pilot.pause()
+        assert [row[0] for row in table_rows(app)] == ["odd_minus_inf", "odd_one", "odd_five", "odd_missing"]
+        await pilot.press("R")
+        await pilot.pause()
+        assert [row[0] for row in table_rows(app)] == ["odd_five", "odd_one", "odd_minus_inf", "odd_missing"]
 
 
 async def test_detail_chart_follows_the_selected_row(clock: Clock) -> None:
