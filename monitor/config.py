@@ -33,7 +33,7 @@ from pydantic import (
 
 from monitor.alerts.definitions import AlertSettings, ThresholdSettings, WebhookSettings
 from monitor.alerts.engine import exposed_name
-from monitor.durations import Duration, parse_duration
+from monitor.durations import Duration, Interval, parse_duration
 from monitor.model import EMPTY_MAPPING, Labels, MetricSpec, make_labels
 from monitor.plugin import Collector, CollectorOptions
 from monitor.registry import PluginLoadError, Registry
@@ -147,7 +147,7 @@ SECRET_KEYS: tuple[tuple[str, ...], ...] = (("bearer_token",), ("basic_auth", "p
 
 
 class DashboardSettings(StrictModel):
-    refresh: Duration = 0.25
+    refresh: Interval = 0.25
     theme: str = "textual-dark"
     bell: bool = False
     """Ring the terminal bell when an alert starts firing."""
@@ -156,7 +156,7 @@ class DashboardSettings(StrictModel):
 class GlobalSettings(StrictModel):
     """The top level of config.yaml; `sources` is validated per entry further down."""
 
-    interval: Duration = 1.0
+    interval: Interval = 1.0
     timeout: Duration = 1.0
     history: Duration = 900.0
     max_backoff: Duration = 60.0
@@ -187,7 +187,7 @@ class SourceSettings(StrictModel):
 
     name: str
     collector: str
-    interval: Duration | None = None
+    interval: Interval | None = None
     timeout: Duration | None = None
     stale_after: Duration | None = None
     max_series: int | None = Field(default=None, ge=1)

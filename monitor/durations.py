@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -57,3 +57,17 @@ Duration = Annotated[
     ),
 ]
 """A pydantic field type: seconds as a float, written in config as `2s`."""
+
+MIN_INTERVAL = 0.01
+
+
+def _often_enough(seconds: float) -> float:
+    """A poll or redraw every millisecond would spend a core on overhead, and no screen or
+    scrape could show the difference: likely a typo (`1ms` for `1m`)."""
+    if seconds < MIN_INTERVAL:
+        raise ValueError(f"must be at least {format_duration(MIN_INTERVAL)}, got {format_duration(seconds)}")
+    return seconds
+
+
+Interval = Annotated[Duration, AfterValidator(_often_enough)]
+"""How often something repeats (a source's interval, the dashboard's refresh): at least 10ms."""

@@ -90,6 +90,15 @@ BAD_CONFIGS = [
         id="negative-duration",
     ),
     pytest.param(
+        "interval: 5ms\ndashboard: {refresh: 1ms}\nsources:\n  - {name: a, collector: scripted, interval: 1ms}\n",
+        [
+            "c.yaml:1:11: interval: must be at least 10ms, got 5ms",
+            "c.yaml:2:22: dashboard.refresh: must be at least 10ms, got 1ms",
+            "c.yaml:4:46: sources[0].interval: must be at least 10ms, got 1ms",
+        ],
+        id="interval-too-short",
+    ),
+    pytest.param(
         "sources:\n  - name: a\n    collector: sripted\n",
         ["c.yaml:3:16: sources[0].collector: unknown collector 'sripted'; did you mean 'scripted'?"],
         id="unknown-collector",
