@@ -626,3 +626,24 @@ def test_every_bad_label_of_an_alert_is_reported_at_its_own_key() -> None:
         "c.yaml:8:41: alerts[0].labels.i: invalid regular expression: "
         "missing ), unterminated subpattern at position 0",
     ]
+
+
+def test_a_label_regex_prometheus_cannot_read_is_refused_at_its_key() -> None:
+    """It would work in-process, but `monitor rules` would write a rule promtool rejects."""
+    assert problems(
+        """
+        sources: [{name: a, collector: scripted}]
+        alerts:
+          - name: Odd
+            source: a
+            metric: v
+            op: ">"
+            threshold: 1
+            labels: {i: "=~(?!lo).*", k: "!~(sd)\\\\1"}
+        """
+    ) == [
+        "c.yaml:8:17: alerts[0].labels.i: RE2, Prometheus's regular expression syntax, has no negative "
+        "lookahead (?!: the rule `monitor rules` writes would not load; rewrite the expression without it",
+        "c.yaml:8:34: alerts[0].labels.k: RE2, Prometheus's regular expression syntax, has no "
+        "backreference \\1: the rule `monitor rules` writes would not load; rewrite the expression without it",
+    ]

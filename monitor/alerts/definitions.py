@@ -139,7 +139,55 @@ def _label_condition(text: str) -> str:
             re.compile(matcher.value)
         except re.error as exc:
             raise ValueError(f"invalid regular expression: {exc}") from None
+        beyond = beyond_re2(matcher.value)
+        if beyond:
+            raise ValueError(
+                f"RE2, Prometheus's regular expression syntax, has no {beyond}: the rule `monitor rules` "
+                "writes would not load; rewrite the expression without it"
+            )
     return text
+
+
+RE2_GROUPS = {
+    "(?=": "lookahead (?=",
+    "(?!": "negative lookahead (?!",
+    "(?<=": "lookbehind (?<=",
+    "(?<!": "negative lookbehind (?<!",
+    "(?>": "atomic group (?>",
+    "(?(": "conditional (?(",
+    "(?P=": "named backreference (?P=",
+}
+
+
+def beyond_re2(pattern: str) -> str | None:
+    """The first construct of Python's `re` that RE2 (Prometheus, promtool) does not have, or
+    None. The alert works in-process either way; its generated rule would not load."""
+    in_class = False
+    previous = ""
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            following = pattern[index + 1 : index + 2]
+            if following.isdigit() and following != "0" and not in_class:
+                return f"backreference \\{following}"
+            previous, index = "\\" + following, index + 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[index + 1 : index + 2] == "]":
+                index += 1  # `[]...]`: a leading ] is a member, not the end
+        elif char == "(":
+            found = next((name for token, name in RE2_GROUPS.items() if pattern.startswith(token, index)), None)
+            if found:
+                return found
+        elif char == "+" and previous in ("*", "+", "?", "}"):
+            return f"possessive quantifier {previous}+"
+        previous = char
+        index += 1
+    return None
 
 
 MatcherLabels = dict[

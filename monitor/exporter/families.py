@@ -30,8 +30,11 @@ def health_families(source: SourceData, state: SourceState) -> list[Metric]:
     """How collection from the source is going: exported whatever its state."""
     health = source.health
     labels = _label_dict(source)
+    # No `up` before the first collection ends: a 0 there would fire every `up == 0` alert each
+    # time monitor starts or a reload restarts a source. Absent reads as "not known yet".
+    up = None if state is SourceState.PENDING else float(health.up)
     rows: list[tuple[str, str, str, float | None]] = [
-        ("up", "gauge", "1 if the source's last collection succeeded, else 0.", float(health.up)),
+        ("up", "gauge", "1 if the source's last collection succeeded, else 0; absent before the first.", up),
         (
             "stale",
             "gauge",

@@ -110,6 +110,16 @@ def test_down_and_stale_sources_keep_health_but_drop_values() -> None:
     assert got[("monitor_source_up", (("source", "stale"),))] == 1
 
 
+def test_a_source_not_yet_collected_has_no_up_so_down_alerts_do_not_fire_at_startup() -> None:
+    store = MetricsStore()
+    store.add_source("starting", "test", 1.0)
+    got = samples(render(renderer(store))[0])
+    assert ("monitor_source_up", (("source", "starting"),)) not in got
+    assert got[("monitor_source_info", (("collector", "test"), ("source", "starting")))] == 1
+    store.publish("starting", failed())
+    assert samples(render(renderer(store))[0])[("monitor_source_up", (("source", "starting"),))] == 0
+
+
 def test_a_source_turning_stale_without_a_publish_loses_its_values_on_the_next_scrape() -> None:
     store = MetricsStore()
     add_source(store, "s", {("y", ()): 1.0})
