@@ -180,7 +180,9 @@ def beyond_re2(pattern: str) -> str | None:
             if pattern[index + 1 : index + 2] == "]":
                 index += 1  # `[]...]`: a leading ] is a member, not the end
         elif char == "(":
-            found = next((name for token, name in RE2_GROUPS.items() if pattern.startswith(token, index)), None)
+            found = next(
+                (name for token, name in RE2_GROUPS.items() if pattern.startswith(token, index)), None
+            )
             if found:
                 return found
         elif char == "+" and previous in ("*", "+", "?", "}"):

@@ -18,7 +18,9 @@ WEB_SPECS = {
     ),
 }
 HOST_SPECS = {
-    "host_cpu_usage_ratio": MetricSpec("host_cpu_usage_ratio", "CPU busy.", Unit.RATIO, labels=("cpu",), key=True),
+    "host_cpu_usage_ratio": MetricSpec(
+        "host_cpu_usage_ratio", "CPU busy.", Unit.RATIO, labels=("cpu",), key=True
+    ),
     "host_memory_used_bytes": MetricSpec("host_memory_used_bytes", "Memory used.", Unit.BYTES, key=True),
     "host_disk_usage_ratio": MetricSpec(
         "host_disk_usage_ratio", "Disk full.", Unit.RATIO, labels=("mount",), key=True
