@@ -47,6 +47,8 @@ DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_LABELS = {"source"}
+TARGET_LABELS = {"job", "instance"}
+"""Prometheus attaches these to every series it scrapes from monitor."""
 
 
 class StrictModel(BaseModel):
@@ -176,6 +178,11 @@ def _label_name(label: str) -> str:
         raise ValueError(f"{label!r} is not a valid Prometheus label name")
     if label in RESERVED_LABELS:
         raise ValueError(f"label {label!r} is reserved: every series carries the source name in it")
+    if label in TARGET_LABELS:
+        raise ValueError(
+            f"label {label!r} is set by the Prometheus that scrapes monitor, which renames this one to "
+            f"exported_{label} (and rules from `monitor rules` would not match it); choose another name"
+        )
     return label
 
 

@@ -177,6 +177,15 @@ BAD_CONFIGS = [
         id="reserved-label",
     ),
     pytest.param(
+        "sources:\n  - name: a\n    collector: scripted\n    labels: {job: payments}\n",
+        [
+            "c.yaml:4:14: sources[0].labels.job: label 'job' is set by the Prometheus that scrapes monitor, "
+            "which renames this one to exported_job (and rules from `monitor rules` would not match it); "
+            "choose another name"
+        ],
+        id="target-label",
+    ),
+    pytest.param(
         "sources:\n  - name: a\n    collector: scripted\n    labels: {bad-label: x}\n",
         ["c.yaml:4:14: sources[0].labels.bad-label: 'bad-label' is not a valid Prometheus label name"],
         id="bad-label-name",
