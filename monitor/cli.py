@@ -163,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
         "docs/ALERTS.md). Exit status: 0 when written, 1 when FILE cannot be written, 2 for a config error.",
     )
     rules.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    rules.add_argument(
+        "--match",
+        action="append",
+        default=[],
+        metavar='LABEL="VALUE"',
+        help='add this label matcher to every rule, e.g. --match instance="web1:9813" (repeatable): a '
+        "Prometheus scraping several instances then applies this config's rules to this instance only",
+    )
     reload = commands.add_parser(
         "reload",
         help="make the running monitor re-read its config (SIGHUP); exit 2 if the new config is invalid",
@@ -264,7 +272,7 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "once":
         return _once(config, args.format, quiet=not args.verbose and args.log_level is None)
     if args.command == "rules":
-        return _rules(config, args.output)
+        return _rules(config, args.output, args.match)
     return _run(config, args)
 
 
@@ -369,13 +377,18 @@ def _once(config: Config, output_format: str, *, quiet: bool) -> int:
     return EXIT_SOURCE_DOWN if any(not s.health.up for s in snapshot.sources.values()) else 0
 
 
-def _rules(config: Config, output: str | None) -> int:
-    from monitor.alerts.rules import rules_yaml
+def _rules(config: Config, output: str | None, matchers: list[str]) -> int:
+    from monitor.alerts.rules import rules_yaml, scope_matcher
 
+    try:
+        scope = tuple(scope_matcher(text) for text in matchers)
+    except ValueError as exc:
+        print(f"monitor: --match: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
     specs = {
         s.name: {m.name: m for m in s.collector_class.metrics} for s in config.sources if s.collector_class
     }
-    text = rules_yaml(config.alerts, specs)
+    text = rules_yaml(config.alerts, specs, scope)
     if output is None:
         sys.stdout.write(text)
         return 0

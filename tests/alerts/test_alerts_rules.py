@@ -140,6 +140,36 @@ def test_rules_file_passes_promtool_and_uses_the_names_metrics_exposes(tmp_path)
     assert rules["TankStale"]["expr"] == 'monitor_source_stale{source="tank"} == 1'
 
 
+def test_rules_can_be_scoped_to_one_instance_of_a_fleet(tmp_path) -> None:
+    """Without a scope, a Prometheus scraping web1 and web2 applies web1's rules to web2's
+    sources of the same name too."""
+    promtool = require_binary("promtool")
+    config = tmp_path / "monitor.yaml"
+    config.write_text(monitor_config(tmp_path / "level"))
+    out = tmp_path / "web1.yml"
+    result = monitor(
+        "rules",
+        "-c",
+        str(config),
+        "-o",
+        str(out),
+        "--match",
+        'instance="web1:9813"',
+        "--match",
+        'job=~"mon.*"',
+    )
+    assert result.returncode == 0, result.stderr
+    check = subprocess.run([promtool, "check", "rules", str(out)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    rules = {r["alert"]: r["expr"] for r in yaml.safe_load(out.read_text())["groups"][0]["rules"]}
+    assert rules["TankHigh"] == 'tank_level{source="tank",instance="web1:9813",job=~"mon.*"} >= 50.0'
+    assert rules["TankDown"] == 'monitor_source_up{source="tank",instance="web1:9813",job=~"mon.*"} == 0'
+
+    result = monitor("rules", "-c", str(config), "--match", "instance=web1")
+    assert result.returncode == 2 and result.stdout == ""
+    assert '--match: expected a label matcher such as instance="web1:9813"' in result.stderr
+
+
 def test_rules_go_to_stdout_without_output_and_a_bad_config_writes_nothing(tmp_path, write_config) -> None:
     config = tmp_path / "monitor.yaml"
     config.write_text(monitor_config(tmp_path / "level"))
