@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 Labels = tuple[tuple[str, str], ...]
 """Label pairs sorted by name: hashable, so a (name, labels) pair identifies a series."""
 
 SeriesKey = tuple[str, Labels]
+EnumT = TypeVar("EnumT", bound=enum.Enum)
 
 
 def series_name(key: SeriesKey) -> str:
@@ -103,6 +104,35 @@ class MetricSpec:
     """For histogram and summary parts: the family they are exported under (`job_seconds`
     for `job_seconds_bucket`), so /metrics re-exports them as one histogram, not as loose
     gauges that break Prometheus' naming rules."""
+
+    def __post_init__(self) -> None:
+        """Accept `"bytes"` for `Unit.BYTES` and `"counter"` for `MetricType.COUNTER`, and a list
+        of labels, by converting them here: readers compare units by identity and export with
+        `.value`, so a plain string would be exported as nothing and formatted as a bare
+        number. An unknown value, or a single string as `labels` (which would be read as the
+        labels p, a, t, h), fails where the spec is written, naming the metric."""
+        if type(self.unit) is not Unit:
+            object.__setattr__(self, "unit", _member(Unit, self.unit, self.name, "unit"))
+        if type(self.type) is not MetricType:
+            object.__setattr__(self, "type", _member(MetricType, self.type, self.name, "type"))
+        if type(self.labels) is not tuple:
+            if isinstance(self.labels, str | bytes) or not isinstance(self.labels, Iterable):
+                example = f"({self.labels!r},)" if isinstance(self.labels, str) else "('path',)"
+                raise TypeError(
+                    f"MetricSpec {self.name!r}: labels must be a tuple of label names, such as "
+                    f"labels={example}, not {type(self.labels).__name__} {self.labels!r}"
+                )
+            object.__setattr__(self, "labels", tuple(self.labels))
+
+
+def _member(kind: type[EnumT], value: object, metric: object, field_name: str) -> EnumT:
+    try:
+        return kind(value)
+    except (ValueError, TypeError):
+        accepted = ", ".join(f"{kind.__name__}.{m.name} ({m.value!r})" for m in kind)
+        raise ValueError(
+            f"MetricSpec {metric!r}: {field_name} {value!r} is not a {kind.__name__}; accepted: {accepted}"
+        ) from None
 
 
 def make_labels(labels: Mapping[str, str] | Labels | None) -> Labels:

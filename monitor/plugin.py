@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from monitor.model import Labels, MetricSpec, Sample
-from monitor.validation import check_declared_metrics
+from monitor.validation import InvalidDeclaration, check_declared_metrics
 
 
 class CollectorOptions(BaseModel):
@@ -93,11 +94,12 @@ class Collector(ABC, Generic[OptionsT]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Check the class's declaration as it is created: one /metrics cannot export (a gauge
-        named `..._total`, an invalid name) raises InvalidDeclaration here, so a third-party
-        plugin carrying one fails to import and only its sources report it, as for any other
-        import failure. (What `collect` returns is held to the declaration by the poller's
-        SampleValidator.)"""
+        named `..._total`, a counter not named so, an invalid name) or options config could not
+        fill as written raise InvalidDeclaration here, so a third-party plugin carrying one
+        fails to import and only its sources report it, as for any other import failure. (What
+        `collect` returns is held to the declaration by the poller's SampleValidator.)"""
         super().__init_subclass__(**kwargs)
+        _resolve_options(cls)
         check_declared_metrics(cls.name, cls.metrics)
 
     def __init__(self, options: OptionsT, source: SourceInfo) -> None:
@@ -113,3 +115,52 @@ class Collector(ABC, Generic[OptionsT]):
 
     def close(self) -> None:
         """Release what `setup` opened; called in the poller thread at shutdown."""
+
+
+def _resolve_options(cls: type[Collector]) -> None:
+    """Take `Options` from `Collector[MyOptions]` when the class does not set it (else every key
+    of its sources would be an unknown key), and reject options config cannot fill as written:
+    a model that is not a CollectorOptions (it would ignore a misspelt key and could be changed
+    at run time), one that disagrees with the generic parameter, and a field named like a key
+    every source has (config gives that key to the source, so the option could never be set)."""
+    generic = _generic_options(cls)
+    if generic is not None and "Options" not in cls.__dict__:
+        cls.Options = generic
+    options = cls.Options
+    what = f"collector {cls.name!r} ({cls.__qualname__})" if cls.name else f"collector {cls.__qualname__}"
+    if not (isinstance(options, type) and issubclass(options, CollectorOptions)):
+        shown = options.__name__ if isinstance(options, type) else repr(options)
+        raise InvalidDeclaration(
+            f"{what}: Options = {shown} is not a CollectorOptions subclass; write "
+            f"`class {shown}(CollectorOptions)` (from monitor.plugin), whose models reject unknown "
+            "keys, so that a misspelt key in config.yaml is reported instead of ignored, and are frozen"
+        )
+    if generic is not None and not issubclass(options, generic):
+        raise InvalidDeclaration(
+            f"{what} subclasses Collector[{generic.__name__}] but sets Options = {options.__name__}, "
+            f"so self.options would be typed as the one and be the other: drop the Options line "
+            "(it is taken from the brackets) or name the same class in both"
+        )
+    from monitor.config import COMMON_SOURCE_KEYS  # here: config imports this module
+
+    for field_name, info in options.model_fields.items():
+        key = info.alias or field_name
+        if key in COMMON_SOURCE_KEYS:
+            common = ", ".join(sorted(COMMON_SOURCE_KEYS))
+            raise InvalidDeclaration(
+                f"{what}: option {key!r} of {options.__name__} has the name of a key every source "
+                f"has ({common}); config gives it to the source, so the option could never be set: "
+                f"rename the field (e.g. {cls.name or 'my'}_{key}), or read the source's own value "
+                "from self.source (name, interval, timeout, labels, max_series)"
+            )
+
+
+def _generic_options(cls: type) -> type | None:
+    """The options class in `class C(Collector[MyOptions])` (or a generic subclass's brackets)."""
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        origin = typing.get_origin(base)
+        if isinstance(origin, type) and issubclass(origin, Collector):
+            args = typing.get_args(base)
+            if args and isinstance(args[0], type):
+                return args[0]
+    return None

@@ -19,19 +19,33 @@ ENTRY_POINT_GROUP = "monitor.collectors"
 
 
 class PluginLoadError(Exception):
-    """A plugin is registered but could not be imported, is not a Collector, or its class's
-    `name` is not the entry point's (errors would then name a collector no config mentions)."""
+    """A plugin is registered but could not be imported, is not a Collector, its class's `name`
+    is not the entry point's (errors would then name a collector no config mentions), or more
+    than one installed package registers its name."""
 
 
 @dataclass
 class Registry:
     entry_points: dict[str, EntryPoint]
     _loaded: dict[str, type[Collector] | PluginLoadError] = field(default_factory=dict)
+    clashes: dict[str, tuple[EntryPoint, ...]] = field(default_factory=dict)
+    """Names that more than one installed package registers, each with a different target: which
+    one Python's entry-point lookup returns depends on the order the packages were installed
+    in, so such a name is a load error naming every provider rather than a silent pick."""
 
     @classmethod
     def discover(cls) -> Registry:
-        found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-        return cls(found)
+        providers: dict[str, list[EntryPoint]] = {}
+        for point in entry_points(group=ENTRY_POINT_GROUP):
+            same_name = providers.setdefault(point.name, [])
+            if all(other.value != point.value for other in same_name):  # one target twice is no clash
+                same_name.append(point)
+        for points in providers.values():
+            points.sort(key=lambda point: (_distribution(point), point.value))
+        return cls(
+            {name: points[0] for name, points in providers.items()},
+            clashes={name: tuple(points) for name, points in providers.items() if len(points) > 1},
+        )
 
     @classmethod
     def of(cls, *collectors: type[Collector]) -> Registry:
@@ -63,12 +77,16 @@ class Registry:
         entry_point = self.entry_points.get(name)
         if entry_point is None:
             return PluginLoadError(f"no collector plugin named {name!r} is installed")
+        if name in self.clashes:
+            return _clash(name, self.clashes[name])
         where = entry_point.value + _distribution(entry_point)
         try:
             loaded = entry_point.load()
-        except Exception as exc:  # noqa: BLE001 - any import failure disables only this plugin
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - sys.exit() at import too disables only this plugin
             return PluginLoadError(
-                f"collector plugin {name!r} failed to import from {where}: {type(exc).__name__}: {exc}"
+                f"collector plugin {name!r} failed to import from {where}: {_failure(exc)}"
             )
         if not (isinstance(loaded, type) and issubclass(loaded, Collector)):
             return PluginLoadError(
@@ -87,3 +105,22 @@ class Registry:
 def _distribution(entry_point: EntryPoint) -> str:
     dist = getattr(entry_point, "dist", None)
     return f" (package {dist.name} {dist.version})" if dist is not None else ""
+
+
+def _failure(exc: BaseException) -> str:
+    """`ImportError: boom`; for sys.exit() at import, what the module passed to it."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the module called sys.exit({exc.code!r}) while being imported"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _clash(name: str, points: tuple[EntryPoint, ...]) -> PluginLoadError:
+    providers = [f"{point.value}{_distribution(point)}" for point in points]
+    listed = ", ".join(providers[:-1]) + " and " + providers[-1]
+    packages = sorted({point.dist.name for point in points if getattr(point, "dist", None) is not None})
+    uninstall = f" (pip uninstall {' or '.join(packages)})" if len(packages) > 1 else ""
+    return PluginLoadError(
+        f"collector plugin {name!r} is registered by more than one installed package: {listed}; "
+        f"which one would load depends on the order they were installed in, so monitor loads none: "
+        f"uninstall one{uninstall}, or rename one's entry point (and its class's name)"
+    )

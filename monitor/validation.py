@@ -30,7 +30,8 @@ class InvalidSample(Exception):
 
 
 class InvalidDeclaration(TypeError):
-    """A collector class declares a metric /metrics cannot export as declared.
+    """A collector class declares a metric /metrics cannot export as declared, or options that
+    config could not fill as written.
 
     Raised while the class is created, so a plugin with such a declaration fails to import and
     its sources report it the way they report any other import failure.
@@ -42,7 +43,9 @@ def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
 
     A gauge (or untyped metric) named `..._total` is exported under that name with a non-counter
     type, which promtool rejects, while the dashboard takes the suffix for a counter and shows
-    a raw running total where a rate is expected. Found at load time, it names the fix.
+    a raw running total where a rate is expected. A counter without the suffix is exported with
+    it added, so the series on /metrics is not the one `monitor once`, the dashboard and config
+    name. Found at load time, it names the fix.
     """
     for spec in specs:
         where = f"collector {collector or '?'!r} declares metric {spec.name!r}"
@@ -61,6 +64,12 @@ def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
             raise InvalidDeclaration(
                 f"{where} as {spec.type.value} with a _total suffix, which Prometheus reserves for "
                 "counters: declare type=MetricType.COUNTER, or drop the _total suffix"
+            )
+        if spec.type is MetricType.COUNTER and not spec.name.endswith("_total"):
+            raise InvalidDeclaration(
+                f"{where} as a counter, but a counter's name must end in _total (/metrics would "
+                f"export it as {spec.name}_total while the dashboard and `monitor once` show "
+                f"{spec.name}): name it {spec.name}_total, or declare it a gauge"
             )
 
 
@@ -122,14 +131,15 @@ class SampleValidator:
         return series, dropped
 
     def _enforce(self, collector: type[Collector]) -> None:
-        """Hold samples to `collector`'s declaration, unless it names metrics at run time (or
-        declares none, as config does not check those either)."""
+        """Hold samples to `collector`'s declaration, unless it names metrics at run time.
+        `metrics = ()` declares nothing: without `dynamic_metrics`, only what the collection
+        declares with ctx.declare() passes."""
         if collector is self._declared_by:
             return
         self._declared_by = collector
         self._good_names.clear()
         self._good_series.clear()
-        enforced = not collector.dynamic_metrics and bool(collector.metrics)
+        enforced = not collector.dynamic_metrics
         self._declared = {spec.name: spec for spec in collector.metrics} if enforced else None
 
     def _spec(self, name: str, ctx: CollectContext | None) -> MetricSpec | None:

@@ -47,7 +47,7 @@ def test_counters_and_plain_gauges_are_accepted() -> None:
         "ok",
         (
             MetricSpec("ok_scans_total", "Scans.", type=MetricType.COUNTER),
-            MetricSpec("ok_scans", "Scans.", type=MetricType.COUNTER),
+            MetricSpec("ok_scans", "Scans."),
             MetricSpec("ok_depth", "Depth.", labels=("queue",)),
         ),
     )

@@ -136,7 +136,7 @@ def test_collectors_command_shows_each_options_field_constraints_as_the_schema_d
     class Limits(CollectorOptions):
         min_size: int = Field(default=0, ge=0, description="Smallest file counted.")
         ratio: float = Field(default=0.5, gt=0, lt=1, multiple_of=0.25)
-        name: str = Field(default="x", min_length=1, max_length=8, pattern=r"^[a-z]+$")
+        tag: str = Field(default="x", min_length=1, max_length=8, pattern=r"^[a-z]+$")
         plain: int = 3
 
     class Limited(Collector[Limits]):
@@ -149,7 +149,7 @@ def test_collectors_command_shows_each_options_field_constraints_as_the_schema_d
     assert describe_options(Limited) == [
         "  min_size: int, >= 0 (default: 0)\n      Smallest file counted.",
         "  ratio: float, > 0, < 1, multiple of 0.25 (default: 0.5)",
-        "  name: str, length >= 1, length <= 8, matching '^[a-z]+$' (default: \"x\")",
+        "  tag: str, length >= 1, length <= 8, matching '^[a-z]+$' (default: \"x\")",
         "  plain: int (default: 3)",
     ]
 

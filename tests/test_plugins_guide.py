@@ -3,17 +3,25 @@ catalog, and the tests it shows a plugin author pass against it."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
+import time
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from monitor.catalog import describe
 from monitor.config import parse_config
+from monitor.model import MetricSpec, Sample
 from monitor.once import collect_once, render_table
+from monitor.plugin import CollectContext, Collector, CollectorOptions
 from monitor.registry import Registry
+from monitor.scheduler import Scheduler
+from monitor.store import MetricsStore
 from tests.conftest import REPO
 
 
@@ -57,3 +65,86 @@ def test_the_guides_example_runs_as_a_source_and_shows_what_the_guide_says(logwa
     guide = (REPO / "docs/PLUGINS.md").read_text()
     assert "max_lines: int, >= 1 (default: 100000)" in describe("logwatch", registry)
     assert "max_lines: int, >= 1 (default: 100000)" in guide
+
+
+def test_the_guides_test_recipe_catches_a_sample_the_collector_does_not_declare(logwatch, tmp_path) -> None:
+    """The recipe runs the poller's declaration checks: a collector returning an undeclared metric
+    fails its test, as its source would report a partial error."""
+
+    class Leaky(logwatch.LogwatchCollector):
+        def collect(self, ctx: CollectContext) -> Iterator[Sample]:
+            yield from super().collect(ctx)
+            yield Sample("logwatch_lines", 1)  # a typo of logwatch_lines_total
+
+    logwatch.LogwatchCollector = Leaky
+    tests = next(block for block in guide_blocks() if "def test_" in block)
+    namespace: dict = {}
+    exec(compile(tests, "docs/PLUGINS.md", "exec"), namespace)
+    with pytest.raises(AssertionError):  # its `assert ctx.errors == []`: the sample was dropped, reported
+        namespace["test_counts_matching_lines"](tmp_path)
+
+
+def test_the_guides_pyproject_installs_the_example_as_a_plugin_monitor_finds(tmp_path: Path) -> None:
+    project = tmp_path / "monitor-logwatch"
+    project.mkdir()
+    (project / "monitor_logwatch.py").write_text(guide_blocks()[0])
+    (project / "pyproject.toml").write_text(
+        re.search(r"```toml\n(.*?)```", (REPO / "docs/PLUGINS.md").read_text(), re.S).group(1)
+    )
+    site = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(project)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert install.returncode == 0, install.stderr
+    listing = subprocess.run(
+        [sys.executable, "-m", "monitor", "collectors", "logwatch"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])},
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.startswith("logwatch: Lines of a log file matching regular expressions")
+
+
+class Slow(Collector[CollectorOptions]):
+    """Returns 0.6 s into a 0.1 s timeout: late, but it does return."""
+
+    name = "slow"
+    metrics = (MetricSpec("slow_value", "A value."),)
+
+    def collect(self, ctx: CollectContext) -> list[Sample]:
+        time.sleep(0.6)
+        return [Sample("slow_value", 1)]
+
+
+def test_a_late_collection_is_reported_hung_past_its_timeout_then_timed_out_when_it_returns() -> None:
+    """As the guide's "Too slow" says: the watchdog cannot tell late from never, so `monitor once`
+    shows `collection hung`, and the error becomes `timed out` once the collection returns."""
+    registry = Registry.of(Slow)
+    config = parse_config("sources:\n  - {name: s, collector: slow, timeout: 0.1s}\n", registry=registry)
+    hung = "collection hung: still running past its 0.1s timeout (the collector does not honour its timeout)"
+    assert collect_once(config).sources["s"].health.last_error == hung
+
+    store = MetricsStore(history=0)
+    scheduler = Scheduler(config, store, start_jitter=False)
+    errors: list[str | None] = []
+    snapshot = store.snapshot()
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 5
+        while (
+            not (errors and errors[-1] and errors[-1].startswith("timed out")) and time.monotonic() < deadline
+        ):
+            snapshot = store.wait_for_change(snapshot.version, deadline - time.monotonic())
+            if "s" in snapshot.sources and snapshot.sources["s"].health.last_error not in errors[-1:]:
+                errors.append(snapshot.sources["s"].health.last_error)
+    finally:
+        scheduler.stop(timeout=1.0)
+    assert errors[-2] == hung
+    took = re.fullmatch(r"timed out: the collection took (\d+\.\d\d)s, the timeout is 0\.1s", errors[-1])
+    assert took and float(took.group(1)) >= 0.6

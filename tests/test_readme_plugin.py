@@ -1,4 +1,5 @@
-"""The plugin example in README.md is real code: it runs and its samples pass the core's checks."""
+"""The plugin example in README.md is real code: it runs and its samples pass the checks the poller
+applies, its declaration's included."""
 
 from __future__ import annotations
 
@@ -25,6 +26,6 @@ def test_readme_plugin_example_collects_valid_samples(tmp_path) -> None:
     collector = collector_class(options, SourceInfo("backups", 30.0, 1.0))
     collector.setup()
     ctx = CollectContext("backups", 1.0, time.monotonic() + 1.0)
-    series, dropped = SampleValidator(100).validate(collector.collect(ctx))
+    series, dropped = SampleValidator(100).validate(collector.collect(ctx), collector_class, ctx)
     assert series == {("file_size_bytes", (("path", f"{tmp_path}/backup.tar.gz"),)): 321.0}
-    assert dropped == 0
+    assert dropped == 0 and ctx.errors == []

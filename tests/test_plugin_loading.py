@@ -1,0 +1,154 @@
+"""Installed plugins that cannot be used as registered (a module that exits at import, a name two
+packages register) disable only the sources naming them, with a message saying which package
+to fix, uninstall or rename; the rest of monitor runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pytest
+
+from monitor.config import parse_config
+from monitor.once import collect_once
+from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
+
+PLUGIN = """
+from monitor.model import MetricSpec, Sample
+from monitor.plugin import Collector, CollectorOptions
+
+
+class Plugin(Collector[CollectorOptions]):
+    name = {name!r}
+    metrics = (MetricSpec("{module}_up", "Up."),)
+
+    def collect(self, ctx):
+        return [Sample("{module}_up", 1)]
+"""
+
+
+def install(site: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str]) -> None:
+    """Install a distribution as pip would: a dist-info with entry_points.txt, and its modules."""
+    info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{lines}")
+    for module, text in modules.items():
+        (site / f"{module}.py").write_text(text)
+
+
+def monitor(*args: str, path: list[Path], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*map(str, path), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=60
+    )
+
+
+def test_a_plugin_calling_sys_exit_at_import_disables_only_its_sources(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    install(site, "exiting", {"exits": "exits_mod:Plugin"}, {"exits_mod": "import sys\nsys.exit('x')\n"})
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n  - {name: ok, collector: system}\n  - {name: bad, collector: exits}\n")
+    error = (
+        "collector plugin 'exits' failed to import from exits_mod:Plugin (package exiting 0.1): "
+        "SystemExit: the module called sys.exit('x') while being imported"
+    )
+
+    once = monitor("once", "--config", str(config), path=[site], cwd=tmp_path)
+    assert once.returncode == 1, once.stderr
+    assert "== ok (system): up" in once.stdout
+    assert f"== bad (exits): down, 0 ms\n   error: {error}\n" in once.stdout
+
+    check = monitor("check", "--config", str(config), path=[site], cwd=tmp_path)
+    assert check.returncode == 1
+    assert f"warning: {config}:3:28: sources[1].collector: {error}; its source will report this error" in (
+        check.stderr
+    )
+
+    listing = monitor("collectors", path=[site], cwd=tmp_path)
+    assert listing.returncode == 1
+    assert "\nsystem: " in listing.stdout
+    assert listing.stderr == f"monitor: {error}\n"
+
+
+def test_keyboard_interrupt_during_a_plugins_import_is_not_swallowed(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "interrupted_mod.py").write_text("raise KeyboardInterrupt\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry.discover()
+    registry.entry_points["interrupted"] = EntryPoint("interrupted", "interrupted_mod:X", ENTRY_POINT_GROUP)
+    with pytest.raises(KeyboardInterrupt):
+        registry.load("interrupted")
+
+
+def two_packages_registering_dupe(tmp_path: Path) -> tuple[Path, Path]:
+    first, second = tmp_path / "first", tmp_path / "second"
+    install(
+        first,
+        "alpha-plugins",
+        {"dupe": "alpha_mod:Plugin"},
+        {"alpha_mod": PLUGIN.format(name="dupe", module="alpha")},
+    )
+    install(
+        second,
+        "beta-plugins",
+        {"dupe": "beta_mod:Plugin"},
+        {"beta_mod": PLUGIN.format(name="dupe", module="beta")},
+    )
+    return first, second
+
+
+CLASH = (
+    "collector plugin 'dupe' is registered by more than one installed package: alpha_mod:Plugin "
+    "(package alpha-plugins 0.1) and beta_mod:Plugin (package beta-plugins 0.1); which one would load "
+    "depends on the order they were installed in, so monitor loads none: uninstall one (pip uninstall "
+    "alpha-plugins or beta-plugins), or rename one's entry point (and its class's name)"
+)
+
+
+def test_a_name_two_packages_register_is_an_error_naming_both_whichever_comes_first(
+    tmp_path: Path, monkeypatch
+) -> None:
+    first, second = two_packages_registering_dupe(tmp_path)
+    for path in ([first, second], [second, first]):
+        listing = monitor("collectors", path=path, cwd=tmp_path)
+        assert listing.returncode == 1
+        assert "\nsystem: " in listing.stdout and "\ndupe: " not in listing.stdout
+        assert listing.stderr == f"monitor: {CLASH}\n"
+
+    monkeypatch.syspath_prepend(str(first))
+    monkeypatch.syspath_prepend(str(second))
+    registry = Registry.discover()
+    with pytest.raises(PluginLoadError) as caught:
+        registry.load("dupe")
+    assert str(caught.value) == CLASH
+    config = parse_config(
+        "sources:\n  - {name: ok, collector: system}\n  - {name: d, collector: dupe}\n", registry=registry
+    )
+    assert config.warnings == (
+        f"config.yaml:3:26: sources[1].collector: {CLASH}; its source will report this error",
+    )
+    sources = collect_once(config).sources
+    assert sources["ok"].health.up
+    assert sources["d"].health.last_error == CLASH
+
+
+def test_the_same_target_registered_twice_is_no_clash(tmp_path: Path, monkeypatch) -> None:
+    """Two copies of one package (an old install beside an editable one) name the same class."""
+    for dist in ("gamma-plugins", "gamma-plugins-old"):
+        install(tmp_path / dist, dist, {"gamma": "gamma_mod:Plugin"}, {})
+        monkeypatch.syspath_prepend(str(tmp_path / dist))
+    (tmp_path / "gamma_mod.py").write_text(PLUGIN.format(name="gamma", module="gamma"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry.discover()
+    assert registry.load("gamma").name == "gamma"
+
+
+def test_the_installed_plugins_share_no_name() -> None:
+    """The built-ins, the example package and the fault plugins: none is shadowed by another."""
+    registry = Registry.discover()
+    assert registry.clashes == {}
+    assert {"system", "files", "fault_raise"} <= set(registry.names())
