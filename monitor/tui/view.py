@@ -112,17 +112,40 @@ MIN_WORDS = 4
 """Columns of the metric's words a fitted label keeps before giving up on keeping its values."""
 
 
+MIN_PART = 4
+"""Cells a word or label value keeps when a label is cut word by word (fit_words)."""
+
+
 def fit_label(label: str, values: str, width: int) -> str:
     """`label` in `width` screen cells, cut with "…". The metric's words are cut before the
     label `values` that end it: those are what tell rows apart (three "last success timestamp"
-    rows that differ only in their source). When the values alone are too long, the middle
-    goes. Cells, not characters: an emoji or a CJK character takes two."""
+    rows that differ only in their source). When the values alone are too long, every word and
+    value is cut, longest first (fit_words). Cells, not characters: an emoji or a CJK character
+    takes two."""
     if cell_len(label) <= width:
         return label
     room = width - cell_len(values) - 2  # the "…" and the space before the values
     if values and room >= MIN_WORDS:
         return set_cell_size(label, room).rstrip() + "… " + values
-    return fit_middle(label, width)
+    return fit_words(label, width)
+
+
+def fit_words(text: str, width: int) -> str:
+    """Space-separated words in `width` cells, the longest cut first, each in its middle:
+    `load1 node 127.0.0.1:19815` and `load1 nodefull 127.0.0.1:19815` keep `node` and
+    `nodefull`, which tell the two apart, and lose the middle of the address they share (a cut
+    in the middle of the whole text made both `load1 n…19815`)."""
+    parts = text.split(" ")
+    sizes = [cell_len(part) for part in parts]
+    excess = sum(sizes) + len(parts) - 1 - width
+    while excess > 0:
+        longest = max(range(len(sizes)), key=sizes.__getitem__)
+        if sizes[longest] <= MIN_PART:
+            break
+        sizes[longest] -= 1
+        excess -= 1
+    fitted = " ".join(fit_middle(part, size) for part, size in zip(parts, sizes, strict=True))
+    return fitted if cell_len(fitted) <= width else fit_middle(text, width)
 
 
 def fit_middle(text: str, width: int) -> str:

@@ -117,7 +117,17 @@ def test_a_cut_label_keeps_the_label_values_that_tell_rows_apart() -> None:
     assert v.fit_label("short enough", "", 30) == "short enough"
     assert v.fit_label("abc def xyz", "xyz", 9) == "abc… xyz", "no space left before the …"
     assert [v.fit_label("abc def", "def", w) for w in (-3, 0, 1)] == ["", "", "…"]
-    assert v.fit_label("cpu " + "y" * 40, "y" * 40, 20) == "cpu yyyyy…yyyyyyyyyy", "values alone too long"
+    assert v.fit_label("cpu " + "y" * 40, "y" * 40, 20) == "cpu yyyyyyy…yyyyyyyy", "values alone too long"
+
+
+def test_values_too_long_for_the_row_are_cut_word_by_word_so_rows_still_differ() -> None:
+    """Two rows of one fleet query, sources node and nodefull on the same instance, both read
+    `fleet load1 n…19815 monitor` when the middle of the whole label was cut."""
+    rows = [f"{source} 127.0.0.1:19815 monitor" for source in ("node", "nodefull")]
+    assert [v.fit_label(f"fleet load1 {values}", values, 30) for values in rows] == [
+        "fleet load1 node 12…815 mo…tor",
+        "fleet load1 no…ll 12…15 mo…tor",
+    ]
 
 
 def test_counter_rates_skip_resets() -> None:
