@@ -73,7 +73,8 @@ def describe_metrics(collector: type[Collector]) -> list[str]:
     Metrics named at run time (scraped, queried, printed) cannot be listed, only announced."""
     specs = collector.metrics
     if not specs:
-        return ["metrics:", "  (discovered at collection time)"]
+        found = "discovered at collection time" if collector.dynamic_metrics else "none declared"
+        return ["metrics:", f"  ({found})"]
     lines = [
         f"  {'*' if spec.key else ' '} {spec.name} "
         f"({spec.type}{', ' + ', '.join(spec.labels) if spec.labels else ''}): {spec.help}"

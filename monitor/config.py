@@ -524,7 +524,7 @@ def _resolve_thresholds(
 def _declared_specs(collector_class: type[Collector] | None) -> dict[str, MetricSpec] | None:
     """Each name /metrics can show for a collector, with its spec; None when it names metrics at
     run time (scraped endpoints, queries, commands) and any valid name must be accepted."""
-    if collector_class is None or collector_class.dynamic_metrics or not collector_class.metrics:
+    if collector_class is None or collector_class.dynamic_metrics:
         return None
     return {n: spec for spec in collector_class.metrics for n in (spec.name, exposed_name(spec.name, spec))}
 

@@ -140,10 +140,6 @@ def test_a_collector_declaring_no_metrics_may_return_only_what_it_declares_at_co
     assert list(series) == [("nothing_declared_late", ())]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs monitor/config.py: _declared_specs treats `metrics = ()` as 'any name' (not this change's file)",
-)
 def test_check_rejects_show_naming_a_metric_of_a_collector_that_declares_none() -> None:
     with pytest.raises(ConfigError, match=r"sources\[0\]\.show\[0\]: unknown metric 'anything'"):
         parse_config(

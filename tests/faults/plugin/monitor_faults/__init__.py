@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterable
 from typing import Literal
 
-from monitor.model import Sample
+from monitor.model import MetricSpec, Sample
 from monitor.plugin import CollectContext, Collector, CollectorOptions
 
 
@@ -39,6 +39,7 @@ class GarbageCollector(Collector[GarbageOptions]):
     name = "fault_garbage"
     description = "returns NaN, a string value or None"
     Options = GarbageOptions
+    metrics = (MetricSpec("fault_garbage_value", "Whatever the fault returns."),)
 
     def collect(self, ctx: CollectContext) -> Iterable[Sample]:
         if self.options.returns == "none":
