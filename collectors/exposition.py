@@ -4,7 +4,8 @@ Parsing is prometheus_client's own parser. What this module adds is the bound: l
 filtered by name and counted *before* the parser sees them, so an endpoint exposing a
 million series costs a line count past the series cap, not a million parsed objects. It
 also turns what monitor cannot carry (UTF-8 names, the reserved `source` label) into
-something it can, the way Prometheus itself does (`source` becomes `exported_source`).
+something it can, the way Prometheus itself does (`source` becomes `exported_source`, or
+`exported_exported_source` when that name is taken too).
 """
 
 from __future__ import annotations
@@ -46,11 +47,30 @@ def check_metric_name(name: str, reserved_prefix: str | None = None) -> str:
     return name
 
 
-def exported_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
-    """Rename reserved labels (`source` -> `exported_source`), as Prometheus's honor_labels=false."""
-    if RESERVED_LABELS.isdisjoint(labels):
-        return labels
-    return {(f"exported_{k}" if k in RESERVED_LABELS else k): v for k, v in labels.items()}
+EXPORTED_PREFIX = "exported_"
+
+
+def exported_labels(labels: Mapping[str, str], own: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """`labels` with `own` (labels the collector sets itself, such as promql's `name`) added, and
+    every label that would clash with monitor's `source` or with `own` renamed, never merged.
+
+    This is Prometheus's honor_labels: false: a clashing label gets the `exported_` prefix, again
+    and again until the name is free (`source` -> `exported_source`, or `exported_exported_source`
+    when the series also carries an `exported_source`), shortest names first. A rename that
+    overwrote an existing label would merge series that differ only in it: two series of a page
+    that differ only in `source` or `exported_source` would become one."""
+    taken = RESERVED_LABELS | own.keys() if own else RESERVED_LABELS
+    if taken.isdisjoint(labels):
+        return {**labels, **own} if own else labels
+    exported = {name: value for name, value in labels.items() if name not in taken}
+    if own:
+        exported.update(own)
+    for name in sorted(taken.intersection(labels), key=lambda name: (len(name), name)):
+        new_name = EXPORTED_PREFIX + name
+        while new_name in labels or new_name in taken or new_name in exported:
+            new_name = EXPORTED_PREFIX + new_name
+        exported[new_name] = labels[name]
+    return exported
 
 
 def valid_label_names(names: tuple[str, ...]) -> bool:

@@ -41,9 +41,9 @@ class PrometheusCollector(Collector[PrometheusOptions]):
     """Every scraped metric is a key metric, and the scrape's own bookkeeping is not.
 
     The panel of a `prometheus` source is there to show the service's numbers; it lists key
-    metrics only, at most ten rows, so `scrape_*` rows would push scraped values off it while
+    metrics only, at most ten rows, so `promscrape_*` rows would push scraped values off it while
     telling little the badge does not: a failed scrape marks the source down, and series
-    past the cap are a partial error on the badge. The `scrape_*` metrics stay on /metrics
+    past the cap are a partial error on the badge. The `promscrape_*` metrics stay on /metrics
     and the detail screen, and `show` can put them on the panel. Narrow a big endpoint to what
     the panel should list with `include`/`exclude` (or `show`).
     """
@@ -61,10 +61,15 @@ class PrometheusCollector(Collector[PrometheusOptions]):
   exclude: ["node_scrape_*"]
   max_series: 2000
 """
+    # `promscrape_`, as `promql_` is the promql collector's: the collector's name, `prometheus_`,
+    # is the Prometheus server's own namespace, and the bare `scrape_*` names are those Prometheus
+    # gives every target it scrapes, so a Prometheus scraping monitor would mix the two.
     metrics = (
-        MetricSpec("scrape_duration_seconds", "Time to fetch and parse the endpoint.", Unit.SECONDS),
-        MetricSpec("scrape_samples_scraped", "Series read from the endpoint (after include/exclude)."),
-        MetricSpec("scrape_samples_dropped", "Series not read because of the series cap or unusable names."),
+        MetricSpec("promscrape_duration_seconds", "Time to fetch and parse the endpoint.", Unit.SECONDS),
+        MetricSpec("promscrape_samples_scraped", "Series read from the endpoint (after include/exclude)."),
+        MetricSpec(
+            "promscrape_samples_dropped", "Series not read because of the series cap or unusable names."
+        ),
     )
 
     def setup(self) -> None:
@@ -93,7 +98,7 @@ class PrometheusCollector(Collector[PrometheusOptions]):
             ctx.error(f"{parsed.skipped} samples skipped: names or labels that Prometheus 2 cannot carry")
         for spec in parsed.specs.values():
             ctx.declare(spec)
-        yield Sample("scrape_duration_seconds", ctx.timeout - ctx.remaining())
-        yield Sample("scrape_samples_scraped", len(parsed.samples))
-        yield Sample("scrape_samples_dropped", parsed.dropped + parsed.skipped)
+        yield Sample("promscrape_duration_seconds", ctx.timeout - ctx.remaining())
+        yield Sample("promscrape_samples_scraped", len(parsed.samples))
+        yield Sample("promscrape_samples_dropped", parsed.dropped + parsed.skipped)
         yield from parsed.samples

@@ -3,7 +3,8 @@
 This is how one dashboard watches a fleet: every host runs node_exporter (or
 `monitor --headless`), a Prometheus scrapes them, and this collector asks it for the few
 numbers worth a panel. Each query's result labels become the series' labels. The queries
-run concurrently on the source's connection pool, within the source's timeout.
+run concurrently on the source's connection pool, each within the source's timeout: one that
+does not answer in time fails alone, and the others are still shown.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import Field, field_validator
 
 from collectors.exposition import check_metric_name, exported_labels, valid_label_names
 from collectors.httpclient import HttpClient, HttpClientOptions, HttpResponse, check_http_url
-from monitor.model import MetricSpec, Sample, unit_of
+from monitor.model import MetricSpec, MetricType, Sample, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector
 
 
@@ -26,7 +27,7 @@ class PromqlOptions(HttpClientOptions):
     queries: dict[str, str] = Field(
         min_length=1,
         description="Metric name -> PromQL expression. Vector results keep their labels (__name__ "
-        "becomes the label 'name'); scalars become one series.",
+        "becomes the label 'name'; a clashing label gets the prefix exported_); scalars become one series.",
     )
 
     @field_validator("url")
@@ -48,6 +49,19 @@ MALFORMED = (AttributeError, KeyError, IndexError, TypeError, ValueError)
 """What reading an oddly shaped query result can raise: that query's partial error, not the poll's."""
 INSTANT_TYPES = ("vector", "scalar")
 """The result types one number per series can come from; a matrix or a string is a failed query."""
+ANSWER_MARGIN = (0.05, 0.1)
+"""Share of the poll's time, and at most how many seconds, kept after the queries' own deadline:
+a query that does not answer by then fails alone (a partial error), before the poll's deadline
+would fail the whole source."""
+SERVER_MARGIN = (0.1, 0.5)
+"""Share of the queries' own time, and at most how many seconds, by which the timeout sent to
+Prometheus is shorter: its own error ("query timed out in expression evaluation") then arrives
+before monitor stops waiting, instead of an anonymous "no response"."""
+
+
+def _less(seconds: float, margin: tuple[float, float]) -> float:
+    share, most = margin
+    return seconds - min(seconds * share, most)
 
 
 class QueryError(Exception):
@@ -91,8 +105,11 @@ class PromqlCollector(Collector[PromqlOptions]):
         self.client = HttpClient(self.options)
         self.client.open()
         self.endpoint = f"{self.options.url}/api/v1/query"
+        # Untyped, like the http collector's JSON values and a command's output: a query's
+        # result says nothing of being a gauge or a counter, and a gauge named `*_total`,
+        # `*_bucket`, `*_count` or `*_sum` fails Prometheus's lint on /metrics.
         self.specs = [
-            MetricSpec(name, f"PromQL: {query}", unit_of(name), key=True)
+            MetricSpec(name, f"PromQL: {query}", unit_of(name), MetricType.UNTYPED, key=True)
             for name, query in self.options.queries.items()
         ]
 
@@ -134,12 +151,27 @@ class PromqlCollector(Collector[PromqlOptions]):
             return f"malformed query result ({type(exc).__name__}: {exc})"
 
     async def _query_all(self, ctx: CollectContext) -> list[dict[str, Any] | BaseException]:
+        """Every query's answer, or why it has none. Each query has its own deadline, a little
+        before the poll's, so a slow one fails alone while the others are shown; Prometheus is
+        given a little less again, so that its own timeout error can arrive in time."""
+        answer_within = _less(ctx.remaining(), ANSWER_MARGIN)
+        server_timeout = f"{max(1, int(_less(answer_within, SERVER_MARGIN) * 1000))}ms"
+        no_answer = f"no response within {ctx.timeout:g}s (the source's timeout)"
         queries = self.options.queries.values()
-        return await asyncio.gather(*(self._query(q, ctx) for q in queries), return_exceptions=True)
+        return await asyncio.gather(
+            *(self._query(q, answer_within, server_timeout, no_answer) for q in queries),
+            return_exceptions=True,
+        )
 
-    async def _query(self, query: str, ctx: CollectContext) -> dict[str, Any]:
-        params = {"query": query, "timeout": f"{max(1, int(ctx.remaining() * 1000))}ms"}
-        response = await self.client.fetch(self.endpoint, params=params)
+    async def _query(
+        self, query: str, answer_within: float, server_timeout: str, no_answer: str
+    ) -> dict[str, Any]:
+        params = {"query": query, "timeout": server_timeout}
+        try:
+            async with asyncio.timeout(answer_within):
+                response = await self.client.fetch(self.endpoint, params=params)
+        except TimeoutError:
+            raise QueryError(no_answer) from None
         return _data(response)
 
     @staticmethod
@@ -156,12 +188,14 @@ class PromqlCollector(Collector[PromqlOptions]):
         samples = []
         for item in data["result"]:
             labels = dict(item.get("metric", {}))
-            if "__name__" in labels:
-                labels["name"] = labels.pop("__name__")
+            metric_name = labels.pop("__name__", None)
             if not valid_label_names(tuple(labels)):
                 ctx.error(f"{name}: skipped a series with label names Prometheus 2 cannot carry")
                 continue
-            samples.append(Sample(name, float(item["value"][1]), exported_labels(labels)))
+            # The metric name is the label `name`; a result's own `name` label (a systemd unit,
+            # say) is then kept as `exported_name`, never overwritten, or its series would merge.
+            own = {"name": metric_name} if metric_name is not None else None
+            samples.append(Sample(name, float(item["value"][1]), exported_labels(labels, own)))
         return samples
 
 

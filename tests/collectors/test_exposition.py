@@ -127,3 +127,29 @@ def test_a_parser_reused_across_scrapes_answers_as_a_new_one(pages: list[list[st
             else:
                 answers.append(repr(parsed))  # repr: NaN values compare equal
         assert answers[0] == answers[1]
+
+
+CLASHING_LABELS = ("source", "exported_source", "exported_exported_source", "name", "exported_name")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.sampled_from(CLASHING_LABELS), min_size=1), st.data())
+def test_renamed_source_labels_never_merge_two_series_of_a_page(names: set[str], data: st.DataObject):
+    """However `source`, `exported_source`... are combined, series with the same label names
+    stay apart, each with every one of its values: a rename never overwrites a label."""
+    names_in_order = sorted(names)
+    rows = data.draw(
+        st.lists(
+            st.tuples(*(st.sampled_from("ab") for _ in names_in_order)), min_size=1, max_size=8, unique=True
+        )
+    )
+    lines = ["# TYPE chained gauge"]
+    lines += [
+        "chained{" + ",".join(f'{k}="{v}"' for k, v in zip(names_in_order, row, strict=True)) + f"}} {i}"
+        for i, row in enumerate(rows)
+    ]
+    parsed = ExpositionParser([], [], 100).parse("\n".join(lines) + "\n")
+    assert len({sample.key for sample in parsed.samples}) == len(rows)
+    for sample, row in zip(parsed.samples, rows, strict=True):
+        assert "source" not in dict(sample.labels)
+        assert sorted(dict(sample.labels).values()) == sorted(row)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
+from aiohttp import web
 
 from collectors.prometheus import PrometheusCollector
 from monitor.model import MetricType, Unit
 from monitor.plugin import CollectError
-from tests.collectors.conftest import run_collector
+from tests.collectors.conftest import ThreadedServer, run_collector
 
 
 @pytest.mark.needs_node_exporter
@@ -19,7 +20,7 @@ def test_scrapes_node_exporter_keeping_names_labels_and_types(node_exporter):
     assert ("node_load1", ()) in samples
     cpu = [labels for name, labels in samples if name == "node_cpu_seconds_total"]
     assert cpu and all({"cpu", "mode"} <= dict(labels).keys() for labels in cpu)
-    assert samples[("scrape_samples_scraped", ())] == len(samples) - 3 > 100
+    assert samples[("promscrape_samples_scraped", ())] == len(samples) - 3 > 100
     spec = ctx.declared["node_cpu_seconds_total"]
     assert spec.type == MetricType.COUNTER
     assert spec.unit == Unit.SECONDS
@@ -41,13 +42,13 @@ def test_include_exclude_and_series_cap(node_exporter):
         "node_load1",
         "node_load5",
         "node_cpu_seconds_total",
-        "scrape_duration_seconds",
-        "scrape_samples_scraped",
-        "scrape_samples_dropped",
+        "promscrape_duration_seconds",
+        "promscrape_samples_scraped",
+        "promscrape_samples_dropped",
     }
     samples, ctx = run_collector(PrometheusCollector, {"url": node_exporter}, max_series=40)
     assert len(samples) == 40
-    dropped = samples[("scrape_samples_dropped", ())]
+    dropped = samples[("promscrape_samples_dropped", ())]
     assert dropped > 100
     assert ctx.errors == [f"{int(dropped)} series past the series cap (37) not read"]
 
@@ -62,7 +63,7 @@ def test_label_explosion_is_counted_not_parsed(server):
     finally:
         tracemalloc.stop()
     assert len(samples) == 1000
-    assert samples[("scrape_samples_dropped", ())] == 200_000 - 997
+    assert samples[("promscrape_samples_dropped", ())] == 200_000 - 997
     assert ctx.errors == ["199003 series past the series cap (997) not read"]
     assert peak < 60 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
 
@@ -94,3 +95,38 @@ def test_openmetrics_answers_are_parsed_as_openmetrics(server):
     assert samples[("build_info", (("version", "1.2"),))] == 1
     assert ctx.declared["jobs_total"].type == MetricType.COUNTER
     assert ctx.declared["jobs_total"].help == "Jobs done."
+
+
+CLASHING_PAGE = """\
+# TYPE chained gauge
+chained{source="upstream",exported_source="deeper"} 5
+chained{source="other",exported_source="deeper"} 6
+chained{source="third",exported_source="deeper",exported_exported_source="x"} 7
+chained{exported_source="deeper"} 8
+"""
+
+
+async def _clashing_page(request: web.Request) -> web.Response:
+    return web.Response(text=CLASHING_PAGE)
+
+
+def test_a_scraped_source_label_is_renamed_without_merging_series():
+    """A page from another monitor (or anything that labels by `source`): `source` is renamed
+    with the prefix `exported_`, repeated until the name is free, as Prometheus does with
+    honor_labels: false; no series overwrites another."""
+    app = web.Application()
+    app.router.add_get("/metrics", _clashing_page)
+    with ThreadedServer(app) as page:
+        samples, ctx = run_collector(PrometheusCollector, {"url": f"{page.url}/metrics"})
+    assert ctx.errors == []
+    assert {labels: value for (name, labels), value in samples.items() if name == "chained"} == {
+        (("exported_exported_source", "upstream"), ("exported_source", "deeper")): 5,
+        (("exported_exported_source", "other"), ("exported_source", "deeper")): 6,
+        (
+            ("exported_exported_exported_source", "third"),
+            ("exported_exported_source", "x"),
+            ("exported_source", "deeper"),
+        ): 7,
+        (("exported_source", "deeper"),): 8,
+    }
+    assert samples[("promscrape_samples_scraped", ())] == 4

@@ -11,6 +11,8 @@ from tests.collectors.conftest import run_collector
 
 pytestmark = [pytest.mark.needs_prometheus, pytest.mark.needs_node_exporter]
 
+UNITS = ("ssh", "cron", "nginx")
+
 
 def test_vector_and_scalar_queries_keep_result_labels(prometheus_server, node_exporter):
     target = node_exporter.removeprefix("http://").removesuffix("/metrics")
@@ -93,3 +95,28 @@ def test_units_follow_the_metric_name(prometheus_server):
         {"url": prometheus_server, "queries": {"fleet_memory_bytes": "node_memory_MemTotal_bytes"}},
     )
     assert ctx.declared["fleet_memory_bytes"].unit == Unit.BYTES
+
+
+def test_renamed_labels_never_overwrite_a_label_of_the_result(prometheus_server):
+    """`__name__` becomes `name` and `source` becomes `exported_source`, as documented; a label
+    already called so is prefixed with `exported_` again until its name is free (Prometheus's
+    honor_labels: false), so that no two series of the result merge into one."""
+    units = " or ".join(f'label_replace(up{{job="node"}}, "name", "{unit}", "", "")' for unit in UNITS)
+    chained = " or ".join(
+        f'label_replace(label_replace(vector({value}), "source", "{upstream}", "", ""), '
+        f'"exported_source", "deeper", "", "")'
+        for value, upstream in ((5, "upstream"), (6, "other"))
+    )
+    samples, ctx = run_collector(
+        PromqlCollector,
+        {"url": prometheus_server, "queries": {"unit_state": units, "chained": chained}},
+        timeout=5,
+    )
+    assert ctx.errors == []
+    unit_state = [dict(labels) for name, labels in samples if name == "unit_state"]
+    assert sorted(labels["exported_name"] for labels in unit_state) == sorted(UNITS)
+    assert {labels["name"] for labels in unit_state} == {"up"}
+    assert {labels: value for (name, labels), value in samples.items() if name == "chained"} == {
+        (("exported_exported_source", "upstream"), ("exported_source", "deeper")): 5,
+        (("exported_exported_source", "other"), ("exported_source", "deeper")): 6,
+    }

@@ -1,0 +1,133 @@
+"""A real Prometheus scraping a real `monitor --headless` whose `prometheus` source scrapes a real
+node_exporter and whose `promql` source asks that same Prometheus: what monitor exports about
+its own scrapes must not mix with Prometheus's series, and query results must pass promtool."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.collectors.conftest import _stop, _wait_for_http
+from tests.conftest import free_port, require_binary
+from tests.exporter.exporter_support import get, headless
+
+pytestmark = [pytest.mark.needs_prometheus, pytest.mark.needs_node_exporter]
+
+QUERY_NAMES = ("fleet_errors_total", "fleet_latency_bucket", "fleet_latency_sum", "fleet_count")
+
+
+class Fleet:
+    def __init__(self, prometheus_port: int, monitor_port: int) -> None:
+        self.prometheus = f"http://127.0.0.1:{prometheus_port}"
+        self.monitor = f"http://127.0.0.1:{monitor_port}"
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        status, body = get(f"{self.prometheus}/api/v1/query?{urllib.parse.urlencode({'query': promql})}")
+        assert status == 200, body
+        return json.loads(body)["data"]["result"]
+
+    def wait_for(self, what: str, read: Callable[[], Any], deadline: float = 25.0) -> Any:
+        """Prometheus makes the first samples queryable only after 5-6 s: poll, bounded."""
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            if result := read():
+                return result
+            time.sleep(0.5)
+        raise AssertionError(f"{what} did not happen within {deadline}s")
+
+
+@pytest.fixture(scope="module")
+def fleet(node_exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    tmp = tmp_path_factory.mktemp("fleet")
+    prometheus_port, monitor_port = free_port(), free_port()
+    node = node_exporter.removeprefix("http://").removesuffix("/metrics")
+    (tmp / "prometheus.yml").write_text(
+        textwrap.dedent(
+            f"""
+            global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+            scrape_configs:
+              - job_name: node
+                static_configs: [{{targets: ["{node}"]}}]
+              - job_name: monitor
+                static_configs: [{{targets: ["127.0.0.1:{monitor_port}"]}}]
+            """
+        )
+    )
+    (tmp / "monitor.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            interval: 1s
+            sources:
+              - name: node
+                collector: prometheus
+                url: {node_exporter}
+                include: [node_load1]
+              - name: fleet
+                collector: promql
+                url: http://127.0.0.1:{prometheus_port}
+                queries:
+                  fleet_errors_total: sum(node_cpu_seconds_total)
+                  fleet_latency_bucket: node_load1
+                  fleet_latency_sum: sum(node_load1)
+                  fleet_count: count(up)
+            """
+        )
+    )
+    with (tmp / "prometheus.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                require_binary("prometheus"),
+                f"--config.file={tmp / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp / 'data'}",
+                f"--web.listen-address=127.0.0.1:{prometheus_port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_for_http(f"http://127.0.0.1:{prometheus_port}/-/ready", process)
+            with headless(tmp / "monitor.yaml", monitor_port):
+                yield Fleet(prometheus_port, monitor_port)
+        finally:
+            _stop(process)
+
+
+def test_monitors_scrape_metrics_do_not_mix_with_the_scrape_series_prometheus_makes(fleet: Fleet) -> None:
+    """Prometheus gives every target `scrape_duration_seconds`, `scrape_samples_scraped`...: for
+    the one monitor target there must be one such series each, not one more per `prometheus`
+    source; what monitor measured of its own scrape of node_exporter is under its own name."""
+    fleet.wait_for(
+        "node_load1 scraped by monitor, then by Prometheus",
+        lambda: fleet.query('node_load1{job="monitor", source="node"}'),
+    )
+    for name in ("scrape_duration_seconds", "scrape_samples_scraped"):
+        series = fleet.query(f'{name}{{job="monitor"}}')
+        assert [s["metric"] for s in series] == [
+            {"__name__": name, "instance": fleet.monitor.removeprefix("http://"), "job": "monitor"}
+        ]
+    for name in ("promscrape_duration_seconds", "promscrape_samples_scraped", "promscrape_samples_dropped"):
+        assert [s["metric"]["source"] for s in fleet.query(f'{name}{{job="monitor"}}')] == ["node"]
+
+
+def test_promql_results_named_like_counters_or_histograms_pass_promtool(fleet: Fleet) -> None:
+    """A query named `..._total`, `_bucket`, `_sum` or `_count` is exported untyped, as the http
+    collector's JSON values and a command's output are: as a gauge, promtool rejects it."""
+
+    def every_result_shown() -> bool:
+        series = json.loads(get(f"{fleet.monitor}/api/v1/snapshot")[1])["sources"]["fleet"]["series"]
+        return set(QUERY_NAMES) <= {s["name"] for s in series}
+
+    fleet.wait_for("every query's result on monitor", every_result_shown)
+    status, body = get(f"{fleet.monitor}/metrics")
+    assert status == 200
+    lint = subprocess.run([require_binary("promtool"), "check", "metrics"], input=body, capture_output=True)
+    assert (lint.returncode, lint.stderr.decode(), lint.stdout.decode()) == (0, "", "")
+    for name in QUERY_NAMES:
+        assert f"# TYPE {name} untyped\n".encode() in body
