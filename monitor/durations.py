@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from typing import Annotated
 
@@ -9,10 +11,15 @@ from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonS
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+MAX_DURATION = 365 * 86400.0
+"""Longer waits overflow the platform's timers (threading's TIMEOUT_MAX), and no interval,
+timeout or window a monitor needs is longer than a year."""
 
 
-def parse_duration(value: object) -> float:
-    """Return seconds. Plain numbers are seconds; anything else must be unit-suffixed."""
+def parse_duration(value: object, allow_zero: bool = False) -> float:
+    """Return seconds. Plain numbers are seconds; anything else must be unit-suffixed. YAML's
+    `.nan` and `.inf` are numbers too, and no duration: they would pass here and crash a
+    poller (or the history's sizing) later."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like 250ms, 2s, 1m30s, 1h or 1d, got {value!r}")
     if isinstance(value, int | float):
@@ -27,12 +34,30 @@ def parse_duration(value: object) -> float:
         seconds = sign * sum(float(number) * _UNITS[unit] for number, unit in parts)
     else:
         raise ValueError(f"expected a duration like 250ms, 2s, 1m30s, 1h or 1d, got {value!r}")
-    if seconds <= 0:
-        raise ValueError(f"a duration must be positive, got {value!r}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"a duration must be a finite number of seconds, got {value!r}")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"a duration must be at most {MAX_DURATION // 86400:.0f}d, got {value!r}")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ValueError(f"a duration must be {'zero or more' if allow_zero else 'positive'}, got {value!r}")
     return seconds
 
 
+def _schema(minimum: dict[str, float]) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?(ms|s|m|h|d))+\s*$"},
+                {"type": "number", "maximum": MAX_DURATION, **minimum},
+            ],
+            "description": "A duration: 250ms, 2s, 1m30s, 1h, 1d (a bare number is seconds).",
+        }
+    )
+
+
 def format_duration(seconds: float) -> str:
+    if seconds == 0:
+        return "0s"
     if seconds < 1:
         return f"{seconds * 1000:g}ms"
     if seconds < 60 or seconds % 60:
@@ -46,17 +71,17 @@ Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"},
-                {"type": "number", "exclusiveMinimum": 0},
-            ],
-            "description": "A duration: 250ms, 2s, 1m30s, 1h, 1d (a bare number is seconds).",
-        }
-    ),
+    _schema({"exclusiveMinimum": 0}),
 ]
 """A pydantic field type: seconds as a float, written in config as `2s`."""
+
+Hold = Annotated[
+    float,
+    BeforeValidator(functools.partial(parse_duration, allow_zero=True)),
+    PlainSerializer(format_duration, return_type=str),
+    _schema({"minimum": 0}),
+]
+"""A duration that may be zero: how long a condition must hold (an alert's `for`)."""
 
 MIN_INTERVAL = 0.01
 

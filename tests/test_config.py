@@ -90,6 +90,16 @@ BAD_CONFIGS = [
         id="negative-duration",
     ),
     pytest.param(
+        "interval: .nan\nhistory: 400d\nsources:\n  - name: a\n    collector: scripted\n"
+        "    thresholds: {test_value: {warning: .inf}}\n",
+        [
+            "c.yaml:1:11: interval: a duration must be a finite number of seconds, got nan",
+            "c.yaml:2:10: history: a duration must be at most 365d, got '400d'",
+            "c.yaml:6:40: sources[0].thresholds.test_value.warning: input should be a finite number, got inf",
+        ],
+        id="non-finite-or-huge-duration-and-threshold",
+    ),
+    pytest.param(
         "interval: 5ms\ndashboard: {refresh: 1ms}\nsources:\n  - {name: a, collector: scripted, interval: 1ms}\n",
         [
             "c.yaml:1:11: interval: must be at least 10ms, got 5ms",
@@ -656,3 +666,16 @@ def test_a_label_regex_prometheus_cannot_read_is_refused_at_its_key() -> None:
         "c.yaml:8:34: alerts[0].labels.k: RE2, Prometheus's regular expression syntax, has no "
         "backreference \\1: the rule `monitor rules` writes would not load; rewrite the expression without it",
     ]
+
+
+def test_an_alert_may_fire_at_once_with_for_0_as_documented() -> None:
+    config = parse_config(
+        "sources: [{name: a, collector: scripted}]\n"
+        "alerts: [{name: A, source: a, condition: down, for: 0}, {name: B, source: a, condition: down, for: 0s}]\n",
+        "c.yaml",
+        registry=REGISTRY,
+    )
+    assert [alert.for_ for alert in config.alerts] == [0.0, 0.0]
+    assert problems(
+        "sources: [{name: a, collector: scripted}]\nalerts: [{name: A, source: a, condition: down, for: -1s}]\n"
+    ) == ["c.yaml:2:53: alerts[0].for: a duration must be zero or more, got '-1s'"]

@@ -10,9 +10,9 @@ import enum
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, HttpUrl, field_validator
 
-from monitor.durations import Duration
+from monitor.durations import Duration, Hold
 
 ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -74,8 +74,8 @@ class ThresholdSettings(_Frozen):
     """`system_cpu_usage_ratio: {warning: 0.7, critical: 0.9}`; `direction: below` for values
     that are bad when low (free space, certificate days left)."""
 
-    warning: float | None = None
-    critical: float | None = None
+    warning: FiniteFloat | None = None
+    critical: FiniteFloat | None = None
     direction: Literal["above", "below"] = "above"
 
     def level(self, value: float) -> Level:
@@ -208,9 +208,9 @@ class AlertSettings(_Frozen):
     metric: str | None = None
     labels: MatcherLabels = Field(default_factory=dict)
     op: Op | None = None
-    threshold: float | None = None
+    threshold: FiniteFloat | None = None
     condition: Literal["down", "stale"] | None = None
-    for_: Duration = Field(default=0.0, alias="for")
+    for_: Hold = Field(default=0.0, alias="for")
     severity: Severity = Severity.WARNING
     summary: str = ""
 
