@@ -275,7 +275,7 @@ def test_collectors_marks_the_key_metrics_as_the_dashboard_docs_say() -> None:
 def test_collectors_announces_metrics_named_at_collection_time() -> None:
     """prometheus declares what it scrapes (as key metrics) only when it scrapes."""
     result = monitor("collectors", "prometheus")
-    assert "    scrape_duration_seconds (gauge): " in result.stdout
+    assert "    promscrape_duration_seconds (gauge): " in result.stdout
     assert "  + others named at collection time; those declared key are on the panel too" in result.stdout
 
 
