@@ -154,12 +154,13 @@ class MonitorApp(App[int]):
             **options,  # type: ignore[arg-type]
         )
         # Bound here, not in BINDINGS: only an app over a runtime has a config file to reload.
-        app.reload_config = runtime.reload
+        app.reload_config = runtime.reloader.request
         app.bind("r", "reload_config", description="Reload")
         app.follow_reloads(lambda: runtime.config, lambda: runtime.reload_status)
         return app
 
-    reload_config: Callable[[], ReloadStatus] | None = None
+    reload_config: Callable[[], None] | None = None
+    """Asks the reloader's own thread for a reload, as SIGHUP does."""
     _current_config: Callable[[], Config] | None = None
     _config_applied: Config | None = None
     _reload_status: Callable[[], ReloadStatus] | None = None
@@ -198,10 +199,12 @@ class MonitorApp(App[int]):
             self._use_theme(config.dashboard.theme)
 
     def action_reload_config(self) -> None:
-        """`r`: the same reload as SIGHUP (docs/RELOAD.md), in a worker thread because it waits
-        for replaced pollers; the next tick tells the outcome, as for any other reload."""
+        """`r`: the same reload as SIGHUP (docs/RELOAD.md), on the reloader's thread; the next
+        tick tells the outcome, as for any other reload. Not a Textual worker: quitting waits
+        for those, and a reload stuck in a plugin's import kept `q` and Ctrl+C from ending the
+        dashboard for a minute."""
         if self.reload_config is not None:
-            self.run_worker(self.reload_config, thread=True, exclusive=True, group="reload")
+            self.reload_config()
 
     def get_default_screen(self) -> Screen:
         return OverviewScreen()

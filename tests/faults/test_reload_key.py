@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -179,3 +180,34 @@ async def test_a_reload_whose_settings_wait_for_a_restart_is_a_warning(tmp_path:
         shown = await wait_for_notification(app, pilot, "reloaded")
         assert "history settings changed" in shown.message and "next restart" in shown.message
         assert shown.severity == "warning"
+
+
+async def test_the_dashboard_quits_at_once_while_a_reload_is_still_running(tmp_path: Path) -> None:
+    """A reload can take long (a plugin whose import blocks, a huge file): `q` must not wait
+    for it. It did when `r` ran the reload in a Textual worker: a thread the interpreter waits
+    for at exit, so the process outlived its blank screen until the reload ended."""
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n" + SOURCE.format(name="one"))
+    loading = threading.Event()
+    release = threading.Event()
+
+    def slow_load(path: str | None):
+        loading.set()
+        release.wait(30)
+        return load_config(path)
+
+    try:
+        async with dashboard_over(config) as (runtime, app, pilot):
+            runtime.reloader._load = slow_load
+            await pilot.press("r")
+            await wait_for(pilot, loading.is_set, "the reload to start")
+            started = time.monotonic()
+            await pilot.press("q")
+            await wait_for(pilot, lambda: not app.is_running, "the dashboard to quit", deadline=5.0)
+        assert time.monotonic() - started < 3.0
+        waited_for_at_exit = [
+            t.name for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()
+        ]
+        assert waited_for_at_exit == []
+    finally:
+        release.set()
