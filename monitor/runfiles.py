@@ -33,19 +33,31 @@ def run_dir() -> Path:
     return Path(tempfile.gettempdir())
 
 
+PID_SUFFIX = ".pid"
+STATUS_SUFFIX = ".reload.json"
+
+
 class RunFiles:
-    def __init__(self, listen: str, directory: Path | None = None) -> None:
+    """`config` is the absolute path of the file the process runs (None for the built-in
+    default): the status file carries it, so `monitor reload -c FILE` finds the process that
+    runs FILE even when FILE, being edited, no longer parses or names another address."""
+
+    def __init__(self, listen: str, directory: Path | None = None, config: str | None = None) -> None:
         host, port = parse_listen(listen)
         stem = "monitor-" + re.sub(r"[^A-Za-z0-9.]", "_", f"{host}_{port}")
         directory = directory or run_dir()
-        self.pid_file = directory / f"{stem}.pid"
-        self.status_file = directory / f"{stem}.reload.json"
+        self.listen = listen
+        self.config = config
+        self.pid_file = directory / f"{stem}{PID_SUFFIX}"
+        self.status_file = directory / f"{stem}{STATUS_SUFFIX}"
 
     def write_pid(self) -> None:
         _write_atomically(self.pid_file, f"{os.getpid()}\n")
 
     def write_status(self, status: dict) -> None:
-        _write_atomically(self.status_file, json.dumps(status))
+        _write_atomically(
+            self.status_file, json.dumps({**status, "listen": self.listen, "config": self.config})
+        )
 
     def remove(self) -> None:
         """Remove the files, but only if they are still ours (a newer process may own them)."""
@@ -94,9 +106,34 @@ def listen_of(config_path: str | None) -> str:
         return DEFAULT_LISTEN
 
 
+def instances_running(config_path: str, directory: Path | None = None) -> list[str]:
+    """The exporter addresses of the live monitors started with `config_path`."""
+    wanted = str(Path(config_path).absolute())
+    found = []
+    for status_file in sorted((directory or run_dir()).glob(f"monitor-*{STATUS_SUFFIX}")):
+        try:
+            status = json.loads(status_file.read_text())
+            files = RunFiles(status["listen"], status_file.parent)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a status file of an older monitor, or one being replaced
+        if status.get("config") == wanted and files.live_pid() is not None:
+            found.append(status["listen"])
+    return found
+
+
 def request_reload(config_path: str | None, listen: str | None, wait: float = RELOAD_WAIT) -> int:
-    """Send SIGHUP to the monitor serving `listen` and print the outcome of its reload."""
-    listen = listen or listen_of(config_path)
+    """Send SIGHUP to the monitor serving `listen` (else the one running `config_path`, else the
+    one at the address the file names) and print the outcome of its reload."""
+    if listen is None:
+        running = instances_running(config_path or "config.yaml")
+        if len(running) > 1:
+            print(
+                f"monitor: {len(running)} running monitors use {config_path or 'config.yaml'} "
+                f"({', '.join(running)}); pass --listen to name one",
+                file=sys.stderr,
+            )
+            return EXIT_NOT_RUNNING
+        listen = running[0] if running else listen_of(config_path)
     files = RunFiles(listen)
     pid = files.live_pid()
     before = files.read_status()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from monitor.alerts.service import Alerting
 from monitor.config import Config
@@ -74,7 +75,9 @@ class Runtime:
         self.scheduler.start()
         self.alerting.start()
         if self.exporter is not None:
-            self.reloader.run_files = RunFiles(f"{self.exporter.host}:{self.exporter.port}")  # real port
+            listen = f"{self.exporter.host}:{self.exporter.port}"  # the real port, also when 0 was asked for
+            config = str(Path(self.reloader.path).absolute()) if self.reloader.path else None
+            self.reloader.run_files = RunFiles(listen, config=config)
             self.reloader.run_files.write_pid()
             self.reloader.run_files.write_status(self.reloader.status.as_json())
         self.reloader.start(watch=self._watch_config)

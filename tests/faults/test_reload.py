@@ -285,6 +285,28 @@ def test_reload_without_a_running_monitor_says_so(write_config) -> None:
     assert "no running monitor found for 127.0.0.1:1" in result.stderr
 
 
+def test_reload_finds_the_monitor_running_the_file_even_when_the_file_is_broken(tmp_path: Path) -> None:
+    """The address comes from --listen, and the edited file no longer parses: `monitor reload
+    -c FILE` used to look on the default address and say no monitor was running."""
+    run = tmp_path / "run"
+    run.mkdir()
+    config = tmp_path / "config.yaml"
+    write(config, command_source("one", 1))
+    env = {"XDG_RUNTIME_DIR": str(run)}
+    with MonitorProcess(config, env=env) as monitor:
+        config.write_text("sources: [\n")
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor", "reload", "-c", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **env},
+        )
+        assert result.returncode == 2, result.stderr
+        assert "reload failed" in result.stdout and f"{config}:2:" in result.stderr
+        assert value_of(monitor, "one") == 1.0  # the running config carries on
+
+
 def test_a_stale_pid_file_never_signals_an_unrelated_process(tmp_path: Path) -> None:
     bystander = subprocess.Popen(["sleep", "60"])  # SIGHUP would kill it
     try:
