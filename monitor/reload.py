@@ -120,6 +120,8 @@ class Reloader:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        self.started_with = config
+        """Whose `exporter` and `history` are in effect until a restart, whatever reloads since."""
         self.scheduler = scheduler
         self.path = None if config.path.startswith(BUILT_IN) else config.path
         self.run_files: RunFiles | None = None
@@ -169,8 +171,8 @@ class Reloader:
             *(
                 f"{what} settings changed in {config.path}: they take effect at the next restart"
                 for what, before, after in (
-                    ("exporter", self.config.exporter, config.exporter),
-                    ("history", self.config.history, config.history),
+                    ("exporter", self.started_with.exporter, config.exporter),
+                    ("history", self.started_with.history, config.history),
                 )
                 if before != after
             ),

@@ -261,6 +261,15 @@ def test_reload_reports_settings_that_wait_for_a_restart(tmp_path: Path) -> None
         write(config, command_source("one", 1), header="history: 5m\nexporter: {listen: '127.0.0.1:1'}\n")
         result = run_cli("reload", "--listen", f"127.0.0.1:{monitor.port}")
         status = RunFiles(f"127.0.0.1:{monitor.port}").read_status()
+        # Still waiting after an unrelated edit; and back to what runs, nothing is waiting.
+        write(config, command_source("one", 2), header="history: 5m\n")
+        pending = run_cli("reload", "--listen", f"127.0.0.1:{monitor.port}")
+        write(config, command_source("one", 1))
+        back = run_cli("reload", "--listen", f"127.0.0.1:{monitor.port}")
+    assert pending.stderr.splitlines() == [
+        f"history settings changed in {config}: they take effect at the next restart"
+    ]
+    assert back.returncode == 0 and back.stderr == "" and "warning" not in back.stdout
     assert result.returncode == 0, result
     assert result.stdout.startswith(f"reloaded {config}: ") and "2 warnings" in result.stdout
     warnings = [
