@@ -141,29 +141,39 @@ class Reloader:
     def reload(self) -> ReloadStatus:
         """Load the config file again and apply it; return (and keep) the outcome."""
         with self._lock:
-            attempted = self._clock()
-            try:
-                config = self._load(self.path)
-            except ConfigError as exc:
-                problems = tuple(str(p) for p in exc.problems)
-                log.error(
-                    "config reload failed; still running the previous config:\n%s",
-                    "\n".join(problems),
-                    extra=SHOWN_ELSEWHERE,
-                )
-                status = ReloadStatus(
-                    False,
-                    attempted,
-                    self.status.last_success,
-                    f"reload failed ({plural(len(problems), 'problem')}); still running the previous config",
-                    problems,
-                )
-            else:
-                status = self._apply(config, attempted)
+            status = self._reload_file(self._clock())
             self.status = status
             if self.run_files is not None:
                 self.run_files.write_status(status.as_json())
             return status
+
+    def _reload_file(self, attempted: float) -> ReloadStatus:
+        if self.path is None:
+            # Loading "no file" again would pick up a ./config.yaml created since startup: a
+            # file this process was never started with.
+            message = (
+                f"nothing to reload: monitor runs the {self.config.path.strip('<>')}, not a file; "
+                "start it with --config FILE to reload that file"
+            )
+            log.warning("%s", message, extra=SHOWN_ELSEWHERE)
+            return ReloadStatus(True, attempted, self.status.last_success, message)
+        try:
+            config = self._load(self.path)
+        except ConfigError as exc:
+            problems = tuple(str(p) for p in exc.problems)
+            log.error(
+                "config reload failed; still running the previous config:\n%s",
+                "\n".join(problems),
+                extra=SHOWN_ELSEWHERE,
+            )
+            return ReloadStatus(
+                False,
+                attempted,
+                self.status.last_success,
+                f"reload failed ({plural(len(problems), 'problem')}); still running the previous config",
+                problems,
+            )
+        return self._apply(config, attempted)
 
     def _apply(self, config: Config, attempted: float) -> ReloadStatus:
         warnings = [

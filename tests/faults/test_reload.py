@@ -10,6 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from monitor.config import load_config
+from monitor.reload import Reloader
 from monitor.runfiles import RunFiles
 from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
@@ -135,6 +137,22 @@ def test_sources_keep_the_configs_order_across_reloads() -> None:
         assert list(store.snapshot().sources) == ["b", "a", "c"]
     finally:
         scheduler.stop()
+
+
+def test_a_monitor_on_the_built_in_config_does_not_pick_up_a_config_file_created_later(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    built_in = load_config(None)
+    store = MetricsStore(history=60)
+    reloader = Reloader(built_in, Scheduler(built_in, store))
+    write(tmp_path / "config.yaml", command_source("surprise", 1))
+    status = reloader.reload()
+    assert status.ok and status.message.startswith(
+        "nothing to reload: monitor runs the built-in default config"
+    )
+    assert "--config FILE" in status.message
+    assert reloader.config is built_in and "surprise" not in store.snapshot().sources
 
 
 def test_invalid_config_changes_nothing_and_is_reported(tmp_path: Path) -> None:
