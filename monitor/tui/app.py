@@ -165,6 +165,8 @@ class MonitorApp(App[int]):
     _config_applied: Config | None = None
     _reload_status: Callable[[], ReloadStatus] | None = None
     _status_seen: ReloadStatus | None = None
+    failed_reload: ReloadStatus | None = None
+    """The last reload, while it failed: the header says so until one succeeds."""
 
     def follow_reloads(self, config: Callable[[], Config], status: Callable[[], ReloadStatus]) -> None:
         """After every reload, however it was asked for (SIGHUP, `monitor reload`, --watch,
@@ -178,6 +180,7 @@ class MonitorApp(App[int]):
             status = self._reload_status()
             if status is not self._status_seen:
                 self._status_seen = status
+                self.failed_reload = None if status.ok else status
                 message = "\n".join([status.message, *status.errors[:5]])
                 # A successful reload's errors are warnings: part of the edit waits for a restart.
                 severity = "error" if not status.ok else "warning" if status.errors else "information"

@@ -69,6 +69,7 @@ class DashboardScreen(Screen):
         # while Textual dismantles the screen at exit (a query would fail then).
         self.status_bar = StatusLine(id="status")
         self.banner = StatusLine(id="pause-banner")
+        self.config_banner = StatusLine(id="config-banner")
         self.alert_bar = Static(id="alert-bar")
         self._alert_bar_drawn: tuple | None = None
         self.search = Input(placeholder="filter sources and series by name; Escape clears", id="filter")
@@ -82,6 +83,7 @@ class DashboardScreen(Screen):
         with Vertical(id="top"):
             yield self.status_bar
             yield self.banner
+            yield self.config_banner
             yield self.alert_bar
         yield from self.body()
         yield self.search
@@ -122,8 +124,24 @@ class DashboardScreen(Screen):
                 f"⏸ PAUSED on snapshot v{shown.version}, {behind} and {live.version - shown.version} "
                 f"versions behind live (v{live.version}); collection and /metrics go on. p resumes."
             )
+        self._show_config_problem(now)
         self._show_alerts(now)
         self.draw(shown, drawn_at)
+
+    def _show_config_problem(self, now: float) -> None:
+        """A failed reload stays on screen until one succeeds: its notification goes away after
+        a few seconds, and the file on disk is still not what runs."""
+        failed = self.dashboard.failed_reload
+        self.config_banner.display = failed is not None
+        if failed is None:
+            return
+        first = f": {failed.errors[0]}" if failed.errors else ""
+        more = f" (+{len(failed.errors) - 1} more)" if len(failed.errors) > 1 else ""
+        self.config_banner.set_text(
+            f"✖ config reload failed {format_age(now - failed.attempted_at)} ago, still running the previous "
+            f"config{first}{more} · fix the file and press r",
+            ["✖ config reload failed, still running the previous config", "fix the file and press r"],
+        )
 
     def _show_alerts(self, now: float) -> None:
         """The alert bar follows the live alerts, even when paused: alerts are not history."""

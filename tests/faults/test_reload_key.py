@@ -70,6 +70,13 @@ async def test_r_reloads_and_reports_success_and_errors(tmp_path: Path) -> None:
         assert "Reload config" in [c.title for c in app.get_system_commands(app.screen)]
         assert not runtime.reload_status.ok
         assert set(runtime.store.snapshot().sources) == {"one", "two"}  # the running config carries on
+        # The toast goes away; the header keeps saying the file is not what runs, until it is.
+        banner = app.screen.config_banner
+        await wait_for(pilot, lambda: banner.display, "the failed-reload banner")
+        assert "config reload failed" in banner.text and f"{config}:2:" in banner.text
+        config.write_text("sources:\n" + SOURCE.format(name="one"))
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not banner.display, "the banner to go once a reload succeeds")
 
 
 async def test_a_renamed_source_keeps_its_place_in_the_overview(tmp_path: Path) -> None:
