@@ -111,10 +111,10 @@ class DashboardScreen(Screen):
         panels keep their ages; the header and the alert bar always tell the present."""
         app = self.dashboard
         age = f"{format_age(now - shown.time)} old"
-        exporter = app.exporter_url or "exporter off"
+        exporter = app.exporter_url or "off"
         filtered = [f"filter: {app.filter_text}"] if app.filter_text else []
         full = ["monitor", app.host, f"snapshot v{shown.version}", age, f"exporter {exporter}", *filtered]
-        compact = [app.host, f"v{shown.version}", age, exporter, *filtered]
+        compact = [app.host, f"v{shown.version}", age, app.exporter_url or "exporter off", *filtered]
         self.status_bar.set_text(StatusLine.SEPARATOR.join(full), compact)
         banner = self.banner
         banner.display = app.paused

@@ -44,6 +44,15 @@ async def test_panels_show_health_and_formatted_key_metrics(clock: Clock) -> Non
         assert f"snapshot v{app.store.snapshot().version}" in header
 
 
+async def test_the_header_says_when_no_exporter_runs(clock: Clock) -> None:
+    """An app embedded without an exporter (Runtime without one) read 'exporter exporter off'."""
+    app = make_app(feed(clock), clock, exporter_url="")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        header = str(app.screen.query_one("#status").render())
+        assert header.endswith(" · exporter off") and "exporter exporter" not in header
+
+
 async def test_infinite_values_are_shown_not_fatal(clock: Clock) -> None:
     """A `command` printing +Inf (which the README allows) killed the whole dashboard with a
     ValueError from the sparkline."""
