@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
 from monitor.humanize import axis_scale, format_age, format_value
-from monitor.model import Snapshot, SourceData
+from monitor.model import Snapshot, SourceData, Unit
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
 from monitor.tui.colours import ERROR_TEXT, WARNING_TEXT, state_style
@@ -194,9 +194,13 @@ class DetailScreen(DashboardScreen):
         else:
             series, _, history = row
             # ±Inf has no place on an axis (and plotext fails on it): the table shows those.
-            finite = [(t - source.time, y) for t, y in history if math.isfinite(y)]
-            scale, unit_label = axis_scale(max((abs(y) for _, y in finite), default=0.0), series.unit)
-            plt.title(f"{series.full_name}{' per second' if series.rate else ''} ({unit_label})")
+            finite = [(t, y) for t, y in history if math.isfinite(y)]
+            unit, what = series.unit, ""
+            if unit is Unit.TIMESTAMP:  # charted as the age the table shows, not as 1795590000
+                finite, unit, what = [(t, t - y) for t, y in finite], Unit.SECONDS, "age, "
+            finite = [(t - source.time, y) for t, y in finite]
+            scale, unit_label = axis_scale(max((abs(y) for _, y in finite), default=0.0), unit)
+            plt.title(f"{series.full_name}{' per second' if series.rate else ''} ({what}{unit_label})")
             plt.xlabel("seconds before the snapshot")
             if finite:
                 plt.plot([t for t, _ in finite], [y * scale for _, y in finite], marker="braille")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
 
-from monitor.model import MetricSpec, MetricType, SeriesKey, SourceData, Unit, series_name
+from monitor.model import MetricSpec, MetricType, SeriesKey, SourceData, Unit, series_name, unit_of
 from monitor.store import MetricsStore
 
 UNIT_SUFFIXES = ("_total", "_bytes", "_ratio", "_seconds", "_celsius", "_rpm", "_days")
@@ -51,8 +51,8 @@ class SeriesView:
         """A histogram's `_bucket` and `_count` count observations: the family's unit (seconds
         for `request_duration_seconds`) is only its `_sum`'s and its quantiles'."""
         spec = self.spec
-        if spec is None:
-            return Unit.NONE
+        if spec is None:  # a sample nothing declared: its name's suffix is all there is to go by
+            return unit_of(self.key[0])
         if spec.type in GROUPED and self.key[0].endswith(CREATED):  # when the family began
             return Unit.TIMESTAMP
         if spec.type in GROUPED and self.key[0].endswith(COUNT_PARTS):

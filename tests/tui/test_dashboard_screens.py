@@ -132,8 +132,15 @@ async def test_detail_chart_ticks_in_the_series_unit(clock: Clock) -> None:
     """3.4 GiB of memory ticks at 3.20, not 3435973836.8; a series of 1e-300 is drawn at all."""
     store = feed(clock)
     store.add_source("tiny", "test", 1.0)
+    store.add_source("stamp", "test", 1.0)
+    end = clock.now
     for i in range(10):
-        store.publish("tiny", up(clock.now - 10 + i, i + 1), {("tiny_value", ()): 1e-300 * (1 + i % 3)})
+        clock.now = end - 9 + i  # the store stamps each point with the clock's time
+        store.publish("tiny", up(clock.now, i + 1), {("tiny_value", ()): 1e-300 * (1 + i % 3)})
+        store.publish(
+            "stamp", up(clock.now, i + 1), {("stamp_last_success_timestamp_seconds", ()): clock.now - 5 - i}
+        )
+    clock.now = end
     app = make_app(store, clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_detail(pilot, app, "host")
@@ -146,6 +153,11 @@ async def test_detail_chart_ticks_in_the_series_unit(clock: Clock) -> None:
         await open_detail(pilot, app, "tiny")
         assert chart_title(app) == "tiny_value (×1e-300)"
         assert any("\u2800" < char <= "\u28ff" for char in chart_text(app))  # braille dots: a line
+        await pilot.press("escape")
+        await open_detail(pilot, app, "stamp")  # a timestamp is charted as its age, 5 s to 14 s
+        assert chart_title(app) == "stamp_last_success_timestamp_seconds (age, s)"
+        ticks = [float(line.split("┤")[0]) for line in chart_text(app).splitlines() if "┤" in line]
+        assert 4 <= min(ticks) and max(ticks) <= 15, ticks
 
 
 async def test_detail_window_switch_is_clamped_to_history(clock: Clock) -> None:

@@ -237,3 +237,11 @@ def test_a_filter_on_series_picks_among_all_of_a_panels_series() -> None:
     assert [view.label for view in v.panel_views(data, None, "")] == ["up"]
     assert [view.label for view in v.panel_views(data, None, "load")] == ["node load1"]
     assert [view.label for view in v.panel_views(data, None, "NODE")] == ["up"], "the source's name matched"
+
+
+def test_a_series_nothing_declared_is_formatted_by_its_names_unit_suffix() -> None:
+    """A `command` printing `backup_size_bytes 1536` read "1.54 k" instead of "1.5 KiB"."""
+    view = v.SeriesView(("backup_size_bytes", ()), "backup size", None)
+    assert view.unit is Unit.BYTES
+    assert v.SeriesView(("backup_age_seconds", ()), "backup age", None).unit is Unit.SECONDS
+    assert v.SeriesView(("backups", ()), "backups", None).unit is Unit.NONE
