@@ -71,7 +71,9 @@ def health_families(source: SourceData, state: SourceState) -> list[Metric]:
     ]
     families = []
     for suffix, kind, help_text, value in rows:
-        family = Metric(HEALTH_PREFIX + suffix, help_text, kind)
+        family = Metric(
+            HEALTH_PREFIX + suffix, help_text, kind, "seconds" if suffix.endswith("_seconds") else ""
+        )
         if value is not None:
             family.add_sample(family.name + ("_total" if kind == "counter" else ""), labels, float(value))
         families.append(family)

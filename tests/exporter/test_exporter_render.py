@@ -166,6 +166,10 @@ def test_openmetrics_is_served_when_asked_for_and_parses() -> None:
     assert parsed["requests"].type == "counter"
     assert parsed["requests"].samples[0].value == 5.0
     assert parsed["disk_used_bytes"].unit == "bytes"
+    # monitor's own health families carry their unit too, as the collectors' do.
+    assert parsed["monitor_source_poller_cpu_seconds"].unit == "seconds"
+    assert parsed["monitor_source_last_collect_duration_seconds"].unit == "seconds"
+    assert parsed["monitor_source_errors"].unit == ""
 
 
 def test_process_and_build_info_metrics_are_included() -> None:
