@@ -15,6 +15,7 @@ from monitor.alerts.template import format_value
 from monitor.model import Snapshot
 from monitor.tui.chrome import DashboardScreen
 from monitor.tui.colours import alert_style
+from monitor.tui.view import fit_words
 
 STATE_WIDTH = len("resolved critical")
 
@@ -23,8 +24,13 @@ def clock_time(timestamp: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(timestamp)) if timestamp is not None else ""
 
 
+LABELS_WIDTH = 40
+"""Cells the labels column may take: a fleet query's label set (instance, job, exported_source,
+...) would otherwise push the summary off a 160-column screen."""
+
+
 def _labels(alert: AlertInstance) -> str:
-    return ", ".join(f"{k}={v}" for k, v in alert.labels)
+    return fit_words(", ".join(f"{k}={v}" for k, v in alert.labels), LABELS_WIDTH)
 
 
 class AlertHistoryScreen(DashboardScreen):
@@ -34,11 +40,12 @@ class AlertHistoryScreen(DashboardScreen):
         self.active: DataTable = DataTable(id="active-alerts", cursor_type="row", zebra_stripes=True)
         # Styled cells are not measured: the columns holding them get their width here.
         self.active.add_column("state", width=STATE_WIDTH)
-        self.active.add_columns("alert", "source", "labels", "value", "since", "summary")
+        # The short columns first: a long label set cannot push the value and its time off screen.
+        self.active.add_columns("alert", "source", "value", "since", "labels", "summary")
         self.history: DataTable = DataTable(id="alert-history", cursor_type="row", zebra_stripes=True)
         self.history.add_column("time")
         self.history.add_column("event", width=len("resolved"))
-        self.history.add_columns("alert", "source", "labels", "value", "summary")
+        self.history.add_columns("alert", "source", "value", "labels", "summary")
         self.empty = Static(id="no-alerts")
 
     def body(self) -> ComposeResult:
@@ -72,9 +79,9 @@ class AlertHistoryScreen(DashboardScreen):
                 Content.styled(f"{alert.state} {alert.severity}", alert_style(alert)),
                 alert.alert,
                 alert.source,
-                _labels(alert),
                 format_value(alert.value, alert.unit),
                 clock_time(since),
+                _labels(alert),
                 alert.summary,
             )
         self.history.clear()
@@ -85,8 +92,8 @@ class AlertHistoryScreen(DashboardScreen):
                 Content.styled(str(event.state), alert_style(alert)),
                 alert.alert,
                 alert.source,
-                _labels(alert),
                 format_value(alert.value, alert.unit),
+                _labels(alert),
                 alert.summary,
             )
         quiet = not view.alerts and not view.history

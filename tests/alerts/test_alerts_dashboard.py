@@ -120,7 +120,7 @@ async def test_history_screen_shows_fired_and_resolved_with_time_and_value() -> 
             ["22:13:20", "firing", "DiskFull", "host"],
             ["22:13:20", "firing", "WebDown", "web"],
         ]
-        assert rows[1][4:6] == ["mount=/", "93.0 %"]  # as the summary and the panel write the ratio
+        assert rows[1][4:6] == ["93.0 %", "mount=/"]  # as the summary and the panel write the ratio
         active = app.screen.query_one("#active-alerts", DataTable)
         states = [(str(row[0]), str(row[1])) for row in map(active.get_row_at, range(active.row_count))]
         assert states == [
