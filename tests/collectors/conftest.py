@@ -4,6 +4,7 @@ purpose, a self-signed TLS certificate made here, a real node_exporter and a rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -326,33 +327,40 @@ def node_exporter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
+@contextlib.contextmanager
+def running_prometheus(config: Path, port: int | None = None) -> Iterator[str]:
+    """A real Prometheus on `config` (its data and log beside it) on a loopback port; yields its
+    base URL once it is ready, and stops it."""
+    port = port or free_port()
+    with (config.parent / "prometheus.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                require_binary("prometheus"),
+                f"--config.file={config}",
+                f"--storage.tsdb.path={config.parent / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_for_http(f"http://127.0.0.1:{port}/-/ready", process)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            _stop(process)
+
+
 @pytest.fixture(scope="session")
 def prometheus_server(node_exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus scraping the node_exporter every second; yields its base URL once
     the first samples are queryable (about 5-6 s after start)."""
-    binary = require_binary("prometheus")
-    directory = tmp_path_factory.mktemp("prometheus")
     target = node_exporter.removeprefix("http://").removesuffix("/metrics")
-    config = directory / "prometheus.yml"
+    config = tmp_path_factory.mktemp("prometheus") / "prometheus.yml"
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         f"scrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['{target}']}}]\n"
     )
-    port = free_port()
-    log = (directory / "log").open("w")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={directory / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_http(f"{url}/-/ready", process)
+    with running_prometheus(config) as url:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with urllib.request.urlopen(f"{url}/api/v1/query?query=node_load1", timeout=2) as answer:
@@ -362,9 +370,6 @@ def prometheus_server(node_exporter: str, tmp_path_factory: pytest.TempPathFacto
         else:
             raise RuntimeError("Prometheus had no node_exporter samples after 20 s")
         yield url
-    finally:
-        _stop(process)
-        log.close()
 
 
 def run_collector(

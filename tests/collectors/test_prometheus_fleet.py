@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.collectors.conftest import _stop, _wait_for_http
+from tests.collectors.conftest import running_prometheus
 from tests.conftest import free_port, require_binary
 from tests.exporter.exporter_support import get, headless
 
@@ -80,23 +80,11 @@ def fleet(node_exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             """
         )
     )
-    with (tmp / "prometheus.log").open("w") as log:
-        process = subprocess.Popen(
-            [
-                require_binary("prometheus"),
-                f"--config.file={tmp / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp / 'data'}",
-                f"--web.listen-address=127.0.0.1:{prometheus_port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_for_http(f"http://127.0.0.1:{prometheus_port}/-/ready", process)
-            with headless(tmp / "monitor.yaml", monitor_port):
-                yield Fleet(prometheus_port, monitor_port)
-        finally:
-            _stop(process)
+    with (
+        running_prometheus(tmp / "prometheus.yml", prometheus_port),
+        headless(tmp / "monitor.yaml", monitor_port),
+    ):
+        yield Fleet(prometheus_port, monitor_port)
 
 
 def test_monitors_scrape_metrics_do_not_mix_with_the_scrape_series_prometheus_makes(fleet: Fleet) -> None:

@@ -5,7 +5,6 @@ than monitor's own, so its own "query timed out" reaches the dashboard."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +15,7 @@ from aiohttp import web
 
 from collectors.promql import PromqlCollector
 from monitor.plugin import CollectError
-from tests.collectors.conftest import ThreadedServer, _stop, _wait_for_http, run_collector
-from tests.conftest import free_port, require_binary
+from tests.collectors.conftest import ThreadedServer, run_collector, running_prometheus
 
 pytestmark = [pytest.mark.needs_prometheus, pytest.mark.needs_node_exporter]
 
@@ -97,23 +95,8 @@ def stuck_prometheus(tmp_path: Path) -> Iterator[str]:
 def _prometheus_reading_from(remote_read: str, tmp_path: Path) -> Iterator[str]:
     config = tmp_path / "prometheus.yml"
     config.write_text(f"remote_read:\n  - url: {remote_read}\n    read_recent: true\n")
-    port = free_port()
-    with (tmp_path / "log").open("w") as log:
-        process = subprocess.Popen(
-            [
-                require_binary("prometheus"),
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_for_http(f"http://127.0.0.1:{port}/-/ready", process)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            _stop(process)
+    with running_prometheus(config) as url:
+        yield url
 
 
 def test_prometheus_own_timeout_error_arrives_as_a_partial_error(stuck_prometheus):
