@@ -28,10 +28,12 @@ from pydantic import (
     SkipValidation,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
-from monitor.alerts.definitions import AlertSettings, ThresholdSettings, WebhookSettings
+from monitor.alerts.definitions import ALERT_NAME, AlertSettings, ThresholdSettings, WebhookSettings
+from monitor.alerts.definitions import LABEL_NAME as ALERT_LABEL_NAME
 from monitor.alerts.engine import exposed_name
 from monitor.durations import Duration, Interval, parse_duration
 from monitor.model import EMPTY_MAPPING, Labels, MetricSpec, make_labels
@@ -39,28 +41,110 @@ from monitor.plugin import Collector, CollectorOptions
 from monitor.registry import PluginLoadError, Registry
 from monitor.validation import METRIC_NAME
 from monitor.wording import plural
-from monitor.yamlsource import LoadedYaml, Problem, load_yaml
+from monitor.yamlsource import LoadedYaml, Problem, decode_utf8, load_yaml, problem_at
 from monitor.yamlsource import Path as KeyPath
 
 DEFAULT_PORT = 9813
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+"""ASCII only (checked with fullmatch: `$` alone also matches before a final newline): the name
+is a label value on /metrics, a file name in `monitor rules` and typed in the dashboard."""
 LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_LABELS = {"source"}
 TARGET_LABELS = {"job", "instance"}
 """Prometheus attaches these to every series it scrapes from monitor."""
 
 
+METRIC_NAME_SCHEMA = {"type": "string", "pattern": METRIC_NAME.pattern}
+_METRIC_CONDITION = ("metric", "op", "threshold")
+ALERT_RULES_SCHEMA = {
+    "properties": {
+        "name": {"pattern": ALERT_NAME.pattern},
+        "metric": METRIC_NAME_SCHEMA | {"type": ["string", "null"]},
+        "labels": {"propertyNames": {"pattern": ALERT_LABEL_NAME.pattern}},
+    },
+    "if": {"properties": {"condition": {"type": "string"}}, "required": ["condition"]},
+    "then": {"properties": dict.fromkeys([*_METRIC_CONDITION, "labels"], False)},
+    "else": {
+        "properties": {key: {"not": {"type": "null"}} for key in _METRIC_CONDITION},
+        "required": list(_METRIC_CONDITION),
+    },
+}
+"""What AlertSettings checks beyond its fields' types (its names, and AlertSettings.problems:
+a metric condition or a source condition, not both), added beside its $ref in `monitor
+schema`. (These would sit best on AlertSettings in monitor/alerts/definitions.py.)"""
+
+
+def _extend(schema: dict[str, Any], kind: str, **keywords: Any) -> None:
+    """Add JSON Schema keywords to the `kind` branch of a field's schema (`X | None` is an
+    anyOf); a branch's `items` are merged, so an item keeps its $ref beside the new rules."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == kind:
+            for key, value in keywords.items():
+                branch[key] = {**branch[key], **value} if key == "items" else value
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _ipv6_pattern(ipv4: str) -> str:
+    """Every textual form of an IPv6 address (RFC 4291 2.2): eight groups, or fewer around one
+    `::`, the last two of them possibly written as an IPv4 address (`::ffff:10.0.0.1`)."""
+    group = "[0-9A-Fa-f]{1,4}"
+
+    def groups(most: int, least: int = 0) -> str:  # `most` groups followed by `:`, at least `least`
+        if most == 0:
+            return ""
+        return f"(?:{group}:){{{most}}}" if least == most else f"(?:{group}:){{{least},{most}}}"
+
+    forms = [f"{groups(7, 7)}{group}", f"{groups(6, 6)}{ipv4}"]
+    for before in range(8):
+        head = f"{groups(before - 1, before - 1)}{group}" if before else ""
+        room = 7 - before  # `::` stands for at least one group
+        tails = [f"{groups(room - 1)}{group}"] if room >= 1 else []
+        tails += [f"{groups(room - 2)}{ipv4}"] if room >= 2 else []
+        forms.append(f"{head}::(?:{'|'.join(tails)})?" if tails else f"{head}::")
+    return f"(?:{'|'.join(forms)})"
+
+
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+IPV6 = _ipv6_pattern(IPV4) + r"(?:%[A-Za-z0-9_.-]+)?"
+"""With an optional zone (`fe80::1%eth0`)."""
+_LABEL = "[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+HOST_NAME = rf"(?=[^:]{{1,253}}:)(?=[0-9.]*[A-Za-z_-]){_LABEL}(?:\.{_LABEL})*\.?"
+"""A DNS name (RFC 1123, plus `_`, which service names in Docker and Kubernetes use): at most
+253 characters, labels of at most 63. A name of digits and dots only must be an IPv4 address:
+`127.0.0.256` is no host. (The lookaheads read up to the `:` before the port.)"""
+PORT = "0*(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+LISTEN = re.compile(rf"^(?:{IPV4}|{HOST_NAME}|\[{IPV6}\]):{PORT}$")
+"""What `exporter.listen` and `--listen` accept, in ASCII only; also the pattern of
+`monitor schema`, so editors and `monitor check` accept the same addresses."""
+
+
 def parse_listen(value: str) -> tuple[str, int]:
-    """Split HOST:PORT (IPv6 as [::1]:PORT); raise ValueError with the accepted form."""
+    """Split HOST:PORT (IPv6 as [::1]:PORT); raise ValueError saying what is wrong.
+
+    Strict, so that `monitor check` catches what would fail at start or bind elsewhere:
+    int() reads `٣` as 3, and a host with a space or an unclosed bracket fails only when the
+    exporter resolves it."""
+    if LISTEN.fullmatch(value):
+        host, _, port = value.rpartition(":")
+        return host.removeprefix("[").removesuffix("]"), int(port)
+    problem = f"expected HOST:PORT such as {DEFAULT_LISTEN}, got {value!r}"
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"expected HOST:PORT such as {DEFAULT_LISTEN}, got {value!r}")
-    return host.strip("[]"), int(port)
+    if not sep or not host or not port:
+        raise ValueError(problem)
+    if not (port.isascii() and port.isdigit()):
+        raise ValueError(f"{problem}: the port must be a number written in the digits 0-9")
+    if not re.fullmatch(PORT, port):
+        raise ValueError(f"{problem}: the port must be 0 to 65535")
+    if host.startswith("[") or host.endswith("]"):
+        raise ValueError(f"{problem}: {host!r} is not an IPv6 address in brackets like [::1]")
+    if ":" in host:
+        raise ValueError(f"{problem}: write an IPv6 address in brackets, like [::1]:{port}")
+    raise ValueError(f"{problem}: {host!r} is not a host name or an IP address")
 
 
 class BasicAuthSettings(StrictModel):
@@ -123,7 +207,7 @@ def _holds_certificate(path: str) -> bool:
 class ExporterSettings(StrictModel):
     """The exporter's address, optional auth (secrets only via ${VAR}) and optional TLS."""
 
-    listen: str = DEFAULT_LISTEN
+    listen: str = Field(default=DEFAULT_LISTEN, json_schema_extra={"pattern": LISTEN.pattern})
     bearer_token: SecretStr | None = None
     basic_auth: BasicAuthSettings | None = None
     tls: TlsSettings | None = None
@@ -166,15 +250,19 @@ class GlobalSettings(StrictModel):
     exporter: ExporterSettings = ExporterSettings()
     dashboard: DashboardSettings = DashboardSettings()
     sources: list[Any] = Field(default_factory=list)
-    alerts: SkipValidation[list[AlertSettings]] = Field(default_factory=list)
+    alerts: SkipValidation[list[AlertSettings] | None] = Field(
+        default_factory=list,
+        json_schema_extra=lambda schema: _extend(schema, "array", items=ALERT_RULES_SCHEMA),
+    )
     """Validated per alert in _resolve_alerts (one bad alert must not hide the others'
-    problems); the annotation still gives `monitor schema` the full shape."""
+    problems); the annotation still gives `monitor schema` the full shape. May be empty
+    (`alerts:` with every alert commented out)."""
     webhook: WebhookSettings | None = None
 
 
 def _label_name(label: str) -> str:
     """Checked per key (the dict's key type), so every bad name is reported at its own key."""
-    if not LABEL_NAME.match(label) or label.startswith("__"):
+    if not LABEL_NAME.fullmatch(label) or label.startswith("__"):
         raise ValueError(f"{label!r} is not a valid Prometheus label name")
     if label in RESERVED_LABELS:
         raise ValueError(f"label {label!r} is reserved: every series carries the source name in it")
@@ -187,27 +275,43 @@ def _label_name(label: str) -> str:
 
 
 LabelName = Annotated[str, AfterValidator(_label_name)]
+LABELS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "propertyNames": {
+        "pattern": "^(?!__)" + LABEL_NAME.pattern.removeprefix("^"),
+        "not": {"enum": sorted(RESERVED_LABELS | TARGET_LABELS)},
+    },
+}
+"""The same rules as _label_name, for `monitor schema` (pydantic would describe the key type as
+patternProperties, which lets every other name through)."""
 
 
 class SourceSettings(StrictModel):
     """Keys every source accepts; anything else belongs to the collector's options."""
 
-    name: str
+    name: str = Field(json_schema_extra={"pattern": SOURCE_NAME.pattern})
     collector: str
     interval: Interval | None = None
     timeout: Duration | None = None
     stale_after: Duration | None = None
     max_series: int | None = Field(default=None, ge=1)
-    labels: dict[LabelName, str] = Field(default_factory=dict)
-    show: list[str] | None = None
-    thresholds: SkipValidation[dict[str, ThresholdSettings]] = Field(default_factory=dict)
-    """Validated per metric in _resolve_thresholds, so one bad entry does not hide the others."""
+    labels: Annotated[dict[LabelName, str], WithJsonSchema(LABELS_SCHEMA)] = Field(default_factory=dict)
+    show: list[Annotated[str, WithJsonSchema(METRIC_NAME_SCHEMA)]] | None = None
+    thresholds: SkipValidation[dict[str, ThresholdSettings] | None] = Field(
+        default_factory=dict,
+        json_schema_extra=lambda schema: _extend(schema, "object", propertyNames=METRIC_NAME_SCHEMA),
+    )
+    """Validated per metric in _resolve_thresholds, so one bad entry does not hide the others;
+    may be empty (`thresholds:` with every entry commented out)."""
 
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        if not SOURCE_NAME.match(value):
-            raise ValueError(f"{value!r} may contain only letters, digits, '_' and '-'")
+        if not value:
+            raise ValueError("a source name must not be empty")
+        if not SOURCE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} may contain only ASCII letters, digits, '_' and '-'")
         return value
 
 
@@ -286,11 +390,15 @@ def resolve_config_path(path: str | None) -> tuple[str, str]:
         else:
             return ("<built-in default config>", default_config_text())
     try:
-        return (path, Path(path).read_text(encoding="utf-8"))
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise ConfigError([f"{path}: config file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError([f"{path}: cannot read config file: {exc}"]) from None
+    text = decode_utf8(raw, path)
+    if isinstance(text, Problem):
+        raise ConfigError([text])
+    return (path, text)
 
 
 def load_config(
@@ -312,8 +420,9 @@ def parse_config(
 ) -> Config:
     registry = registry or Registry.discover()
     loaded = load_yaml(text, file, environ)
-    if loaded.root is None and not loaded.problems:
-        loaded.add((), "the config is empty; it needs at least a 'sources' list")
+    if loaded.data is None and not loaded.problems:  # no document, `---` alone, or `null`
+        empty = "the config is empty; it needs at least a 'sources' list"
+        loaded.problems.append(problem_at(file, None, (), empty))
     if loaded.problems and loaded.data is None:
         raise ConfigError(loaded.problems)
     if not isinstance(loaded.data, Mapping):
@@ -532,7 +641,7 @@ def _declared_specs(collector_class: type[Collector] | None) -> dict[str, Metric
 def _check_metric(
     metric: str, collector_class: type[Collector] | None, path: KeyPath, loaded: LoadedYaml, at_key: bool
 ) -> None:
-    if not METRIC_NAME.match(metric):
+    if not METRIC_NAME.fullmatch(metric):
         loaded.add(path, f"{metric!r} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", at_key=at_key)
         return
     known = _declared_specs(collector_class)
@@ -556,7 +665,11 @@ def _check_matcher_labels(
     static = [name for name, _ in source.labels]
     carried = sorted({*spec.labels, *static})
     for label in matchers:
-        if not isinstance(label, str) or not LABEL_NAME.match(label) or label in {*carried, *RESERVED_LABELS}:
+        if (
+            not isinstance(label, str)
+            or not LABEL_NAME.fullmatch(label)
+            or label in {*carried, *RESERVED_LABELS}
+        ):
             continue
         declared = f"labels: {', '.join(spec.labels)}" if spec.labels else "no labels"
         where = f"collector {source.collector_class.name!r} declares metric {metric!r} with {declared}"
@@ -611,14 +724,25 @@ def _validate(
     loaded: LoadedYaml,
     valid_keys: list[str] | None = None,
 ) -> Any:
-    """Validate `data`; on failure record one positioned Problem per pydantic error."""
+    """Validate `data`; on failure record one positioned Problem per pydantic error.
+
+    Pydantic's lax mode would take the text "10" for an integer and "yes" for a boolean; the
+    file is read as YAML 1.2, where those are strings, and `monitor schema` (the editor's view)
+    rejects them: each is reported here too (see _text_for_number), the model still returned.
+    Text that is no number at all ('high') keeps pydantic's own message."""
+    texts = _text_for_number(model, data, path, loaded)
     try:
-        return model.model_validate(data)
+        validated = model.model_validate(data)
     except ValidationError as exc:
+        validated = None
         for error in exc.errors():
-            location = (*path, *error["loc"])
+            location = (*path, *_written_keys(data, error["loc"]))
+            texts.pop(location, None)  # "unable to parse string as a number" says it already
             if location[-1:] == ("[key]",):  # a mapping's key failed its own check (label names)
                 loaded.add(location[:-1], _describe(error), at_key=True)
+            elif error["type"] == "invalid_key":  # its loc holds 1 for a key `true:`, 'None' for `null:`
+                key = _yaml_text(error["input"])
+                loaded.add((*location[:-1], key), f"keys should be strings, got {key}", at_key=True)
             elif error["type"] == "extra_forbidden":
                 key = str(error["loc"][-1])
                 keys = _keys_at(model, error["loc"]) if len(error["loc"]) > 1 else None
@@ -628,7 +752,99 @@ def _validate(
                 loaded.add(location[:-1], f"missing required key {error['loc'][-1]!r}")
             else:
                 loaded.add(location, _describe(error))
-        return None
+    for location, message in texts.items():
+        loaded.add(location, message)
+    return validated
+
+
+_STRICT_KINDS = {"int_type": "an integer", "float_type": "a number", "bool_type": "true or false"}
+YAML_11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
+
+
+def _text_for_number(
+    model: type[BaseModel], data: object, path: KeyPath, loaded: LoadedYaml
+) -> dict[KeyPath, str]:
+    """Where `data` gives a string (or a number for a boolean) that only lax mode would take.
+
+    Found by validating again in strict mode and keeping its type errors on strings, on
+    booleans given for numbers and on anything but true/false for a boolean (a float for an
+    integer stays fine: JSON Schema's integer is 2.0 too). A text from ${VAR} is exempt: the
+    environment has only text."""
+    try:
+        model.model_validate(data, strict=True)
+    except ValidationError as exc:
+        errors = exc.errors()
+    else:
+        return {}
+    found: dict[KeyPath, str] = {}
+    for error in errors:
+        kind = _STRICT_KINDS.get(error["type"])
+        value = error["input"]
+        if kind is None or not _taken_only_by_lax_mode(kind, value):
+            continue
+        where = _place_of(data, error["loc"], value)
+        if where is None or (*path, *where) in loaded.from_environment:
+            continue
+        found[(*path, *where)] = _wrong_type(kind, value, loaded, (*path, *where))
+    return found
+
+
+def _taken_only_by_lax_mode(kind: str, value: object) -> bool:
+    """A strict-mode type error JSON Schema makes too: any non-boolean for a boolean, a string
+    or a boolean for a number (not 2.0 for an integer: JSON Schema's integer takes it)."""
+    if kind == _STRICT_KINDS["bool_type"]:
+        return not isinstance(value, bool)
+    return isinstance(value, str | bool)
+
+
+def _written_keys(data: object, loc: tuple[str | int, ...]) -> KeyPath:
+    """`loc` with each mapping key that is no string as YAML writes it: a key `true:` or `1:`
+    is named `true` or `1` in the message (and found at its line), not `[1]` like a list item."""
+    written: list[str | int] = []
+    for part in loc:
+        if isinstance(data, Mapping) and part in data:
+            data = data[part]
+            part = part if isinstance(part, str) else _yaml_text(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            data = None
+        written.append(part)
+    return tuple(written)
+
+
+def _yaml_text(value: object) -> str:
+    """A scalar as YAML writes it: `true`, `null`, `1.5`."""
+    if value is None:
+        return "null"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _place_of(data: object, loc: tuple[str | int, ...], value: object) -> KeyPath | None:
+    """The path in `data` of the value a pydantic error `loc` names; parts that are no key or
+    index there (a union member's tag such as `int`) are skipped. None unless the value found
+    there is the one the error was about."""
+    found: list[str | int] = []
+    for part in loc:
+        in_mapping = isinstance(data, Mapping) and part in data
+        if not in_mapping and not (
+            isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        ):
+            continue
+        data = data[part]  # type: ignore[index]
+        found.append(_yaml_text(part) if in_mapping and not isinstance(part, str) else part)
+    return tuple(found) if data is value else None
+
+
+def _wrong_type(kind: str, value: object, loaded: LoadedYaml, path: KeyPath) -> str:
+    if not isinstance(value, str):
+        return f"expected {kind}, got {value!r}"
+    message = f"expected {kind}, got the string {value!r}"
+    if kind == "true or false" and value.lower() in YAML_11_BOOLEANS:
+        return f"{message} (YAML 1.2 reads yes, no, on and off as text: write true or false)"
+    if loaded.quoted(path):
+        return f"{message} (the quotes make it text: remove them)"
+    return f"{message} (YAML 1.2 reads it as text)"
 
 
 def _keys_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:

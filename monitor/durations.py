@@ -10,7 +10,11 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
+_BLANK = " \t\r\n"
+"""What may surround a duration in quotes (`" 2s "`); ASCII only, like the digits (`\\d` and
+str.strip() would take `٣s` and a no-break space), so the schema's pattern says the same."""
+_SEXAGESIMAL = re.compile(r"[0-9]+(?::[0-9]+){1,2}")
 MAX_DURATION = 365 * 86400.0
 """Longer waits overflow the platform's timers (threading's TIMEOUT_MAX), and no interval,
 timeout or window a monitor needs is longer than a year."""
@@ -25,11 +29,13 @@ def parse_duration(value: object, allow_zero: bool = False) -> float:
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
-        text = value.strip()
+        text = value.strip(_BLANK)
         body = text.removeprefix("-")  # read, so that `-1s` is told it must be positive
         parts = _PART.findall(body)
         if not body or "".join(n + u for n, u in parts) != body:
-            raise ValueError(f"expected a duration like 250ms, 2s, 1m30s, 1h or 1d, got {value!r}")
+            raise ValueError(
+                f"expected a duration like 250ms, 2s, 1m30s, 1h or 1d, got {value!r}{_sexagesimal_hint(text)}"
+            )
         sign = -1.0 if text.startswith("-") else 1.0
         seconds = sign * sum(float(number) * _UNITS[unit] for number, unit in parts)
     else:
@@ -43,11 +49,27 @@ def parse_duration(value: object, allow_zero: bool = False) -> float:
     return seconds
 
 
-def _schema(minimum: dict[str, float]) -> WithJsonSchema:
+def _sexagesimal_hint(text: str) -> str:
+    """YAML 1.1 read `1:30` as 90 (base 60); YAML 1.2, which monitor reads, as text."""
+    if not _SEXAGESIMAL.fullmatch(text):
+        return ""
+    numbers = [int(n) for n in text.split(":")]
+    written = "".join(
+        f"{n}{unit}" for n, unit in zip(numbers, ("h", "m", "s")[-len(numbers) :], strict=True) if n
+    )
+    return f" (for {text} write {written})" if written else ""
+
+
+def _schema(minimum: dict[str, float], *, zero: bool) -> WithJsonSchema:
+    """The JSON Schema of a duration, for `monitor schema`. Positive durations' text must hold
+    a digit 1-9 (`0s` and `0.0m` are zero). What a pattern cannot add up (`400d` is over the
+    365d limit, `5ms` under an interval's 10ms) only `monitor check` finds."""
+    blank = f"[{_BLANK.encode('unicode_escape').decode()}]*"
+    nonzero = "" if zero else "(?=[^1-9]*[1-9])"
     return WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?(ms|s|m|h|d))+\s*$"},
+                {"type": "string", "pattern": f"^{blank}{nonzero}(?:{_PART.pattern})+{blank}$"},
                 {"type": "number", "maximum": MAX_DURATION, **minimum},
             ],
             "description": "A duration: 250ms, 2s, 1m30s, 1h, 1d (a bare number is seconds).",
@@ -71,7 +93,7 @@ Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
-    _schema({"exclusiveMinimum": 0}),
+    _schema({"exclusiveMinimum": 0}, zero=False),
 ]
 """A pydantic field type: seconds as a float, written in config as `2s`."""
 
@@ -79,7 +101,7 @@ Hold = Annotated[
     float,
     BeforeValidator(functools.partial(parse_duration, allow_zero=True)),
     PlainSerializer(format_duration, return_type=str),
-    _schema({"minimum": 0}),
+    _schema({"minimum": 0}, zero=True),
 ]
 """A duration that may be zero: how long a condition must hold (an alert's `for`)."""
 
@@ -94,5 +116,5 @@ def _often_enough(seconds: float) -> float:
     return seconds
 
 
-Interval = Annotated[Duration, AfterValidator(_often_enough)]
+Interval = Annotated[Duration, AfterValidator(_often_enough), _schema({"minimum": MIN_INTERVAL}, zero=False)]
 """How often something repeats (a source's interval, the dashboard's refresh): at least 10ms."""

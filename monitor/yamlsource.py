@@ -7,8 +7,10 @@ on the nodes, so a missing variable is reported at the place it is used.
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -19,24 +21,39 @@ _ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Path = tuple[str | int, ...]
 SELF_REFERENCE = "an alias refers to the anchor it is inside of: the value would be infinite"
 MAX_EXPANDED_VALUES = 100_000
-"""The most values (scalars, lists and mappings, keys included) a config may hold once every
-alias in it is expanded.
+"""The most values (scalars, lists and mappings, keys included) a config file may hold, every
+alias in it counted as expanded: a limit on the size of every config, not only on aliases.
 
 An alias repeats the whole value of its anchor, so anchors made of aliases of anchors multiply:
 nine levels of ten aliases (a "billion laughs") stand for a billion values in a file of a few
 hundred bytes, and building, substituting and validating them would take hours and all the
 memory, at start or at a reload of a file someone else may have edited. A real dashboard config
-holds a few hundred values; the limit is far above that, and a config at the limit still
-loads in a fraction of a second (1,000 sources sharing 45 labels through an alias: 0.2 s)."""
+holds a few hundred to a few thousand values; 100,000 is 20,000 sources of five values, each
+source a poller thread, far past what one process should run. PyYAML reads about 35,000 values
+a second (the 20,000 sources take 3 s to check), so a higher limit would only make a start, a
+reload or a mistake slower: the message says to split the sources between processes instead.
+A config at the limit built with aliases loads in a fraction of a second (1,000 sources sharing
+45 labels through an alias: 0.2 s)."""
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
-YAML_12_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
-"""A float of the YAML 1.2 core schema (`1e9`, `2.5E-3`, `.5`), infinities and NaN aside.
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+YAML_12_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+YAML_12_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+YAML_12_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+YAML_12_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+"""The implicit scalars of the YAML 1.2 core schema, which editors' YAML language servers read
+and validate config.yaml with (against `monitor schema`); monitor must read the file as they do.
 
-PyYAML implements YAML 1.1, where a float needs a dot and a signed exponent: `10e9` and `1e-3`
-are strings there. Editors' YAML language servers speak YAML 1.2, and validate config.yaml
-against `monitor schema` as numbers; monitor must read the file as they do."""
+PyYAML implements YAML 1.1, where `yes`, `no`, `on`, `off`, `y` and `n` are booleans (a label
+`country: NO` became False), `1:30` is 90 (sexagesimal), `10_000` an integer, `017` octal,
+`2024-01-01` a date, and `10e9` a string (a float needed a dot). Only these forms are numbers,
+booleans or null here; everything else unquoted is a string."""
 REDACTED = "***"
 MIN_REDACTED_LENGTH = 3
 """Environment values shorter than this are left in messages, as the pollers' redactor does:
@@ -84,6 +101,10 @@ class LoadedYaml:
     secrets: set[str] = field(default_factory=set)
     settled: set[Path] = field(default_factory=set)
     """Paths already reported (a missing ${VAR}): later errors there would only repeat it."""
+    from_environment: set[Path] = field(default_factory=set)
+    """Paths of the texts that took a value from ${VAR}: the environment holds only text, so a
+    number or boolean given as `${PORT}` is read from its text (`port: 80` in the file is a
+    number, and `port: "80"` an error)."""
 
     def problem(self, path: Path, message: str, *, at_key: bool = False) -> Problem:
         """Build a Problem positioned at the node for `path` (or its nearest ancestor).
@@ -109,6 +130,11 @@ class LoadedYaml:
             return
         self.problems.append(self.problem(path, message, at_key=at_key))
 
+    def quoted(self, path: Path) -> bool:
+        """Whether the value at `path` is a quoted scalar ('10', "yes")."""
+        node = self._node(path, at_key=False)
+        return isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
+
     def line_of(self, path: Path) -> int:
         node = self._node(path, at_key=False)
         return node.start_mark.line + 1 if node is not None else 1
@@ -131,15 +157,18 @@ class LoadedYaml:
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML's SafeLoader, remembering where each alias is written, reading YAML 1.2 floats.
+    """PyYAML's SafeLoader reading the YAML 1.2 core schema, remembering where each alias is.
 
     Composing resolves an alias to the very node of its anchor, so the alias's own position is
     lost; a problem about an alias (it expands too far, or it is inside its own anchor) should
     point at the alias, not at the anchor it names.
 
-    The float resolver (YAML_12_FLOAT) is added to this class only (PyYAML copies the resolver
-    table into the class it is added to), so yaml.safe_load elsewhere is unchanged. Resolvers
-    are tried in the order they were added: a plain integer is still an int."""
+    The class starts from an empty resolver table (PyYAML copies the table into the class it is
+    added to, so yaml.safe_load elsewhere is unchanged) and gets the YAML 1.2 core resolvers,
+    plus `<<` merge keys, which configs use to share a source's keys. The safety is SafeLoader's:
+    only plain data is constructed, and explicit tags such as !!python/object are refused."""
+
+    yaml_implicit_resolvers: typing.ClassVar[dict] = {}
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -152,13 +181,85 @@ class _Loader(yaml.SafeLoader):
             self.aliases[(id(parent), len(parent.value), index is None)] = (event.anchor, event.start_mark)
         return super().compose_node(parent, index)
 
+    def construct_yaml_bool(self, node: yaml.ScalarNode) -> bool:
+        return self._core_scalar(node, YAML_12_BOOL, "a boolean (true or false)").lower() == "true"
 
-_Loader.add_implicit_resolver(_FLOAT_TAG, YAML_12_FLOAT, list("-+.0123456789"))
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        text = self._core_scalar(node, YAML_12_INT, "an integer")
+        if text.startswith(("0o", "0x")):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        return int(text)  # decimal: YAML 1.2 reads `017` as 17, not as octal
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        text = self._core_scalar(node, YAML_12_FLOAT, "a number").lower()
+        if text.endswith(".inf"):
+            return -math.inf if text.startswith("-") else math.inf
+        return math.nan if text == ".nan" else float(text)
+
+    def _core_scalar(self, node: yaml.ScalarNode, form: re.Pattern[str], kind: str) -> str:
+        """The scalar's text, checked against its YAML 1.2 form: an explicit tag (`!!int 1_000`,
+        `!!bool yes`) must not bring back the YAML 1.1 forms."""
+        text = self.construct_scalar(node)
+        if not form.match(text):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{text!r} is not {kind} in YAML 1.2", node.start_mark
+            )
+        return text
+
+
+for _tag, _form, _first in (
+    (_BOOL_TAG, YAML_12_BOOL, "tTfF"),
+    (_INT_TAG, YAML_12_INT, "-+0123456789"),
+    (_FLOAT_TAG, YAML_12_FLOAT, "-+.0123456789"),
+    (_NULL_TAG, YAML_12_NULL, ["~", "n", "N", ""]),
+    (_MERGE_TAG, re.compile(r"^(?:<<)$"), "<"),
+):
+    _Loader.add_implicit_resolver(_tag, _form, list(_first))
+for _tag, _construct in (
+    (_BOOL_TAG, _Loader.construct_yaml_bool),
+    (_INT_TAG, _Loader.construct_yaml_int),
+    (_FLOAT_TAG, _Loader.construct_yaml_float),
+):
+    _Loader.add_constructor(_tag, _construct)
+
+
+_UTF16_32_MARKS = (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\xfe\xff", b"\xff\xfe")
+
+
+def decode_utf8(raw: bytes, file: str) -> str | Problem:
+    """The file's text, or a Problem at the line and column of its first byte that is not UTF-8.
+
+    Python's own error gives a byte offset ("position 22") that no editor can go to. A file
+    saved as UTF-16 or UTF-32 (as Windows PowerShell's `>` writes) is told so at 1:1, since all
+    of it is unreadable, not only that byte."""
+    if raw.startswith(_UTF16_32_MARKS):
+        encoding = "UTF-32" if raw.startswith(_UTF16_32_MARKS[:2]) else "UTF-16"
+        message = f"the file is {encoding} (it starts with a byte order mark); save it as UTF-8"
+        return Problem(file, 1, 1, "", message)
+    nul = raw.find(b"\x00")  # valid UTF-8, but never in YAML: UTF-16 without a byte order mark
+    if nul >= 0:
+        message = "byte 0x00 is not allowed: is the file UTF-16 or UTF-32? save it as UTF-8"
+        return _problem_at_byte(raw, nul, file, message)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = (
+            f"not UTF-8: byte 0x{raw[exc.start]:02X} cannot be read; save the file as UTF-8 "
+            "(bytes like this one come from Latin-1 or Windows-1252)"
+        )
+        return _problem_at_byte(raw, exc.start, file, message)
+
+
+def _problem_at_byte(raw: bytes, offset: int, file: str, message: str) -> Problem:
+    """A Problem at the line and column (in characters, as editors count) of byte `offset`."""
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    column = len(raw[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return Problem(file, raw.count(b"\n", 0, offset) + 1, column, "", message)
 
 
 def load_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) -> LoadedYaml:
-    """Parse with PyYAML's SafeLoader (what yaml.safe_load uses) plus YAML 1.2 floats,
-    substituting ${VAR}.
+    """Parse with PyYAML's SafeLoader (what yaml.safe_load uses) reading YAML 1.2's core
+    schema, substituting ${VAR}.
 
     Every YAML error becomes a positioned Problem: a control character (reported by PyYAML
     as an offset), a syntax error, and a tag SafeLoader refuses such as !!python/object.
@@ -261,8 +362,10 @@ def _measure(
                     node,
                     None,
                     path,
-                    f"this config holds more than {MAX_EXPANDED_VALUES:,} values{expanded} "
-                    f"(limit {MAX_EXPANDED_VALUES:,})",
+                    f"this config file holds more than {MAX_EXPANDED_VALUES:,} values{expanded}; a config "
+                    f"may hold at most {MAX_EXPANDED_VALUES:,} in all (every key, value, list and mapping "
+                    "counts): split its sources between several monitor processes, each with its own "
+                    "config file and exporter.listen",
                 )
             )
         inside.add(id(node))
@@ -298,23 +401,26 @@ def _check_nodes(
     result: LoadedYaml,
     environ: Mapping[str, str],
     cycles: set[_Edge],
-    substituted: dict[int, tuple[str, ...]],
+    substituted: dict[int, tuple[tuple[str, ...], bool]],
 ) -> None:
     """Substitute environment references and catch duplicate keys PyYAML would hide.
 
     An alias shares its anchor's nodes, so a scalar reached again is substituted only once
     (`$${X}` must not become $X's value at its second use); the variables it lacks are
-    reported at every path it is used at. Aliases in `cycles` (inside their own anchor, already
-    reported) are not followed.
+    reported at every path it is used at, and each path of a text that used a variable is
+    remembered. Aliases in `cycles` (inside their own anchor, already reported) are not followed.
     """
     if isinstance(node, yaml.ScalarNode):
         if node.tag == _STR_TAG:
-            missing = substituted.get(id(node))
-            if missing is None:
-                missing = ()
+            known = substituted.get(id(node))
+            if known is None:
+                missing, used = (), False
                 if "$" in node.value:
-                    node.value, missing = _substitute(node.value, result, environ)
-                substituted[id(node)] = missing
+                    node.value, missing, used = _substitute(node.value, result, environ)
+                known = substituted[id(node)] = (missing, used)
+            missing, used = known
+            if used:
+                result.from_environment.add(path)
             for name in missing:
                 message = f"environment variable {name!r} is not set"
                 result.problems.append(problem_at(result.file, node.start_mark, path, message))
@@ -335,15 +441,21 @@ def _check_nodes(
                 _check_nodes(value_node, (*path, key), result, environ, cycles, substituted)
 
 
-def _substitute(text: str, result: LoadedYaml, environ: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
-    """Replace `${VAR}` by its value and `$$` by `$`; return the text and the variables not set
-    (replaced by nothing: the caller reports them where the text is used)."""
+def _substitute(
+    text: str, result: LoadedYaml, environ: Mapping[str, str]
+) -> tuple[str, tuple[str, ...], bool]:
+    """Replace `${VAR}` by its value and `$$` by `$`; return the text, the variables not set
+    (replaced by nothing: the caller reports them where the text is used) and whether any
+    variable was referred to."""
     missing: list[str] = []
+    used = False
 
     def replace(match: re.Match[str]) -> str:
+        nonlocal used
         name = match.group(1)
         if name is None:
             return "$"
+        used = True
         if name not in environ:
             missing.append(name)
             return ""
@@ -352,4 +464,4 @@ def _substitute(text: str, result: LoadedYaml, environ: Mapping[str, str]) -> tu
             result.secrets.add(value)
         return value
 
-    return _ENV_REFERENCE.sub(replace, text), tuple(missing)
+    return _ENV_REFERENCE.sub(replace, text), tuple(missing), used

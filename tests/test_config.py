@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.config import DEFAULT_LISTEN, ConfigError, default_config_text, load_config, parse_config
+from monitor.config import (
+    DEFAULT_LISTEN,
+    ConfigError,
+    default_config_text,
+    load_config,
+    parse_config,
+    parse_listen,
+)
 from monitor.registry import Registry
 from monitor.yamlsource import load_yaml
 from tests.conftest import REPO, require_binary
@@ -120,7 +127,7 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         "sources:\n  - name: a b\n    collector: scripted\n",
-        ["c.yaml:2:11: sources[0].name: 'a b' may contain only letters, digits, '_' and '-'"],
+        ["c.yaml:2:11: sources[0].name: 'a b' may contain only ASCII letters, digits, '_' and '-'"],
         id="bad-source-name",
     ),
     pytest.param(
@@ -679,3 +686,67 @@ def test_an_alert_may_fire_at_once_with_for_0_as_documented() -> None:
     assert problems(
         "sources: [{name: a, collector: scripted}]\nalerts: [{name: A, source: a, condition: down, for: -1s}]\n"
     ) == ["c.yaml:2:53: alerts[0].for: a duration must be zero or more, got '-1s'"]
+
+
+@pytest.mark.parametrize(
+    ("listen", "host", "port"),
+    [
+        ("127.0.0.1:9813", "127.0.0.1", 9813),
+        ("0.0.0.0:0", "0.0.0.0", 0),
+        ("localhost:80", "localhost", 80),
+        ("metrics-1.example.com:65535", "metrics-1.example.com", 65535),
+        ("[::1]:9813", "::1", 9813),
+        ("[::]:9813", "::", 9813),
+        ("[::ffff:10.0.0.1]:1", "::ffff:10.0.0.1", 1),
+        ("[fe80::1%eth0]:9813", "fe80::1%eth0", 9813),
+    ],
+)
+def test_listen_addresses_monitor_can_bind(listen: str, host: str, port: int) -> None:
+    assert parse_listen(listen) == (host, port)
+
+
+@pytest.mark.parametrize(
+    ("listen", "why"),
+    [
+        ("localhost", ""),
+        (":80", ""),
+        ("127.0.0.1:٣", ": the port must be a number written in the digits 0-9"),
+        ("127.0.0.1: 80", ": the port must be a number written in the digits 0-9"),
+        ("127.0.0.1:99999", ": the port must be 0 to 65535"),
+        ("host name:80", ": 'host name' is not a host name or an IP address"),
+        ("café:80", ": 'café' is not a host name or an IP address"),
+        ("127.0.0.256:80", ": '127.0.0.256' is not a host name or an IP address"),
+        ("-lead.example:80", ": '-lead.example' is not a host name or an IP address"),
+        ("[::1:80", ": '[::1' is not an IPv6 address in brackets like [::1]"),
+        ("[1:2:3:4:5:6:7:8:9]:80", ": '[1:2:3:4:5:6:7:8:9]' is not an IPv6 address in brackets like [::1]"),
+        ("::1:80", ": write an IPv6 address in brackets, like [::1]:80"),
+    ],
+)
+def test_listen_addresses_that_would_fail_at_start_fail_check(listen: str, why: str) -> None:
+    """int() reads '٣' as 3, and a host with a space or an open bracket passed `monitor check`."""
+    with pytest.raises(ValueError) as caught:
+        parse_listen(listen)
+    assert str(caught.value) == f"expected HOST:PORT such as {DEFAULT_LISTEN}, got {listen!r}{why}"
+    text = f"exporter: {{listen: {json.dumps(listen)}}}\nsources: [{{name: a, collector: scripted}}]\n"
+    assert problems(text) == [f"c.yaml:1:20: exporter.listen: {caught.value}"]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("café", "'café' may contain only ASCII letters, digits, '_' and '-'"),
+        ('"a\\n"', "'a\\n' may contain only ASCII letters, digits, '_' and '-'"),  # `$` matches before \n
+        ("''", "a source name must not be empty"),
+    ],
+)
+def test_a_source_name_is_ascii_and_not_empty(name: str, message: str) -> None:
+    assert problems(f"sources:\n  - {{name: {name}, collector: scripted}}\n") == [
+        f"c.yaml:2:12: sources[0].name: {message}"
+    ]
+
+
+def test_a_duration_is_written_in_ascii_digits() -> None:
+    assert problems("interval: ٣s\nsources: [{name: a, collector: scripted}]\n") == [
+        "c.yaml:1:11: interval: expected a duration like 250ms, 2s, 1m30s, 1h or 1d, got '٣s'"
+    ]
+    assert config_of("interval: ' 2s '\nsources: [{name: a, collector: scripted}]\n").interval == 2.0

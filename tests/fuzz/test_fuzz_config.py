@@ -3,11 +3,13 @@ has a position (file:line:col). Never a traceback, whatever the file holds."""
 
 from __future__ import annotations
 
+import ipaddress
+
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.config import Config, ConfigError, parse_config
+from monitor.config import Config, ConfigError, parse_config, parse_listen
 from monitor.registry import Registry
 from monitor.yamlsource import Problem
 
@@ -158,3 +160,47 @@ def test_python_tags_are_rejected_with_a_position() -> None:
         assert "python/object" in str(exc)
     else:
         raise AssertionError("a python tag was accepted")
+
+
+def accepts(listen: str) -> bool:
+    try:
+        parse_listen(listen)
+    except ValueError:
+        return False
+    return True
+
+
+def is_ip(text: str, version: type[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> bool:
+    try:
+        version(text)
+    except ValueError:
+        return False
+    return True
+
+
+@FUZZ
+@given(st.ip_addresses(v=6), st.integers(0, 65535))
+def test_every_form_of_an_ipv6_address_is_a_listen_host(address: ipaddress.IPv6Address, port: int) -> None:
+    for form in (address.compressed, address.exploded):
+        assert parse_listen(f"[{form}]:{port}") == (form, port)
+
+
+@FUZZ
+@given(
+    st.one_of(
+        st.text(alphabet="0129afAF:.", max_size=45),
+        st.lists(
+            st.sampled_from(["", "0", "1", "ffff", "FfFf", "12345", "g", "1.2.3.4", "256.1.1.1"]), max_size=10
+        ).map(":".join),
+    )
+)
+def test_a_bracketed_host_is_what_python_takes_for_an_ipv6_address(text: str) -> None:
+    """LISTEN's IPv6 part is one regex (so `monitor schema` can hold it): it must agree with
+    the ipaddress module, including `::`, and an IPv4 address as the last 32 bits."""
+    assert accepts(f"[{text}]:80") == is_ip(text, ipaddress.IPv6Address)
+
+
+@FUZZ
+@given(st.text(alphabet="0123456789.", max_size=17))
+def test_a_host_of_digits_and_dots_is_an_ipv4_address(text: str) -> None:
+    assert accepts(f"{text}:80") == is_ip(text, ipaddress.IPv4Address)
