@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import psutil
-import yaml
 
 from monitor.config import DEFAULT_LISTEN, parse_listen
+from monitor.yamlsource import load_yaml
 
 RELOAD_WAIT = 10.0
 EXIT_NOT_RUNNING = 1
@@ -98,8 +98,8 @@ def listen_of(config_path: str | None) -> str:
     process even when the new config is invalid (the process then reports why)."""
     path = Path(config_path or "config.yaml")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        listen = data["exporter"]["listen"]
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path)).data  # YAML 1.2, as monitor reads it
+        listen = data["exporter"]["listen"]  # type: ignore[index]
         parse_listen(listen)
         return listen
     except Exception:  # noqa: BLE001 - any unreadable or odd file means the default address
