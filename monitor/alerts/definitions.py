@@ -127,7 +127,7 @@ class LabelMatcher(_Frozen):
 
 
 def _label_name(name: str) -> str:
-    if not LABEL_NAME.match(name):
+    if not LABEL_NAME.fullmatch(name):
         raise ValueError(f"{name!r} is not a valid label name")
     return name
 
@@ -217,7 +217,7 @@ class AlertSettings(_Frozen):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        if not ALERT_NAME.match(value):
+        if not ALERT_NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid alert name (letters, digits and '_', like HighCPU)")
         return value
 
@@ -226,7 +226,7 @@ class AlertSettings(_Frozen):
     def _valid_summary(cls, value: str) -> str:
         for field in PLACEHOLDER.findall(value):
             label = field.removeprefix("labels.")
-            if field not in TEMPLATE_FIELDS and not (label != field and LABEL_NAME.match(label)):
+            if field not in TEMPLATE_FIELDS and not (label != field and LABEL_NAME.fullmatch(label)):
                 raise ValueError(
                     f"unknown placeholder {{{{ {field} }}}}; use {', '.join(TEMPLATE_FIELDS)} or labels.NAME"
                 )
