@@ -754,5 +754,7 @@ def test_a_duration_is_written_in_ascii_digits() -> None:
 
 def test_an_alert_name_with_a_trailing_newline_is_refused() -> None:
     """`$` matches before a final newline: `name: "High\\n"` passed and reached Prometheus."""
-    text = 'sources: [{name: a, collector: scripted}]\nalerts: [{name: "High\\n", source: a, condition: down}]\n'
+    text = (
+        'sources: [{name: a, collector: scripted}]\nalerts: [{name: "High\\n", source: a, condition: down}]\n'
+    )
     assert [p.split(": ", 2)[:2] for p in problems(text)] == [["c.yaml:2:17", "alerts[0].name"]]
