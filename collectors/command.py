@@ -217,7 +217,7 @@ class CommandCollector(Collector[CommandOptions]):
             raise CollectError(f"expected a JSON object on stdout, got {type(document).__name__}")
         for name, value in _flatten(document, ""):
             number = json_number(value)
-            if number is None or not METRIC_NAME.match(name):
+            if number is None or not METRIC_NAME.fullmatch(name):
                 ctx.error(f"{name}: not a usable metric name and number ({str(value)[:30]!r})")
                 continue
             help = f"'{name}' from the command's JSON output, no type given"

@@ -40,7 +40,7 @@ _SAMPLE_LINE_NAME = re.compile(r"\n[ \t]*([^#{\s][^{\s]*)")
 
 def check_metric_name(name: str, reserved_prefix: str | None = None) -> str:
     """For config validators: a metric name a user chose, outside the collector's own prefix."""
-    if not METRIC_NAME.match(name):
+    if not METRIC_NAME.fullmatch(name):
         raise ValueError(f"{name!r} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
     if reserved_prefix and name.startswith(reserved_prefix):
         raise ValueError(f"{name!r}: the {reserved_prefix} prefix is the collector's own")
@@ -74,7 +74,7 @@ def exported_labels(labels: Mapping[str, str], own: Mapping[str, str] | None = N
 
 
 def valid_label_names(names: tuple[str, ...]) -> bool:
-    return all(LABEL_NAME.match(name) and not name.startswith("__") for name in names)
+    return all(LABEL_NAME.fullmatch(name) and not name.startswith("__") for name in names)
 
 
 def name_filter(include: list[str], exclude: list[str]) -> re.Pattern[str] | None:
@@ -245,7 +245,7 @@ class ExpositionParser:
             family_specs = record.specs
             for sample in family.samples:
                 name, labels = sample.name, sample.labels
-                if name not in family_specs and not METRIC_NAME.match(name):
+                if name not in family_specs and not METRIC_NAME.fullmatch(name):
                     skipped += 1
                     continue
                 if labels:

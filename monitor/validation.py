@@ -53,10 +53,10 @@ def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
             raise InvalidDeclaration(
                 f"collector {collector!r}: metrics holds {_short(spec)}, not a MetricSpec"
             )
-        if not isinstance(spec.name, str) or not METRIC_NAME.match(spec.name):
+        if not isinstance(spec.name, str) or not METRIC_NAME.fullmatch(spec.name):
             raise InvalidDeclaration(f"{where}: not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
         for label in spec.labels:
-            if not isinstance(label, str) or not LABEL_NAME.match(label) or label.startswith("__"):
+            if not isinstance(label, str) or not LABEL_NAME.fullmatch(label) or label.startswith("__"):
                 raise InvalidDeclaration(f"{where} with invalid label name {_short(label)}")
             if label in RESERVED_LABELS:
                 raise InvalidDeclaration(f"{where} with the reserved label {label!r}")
@@ -163,7 +163,7 @@ class SampleValidator:
 
     def _check_name(self, sample: Sample, index: int, ctx: CollectContext | None) -> bool:
         """False when the name is valid but not declared: the sample is dropped, not fatal."""
-        if not isinstance(sample.name, str) or not METRIC_NAME.match(sample.name):
+        if not isinstance(sample.name, str) or not METRIC_NAME.fullmatch(sample.name):
             raise InvalidSample(
                 f"item {index} has invalid metric name {_short(sample.name)}; "
                 "names match [a-zA-Z_:][a-zA-Z0-9_:]*"
@@ -193,7 +193,7 @@ class SampleValidator:
         """The label names, once checked valid; raise InvalidSample otherwise."""
         names = [name for name, _ in sample.labels]
         for name, value in sample.labels:
-            if not isinstance(name, str) or not LABEL_NAME.match(name) or name.startswith("__"):
+            if not isinstance(name, str) or not LABEL_NAME.fullmatch(name) or name.startswith("__"):
                 raise InvalidSample(f"sample {sample.name!r} has invalid label name {_short(name)}")
             if name in RESERVED_LABELS:
                 raise InvalidSample(f"sample {sample.name!r} uses the reserved label {name!r}")

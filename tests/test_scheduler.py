@@ -127,6 +127,8 @@ def test_failure_health_carries_error_retry_time_and_keeps_last_values() -> None
         ([Sample("v", None)], "has value None of type NoneType"),
         ([{"name": "v"}], "item 0 is a dict, not a Sample"),
         ([Sample("bad name", 1.0)], "invalid metric name 'bad name'"),
+        ([Sample("line_end\n", 1.0)], "invalid metric name 'line_end\\n'"),  # `$` matched before \n
+        ([Sample("v", 1.0, {"l\n": "x"})], "invalid label name 'l\\n'"),
         ([Sample("v", 1.0, {"bad-label": "x"})], "invalid label name 'bad-label'"),
         ([Sample("v", 1.0, {"source": "x"})], "uses the reserved label 'source'"),
         ([1.5], "item 0 is a float, not a Sample"),
