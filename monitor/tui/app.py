@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import ClassVar, TypedDict
+from typing import ClassVar, TypedDict, TypeVar
 
 from textual.app import App, InvalidThemeError, SystemCommand
 from textual.binding import Binding, BindingType
@@ -44,6 +44,8 @@ from monitor.tui.overview import OverviewScreen
 DARK, LIGHT = "textual-dark", "textual-light"
 MAX_NOTIFICATIONS_PER_TICK = 3
 TERMINAL_CHECK_PERIOD = 1.0
+ScreenT = TypeVar("ScreenT", bound=Screen)
+
 RELOAD_HELP = Binding("r", "reload_config", "Reload", tooltip="Reload the config file, as SIGHUP does")
 """For the help screen: `r` is bound per app in from_runtime, where there is a config to reload."""
 ALERTS_HELP = Binding(
@@ -302,11 +304,29 @@ class MonitorApp(App[int]):
         self.redraw()
 
     def open_detail(self, source: str) -> None:
-        self.push_screen(DetailScreen(source))
+        """A detail screen already open further down (detail, `c`, then the palette's "Detail:
+        web") is gone back to and shows `source`: one detail screen at a time."""
+        screen = self._back_to(DetailScreen)
+        if screen is None:
+            self.push_screen(DetailScreen(source))
+        else:
+            screen.show_source(source)
 
     def _open(self, screen_type: type[Screen], make: Callable[[], Screen]) -> None:
-        if not isinstance(self.screen, screen_type):
+        """Open the screen, or go back to it when it is already open further down (`c`, `l`,
+        `c`): screens have fixed ids, and a second copy in the stack crashed the app."""
+        if self._back_to(screen_type) is None:
             self.push_screen(make())
+
+    def _back_to(self, screen_type: type[ScreenT]) -> ScreenT | None:
+        """Pop the screens above the open one of `screen_type` and return it; None if none is open."""
+        stack = self.screen_stack
+        found = next((i for i, screen in enumerate(stack) if isinstance(screen, screen_type)), None)
+        if found is None:
+            return None
+        for _ in range(len(stack) - found - 1):
+            self.pop_screen()
+        return stack[found]  # type: ignore[return-value]  # isinstance checked above
 
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused

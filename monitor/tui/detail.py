@@ -79,6 +79,13 @@ class DetailScreen(DashboardScreen):
 
         self.chart = PlotextPlot(id="chart")
 
+    def show_source(self, source: str) -> None:
+        """Show another source's series, keeping the window and the sort."""
+        self.source_name = source
+        self._drawn = self._charted = None
+        self.table.move_cursor(row=0)
+        self.dashboard.redraw()
+
     def body(self) -> ComposeResult:
         yield self.title_bar
         yield self.table

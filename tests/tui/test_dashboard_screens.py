@@ -314,3 +314,30 @@ async def test_long_series_names_are_cut_so_every_column_stays_on_screen(clock: 
         await pilot.pause(0.3)
         widths = [column.get_render_width(table) for column in table.columns.values()]
         assert sum(widths) <= table.size.width, widths
+
+
+async def test_opening_a_screen_already_open_further_down_goes_back_to_it(clock: Clock) -> None:
+    """`c`, `l`, `c` (or `?`, `l`, `?`) crashed the dashboard, exporter and all, with
+    DuplicateIds: a second copy of a screen was pushed over the first."""
+    from monitor.tui.costs import CostScreen
+    from monitor.tui.detail import DetailScreen
+
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c", "l", "c")
+        await pilot.pause()
+        assert isinstance(app.screen, CostScreen) and len(app.screen_stack) == 2
+        await pilot.press("question_mark", "l", "question_mark")
+        await pilot.pause()
+        assert [s.id for s in app.screen_stack][1:] == ["costs", "help"]
+
+        await pilot.press("escape", "escape")
+        await open_detail(pilot, app, "host")
+        await pilot.press("c")
+        await pilot.pause()
+        app.open_detail("web")  # what the palette's "Detail: web" does
+        await pilot.pause()
+        details = [s for s in app.screen_stack if isinstance(s, DetailScreen)]
+        assert app.screen is details[0] and len(details) == 1 and details[0].source_name == "web"
+        assert "http_requests_total" in [row[0] for row in table_rows(app)]  # web's series, not host's
+        assert app.is_running
