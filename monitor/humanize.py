@@ -80,6 +80,8 @@ def axis_scale(largest: float, unit: Unit = Unit.NONE) -> tuple[float, str]:
     if unit in UNIT_AXES:
         return 1.0, UNIT_AXES[unit]
     if unit is Unit.SECONDS:
+        if not largest:  # nothing to chart, or all zero: not "ns"
+            return 1.0, "s"
         for below, factor, suffix in TIME_AXES + TIME_AXES_LONG:
             if largest < below:
                 return factor, suffix

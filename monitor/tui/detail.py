@@ -51,6 +51,19 @@ def sort_rows(rows: list, column: str, reverse: bool) -> None:
     rows.sort(key=missing)
 
 
+def _cells(series: v.SeriesView, stats: v.WindowStats, now: float) -> list[str]:
+    """The current, min, max and mean columns. A timestamp's current value is the timestamp
+    itself (`never` for 0); its statistics are over its ages when collected (view.points)."""
+    if series.unit is not Unit.TIMESTAMP:
+        return [format_value(x, series.unit, rate=series.rate, now=now) for x in stats.numbers()]
+    ages = (stats.minimum, stats.maximum, stats.mean)
+    return [format_value(stats.current, Unit.TIMESTAMP, now=now), *(_ago(age) for age in ages)]
+
+
+def _ago(age: float) -> str:
+    return format_value(age) if math.isnan(age) else f"{format_age(age)} ago"
+
+
 class DetailScreen(DashboardScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "window('1')", "1m", tooltip="Window: the last minute"),
@@ -160,10 +173,7 @@ class DetailScreen(DashboardScreen):
         table.clear()
         for column in table.columns.values():  # widths from this fill's cells only
             column.content_width = len(column.label)
-        cells = [
-            [format_value(x, series.unit, rate=series.rate, now=source.time) for x in stats.numbers()]
-            for series, stats, _ in rows
-        ]
+        cells = [_cells(series, stats, source.time) for series, stats, _ in rows]
         # Long names are cut so that the value columns stay on screen, and with them the one
         # `s` may sort by; the chart's title gives the selected series in full.
         numbers = sum(
@@ -201,11 +211,10 @@ class DetailScreen(DashboardScreen):
         else:
             series, _, history = row
             # ±Inf has no place on an axis (and plotext fails on it): the table shows those.
-            finite = [(t, y) for t, y in history if math.isfinite(y)]
+            finite = [(t - source.time, y) for t, y in history if math.isfinite(y)]
             unit, what = series.unit, ""
-            if unit is Unit.TIMESTAMP:  # charted as the age the table shows, not as 1795590000
-                finite, unit, what = [(t, t - y) for t, y in finite], Unit.SECONDS, "age, "
-            finite = [(t - source.time, y) for t, y in finite]
+            if unit is Unit.TIMESTAMP:  # the history holds its ages (view.points)
+                unit, what = Unit.SECONDS, "age, "
             scale, unit_label = axis_scale(max((abs(y) for _, y in finite), default=0.0), unit)
             plt.title(f"{series.full_name}{' per second' if series.rate else ''} ({what}{unit_label})")
             plt.xlabel("seconds before the snapshot")

@@ -77,10 +77,10 @@ class WindowStats:
 
     @classmethod
     def of(cls, points: Points) -> WindowStats:
-        if not points:
-            return cls(math.nan, math.nan, math.nan, math.nan)
-        values = [v for _, v in points]
-        return cls(values[-1], min(values), max(values), sum(values) / len(values))
+        values = [v for _, v in points if not math.isnan(v)]  # a gap (a "never") is no value
+        if not values:
+            return cls(points[-1][1] if points else math.nan, math.nan, math.nan, math.nan)
+        return cls(points[-1][1], min(values), max(values), sum(values) / len(values))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -229,10 +229,14 @@ def source_visible(source: SourceData, text: str) -> bool:
 def points(
     store: MetricsStore, source: SourceData, view: SeriesView, since: float, until: float | None = None
 ) -> Points:
-    """The series' history in [since, until]; counters as per-second rates between points."""
+    """The series' history in [since, until]; counters as per-second rates between points; a
+    timestamp as its age when collected, the way its value is read (`12s ago`): charted or
+    averaged as Unix times, a sparkline would only climb and a mean would be a date."""
     raw = store.history(source.name, view.key, since - source.interval if view.rate else since)
     if until is not None:
         raw = [p for p in raw if p[0] <= until]
+    if view.unit is Unit.TIMESTAMP:
+        return [(t, t - y if y > 0 else math.nan) for t, y in raw]  # 0 is "never": no age
     if not view.rate:
         return raw
     return rates(raw)

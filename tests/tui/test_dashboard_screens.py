@@ -138,7 +138,12 @@ async def test_detail_chart_ticks_in_the_series_unit(clock: Clock) -> None:
         clock.now = end - 9 + i  # the store stamps each point with the clock's time
         store.publish("tiny", up(clock.now, i + 1), {("tiny_value", ()): 1e-300 * (1 + i % 3)})
         store.publish(
-            "stamp", up(clock.now, i + 1), {("stamp_last_success_timestamp_seconds", ()): clock.now - 5 - i}
+            "stamp",
+            up(clock.now, i + 1),
+            {
+                ("stamp_last_success_timestamp_seconds", ()): clock.now - 5 - i,
+                ("stamp_never_timestamp_seconds", ()): 0.0,
+            },
         )
     clock.now = end
     app = make_app(store, clock)
@@ -158,6 +163,10 @@ async def test_detail_chart_ticks_in_the_series_unit(clock: Clock) -> None:
         assert chart_title(app) == "stamp_last_success_timestamp_seconds (age, s)"
         ticks = [float(line.split("┤")[0]) for line in chart_text(app).splitlines() if "┤" in line]
         assert min(ticks) >= 4 and max(ticks) <= 15, ticks
+        # The table's statistics are over the same ages; 0 is "never", with no age at all.
+        rows = {row[0]: row[1:] for row in table_rows(app)}
+        assert rows["stamp_last_success_timestamp_seconds"] == ["14s ago", "5.0s ago", "14s ago", "9.5s ago"]
+        assert rows["stamp_never_timestamp_seconds"] == ["never", "–", "–", "–"]
 
 
 async def test_detail_window_switch_is_clamped_to_history(clock: Clock) -> None:
