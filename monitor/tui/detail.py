@@ -184,7 +184,8 @@ class DetailScreen(DashboardScreen):
         name_width = max(MIN_SERIES_WIDTH, width - numbers - PADDING - SCROLLBAR)
         for (series, _, _), row in zip(rows, cells, strict=True):
             labels = series.full_name.removeprefix(series.key[0])
-            table.add_row(v.fit_label(series.full_name, labels, name_width), *row, key=series.full_name)
+            name = v.fit_series(series.key[0], labels, name_width, prefix=f"{source.collector}_")
+            table.add_row(name, *row, key=series.full_name)
         if selected in self._rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
 

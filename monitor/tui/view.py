@@ -148,6 +148,32 @@ def fit_words(text: str, width: int) -> str:
     return fitted if cell_len(fitted) <= width else fit_middle(text, width)
 
 
+def fit_series(metric: str, labels: str, width: int, prefix: str = "") -> str:
+    """A series' full name in `width` cells for the detail table. A source's metrics share their
+    beginnings (`system_network_`, `system_disk_`) and differ towards the end (`receive_bytes`,
+    `transmit_bytes`), so a cut metric drops its collector `prefix` (the screen's title names
+    the collector) and keeps its end: cut at the end, four disk metrics all read
+    `system_disk_… {device="zram0"}`. The labels keep the room they need while the metric
+    keeps MIN_WORDS cells; past that, both are cut, the labels in their middle."""
+    if cell_len(metric) + cell_len(labels) <= width:
+        return metric + labels
+    metric = metric.removeprefix(prefix) or metric
+    room = width - cell_len(labels) - 1  # the space that sets the cut metric off its labels
+    if room >= MIN_WORDS:
+        return f"{fit_end(metric, room)} {labels}"
+    kept = min(cell_len(metric), max(MIN_WORDS, width // 3))
+    return f"{fit_end(metric, kept)} {fit_middle(labels, width - kept - 1)}".rstrip()
+
+
+def fit_end(text: str, width: int) -> str:
+    """`text` in `width` cells, keeping its end: `…receive_bytes_total`."""
+    if cell_len(text) <= width:
+        return text
+    if width < 1:
+        return ""
+    return "…" + set_cell_size(text[::-1], width - 1)[::-1]
+
+
 def fit_middle(text: str, width: int) -> str:
     """`text` in `width` cells with its middle cut: a series' full name starts with its
     metric and ends with the label values that tell it from the rows around it."""

@@ -316,8 +316,8 @@ async def test_long_series_names_are_cut_so_every_column_stays_on_screen(clock: 
         names = [row[0] for row in table_rows(app)]
         assert len(names) == 3 and all("…" in n for n in names)
         for i, shown in enumerate(names):  # the metric's name is cut, not what tells the rows apart
-            assert shown.startswith("fleet_") and shown.endswith(
-                f'{{instance="host-{i}.example.internal:9100",job="node"}}'
+            assert shown.startswith("…") and shown.endswith(
+                f'_instance {{instance="host-{i}.example.internal:9100",job="node"}}'
             )
         await pilot.resize_terminal(80, 24)  # narrower: cut harder, the columns still all there
         await pilot.pause(0.3)

@@ -245,3 +245,20 @@ def test_a_series_nothing_declared_is_formatted_by_its_names_unit_suffix() -> No
     assert view.unit is Unit.BYTES
     assert v.SeriesView(("backup_age_seconds", ()), "backup age", None).unit is Unit.SECONDS
     assert v.SeriesView(("backups", ()), "backups", None).unit is Unit.NONE
+
+
+def test_cut_series_names_keep_the_end_where_a_sources_metrics_differ() -> None:
+    """At 80 columns the detail table showed received and transmitted as the same
+    `system_networ… {interface="eth0"}`, and four disk metrics as `system_disk_… {...}`."""
+    names = [f"system_network_{way}_bytes_total" for way in ("receive", "transmit")]
+    names += [f"system_disk_{what}_total" for what in ("read_bytes", "reads", "written_bytes", "writes")]
+    labels = '{interface="eth0"}'
+    for width in (34, 40):  # the name column of an 80- and a 100-column table
+        shown = [v.fit_series(name, labels, width, prefix="system_") for name in names]
+        assert all(v.cell_len(text) <= width for text in shown), shown
+        assert len(set(shown)) == len(names), shown
+    assert v.fit_series("system_load1", "", 30, prefix="system_") == "system_load1", "whole when it fits"
+    long_labels = '{device="/dev/vda1",fstype="ext4",mount="/"}'
+    assert v.fit_series("system_disk_free_ratio", long_labels, 35, prefix="system_") == (
+        '…free_ratio {device="/d…,mount="/"}'
+    )
