@@ -13,9 +13,9 @@ from textual.widgets import DataTable, Static
 from monitor.alerts.state import AlertInstance, AlertState, AlertsView
 from monitor.alerts.template import format_value
 from monitor.model import Snapshot
+from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
 from monitor.tui.colours import alert_style
-from monitor.tui.view import fit_words
 
 STATE_WIDTH = len("resolved critical")
 
@@ -30,13 +30,13 @@ LABELS_WIDTH = 40
 
 
 def _labels(alert: AlertInstance) -> str:
-    return fit_words(", ".join(f"{k}={v}" for k, v in alert.labels), LABELS_WIDTH)
+    return v.fit_words(", ".join(f"{k}={v}" for k, v in alert.labels), LABELS_WIDTH)
 
 
 class AlertHistoryScreen(DashboardScreen):
     def __init__(self) -> None:
         super().__init__(id="alerts")
-        self._drawn: int | None = None
+        self._drawn: tuple[int, str] | None = None
         self.active: DataTable = DataTable(id="active-alerts", cursor_type="row", zebra_stripes=True)
         # Styled cells are not measured: the columns holding them get their width here.
         self.active.add_column("state", width=STATE_WIDTH)
@@ -64,14 +64,20 @@ class AlertHistoryScreen(DashboardScreen):
             self._drawn = None
             self.empty.update("No alerts are configured: see docs/ALERTS.md.")
             return
-        if self._drawn == view.version:
+        drawn = (view.version, self.dashboard.filter_text)
+        if self._drawn == drawn:
             return
-        self._drawn = view.version
+        self._drawn = drawn
         self._fill(view)
 
     def _fill(self, view: AlertsView) -> None:
+        wanted = self.dashboard.filter_text
+
+        def shown(alert: AlertInstance) -> bool:
+            return v.matches(wanted, alert.alert, alert.source, _labels(alert), alert.summary)
+
         self.active.clear()
-        for alert in view.alerts:
+        for alert in filter(shown, view.alerts):
             since = {AlertState.FIRING: alert.fired_at, AlertState.RESOLVED: alert.resolved_at}.get(
                 alert.state, alert.active_since
             )
@@ -87,6 +93,8 @@ class AlertHistoryScreen(DashboardScreen):
         self.history.clear()
         for event in reversed(view.history):
             alert = event.instance
+            if not shown(alert):
+                continue
             self.history.add_row(
                 clock_time(event.time),
                 Content.styled(str(event.state), alert_style(alert)),

@@ -84,7 +84,7 @@ class MonitorApp(App[int]):
         # is the one that leads to all the others.
         Binding("question_mark", "help", "Help", tooltip="This help"),
         Binding("p", "toggle_pause", "Pause", tooltip="Freeze the display on one snapshot; again to resume"),
-        Binding("slash", "filter", "Filter", tooltip="Filter sources and series by name"),
+        Binding("slash", "filter", "Filter", tooltip="Filter by name: sources and series, log lines, alerts"),
         Binding("c", "costs", "Cost", tooltip="Monitoring cost per source and what each poller thread does"),
         Binding("l", "log", "Log", tooltip="Messages logged while the dashboard runs"),
         Binding("t", "toggle_theme", "Theme", tooltip="Switch between the dark and the light theme"),

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 from monitor.humanize import format_age, format_duration
 from monitor.model import Snapshot, SourceData
 from monitor.scheduler import Phase, PollerActivity, Scheduler
+from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
 
 CPU_WINDOW = 10.0
@@ -68,6 +69,8 @@ class CostScreen(DashboardScreen):
         table = self.costs
         table.clear()
         for name, source in snapshot.sources.items():
+            if not v.matches(self.dashboard.filter_text, name, source.collector):
+                continue
             health = source.health
             table.add_row(
                 name,
@@ -108,6 +111,8 @@ class CostScreen(DashboardScreen):
             return
         stuck = []
         for name, activity in scheduler.activities().items():
+            if not v.matches(self.dashboard.filter_text, name):
+                continue
             poller = scheduler.pollers[name]
             timeout = poller.source.timeout
             threads.add_row(f"poller:{name}", describe(activity, timeout, now))

@@ -128,6 +128,11 @@ async def test_history_screen_shows_fired_and_resolved_with_time_and_value() -> 
             ("pending info", "CacheStale"),
             ("resolved critical", "DiskFull"),
         ]
+        # `/` filters this screen too: the header said "filter: disk" and every row stayed.
+        await pilot.press("slash", *"disk", "enter")
+        await pilot.pause(0.2)
+        assert [str(active.get_row_at(i)[1]) for i in range(active.row_count)] == ["DiskFull"]
+        assert {str(history.get_row_at(i)[2]) for i in range(history.row_count)} == {"DiskFull"}
 
 
 async def test_the_bell_rings_once_per_evaluation_that_fires_something_when_enabled() -> None:

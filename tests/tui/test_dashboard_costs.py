@@ -72,6 +72,11 @@ async def test_costs_and_the_stack_of_a_hung_poller() -> None:
             while not str(app.screen.costs.get_row_at(0)[4]).endswith(" %"):
                 assert time.monotonic() < deadline, "the CPU share was never measured"
                 await pilot.pause(0.1)
+            await pilot.press("slash", *"froz", "enter")  # `/` filters this screen's rows too
+            await pilot.pause(0.3)
+            assert list(rows_by_name(app.screen.costs)) == ["frozen"]
+            assert list(rows_by_name(app.screen.threads)) == ["poller:frozen"]
+            await pilot.press("escape")
             await pilot.press("question_mark")
             await pilot.pause()
             assert "Reload the config file" in screen_text(app)

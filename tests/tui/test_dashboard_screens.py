@@ -254,6 +254,15 @@ async def test_warnings_logged_from_a_thread_reach_notifications_and_the_log_scr
             assert any(
                 "WARNING tests.tui.poller: source 'web' is down: refused" in line for line in log.lines
             )
+            logger.warning("source %r is down: %s", "cache", "timeout")
+            await pilot.press("slash", *"cache", "enter")  # `/` filters the log's lines
+            await pilot.pause(0.2)
+            assert [line for line in log.lines if line] == [
+                line for line in log.lines if "cache" in line.lower()
+            ] and any("'cache' is down" in line for line in log.lines)
+            await pilot.press("escape")
+            await pilot.pause(0.2)
+            assert any("'web' is down" in line for line in log.lines)
     finally:
         logger.removeHandler(buffer)
 
