@@ -49,9 +49,10 @@ class CostScreen(DashboardScreen):
         super().__init__(id="costs")
         self._cpu: dict[str, deque[tuple[float, float]]] = {}
         self.costs: DataTable = DataTable(id="cost-table", cursor_type="row", zebra_stripes=True)
+        # What a failing source costs first: at 120 columns the last column is cut.
         self.costs.add_columns(
-            "source", "collector", "interval", "last collect", "CPU/s", "series",
-            "collections", "overruns", "errors", "backoff",
+            "source", "collector", "interval", "last collect", "CPU/s", "errors", "backoff",
+            "overruns", "series", "collections",
         )  # fmt: skip
         self.threads: DataTable = DataTable(id="thread-table", cursor_type="row", zebra_stripes=True)
         self.threads.add_columns("thread", "doing now")
@@ -78,11 +79,11 @@ class CostScreen(DashboardScreen):
                 f"{source.interval:g}s",
                 format_duration(health.last_duration) if health.collections else "–",
                 _percent(self._cpu_share(name, source, now)),
-                str(health.series_count),
-                str(health.collections),
-                str(health.overruns),
                 str(health.errors_total),
                 _backoff(source, now),
+                str(health.overruns),
+                str(health.series_count),
+                str(health.collections),
             )
         self._draw_threads(self.dashboard.clock())
 
@@ -126,4 +127,4 @@ def _backoff(source: SourceData, now: float) -> str:
     health = source.health
     if health.consecutive_failures < 2 or health.next_attempt is None:
         return "–"
-    return f"{health.consecutive_failures} failures, next in {format_age(health.next_attempt - now)}"
+    return f"retry in {format_age(health.next_attempt - now)} ({health.consecutive_failures} failed)"
