@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -758,3 +759,30 @@ def test_an_alert_name_with_a_trailing_newline_is_refused() -> None:
         'sources: [{name: a, collector: scripted}]\nalerts: [{name: "High\\n", source: a, condition: down}]\n'
     )
     assert [p.split(": ", 2)[:2] for p in problems(text)] == [["c.yaml:2:17", "alerts[0].name"]]
+
+
+def test_label_regexes_prometheus_reads_otherwise_are_refused_without_a_python_warning() -> None:
+    """`[[:digit:]]00` loaded in Prometheus and fired for 500 and 200 there, while monitor's own
+    alert never fired (Python reads it as a set of characters, and warned on stderr)."""
+    text = """
+        sources: [{name: a, collector: scripted}]
+        alerts:
+          - name: Odd
+            source: a
+            metric: v
+            op: ">"
+            threshold: 1
+            labels: {i: "=~[[:digit:]]00", k: "=~5\\\\d{,2}"}
+          - {name: Even, source: a, metric: v, op: ">", threshold: 1, labels: {i: "=~5..\\\\Z"}}
+        """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = problems(text)
+    assert [p.split(": ", 2)[1] for p in found] == [
+        "alerts[0].labels.i",
+        "alerts[0].labels.k",
+        "alerts[1].labels.i",
+    ]
+    assert "reads a POSIX class such as [[:digit:]] (write [0-9] or \\d) otherwise" in found[0]
+    assert "{,n} (a repetition for Python, literal text for RE2: write {0,n})" in found[1]
+    assert "has no \\Z (write $ for the end of the value)" in found[2]

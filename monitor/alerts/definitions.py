@@ -135,16 +135,13 @@ def _label_name(name: str) -> str:
 def _label_condition(text: str) -> str:
     matcher = LabelMatcher.parse("label", text)
     if matcher.op in ("=~", "!~"):
+        problem = unlike_re2(matcher.value)  # first: Python warns as it compiles `[[:digit:]]`
+        if problem:
+            raise ValueError(f"{problem}; rewrite the expression without it")
         try:
             re.compile(matcher.value)
         except re.error as exc:
             raise ValueError(f"invalid regular expression: {exc}") from None
-        beyond = beyond_re2(matcher.value)
-        if beyond:
-            raise ValueError(
-                f"RE2, Prometheus's regular expression syntax, has no {beyond}: the rule `monitor rules` "
-                "writes would not load; rewrite the expression without it"
-            )
     return text
 
 
@@ -156,37 +153,56 @@ RE2_GROUPS = {
     "(?>": "atomic group (?>",
     "(?(": "conditional (?(",
     "(?P=": "named backreference (?P=",
+    "(?#": "comment (?#",
 }
+RE2_FLAGS = set("ims-")
+"""Inline flags both read alike; Python's a, L, u, x are not RE2's (RE2's U is not Python's)."""
+NOT_LOADED = (
+    "RE2, Prometheus's regular expression syntax, has no {}: the rule `monitor rules` writes would not load"
+)
+READ_OTHERWISE = (
+    "Prometheus (RE2) reads {} otherwise than monitor (Python): the rule `monitor rules` writes "
+    "would match other values than the alert"
+)
 
 
-def beyond_re2(pattern: str) -> str | None:
-    """The first construct of Python's `re` that RE2 (Prometheus, promtool) does not have, or
-    None. The alert works in-process either way; its generated rule would not load."""
+def unlike_re2(pattern: str) -> str | None:
+    """Why Prometheus would not read `pattern` as monitor does, or None: a construct of Python's
+    `re` that RE2 (Prometheus, promtool) lacks, so the generated rule does not load, or one
+    both accept and read differently (`[[:digit:]]`, `x{,2}`), so it loads and matches other
+    values. The alert itself works in-process either way."""
     in_class = False
     previous = ""
     index = 0
     while index < len(pattern):
-        char = pattern[index]
+        char, rest = pattern[index], pattern[index:]
         if char == "\\":
             following = pattern[index + 1 : index + 2]
             if following.isdigit() and following != "0" and not in_class:
-                return f"backreference \\{following}"
+                return NOT_LOADED.format(f"backreference \\{following}")
+            if following == "Z" and not in_class:
+                return NOT_LOADED.format("\\Z (write $ for the end of the value)")
             previous, index = "\\" + following, index + 2
             continue
         if in_class:
+            if rest.startswith("[:"):
+                return READ_OTHERWISE.format("a POSIX class such as [[:digit:]] (write [0-9] or \\d)")
             in_class = char != "]"
         elif char == "[":
             in_class = True
             if pattern[index + 1 : index + 2] == "]":
                 index += 1  # `[]...]`: a leading ] is a member, not the end
         elif char == "(":
-            found = next(
-                (name for token, name in RE2_GROUPS.items() if pattern.startswith(token, index)), None
-            )
+            found = next((name for token, name in RE2_GROUPS.items() if rest.startswith(token)), None)
             if found:
-                return found
+                return NOT_LOADED.format(found)
+            flags = re.match(r"\(\?([a-zA-Z-]+)[:)]", rest)
+            if flags and not set(flags.group(1)) <= RE2_FLAGS:
+                return NOT_LOADED.format(f"inline flag (?{flags.group(1)})")
         elif char == "+" and previous in ("*", "+", "?", "}"):
-            return f"possessive quantifier {previous}+"
+            return NOT_LOADED.format(f"possessive quantifier {previous}+")
+        elif rest.startswith("{,") and previous:
+            return READ_OTHERWISE.format("{,n} (a repetition for Python, literal text for RE2: write {0,n})")
         previous = char
         index += 1
     return None
