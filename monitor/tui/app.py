@@ -36,6 +36,7 @@ from monitor.tui.chrome import DashboardScreen
 from monitor.tui.colours import alert_level
 from monitor.tui.costs import CostScreen
 from monitor.tui.detail import DetailScreen
+from monitor.tui.exitguard import ExitGuard
 from monitor.tui.help import HelpScreen
 from monitor.tui.logbuffer import LogBuffer
 from monitor.tui.logs import LogScreen
@@ -162,6 +163,8 @@ class MonitorApp(App[int]):
         return app
 
     reload_config: Callable[[], None] | None = None
+    exit_guard: ExitGuard | None = None
+    """Ends the process if an exit asked for after the terminal went away blocks on it."""
     """Asks the reloader's own thread for a reload, as SIGHUP does."""
     _current_config: Callable[[], Config] | None = None
     _config_applied: Config | None = None
@@ -239,6 +242,8 @@ class MonitorApp(App[int]):
         """The SIGHUP of a closing terminal can arrive before the hang-up shows, or be
         lost: without this check a dashboard could live on with no screen, polling forever."""
         if not terminal_alive():
+            if self.exit_guard is not None:
+                self.exit_guard.arm()
             self.exit()
 
     def tick(self) -> None:
@@ -420,14 +425,23 @@ def run_dashboard(runtime: Runtime) -> int:
         runtime.start()
         app = MonitorApp.from_runtime(runtime, log_buffer=buffer)
         app.watch_terminal = terminal_alive()
-        # SIGTERM's default action kills the process mid-frame: the terminal stays in the
-        # alternate screen and the `command` collector's children outlive us. Exit cleanly.
-        signal.signal(signal.SIGTERM, lambda _signum, _frame: app.exit())
+        guard = ExitGuard(runtime)
+        app.exit_guard = guard
+
+        def exit_on_sigterm(_signum: int, _frame: object) -> None:
+            # SIGTERM's default action kills the process mid-frame: the terminal stays in the
+            # alternate screen and the `command` collector's children outlive us. Exit cleanly,
+            # or, if the terminal is gone and the exit blocks on it, by the guard.
+            guard.arm()
+            app.exit()
+
+        signal.signal(signal.SIGTERM, exit_on_sigterm)
         # What exists now (modules, classes, Textual's internals) lives until exit: taking it out
         # of the collector's reach makes full collections, which stall the refresh timer, 2-4x
         # shorter with many sources.
         gc.freeze()
         app.run()
+        guard.disarm()  # exited on its own; the engine's stop below is the normal one
     finally:
         root.handlers = saved
         runtime.stop()
