@@ -11,6 +11,10 @@ from monitor.humanize import format_age
 from monitor.tui.colours import alert_style
 
 MAX_LINES = 4
+SHORT_SCREEN = 30
+"""Rows below which the bar lists fewer alerts (SHORT_SCREEN_LINES), leaving the rest of an
+80x24 terminal to the panels and charts."""
+SHORT_SCREEN_LINES = 2
 
 
 def _line(alert: AlertInstance, now: float) -> Content:
@@ -26,16 +30,15 @@ def _line(alert: AlertInstance, now: float) -> Content:
     )
 
 
-def alert_bar(view: AlertsView | None, now: float) -> Content | None:
+def alert_bar(view: AlertsView | None, now: float, screen_rows: int = SHORT_SCREEN) -> Content | None:
     """The bar's text, or None when it should be hidden."""
     if view is None:
         return None
     active = [a for a in view.alerts if a.state in (AlertState.FIRING, AlertState.PENDING)]
     if not active:
         return None
-    lines = [_line(alert, now) for alert in active[:MAX_LINES]]
-    if len(active) > MAX_LINES:
-        lines.append(
-            Content.styled(f"+{len(active) - MAX_LINES} more: a for all alerts", "$foreground-muted")
-        )
+    most = MAX_LINES if screen_rows >= SHORT_SCREEN else SHORT_SCREEN_LINES
+    lines = [_line(alert, now) for alert in active[:most]]
+    if len(active) > most:
+        lines.append(Content.styled(f"+{len(active) - most} more: a for all alerts", "$foreground-muted"))
     return Content("\n").join(lines)

@@ -145,7 +145,7 @@ class DashboardScreen(Screen):
 
     def _show_alerts(self, now: float) -> None:
         """The alert bar follows the live alerts, even when paused: alerts are not history."""
-        bar = alert_bar(self.dashboard.alert_view, now)
+        bar = alert_bar(self.dashboard.alert_view, now, self.size.height)
         drawn = None if bar is None else (bar.plain, tuple(bar.spans))
         if drawn == self._alert_bar_drawn:  # Static.update lays out the screen: only on change
             return

@@ -55,10 +55,10 @@ def utc() -> None:
     time.tzset()
 
 
-def alerting_app(**options) -> tuple[MonitorApp, AlertEngine, Clock]:
+def alerting_app(rules: list[dict] = RULES, **options) -> tuple[MonitorApp, AlertEngine, Clock]:
     clock = Clock()
     store = feed(clock)
-    engine = AlertEngine([AlertSettings.model_validate(rule) for rule in RULES])
+    engine = AlertEngine([AlertSettings.model_validate(rule) for rule in rules])
     engine.evaluate(store.snapshot(), clock())
     app = make_app(store, clock, thresholds=THRESHOLDS, alerts=lambda: engine.view, **options)
     return app, engine, clock
@@ -91,6 +91,22 @@ async def test_alert_bar_lists_firing_most_severe_first_then_pending_and_panels_
             and rows["disk usage /home"].style == "$text-success"
         )
         assert rows["memory used"].style == "$text-warning"  # 3.2 GiB: over its 2 GiB warning
+
+
+async def test_on_a_short_terminal_the_bar_keeps_to_one_row_per_alert_and_two_alerts() -> None:
+    """At 80x24 a 700-character summary took six rows, and four alerts more: the detail chart
+    was left two or three."""
+    long = [dict(rule, summary="disk full " * 70) if rule["name"] == "DiskFull" else rule for rule in RULES]
+    app, _, _ = alerting_app(long)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        lines = bar_lines(app)
+        assert [line.split(": ")[0] for line in lines[:2]] == [
+            "▲ FIRING CRITICAL DiskFull",
+            "▲ FIRING WARNING WebDown",
+        ]
+        assert lines[2] == "+1 more: a for all alerts" and len(lines) == 3
+        assert app.screen.alert_bar.size.height == 3  # no line wrapped
 
 
 async def test_the_bar_is_hidden_without_active_alerts_and_values_use_builtin_colours() -> None:
