@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -28,6 +28,8 @@ PADDING = 2
 """A DataTable cell's padding, one column each side."""
 SCROLLBAR = 2
 MIN_SERIES_WIDTH = 24
+CHART_CHROME = 5
+"""Rows of the chart that are not plot: title, frame top, x axis, its labels and its title."""
 SORT_KEYS: dict[str, Callable[[tuple[v.SeriesView, v.WindowStats]], str | float]] = {
     "series": lambda row: row[0].full_name,
     "current": lambda row: row[1].current,
@@ -220,9 +222,23 @@ class DetailScreen(DashboardScreen):
             plt.title(f"{series.full_name}{' per second' if series.rate else ''} ({what}{unit_label})")
             plt.xlabel("seconds before the snapshot")
             if finite:
-                plt.plot([t for t, _ in finite], [y * scale for _, y in finite], marker="braille")
+                values = [y * scale for _, y in finite]
+                plt.plot([t for t, _ in finite], values, marker="braille")
+                self._value_axis(plt, min(values), max(values))
             plt.xlim(-self.effective_window(), 0)
         plot.refresh()
+
+    def _value_axis(self, plt: Any, low: float, high: float) -> None:
+        """Ticks set here, at the ends and the middle of the data's range: plotext's own put
+        labels on rows the line is not on when the chart is short (a series of constant 0 drawn
+        on the row labelled 1.00), or skipped one (60, 50, 40, 20, 10, 0)."""
+        if low == high:  # a flat line gets a band around it, and sits in its middle
+            pad = abs(low) * 0.1 or 1.0
+            low, high = low - pad, high + pad
+        height = self.chart.size.height  # 0 before the first layout: then take the usual size
+        ticks = [low, high] if height and height - CHART_CHROME < 3 else [low, (low + high) / 2, high]
+        plt.ylim(low, high)
+        plt.yticks(ticks, [f"{tick:.3g}" for tick in ticks])
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self.dashboard.redraw()

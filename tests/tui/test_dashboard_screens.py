@@ -169,6 +169,27 @@ async def test_detail_chart_ticks_in_the_series_unit(clock: Clock) -> None:
         assert rows["stamp_never_timestamp_seconds"] == ["never", "–", "–", "–"]
 
 
+async def test_detail_chart_ticks_sit_on_the_rows_of_their_values(clock: Clock) -> None:
+    """A series of constant 0 was drawn on the row plotext labelled 1.00, under 0.33 and -0.67."""
+    store = feed(clock)
+    store.add_source("flat", "test", 1.0)
+    end = clock.now
+    for i in range(10):
+        clock.now = end - 9 + i
+        store.publish("flat", up(clock.now, i + 1), {("flat_value", ()): 0.0})
+    clock.now = end
+    app = make_app(store, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, app, "flat")
+        labelled = {
+            line.split("┤")[0].strip(): line.split("┤")[1]
+            for line in chart_text(app).splitlines()
+            if "┤" in line
+        }
+        assert list(labelled) == ["1", "0", "-1"]
+        assert any("\u2800" < char <= "\u28ff" for char in labelled["0"]), labelled  # the line is on 0
+
+
 async def test_detail_window_switch_is_clamped_to_history(clock: Clock) -> None:
     app = make_app(feed(clock), clock)
     async with app.run_test(size=(120, 40)) as pilot:
