@@ -363,6 +363,12 @@ class MonitorApp(App[int]):
         while len(self.screen_stack) > 1:
             self.pop_screen()
 
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """The palette's "Screenshot": Textual saves to ~/Downloads and fails where there is none
+        (a server, a container); then into the current directory."""
+        downloads = Path.home() / "Downloads"
+        self.deliver_screenshot(filename, path or str(downloads if downloads.is_dir() else Path.cwd()))
+
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.current_theme.dark else DARK
 

@@ -380,3 +380,20 @@ async def test_opening_a_screen_already_open_further_down_goes_back_to_it(clock:
         assert app.screen is details[0] and len(details) == 1 and details[0].source_name == "web"
         assert "http_requests_total" in [row[0] for row in table_rows(app)]  # web's series, not host's
         assert app.is_running
+
+
+async def test_the_palettes_screenshot_is_saved_where_there_is_no_downloads_folder(
+    clock: Clock, tmp_path, monkeypatch
+) -> None:
+    """Textual saves into ~/Downloads, which a server has not: "Failed to save screenshot"."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.action_screenshot()
+        for _ in range(50):
+            if list(tmp_path.glob("*.svg")):
+                break
+            await pilot.pause(0.1)
+    shots = list(tmp_path.glob("*.svg"))
+    assert len(shots) == 1 and "testhost" in shots[0].read_text()
