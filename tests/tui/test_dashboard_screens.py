@@ -262,6 +262,10 @@ async def test_warnings_logged_from_a_thread_reach_notifications_and_the_log_scr
     app = make_app(feed(clock), clock, log_buffer=buffer)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("l")  # nothing logged yet: the screen says so rather than stay blank
+            await pilot.pause()
+            assert "Nothing logged yet" in str(app.screen.query_one("#log-empty", Static).render())
+            await pilot.press("escape")
             await pilot.pause()
             worker = threading.Thread(target=logger.warning, args=("source %r is down: %s", "web", "refused"))
             worker.start()
@@ -271,6 +275,7 @@ async def test_warnings_logged_from_a_thread_reach_notifications_and_the_log_scr
             assert any("source 'web' is down: refused" in n.message for n in app._notifications)
             await pilot.press("l")
             await pilot.pause()
+            assert not app.screen.query_one("#log-empty", Static).display
             log = app.screen.query_one("#log", Log)
             assert any(
                 "WARNING tests.tui.poller: source 'web' is down: refused" in line for line in log.lines
