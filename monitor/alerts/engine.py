@@ -6,6 +6,10 @@ is pending from that moment; it fires at the first evaluation at least `for` lat
 value flapping around the threshold never fires before it has held for `for`. A firing series
 whose condition stops holding is resolved, and kept visible for RESOLVED_RETENTION.
 
+A config reload hands over new definitions through `reconfigured`, which carries the state over
+(unchanged alerts go on untouched; see its docstring). A source with no collection yet (just
+started, or restarted by that reload) tells nothing: its alerts keep their state until it answers.
+
 Single-threaded and clock-free: the caller passes `now`, so tests drive time directly.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -27,6 +32,10 @@ RESOLVED_RETENTION = 900.0
 HISTORY_SIZE = 500
 VALUES_CHANGED = 1
 STRUCTURE_CHANGED = 2
+_VERSIONS = itertools.count(1)
+"""Every view of every engine in the process takes its version from here. Readers redraw when
+the version differs from the one they drew; a reload's engine continuing its own count from 0
+would hand them numbers they had already seen, and they would keep showing the old alerts."""
 
 
 def exposed_name(name: str, spec: MetricSpec | None) -> str:
@@ -34,6 +43,23 @@ def exposed_name(name: str, spec: MetricSpec | None) -> str:
     if spec is not None and spec.type is MetricType.COUNTER:
         return name.removesuffix("_total") + "_total"
     return name
+
+
+def series_labels(source: SourceData, labels: Labels = ()) -> dict[str, str]:
+    """The labels a series of `source` has on /metrics (as monitor/exporter/families.py writes
+    them): the source's static labels, the series' own, then `source`. An alert instance has
+    the same labels as its Prometheus twin, so `{{ labels.source }}`, `{{ labels.team }}` on a
+    `down` alert, label matchers and the webhook's labels all read what Prometheus reads."""
+    return {**dict(source.labels), **dict(labels), "source": source.name}
+
+
+def _definition(rule: AlertSettings) -> str:
+    """Equal for equal definitions, whatever the order of their label matchers in the file."""
+    return json.dumps(rule.model_dump(mode="json"), sort_keys=True)
+
+
+def _retired_key(instance: AlertInstance) -> Labels:
+    return (("alertname", instance.alert), ("severity", str(instance.severity)), *instance.labels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,22 +71,30 @@ class Match:
 class AlertEngine:
     def __init__(self, rules: Sequence[AlertSettings], history_size: int = HISTORY_SIZE) -> None:
         self.rules = tuple(rules)
-        self._instances: list[dict[Labels, AlertInstance]] = [{} for _ in self.rules]
+        self._instances: list[dict[Labels, AlertInstance]] = [{} for _ in range(len(self.rules) + 1)]
+        """Per alert, its instances by labels; the last holds the resolved instances of alerts a
+        reload removed (or gave a new severity), listed for RESOLVED_RETENTION like any other."""
+        self._retired_wake = math.inf
         self._cache: dict[int, tuple[int, list[Match]]] = {}
         self._seen: list[SourceData | None] = [None] * len(self.rules)
         """Per alert, its source as last evaluated (SourceData is replaced whenever it changes)."""
         self._wake: list[float] = [math.inf] * len(self.rules)
         """Per alert, when time alone next changes something: a `for` ends, a resolved alert
         expires, the source turns stale."""
+        self._redefined = [False] * len(self.rules)
+        """Per alert, whether a reload changed its definition since its last evaluation: its
+        instances' summaries are then written again even if their values did not change."""
+        self._announce: list[AlertEvent] = []
+        """Transitions a reload made (already in the history), for the next evaluate() to return."""
         self._history: collections.deque[AlertEvent] = collections.deque(maxlen=history_size)
-        self._version = 0
         self._order: list[tuple[int, Labels]] = []
         """(alert index, labels) of every instance in display order; re-sorted only when
         instances come, go or change state, not when only their values change."""
         self.view = AlertsView(rules=tuple((r.name, r.severity, r.source) for r in self.rules))
 
     def evaluate(self, snapshot: Snapshot, now: float) -> list[AlertEvent]:
-        """Advance every alert to `now`; return the firing and resolved transitions.
+        """Advance every alert to `now`; return the firing and resolved transitions (with, first,
+        those of a reload since the last evaluation).
 
         An alert whose source has not changed since its last evaluation, and for which no time
         limit has passed, is skipped: after one source's publish, only the alerts on that
@@ -74,24 +108,119 @@ class AlertEngine:
             if source is self._seen[index] and now < self._wake[index]:
                 continue
             self._seen[index] = source
+            if source is not None and source.state(now) is SourceState.PENDING:
+                # No collection yet: after a restart by a reload its values and its health are
+                # unknown, not gone. Resolving here would resolve every alert on the source and
+                # fire it again a collection later, its `for` started over.
+                continue
             changed = max(changed, self._evaluate_rule(index, rule, source, now, events))
+            self._redefined[index] = False
+        if now >= self._retired_wake:
+            retired = self._instances[-1]
+            for key in [k for k, i in retired.items() if now - (i.resolved_at or now) >= RESOLVED_RETENTION]:
+                del retired[key]
+                changed = STRUCTURE_CHANGED
+            self._retired_wake = min(
+                ((i.resolved_at or now) + RESOLVED_RETENTION for i in retired.values()), default=math.inf
+            )
         if events:
             self._history.extend(events)
         if changed:
             # Readers compare versions to redraw: bump it only when something they show changed.
-            self._version += 1
-            if changed == STRUCTURE_CHANGED:
-                instances = itertools.chain.from_iterable(
-                    ((index, labels, i) for labels, i in by_labels.items())
-                    for index, by_labels in enumerate(self._instances)
+            self._publish(now, changed == STRUCTURE_CHANGED, bool(events))
+        announced, self._announce = self._announce, []
+        return announced + events
+
+    def _publish(self, now: float, structure: bool, history: bool) -> None:
+        if structure:
+            instances = itertools.chain.from_iterable(
+                ((index, labels, i) for labels, i in by_labels.items())
+                for index, by_labels in enumerate(self._instances)
+            )
+            self._order = [(i, labels) for i, labels, _ in sorted(instances, key=lambda t: t[2].sort_key())]
+        alerts = tuple(self._instances[index][labels] for index, labels in self._order)
+        history_now = tuple(self._history) if history else self.view.history
+        self.view = AlertsView(next(_VERSIONS), now, self.view.rules, alerts, history_now)
+
+    def reconfigured(self, rules: Sequence[AlertSettings], now: float) -> AlertEngine:
+        """The engine for a reloaded config's alerts, with this one's state and history.
+
+        A receiver knows an alert by its labels, so a reload must neither notify a firing alert
+        again nor leave one firing for ever:
+
+        - an alert whose definition is unchanged keeps its instances as they are: same state,
+          times, value and summary, and no event;
+        - a changed alert (the same name and source, something else differs) keeps its
+          instances and is re-evaluated at the next evaluation: an instance that still holds
+          keeps its active_since (a firing one stays firing, not notified again; a pending one
+          fires once active_since plus the new `for` has passed), one that no longer holds
+          resolves (or, pending, goes); summaries are written anew. A new severity is a new
+          label set for the receiver: the old instance resolves and one pending under the new
+          severity takes over its active_since;
+        - a firing instance of an alert the reload removed resolves, at `now`.
+
+        These resolutions go into the history and the view at once, and the next evaluate()
+        returns them, so the evaluator logs and notifies them like any other resolution.
+        """
+        engine = AlertEngine(rules, self._history.maxlen or HISTORY_SIZE)
+        engine._history.extend(self._history)
+        same: dict[str, list[int]] = collections.defaultdict(list)
+        for old, rule in enumerate(self.rules):
+            same[_definition(rule)].append(old)
+        taken: set[int] = set()
+        changed: list[int] = []
+        for index, rule in enumerate(engine.rules):
+            candidates = same.get(_definition(rule))
+            if not candidates:
+                changed.append(index)
+                continue
+            old = candidates.pop(0)
+            taken.add(old)
+            engine._instances[index] = dict(self._instances[old])
+            engine._seen[index], engine._wake[index] = self._seen[old], self._wake[old]
+            engine._redefined[index] = self._redefined[old]
+            if old in self._cache:
+                engine._cache[index] = self._cache[old]
+        named: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
+        for old, rule in enumerate(self.rules):
+            if old not in taken:
+                named[(rule.name, rule.source)].append(old)
+        leftover = list(self._instances[-1].values())
+        for index in changed:
+            rule = engine.rules[index]
+            engine._wake[index] = -math.inf  # evaluate it at the next look, whatever the source does
+            engine._redefined[index] = True
+            candidates = named.get((rule.name, rule.source))
+            if not candidates:
+                continue
+            old = candidates.pop(0)
+            taken.add(old)
+            for labels, instance in self._instances[old].items():
+                if instance.severity is rule.severity:
+                    engine._instances[index][labels] = instance
+                    continue
+                leftover.append(instance)
+                if instance.state is not AlertState.RESOLVED:
+                    engine._instances[index][labels] = replace(
+                        instance, severity=rule.severity, state=AlertState.PENDING, fired_at=None
+                    )
+        for old, by_labels in enumerate(self._instances[:-1]):
+            if old not in taken:
+                leftover.extend(by_labels.values())
+        events = []
+        for instance in leftover:
+            if instance.state is AlertState.FIRING:
+                instance = replace(instance, state=AlertState.RESOLVED, resolved_at=now)
+                events.append(AlertEvent(now, instance))
+            if instance.state is AlertState.RESOLVED:
+                engine._instances[-1][_retired_key(instance)] = instance
+                engine._retired_wake = min(
+                    engine._retired_wake, (instance.resolved_at or now) + RESOLVED_RETENTION
                 )
-                self._order = [
-                    (i, labels) for i, labels, _ in sorted(instances, key=lambda t: t[2].sort_key())
-                ]
-            alerts = [self._instances[index][labels] for index, labels in self._order]
-            history = tuple(self._history) if events else self.view.history
-            self.view = AlertsView(self._version, now, self.view.rules, tuple(alerts), history)
-        return events
+        engine._history.extend(events)
+        engine._announce = [*self._announce, *events]
+        engine._publish(now, structure=True, history=True)
+        return engine
 
     def _evaluate_rule(
         self, index: int, rule: AlertSettings, source: SourceData | None, now: float, events: list[AlertEvent]
@@ -104,7 +233,7 @@ class AlertEngine:
         changed = 0
         for labels, value in active.items():
             current = instances.get(labels)
-            updated = self._hold(rule, current, labels, value, now, unit)
+            updated = self._hold(rule, current, labels, value, now, unit, self._redefined[index])
             if updated is not current:
                 instances[labels] = updated
                 same = current is not None and current.state is updated.state
@@ -133,10 +262,13 @@ class AlertEngine:
         if source is None:
             return []
         state = source.state(now)
-        if rule.condition == "down":
-            return [Match((), 0.0)] if state is SourceState.DOWN else []
-        if rule.condition == "stale":
-            return [Match((), 1.0)] if state is SourceState.STALE else []
+        if rule.condition is not None:
+            down = rule.condition == "down"
+            if state is not (SourceState.DOWN if down else SourceState.STALE):
+                return []
+            # The labels and value of the monitor_source_up (0) or monitor_source_stale (1) series
+            # its Prometheus rule matches.
+            return [Match(tuple(sorted(series_labels(source).items())), 0.0 if down else 1.0)]
         if state is not SourceState.UP:
             return []  # /metrics shows no values then, so Prometheus would see none either
         cached = self._cache.get(index)
@@ -144,16 +276,13 @@ class AlertEngine:
             return cached[1]
         assert rule.op is not None and rule.threshold is not None
         # `source` is on every series of /metrics, so a rule may match it, as its Prometheus
-        # twin (`monitor rules`) does; here it is the same for all of the source's series.
-        if not all(m.matches({"source": source.name}) for m in rule.matchers if m.name == "source"):
-            return []
-        matchers = [m for m in rule.matchers if m.name != "source"]
+        # twin (`monitor rules`) does.
+        matchers = rule.matchers
         found = []
-        static = dict(source.labels)
-        for (name, series_labels), value in source.series.items():
+        for (name, labels_of_series), value in source.series.items():
             if name != rule.metric and exposed_name(name, source.specs.get(name)) != rule.metric:
                 continue
-            labels = {**static, **dict(series_labels)}
+            labels = series_labels(source, labels_of_series)
             if all(m.matches(labels) for m in matchers) and rule.op.holds(value, rule.threshold):
                 found.append(Match(tuple(sorted(labels.items())), value))
         self._cache[index] = (source.version, found)
@@ -167,8 +296,10 @@ class AlertEngine:
         value: float,
         now: float,
         unit: Unit,
+        redefined: bool = False,
     ) -> AlertInstance:
-        """The instance after its condition held at `now` (the same object when nothing changed)."""
+        """The instance after its condition held at `now` (the same object when nothing changed;
+        rewritten when a reload `redefined` the alert, whose summary may read differently)."""
         if current is None or current.state is AlertState.RESOLVED:
             return replace(
                 AlertInstance(
@@ -177,7 +308,7 @@ class AlertEngine:
                 **self._valued(rule, labels, value, unit, now, fires=rule.for_ <= 0),
             )
         fires = current.state is AlertState.PENDING and now - (current.active_since or now) >= rule.for_
-        if not fires and current.value == value:
+        if not fires and current.value == value and not redefined:
             return current
         return replace(current, **self._valued(rule, labels, value, unit, now, fires))
 

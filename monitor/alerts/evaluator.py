@@ -4,6 +4,10 @@ Pollers never evaluate alerts (a slow rule must not delay a collection) and read
 wait for an evaluation: they take `current()`, an immutable AlertsView. Without new snapshots
 the thread still wakes every TICK seconds, because time alone moves alerts (a `for` elapsing,
 a source going stale).
+
+A reload's new definitions are swapped in under a lock, with the state carried over (see
+AlertEngine.reconfigured): the reloader's thread must not read the engine's state while an
+evaluation changes it, nor an evaluation's result land on an engine already replaced.
 """
 
 from __future__ import annotations
@@ -43,10 +47,16 @@ class AlertEvaluator:
         self.tick = tick
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def replace_rules(self, rules: Sequence[AlertSettings]) -> None:
-        """Swap in new definitions (a config reload); the states start over from inactive."""
-        self.engine = AlertEngine(rules)
+        """Swap in new definitions (a config reload), keeping what still applies: unchanged
+        alerts go on untouched, changed ones are re-evaluated keeping their active_since,
+        firing instances of removed ones resolve. Those resolutions are logged and handed to
+        the listeners by the next evaluation (on the evaluator's thread, within TICK), so they
+        reach the notifier in effect after the reload, like any other resolution."""
+        with self._lock:
+            self.engine = self.engine.reconfigured(rules, self.clock())
 
     def current(self) -> AlertsView:
         return self.engine.view
@@ -54,7 +64,8 @@ class AlertEvaluator:
     def evaluate_once(self, snapshot: Snapshot | None = None) -> list[AlertEvent]:
         """One evaluation (of the store's current snapshot by default): what the thread does
         each time it wakes up."""
-        events = self.engine.evaluate(snapshot or self.store.snapshot(), self.clock())
+        with self._lock:
+            events = self.engine.evaluate(snapshot or self.store.snapshot(), self.clock())
         for event in events:
             log.log(
                 logging.WARNING if event.state == "firing" else logging.INFO,

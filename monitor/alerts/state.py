@@ -68,6 +68,8 @@ class AlertsView:
     resolved instances, already sorted for display; `history` the transitions, oldest first."""
 
     version: int = 0
+    """Higher for every new view, across reloads too (one count for the process): a reader
+    redraws when it differs from the version it drew."""
     time: float = 0.0
     rules: tuple[tuple[str, Severity, str], ...] = ()
     """(name, severity, source) of every configured alert, active or not."""

@@ -92,7 +92,7 @@ def test_an_alert_goes_pending_fires_and_resolves_on_metrics_and_api(running) ->
     assert (high["value"], high["summary"], high["labels"]) == (
         12.5,
         "tank at 12.5 in north",
-        {"site": "north"},
+        {"site": "north", "source": "tank"},  # the labels of its series on /metrics
     )
     assert high["fired_at"] - high["active_since"] >= 0.3
     assert [(e["name"], e["state"]) for e in body["history"]] == [("TankHigh", "firing")]
@@ -142,6 +142,14 @@ def test_a_source_that_fails_fires_its_down_alert(running) -> None:
     wait_for(lambda: states(url).get("TankDown") == "firing", "TankDown firing")
     down = next(a for a in alerts_api(url)["alerts"] if a["name"] == "TankDown")
     assert down["summary"] == "source tank is down"
+    # Those of monitor_source_up{site="north",source="tank"}, which its Prometheus rule matches:
+    # a receiver routing on `site` gets it.
+    assert down["labels"] == {"site": "north", "source": "tank"}
+    metrics = fetch(f"{url}/metrics").decode()
+    assert (
+        'monitor_alert_state{alertname="TankDown",severity="warning",site="north",source="tank"} 2.0'
+        in metrics
+    )
 
 
 def test_promtool_accepts_metrics_with_alerts_firing(running) -> None:
