@@ -30,7 +30,9 @@ LABELS_WIDTH = 40
 
 
 def _labels(alert: AlertInstance) -> str:
-    return v.fit_words(", ".join(f"{k}={v}" for k, v in alert.labels), LABELS_WIDTH)
+    """Without `source`, which has its own column."""
+    text = ", ".join(f"{name}={value}" for name, value in alert.labels if name != "source")
+    return v.fit_words(text, LABELS_WIDTH)
 
 
 class AlertHistoryScreen(DashboardScreen):
