@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from monitor.alerts.definitions import AlertSettings
 from monitor.alerts.engine import AlertEngine
 from monitor.alerts.state import AlertEvent, AlertsView
+from monitor.lognews import SHOWN_ELSEWHERE
 from monitor.model import Snapshot
 from monitor.store import MetricsStore
 
@@ -73,6 +74,7 @@ class AlertEvaluator:
                 event.instance.alert,
                 event.state,
                 event.instance.summary,
+                extra=SHOWN_ELSEWHERE,  # the dashboard's alert bar says it: no toast repeating it
             )
         if events:
             for listener in self.listeners:
