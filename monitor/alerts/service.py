@@ -3,44 +3,64 @@ and hands a reloaded config to."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+from prometheus_client.metrics_core import Metric
 
 from monitor.alerts.evaluator import AlertEvaluator
-from monitor.alerts.state import AlertsView
+from monitor.alerts.state import AlertEvent, AlertState, AlertsView
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.config import Config
 from monitor.store import MetricsStore
 
+log = logging.getLogger(__name__)
+
 
 class Alerting:
     def __init__(self, config: Config, store: MetricsStore, clock: Callable[[], float] = time.time) -> None:
-        self.evaluator = AlertEvaluator(config.alerts, store, clock=clock)
-        self.notifier: WebhookNotifier | None = None
-        self._set_webhook(config)
+        self.evaluator = AlertEvaluator(config.alerts, store, clock=clock, listeners=[self._notify])
+        self.notifier = WebhookNotifier(config.webhook) if config.webhook is not None else None
         self._started = False
 
     def current(self) -> AlertsView:
         return self.evaluator.current()
 
-    def _set_webhook(self, config: Config) -> None:
-        self.notifier = WebhookNotifier(config.webhook) if config.webhook is not None else None
-        self.evaluator.listeners = [self.notifier] if self.notifier is not None else []
+    def _notify(self, events: list[AlertEvent]) -> None:
+        """The evaluator's listener: the webhook gets the events and every alert firing after
+        them (the view this evaluation just made), so each POST holds its alertname's whole
+        firing group, as Alertmanager's do."""
+        notifier = self.notifier
+        if notifier is not None:
+            notifier(events, self.evaluator.current().in_state(AlertState.FIRING))
 
     def configure(self, config: Config) -> None:
-        """Apply a reloaded config: if the alerts changed, every alert starts over from
-        inactive (a firing one fires again once it holds); a changed webhook replaces the notifier."""
+        """Apply a reloaded config: changed alerts go to the evaluator (replace_rules says
+        what becomes of their state). Changed webhook settings apply to the messages not yet
+        delivered too, which are kept; a webhook removed from the config abandons them (logged)."""
         if config.alerts != self.evaluator.engine.rules:
             self.evaluator.replace_rules(config.alerts)
             if self._started and config.alerts and not self.evaluator.alive():
                 self.evaluator.start()
         old = self.notifier
-        if (old.settings if old is not None else None) != config.webhook:
-            self._set_webhook(config)
-            if old is not None:
-                old.stop()
-            if self._started and self.notifier is not None:
+        if old is not None and config.webhook is not None:
+            old.reconfigure(config.webhook)
+        elif old is not None:
+            log.warning("the webhook was removed from the config; alerts are no longer POSTed to %s", old.url)
+            self.notifier = None
+            old.stop()
+        elif config.webhook is not None:
+            self.notifier = WebhookNotifier(config.webhook)
+            if self._started:
                 self.notifier.start()
+
+    def collect(self) -> Iterator[Metric]:
+        """prometheus_client Collector protocol: the webhook's counters, while one is
+        configured. Kept across reloads that change its settings (the notifier stays)."""
+        notifier = self.notifier
+        if notifier is not None:
+            yield from notifier.collect()
 
     def start(self) -> None:
         """Without alerts no thread runs: nothing would wake per publish for nothing."""

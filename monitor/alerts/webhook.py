@@ -1,30 +1,50 @@
 """Webhook notifications in Alertmanager's webhook format, sent from a thread of their own.
 
-The evaluator hands events over with `loop.call_soon_threadsafe` and returns at once, so a
-receiver that fails, hangs or is gone delays nothing but its own deliveries. Each delivery is
-retried with exponential backoff; past MAX_IN_FLIGHT undelivered messages the newest are
-dropped (and counted) rather than queued without bound.
+The evaluator hands its events over with `loop.call_soon_threadsafe` and returns at once, so
+a receiver that fails, hangs or is gone never delays evaluation or the dashboard.
+
+Messages are grouped by alertname, as Alertmanager's `group_by: [alertname]` does: one POST
+holds every alert of that name firing now plus those that just resolved, under a groupKey
+that stays the same for the alertname's whole life, so the POST's `status` is the group's.
+
+One worker sends one message at a time, in the order they were made, each retried with
+exponential backoff before the next is sent: a later message about an alert can never
+overtake an earlier one (with each POST retried on its own, a resolution delivered at once
+was followed by the firing it resolved, retried late, and the receiver showed the alert
+firing forever). At most one message per alertname waits: a newer one takes the waiting
+one's place and keeps the resolutions it held, so a receiver that is down for a while gets
+the current state when it comes back rather than every step it missed. A message being
+retried is replaced the same way when a newer one for its alertname arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import hashlib
+import itertools
 import logging
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from yarl import URL
 
 from monitor.alerts.definitions import WebhookSettings
 from monitor.alerts.state import AlertEvent, AlertInstance, AlertState
 
 log = logging.getLogger(__name__)
 
-MAX_IN_FLIGHT = 100
+MAX_WAITING = 100
+"""Messages waiting to be sent. With one per alertname at most, only a flood of different
+alertnames fills it; past it the oldest message without a resolution is dropped."""
 MAX_BACKOFF = 60.0
 ZERO_TIME = "0001-01-01T00:00:00Z"
 """What Alertmanager writes as the endsAt of an alert still firing."""
@@ -53,56 +73,113 @@ def json_number(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def alertmanager_payload(events: Iterable[AlertEvent], receiver: str = "monitor") -> dict[str, Any]:
-    """Alertmanager's webhook body (version 4) for events that share one status."""
-    alerts = []
-    for event in events:
-        instance = event.instance
-        labels = alert_labels(instance)
-        fingerprint = hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16]
-        alerts.append(
-            {
-                "status": "resolved" if instance.state is AlertState.RESOLVED else "firing",
-                "labels": labels,
-                "annotations": {"summary": instance.summary},
-                "startsAt": _rfc3339(instance.fired_at),
-                "endsAt": _rfc3339(instance.resolved_at),
-                "generatorURL": "",
-                "fingerprint": fingerprint,
-                "value": json_number(instance.value),
-            }
-        )
-    common = set.intersection(*(set(a["labels"].items()) for a in alerts)) if alerts else set()
-    status = "firing" if any(a["status"] == "firing" for a in alerts) else "resolved"
+def alert_document(instance: AlertInstance) -> dict[str, Any]:
+    """One entry of a POST's `alerts`, as Alertmanager writes it (plus monitor's `value`)."""
+    labels = alert_labels(instance)
     return {
-        "version": "4",
-        "groupKey": '{}:{alertname="' + ",".join(sorted({a["labels"]["alertname"] for a in alerts})) + '"}',
-        "truncatedAlerts": 0,
-        "status": status,
-        "receiver": receiver,
-        "groupLabels": {},
-        "commonLabels": dict(sorted(common)),
-        "commonAnnotations": {},
-        "externalURL": "",
-        "alerts": alerts,
+        "status": "resolved" if instance.state is AlertState.RESOLVED else "firing",
+        "labels": labels,
+        "annotations": {"summary": instance.summary},
+        "startsAt": _rfc3339(instance.fired_at),
+        "endsAt": _rfc3339(instance.resolved_at),
+        "generatorURL": "",
+        "fingerprint": hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16],
+        "value": json_number(instance.value),
     }
 
 
+def group_key(alertname: str) -> str:
+    """Alertmanager's key for the group of the root route (`{}`) grouped by alertname."""
+    return '{}:{alertname="' + alertname + '"}'
+
+
+def alertmanager_payload(
+    alertname: str, alerts: Sequence[dict[str, Any]], receiver: str = "monitor"
+) -> dict[str, Any]:
+    """Alertmanager's webhook body (version 4) for one group: `alerts` are alert_document()s
+    of one alertname, firing or resolved; the body is `firing` while any of them fires."""
+    common_labels = set.intersection(*(set(a["labels"].items()) for a in alerts)) if alerts else set()
+    common_annotations = (
+        set.intersection(*(set(a["annotations"].items()) for a in alerts)) if alerts else set()
+    )
+    return {
+        "version": "4",
+        "groupKey": group_key(alertname),
+        "truncatedAlerts": 0,
+        "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
+        "receiver": receiver,
+        "groupLabels": {"alertname": alertname},
+        "commonLabels": dict(sorted(common_labels)),
+        "commonAnnotations": dict(sorted(common_annotations)),
+        "externalURL": "",
+        "alerts": list(alerts),
+    }
+
+
+@dataclass(slots=True)
+class Message:
+    """One POST to make: the alerts of one alertname, by fingerprint."""
+
+    alertname: str
+    alerts: dict[str, dict[str, Any]]
+
+    def absorb(self, older: Message) -> None:
+        """Take over what an older, unsent message for the same alertname said about alerts
+        this one does not mention: above all their resolutions, which must not be lost."""
+        for fingerprint, alert in older.alerts.items():
+            self.alerts.setdefault(fingerprint, alert)
+
+    @property
+    def resolutions(self) -> int:
+        return sum(a["status"] == "resolved" for a in self.alerts.values())
+
+    def describe(self) -> str:
+        """For the log: `HighCPU (2 firing, 1 resolved)`."""
+        resolved = self.resolutions
+        return f"{self.alertname} ({len(self.alerts) - resolved} firing, {resolved} resolved)"
+
+    def payload(self) -> dict[str, Any]:
+        return alertmanager_payload(self.alertname, list(self.alerts.values()))
+
+
+def describe(messages: Iterable[Message]) -> str:
+    return ", ".join(m.describe() for m in messages)
+
+
 class WebhookNotifier:
-    """Call it with each evaluation's events (an AlertEvaluator listener)."""
+    """Call it with each evaluation's events (and the alerts firing after it)."""
 
     def __init__(self, settings: WebhookSettings) -> None:
         self.settings = settings
-        self.url = str(settings.url)
         self.delivered = 0
+        """Messages the receiver accepted."""
         self.failed = 0
+        """Messages given up after their last attempt."""
         self.dropped = 0
-        self._in_flight = 0
-        self._lock = threading.Lock()
+        """Messages dropped unsent because MAX_WAITING others were waiting."""
+        self.superseded = 0
+        """Messages replaced, before they were delivered, by a newer one for their alertname."""
+        self.failed_attempts = 0
+        self._waiting: collections.OrderedDict[str, Message] = collections.OrderedDict()
+        """The line, by alertname (touched on the notifier's loop only)."""
+        self._sending: Message | None = None
+        self._work = asyncio.Event()
+        self._retry_now = asyncio.Event()
+        """Cuts a backoff short: new settings, or a newer message for the one being retried."""
+        self._settings_version = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: aiohttp.ClientSession | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return str(self.settings.url)
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting or being sent (read from other threads: a moment's count)."""
+        return len(self._waiting) + (self._sending is not None)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._serve, name="alert-webhook", daemon=True)
@@ -113,81 +190,225 @@ class WebhookNotifier:
         loop = asyncio.new_event_loop()
         self._loop = loop
         loop.run_until_complete(self._open())
+        worker = loop.create_task(self._deliver_in_order())
         self._ready.set()
         try:
             loop.run_forever()
         finally:
-            loop.run_until_complete(self._close())
+            loop.run_until_complete(self._close(worker))
             loop.close()
 
     async def _open(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.timeout))
+        # No session-wide timeout: each attempt takes the one of the settings it is sent with.
+        self._session = aiohttp.ClientSession()
 
-    async def _close(self) -> None:
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def _close(self, worker: asyncio.Task) -> None:
+        abandoned = [*([self._sending] if self._sending is not None else []), *self._waiting.values()]
+        if abandoned:
+            log.warning(
+                "alert webhook %s: stopping with %d undelivered message(s), abandoned: %s",
+                self.url,
+                len(abandoned),
+                describe(abandoned),
+            )
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
 
-    def __call__(self, events: list[AlertEvent]) -> None:
-        """Never blocks: schedules one POST per status on the notifier's loop and returns."""
-        if not self.settings.send_resolved:
-            events = [e for e in events if e.state is AlertState.FIRING]
+    def __call__(self, events: Sequence[AlertEvent], firing: Iterable[AlertInstance] = ()) -> None:
+        """Never blocks: queues one message per alertname that has news and returns.
+
+        `firing` is every alert firing after this evaluation (AlertsView.in_state): each
+        message holds all the firing alerts of its alertname, as Alertmanager's do, so a
+        resolution of one series does not read as the whole group resolving."""
         loop = self._loop
-        if loop is None or not events:
+        send_resolved = self.settings.send_resolved
+        messages = {  # in the order of the events
+            e.instance.alert: Message(e.instance.alert, {})
+            for e in events
+            if send_resolved or e.state is AlertState.FIRING
+        }
+        if loop is None or not messages:
             return
-        for status in (AlertState.FIRING, AlertState.RESOLVED):
-            group = [e for e in events if e.state is status]
-            if not group:
+        for instance in itertools.chain(firing, (e.instance for e in events)):
+            message = messages.get(instance.alert)
+            if message is None or (instance.state is AlertState.RESOLVED and not send_resolved):
                 continue
-            with self._lock:
-                if self._in_flight >= MAX_IN_FLIGHT:
-                    self.dropped += 1
-                    log.warning(
-                        "alert webhook %s: %d deliveries pending; dropping one", self.url, MAX_IN_FLIGHT
+            document = alert_document(instance)
+            message.alerts[document["fingerprint"]] = document
+        try:
+            loop.call_soon_threadsafe(self._enqueue, list(messages.values()))
+        except RuntimeError:  # the loop has closed: stop() ran
+            log.warning("alert webhook %s: stopped; not sent: %s", self.url, describe(messages.values()))
+
+    def _enqueue(self, messages: list[Message]) -> None:
+        for message in messages:
+            name = message.alertname
+            waiting = self._waiting.get(name)
+            if waiting is not None:
+                message.absorb(waiting)
+                self._waiting[name] = message  # takes the place in line of the one it replaces
+                self.superseded += 1
+            else:
+                if len(self._waiting) >= MAX_WAITING:
+                    self._drop_one()
+                self._waiting[name] = message
+            if self._sending is not None and self._sending.alertname == name:
+                self._waiting.move_to_end(name, last=False)  # next: it replaces the one being sent
+                self._retry_now.set()
+        self._work.set()
+
+    def _drop_one(self) -> None:
+        """The oldest waiting message that resolves nothing goes (a firing alert is sent again
+        with the next news of its alertname; a lost resolution would leave it firing for good),
+        else the oldest."""
+        victim = next((m for m in self._waiting.values() if not m.resolutions), None)
+        victim = victim or next(iter(self._waiting.values()))
+        del self._waiting[victim.alertname]
+        self.dropped += 1
+        log.warning(
+            "alert webhook %s: %d messages waiting to be sent; dropped the oldest, %s",
+            self.url,
+            MAX_WAITING,
+            victim.describe(),
+        )
+
+    async def _deliver_in_order(self) -> None:
+        while True:
+            while not self._waiting:
+                self._work.clear()
+                await self._work.wait()
+            _, message = self._waiting.popitem(last=False)
+            self._sending = message
+            try:
+                await self._deliver(message)
+            finally:
+                self._sending = None
+
+    async def _deliver(self, message: Message) -> None:
+        attempt, version = 0, self._settings_version
+        while True:
+            if version != self._settings_version:  # new settings: a full set of attempts with them
+                attempt, version = 0, self._settings_version
+            settings = self.settings
+            problem = await self._post(message.payload(), settings)
+            if problem is None:
+                self.delivered += 1
+                return
+            self.failed_attempts += 1
+            attempt += 1
+            last = attempt > settings.retries
+            delay = min(MAX_BACKOFF, settings.backoff * 2 ** (attempt - 1))
+            log.warning(
+                "alert webhook %s: attempt %d of %d failed: %s; %s %s",
+                settings.url,
+                attempt,
+                settings.retries + 1,
+                problem,
+                "giving up on" if last else "retrying",
+                message.describe() if last else f"{message.describe()} in {delay:g}s",
+            )
+            if last:
+                self.failed += 1
+            elif self._waiting.get(message.alertname) is None and version == self._settings_version:
+                self._retry_now.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._retry_now.wait(), delay)
+            newer = self._waiting.get(message.alertname)
+            if newer is not None:  # it says what this one said, and what has happened since
+                newer.absorb(message)
+                if not last:
+                    self.superseded += 1
+                    log.info(
+                        "alert webhook %s: %s replaced by the newer %s, sent next",
+                        settings.url,
+                        message.describe(),
+                        newer.describe(),
                     )
-                    continue
-                self._in_flight += 1
-            payload = alertmanager_payload(group)
-            loop.call_soon_threadsafe(lambda p=payload: loop.create_task(self._deliver(p)))
+                return
+            if last:
+                return
 
-    async def _deliver(self, payload: dict[str, Any]) -> None:
-        try:
-            for attempt in range(self.settings.retries + 1):
-                if attempt:
-                    await asyncio.sleep(min(MAX_BACKOFF, self.settings.backoff * 2 ** (attempt - 1)))
-                problem = await self._post(payload)
-                if problem is None:
-                    self.delivered += 1
-                    return
-                log.warning(
-                    "alert webhook %s: attempt %d of %d failed: %s",
-                    self.url,
-                    attempt + 1,
-                    self.settings.retries + 1,
-                    problem,
-                )
-            self.failed += 1
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-
-    async def _post(self, payload: dict[str, Any]) -> str | None:
+    async def _post(self, payload: dict[str, Any], settings: WebhookSettings) -> str | None:
+        """None when the receiver took it, else what went wrong. A redirect is not followed:
+        aiohttp would repeat a 301/302/303 as a GET without the body, the receiver would answer
+        200 and the alert would be lost while counted as delivered."""
         assert self._session is not None
+        url = str(settings.url)
         try:
-            async with self._session.post(self.url, json=payload) as response:
-                if response.status < 300:
+            async with self._session.post(
+                url,
+                json=payload,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=settings.timeout),
+            ) as response:
+                if 200 <= response.status < 300:
                     return None
+                if 300 <= response.status < 400:
+                    location = response.headers.get("Location")
+                    target = str(URL(url).join(URL(location))) if location else "nowhere (no Location)"
+                    return (
+                        f"HTTP {response.status} redirect to {target}: monitor does not follow "
+                        "redirects (the POST would lose its body); set webhook.url to where it points"
+                    )
                 return f"HTTP {response.status}"
         except TimeoutError:
-            return f"no answer within {self.settings.timeout:g}s"
-        except aiohttp.ClientError as exc:
+            return f"no answer within {settings.timeout:g}s"
+        except (aiohttp.ClientError, ValueError) as exc:
             return str(exc) or type(exc).__name__
 
+    def reconfigure(self, settings: WebhookSettings) -> None:
+        """New settings (a config reload): messages waiting or being retried are kept and sent
+        with them, each with a full set of attempts; a backoff under way is cut short."""
+        if settings == self.settings:
+            return
+        undelivered = self.queued
+        self.settings = settings
+        log.info(
+            "alert webhook settings changed; %d undelivered message(s) kept, to be sent to %s",
+            undelivered,
+            self.url,
+        )
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # stopped meanwhile
+                loop.call_soon_threadsafe(self._settings_changed)
+
+    def _settings_changed(self) -> None:
+        self._settings_version += 1
+        self._retry_now.set()
+
+    def collect(self) -> Iterator[Metric]:
+        """The notifier's counters, for /metrics (see Alerting.collect)."""
+        counters = [
+            ("delivered", self.delivered, "Webhook messages the receiver accepted (2xx)."),
+            ("failed", self.failed, "Webhook messages given up after their last attempt failed."),
+            (
+                "dropped",
+                self.dropped,
+                f"Webhook messages dropped unsent because {MAX_WAITING} others were waiting.",
+            ),
+            (
+                "superseded",
+                self.superseded,
+                "Webhook messages replaced before delivery by a newer one for the same alertname "
+                "(which carries their resolutions).",
+            ),
+        ]
+        for name, value, text in counters:
+            yield CounterMetricFamily(f"monitor_webhook_messages_{name}_total", text, value=value)
+        yield CounterMetricFamily(
+            "monitor_webhook_attempts_failed_total",
+            "Webhook POSTs that failed (non-2xx answer, redirect, refused, timed out); retried.",
+            value=self.failed_attempts,
+        )
+        yield GaugeMetricFamily(
+            "monitor_webhook_messages_queued", "Webhook messages waiting or being sent.", value=self.queued
+        )
+
     def stop(self, timeout: float = 1.0) -> bool:
-        """Abandon undelivered messages and stop; return False if the thread would not stop."""
+        """Abandon undelivered messages (logged) and stop; False if the thread would not stop."""
         loop, thread = self._loop, self._thread
         if loop is None or thread is None or not thread.is_alive():
             return True
