@@ -10,9 +10,10 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
+from monitor import humanize
 from monitor.alerts.state import AlertInstance, AlertState, AlertsView
 from monitor.alerts.template import format_value
-from monitor.model import Snapshot
+from monitor.model import Snapshot, Unit
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
 from monitor.tui.colours import alert_style
@@ -27,6 +28,14 @@ def clock_time(timestamp: float | None) -> str:
 LABELS_WIDTH = 40
 """Cells the labels column may take: a fleet query's label set (instance, job, exported_source,
 ...) would otherwise push the summary off a 160-column screen."""
+
+
+def _value(alert: AlertInstance) -> str:
+    """As a panel writes it (`93.0 %`, `1.23 k`); a summary writes a plain number in full, as
+    Prometheus does, which would make this column as wide as 0.30000000000000004."""
+    if alert.unit is Unit.TIMESTAMP:  # a point in time, in UTC, as the summary writes it
+        return format_value(alert.value, alert.unit)
+    return humanize.format_value(alert.value, alert.unit)
 
 
 def _labels(alert: AlertInstance) -> str:
@@ -87,7 +96,7 @@ class AlertHistoryScreen(DashboardScreen):
                 Content.styled(f"{alert.state} {alert.severity}", alert_style(alert)),
                 alert.alert,
                 alert.source,
-                format_value(alert.value, alert.unit),
+                _value(alert),
                 clock_time(since),
                 _labels(alert),
                 alert.summary,
@@ -102,7 +111,7 @@ class AlertHistoryScreen(DashboardScreen):
                 Content.styled(str(event.state), alert_style(alert)),
                 alert.alert,
                 alert.source,
-                format_value(alert.value, alert.unit),
+                _value(alert),
                 _labels(alert),
                 alert.summary,
             )

@@ -159,3 +159,32 @@ def test_promtool_accepts_metrics_with_alerts_firing(running) -> None:
     wait_for(lambda: states(url).get("TankHigh") == "firing", "TankHigh firing")
     lint = subprocess.run([promtool, "check", "metrics"], input=fetch(f"{url}/metrics"), capture_output=True)
     assert (lint.returncode, lint.stderr.decode()) == (0, "")
+
+
+def test_webhook_delivery_is_counted_on_metrics(write_config, tmp_path, closed_port: int) -> None:
+    """Failing notifications must be alertable: the counters existed but were not exported."""
+    config = write_config(
+        f"""
+        sources:
+          - {{name: tank, collector: command, argv: [echo, "50"], format: number, metric: tank_level, interval: 100ms}}
+        alerts:
+          - {{name: TankHigh, source: tank, metric: tank_level, op: ">", threshold: 10}}
+        webhook: {{url: "http://127.0.0.1:{closed_port}/hook", retries: 0, timeout: 1s}}
+        """
+    )
+    port = free_port()
+    runtime = Runtime(load_config(str(config)), serve_metrics=True, listen=f"127.0.0.1:{port}")
+    runtime.start()
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def failed_attempts() -> float:
+            for line in fetch(f"{url}/metrics").decode().splitlines():
+                if line.startswith("monitor_webhook_attempts_failed_total "):
+                    return float(line.split()[1])
+            return 0.0
+
+        wait_for(lambda: failed_attempts() >= 1, "a failed delivery attempt on /metrics")
+        assert "monitor_webhook_messages_queued " in fetch(f"{url}/metrics").decode()
+    finally:
+        runtime.stop()
