@@ -25,7 +25,10 @@ async def test_a_firing_alert_is_on_the_bar_and_in_the_log_but_not_a_toast(tmp_p
     config.write_text(CONFIG)
     buffer = LogBuffer()
     runtime = Runtime(load_config(str(config)))
-    logging.getLogger("monitor").addHandler(buffer)
+    logger = logging.getLogger("monitor")
+    saved_level = logger.level
+    logger.setLevel(logging.INFO)  # whatever an earlier test left: the warning must be emitted
+    logger.addHandler(buffer)
     runtime.start()
     try:
         app = MonitorApp.from_runtime(runtime, log_buffer=buffer, blink=False)
@@ -38,5 +41,6 @@ async def test_a_firing_alert_is_on_the_bar_and_in_the_log_but_not_a_toast(tmp_p
             assert any("alert TankHigh firing: tank at 7" in line.text for line in buffer.since(0))
             assert not [n.message for n in app._notifications if "TankHigh" in n.message]
     finally:
-        logging.getLogger("monitor").removeHandler(buffer)
+        logger.removeHandler(buffer)
+        logger.setLevel(saved_level)
         runtime.stop()
