@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from monitor.alerts.definitions import AlertSettings
+from monitor.alerts.state import AlertEvent
 from monitor.model import Labels, MetricSpec, SourceHealth
 from monitor.store import MetricsStore
 
@@ -63,3 +64,8 @@ class Fleet:
 
     def fail(self, name: str = "local"):
         return self.store.publish(name, failed(self.clock()))
+
+
+def told(events: list[AlertEvent]) -> list[tuple[str, str]]:
+    """What the notifications say: each event's alert and new state."""
+    return [(e.instance.alert, str(e.state)) for e in events]

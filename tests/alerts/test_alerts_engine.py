@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-from alerts_support import Clock, Fleet, alert
+from alerts_support import Fleet, alert
 
 from monitor.alerts.engine import RESOLVED_RETENTION, AlertEngine
 from monitor.alerts.state import AlertState
 from monitor.model import MetricSpec, MetricType
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fleet(clock: Clock) -> Fleet:
-    fleet = Fleet(clock)
-    fleet.add()
-    return fleet
 
 
 def states(engine: AlertEngine) -> list[tuple[str, str]]:

@@ -13,11 +13,6 @@ from monitor.exporter.alerts import AlertStateCollector
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def fleet(clock: Clock) -> Fleet:
     fleet = Fleet(clock)
     fleet.add("val", labels=(("team", "payments"),))

@@ -4,28 +4,11 @@ and alerts that are removed or no longer hold are resolved, so no receiver keeps
 
 from __future__ import annotations
 
-import pytest
-from alerts_support import Clock, Fleet, alert
+from alerts_support import Clock, Fleet, alert, told
 
 from monitor.alerts.engine import RESOLVED_RETENTION
 from monitor.alerts.evaluator import AlertEvaluator
 from monitor.alerts.state import AlertEvent, AlertsView
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fleet(clock: Clock) -> Fleet:
-    fleet = Fleet(clock)
-    fleet.add()
-    return fleet
-
-
-def told(events: list[AlertEvent]) -> list[tuple[str, str]]:
-    return [(e.instance.alert, str(e.state)) for e in events]
 
 
 def shown(view: AlertsView) -> dict[str, tuple]:

@@ -4,27 +4,9 @@ their state and their `for` timers, rather than resolving and firing again a sec
 
 from __future__ import annotations
 
-import pytest
-from alerts_support import Clock, Fleet, alert
+from alerts_support import Fleet, alert, told
 
 from monitor.alerts.engine import AlertEngine
-from monitor.alerts.state import AlertEvent
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fleet(clock: Clock) -> Fleet:
-    fleet = Fleet(clock)
-    fleet.add()
-    return fleet
-
-
-def told(events: list[AlertEvent]) -> list[tuple[str, str]]:
-    return [(e.instance.alert, str(e.state)) for e in events]
 
 
 def since(engine: AlertEngine) -> dict[str, tuple]:
