@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 from aiohttp import web
 from alerts_support import Clock, Fleet, alert
+from webhook_support import serve, until
 
 from monitor.alerts.definitions import WebhookSettings
 from monitor.alerts.evaluator import AlertEvaluator
@@ -34,21 +35,6 @@ class Receiver:
             await self.release.wait()
             status = 200
         return web.json_response({}, status=status)
-
-
-async def serve(aiohttp_server, receiver: Receiver) -> str:
-    app = web.Application()
-    app.router.add_post("/hook", receiver.handle)
-    server = await aiohttp_server(app, host="127.0.0.1")
-    return str(server.make_url("/hook"))
-
-
-async def until(check: Callable[[], object], deadline: float = 10.0) -> None:
-    for _ in range(int(deadline / 0.02)):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 def fire_and_resolve():

@@ -6,30 +6,14 @@ import asyncio
 import logging
 import subprocess
 import time
-from collections.abc import Callable, Iterator
 
-import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from test_webhook_delivery import HIGH, Receiver, Scene, config, serve, until
+from webhook_support import HIGH, Receiver, config, serve, until
 
 from monitor.alerts.service import Alerting
-from monitor.config import Config
 from monitor.store import MetricsStore
 from tests.conftest import require_binary
-
-
-@pytest.fixture
-def scene() -> Iterator[Callable[[Config], Scene]]:
-    made: list[Scene] = []
-
-    def make(config: Config) -> Scene:
-        made.append(Scene(config))
-        return made[-1]
-
-    yield make
-    for each in made:
-        assert each.alerting.stop(2.0)
 
 
 async def test_new_settings_deliver_the_messages_the_old_ones_were_retrying(
