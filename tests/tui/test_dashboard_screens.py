@@ -396,8 +396,8 @@ async def test_the_palettes_screenshot_is_saved_where_there_is_no_downloads_fold
     app = make_app(feed(clock), clock)
     async with app.run_test(size=(120, 40)) as pilot:
         app.action_screenshot()
-        for _ in range(50):
-            if list(tmp_path.glob("*.svg")):
+        for _ in range(50):  # until the app says so: its saving thread reports back to it
+            if any("Saved screenshot" in n.message for n in app._notifications):
                 break
             await pilot.pause(0.1)
     shots = list(tmp_path.glob("*.svg"))
