@@ -90,8 +90,8 @@ def axis_scale(largest: float, unit: Unit = Unit.NONE) -> tuple[float, str]:
         while largest >= 1024.0 ** (index + 1) and index < len(BINARY_PREFIXES) - 1:
             index += 1
         return 1024.0**-index, BINARY_PREFIXES[index]
-    if largest == 0 or not math.isfinite(largest) or 1.0 <= largest < 1000.0:
-        return 1.0, "no unit"
+    if largest == 0 or not math.isfinite(largest) or 1e-3 <= largest < 1000.0:
+        return 1.0, "no unit"  # a load of 0.26 reads as 0.26, not as 260 ×1e-3
     exponent = max(-306, 3 * math.floor(math.log10(largest) / 3))  # 1e312 overflows a float
     return 10.0**-exponent, f"×1e{exponent}"
 

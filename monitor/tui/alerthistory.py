@@ -116,4 +116,7 @@ class AlertHistoryScreen(DashboardScreen):
                 alert.summary,
             )
         quiet = not view.alerts and not view.history
-        self.empty.update("No alert has fired yet." if quiet else "")
+        unmatched = wanted and not self.active.row_count and not self.history.row_count
+        self.empty.update(
+            "No alert has fired yet." if quiet else f"No alert matches {wanted!r}." if unmatched else ""
+        )

@@ -168,6 +168,8 @@ class DashboardScreen(Screen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             self.focus_next()
+            if self.focused is self.search:  # nothing else to focus (nothing matched): keys must
+                self.set_focus(None)  # reach the screen's bindings, not go on typing into the filter
 
     def action_back(self) -> None:
         """Escape: first clear the filter, then leave the screen."""

@@ -53,17 +53,30 @@ def sort_rows(rows: list, column: str, reverse: bool) -> None:
     rows.sort(key=missing)
 
 
+def tick_labels(ticks: list[float]) -> list[str]:
+    """Three significant digits, or as many more as the ticks need to read differently: an age
+    jittering between 30.41 and 30.46 s had three ticks all labelled 30.4."""
+    for digits in range(3, 16):
+        labels = [f"{tick:.{digits}g}" for tick in ticks]
+        if len(set(labels)) == len(labels):
+            return labels
+    return labels
+
+
 def _cells(series: v.SeriesView, stats: v.WindowStats, now: float) -> list[str]:
-    """The current, min, max and mean columns. A timestamp's current value is the timestamp
-    itself (`never` for 0); its statistics are over its ages when collected (view.points)."""
+    """The current, min, max and mean columns. For a timestamp all four are ages (so that each
+    column sorts as it reads): its age now, `never` for a timestamp of 0, and its statistics
+    over its ages when collected (view.points)."""
     if series.unit is not Unit.TIMESTAMP:
         return [format_value(x, series.unit, rate=series.rate, now=now) for x in stats.numbers()]
-    ages = (stats.minimum, stats.maximum, stats.mean)
-    return [format_value(stats.current, Unit.TIMESTAMP, now=now), *(_ago(age) for age in ages)]
+    current = "never" if math.isnan(stats.current) else _ago(stats.current)
+    return [current, *(_ago(age) for age in (stats.minimum, stats.maximum, stats.mean))]
 
 
 def _ago(age: float) -> str:
-    return format_value(age) if math.isnan(age) else f"{format_age(age)} ago"
+    if math.isnan(age):
+        return format_value(age)
+    return f"{format_age(age)} ago" if age >= 0 else f"in {format_age(-age)}"
 
 
 class DetailScreen(DashboardScreen):
@@ -161,7 +174,10 @@ class DetailScreen(DashboardScreen):
         for series in views:
             history = v.points(self.dashboard.store, source, series, since, until=source.time)
             stats = v.WindowStats.of(history)
-            if not series.rate:
+            if series.unit is Unit.TIMESTAMP:  # its age now, as min, max and mean are ages too
+                stamp = v.current(source, series, history)
+                stats = dataclasses.replace(stats, current=source.time - stamp if stamp > 0 else math.nan)
+            elif not series.rate:
                 stats = dataclasses.replace(stats, current=v.current(source, series, history))
             rows.append((series, stats, history))
         sort_rows(rows, self.sort_column, self.sort_reverse)
@@ -238,7 +254,7 @@ class DetailScreen(DashboardScreen):
         height = self.chart.size.height  # 0 before the first layout: then take the usual size
         ticks = [low, high] if height and height - CHART_CHROME < 3 else [low, (low + high) / 2, high]
         plt.ylim(low, high)
-        plt.yticks(ticks, [f"{tick:.3g}" for tick in ticks])
+        plt.yticks(ticks, tick_labels(ticks))
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self.dashboard.redraw()

@@ -149,6 +149,12 @@ async def test_history_screen_shows_fired_and_resolved_with_time_and_value() -> 
         await pilot.pause(0.2)
         assert [str(active.get_row_at(i)[1]) for i in range(active.row_count)] == ["DiskFull"]
         assert {str(history.get_row_at(i)[2]) for i in range(history.row_count)} == {"DiskFull"}
+        await pilot.press("escape", "slash", *"zzz", "enter")  # nothing matches: it says so
+        await pilot.pause(0.2)
+        assert "No alert matches 'zzz'." in str(app.screen.query_one("#no-alerts").render())
+        await pilot.press("c")  # the keys reach the screen again, not the filter
+        await pilot.pause(0.2)
+        assert app.screen.id == "costs" and app.filter_text == "zzz"
 
 
 async def test_the_bell_rings_once_per_evaluation_that_fires_something_when_enabled() -> None:

@@ -334,3 +334,16 @@ async def test_a_filter_that_matches_nothing_says_so(clock: Clock) -> None:
         app.set_filter("")
         await pilot.pause()
         assert not message.display and len(panel_text(app)) == 3
+
+
+async def test_after_a_filter_that_matches_nothing_keys_reach_the_screen(clock: Clock) -> None:
+    """With no panel left to focus, Enter kept the focus in the filter: `a`, `4`, `s` were typed
+    into it (`nomatcha4s`) instead of acting."""
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"nomatch", "enter")
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        assert app.filter_text == "nomatch" and app.screen.id == "costs"

@@ -10,8 +10,10 @@ import pytest
 from textual.widgets import DataTable, Log, Static
 from textual_plotext import PlotextPlot
 
+from monitor.humanize import axis_scale
 from monitor.lognews import SHOWN_ELSEWHERE
 from monitor.model import SourceHealth
+from monitor.tui.detail import tick_labels
 from monitor.tui.logbuffer import LogBuffer
 from tests.tui.dashboard_support import make_app, screen_text
 from tests.tui.feed import Clock, feed, up
@@ -167,6 +169,12 @@ async def test_detail_chart_ticks_in_the_series_unit(clock: Clock) -> None:
         rows = {row[0]: row[1:] for row in table_rows(app)}
         assert rows["stamp_last_success_timestamp_seconds"] == ["14s ago", "5.0s ago", "14s ago", "9.5s ago"]
         assert rows["stamp_never_timestamp_seconds"] == ["never", "–", "–", "–"]
+        await pilot.press("s")  # by current: a timestamp sorts by the age it shows, never last
+        await pilot.pause()
+        assert [row[0] for row in table_rows(app)] == [
+            "stamp_last_success_timestamp_seconds",
+            "stamp_never_timestamp_seconds",
+        ]
 
 
 async def test_detail_chart_ticks_sit_on_the_rows_of_their_values(clock: Clock) -> None:
@@ -188,6 +196,8 @@ async def test_detail_chart_ticks_sit_on_the_rows_of_their_values(clock: Clock) 
         }
         assert list(labelled) == ["1", "0", "-1"]
         assert any("\u2800" < char <= "\u28ff" for char in labelled["0"]), labelled  # the line is on 0
+    assert tick_labels([30.41, 30.435, 30.46]) == ["30.41", "30.43", "30.46"]  # not 30.4 thrice
+    assert axis_scale(0.26) == (1.0, "no unit")  # a load of 0.26, not 260 ×1e-3
 
 
 async def test_detail_window_switch_is_clamped_to_history(clock: Clock) -> None:
