@@ -161,7 +161,8 @@ NOT_LOADED = (
     "RE2, Prometheus's regular expression syntax, has no {}: the rule `monitor rules` writes would not load"
 )
 READ_OTHERWISE = (
-    "Prometheus (RE2) reads {} otherwise than monitor (Python): the rule `monitor rules` writes "
+    "RE2, Prometheus's regular expression syntax, reads {} otherwise than Python's, which monitor "
+    "uses: the rule `monitor rules` writes "
     "would match other values than the alert"
 )
 
