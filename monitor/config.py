@@ -33,13 +33,12 @@ from pydantic import (
 )
 
 from monitor.alerts.definitions import ALERT_NAME, AlertSettings, ThresholdSettings, WebhookSettings
-from monitor.alerts.definitions import LABEL_NAME as ALERT_LABEL_NAME
 from monitor.alerts.engine import exposed_name
 from monitor.durations import Duration, Interval, parse_duration
 from monitor.model import EMPTY_MAPPING, Labels, MetricSpec, make_labels
 from monitor.plugin import Collector, CollectorOptions
 from monitor.registry import PluginLoadError, Registry
-from monitor.validation import METRIC_NAME
+from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
 from monitor.wording import plural
 from monitor.yamlsource import LoadedYaml, Problem, decode_utf8, load_yaml, problem_at
 from monitor.yamlsource import Path as KeyPath
@@ -49,8 +48,6 @@ DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 """ASCII only (checked with fullmatch: `$` alone also matches before a final newline): the name
 is a label value on /metrics, a file name in `monitor rules` and typed in the dashboard."""
-LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-RESERVED_LABELS = {"source"}
 TARGET_LABELS = {"job", "instance"}
 """Prometheus attaches these to every series it scrapes from monitor."""
 
@@ -61,7 +58,7 @@ ALERT_RULES_SCHEMA = {
     "properties": {
         "name": {"pattern": ALERT_NAME.pattern},
         "metric": METRIC_NAME_SCHEMA | {"type": ["string", "null"]},
-        "labels": {"propertyNames": {"pattern": ALERT_LABEL_NAME.pattern}},
+        "labels": {"propertyNames": {"pattern": LABEL_NAME.pattern}},
     },
     "if": {"properties": {"condition": {"type": "string"}}, "required": ["condition"]},
     "then": {"properties": dict.fromkeys([*_METRIC_CONDITION, "labels"], False)},

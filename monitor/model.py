@@ -26,10 +26,17 @@ def series_name(key: SeriesKey) -> str:
     name, labels = key
     if not labels:
         return name
-    return name + "{" + ",".join(f'{k}="{_escaped(v)}"' for k, v in labels) + "}"
+    return name + "{" + ",".join(f'{k}="{escaped_label_value(v)}"' for k, v in labels) + "}"
 
 
-def _escaped(value: str) -> str:
+def label_set(source: SourceData, labels: Labels = ()) -> dict[str, str]:
+    """The labels a series of `source` carries on /metrics: the source's static labels, the
+    series' own (more specific), then `source`. Alert instances take the same, so
+    `{{ labels.team }}`, label matchers and the webhook read what Prometheus reads."""
+    return {**dict(source.labels), **dict(labels), "source": source.name}
+
+
+def escaped_label_value(value: str) -> str:
     """As the exposition format writes a label value, so `say "hi"` reads unambiguously."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 

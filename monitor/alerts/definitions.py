@@ -13,9 +13,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, HttpUrl, field_validator
 
 from monitor.durations import Duration, Hold
+from monitor.model import escaped_label_value
+from monitor.validation import LABEL_NAME
 
 ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 TEMPLATE_FIELDS = ("value", "source", "threshold", "alertname", "severity")
 MATCH_OPERATORS = ("=~", "!~", "!=")
@@ -122,8 +123,7 @@ class LabelMatcher(_Frozen):
         return found if self.op == "=~" else not found
 
     def promql(self) -> str:
-        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'{self.name}{self.op}"{escaped}"'
+        return f'{self.name}{self.op}"{escaped_label_value(self.value)}"'
 
 
 def _label_name(name: str) -> str:

@@ -19,13 +19,23 @@ import collections
 import itertools
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from monitor.alerts.definitions import AlertSettings
 from monitor.alerts.state import AlertEvent, AlertInstance, AlertState, AlertsView
 from monitor.alerts.template import format_value, render
-from monitor.model import Labels, MetricSpec, MetricType, Snapshot, SourceData, SourceState, Unit
+from monitor.model import (
+    Labels,
+    MetricSpec,
+    MetricType,
+    Snapshot,
+    SourceData,
+    SourceState,
+    Unit,
+    label_set,
+    unit_of,
+)
 
 RESOLVED_RETENTION = 900.0
 """Seconds a resolved alert stays listed (Prometheus keeps them 15 minutes too)."""
@@ -45,12 +55,17 @@ def exposed_name(name: str, spec: MetricSpec | None) -> str:
     return name
 
 
-def series_labels(source: SourceData, labels: Labels = ()) -> dict[str, str]:
-    """The labels a series of `source` has on /metrics (as monitor/exporter/families.py writes
-    them): the source's static labels, the series' own, then `source`. An alert instance has
-    the same labels as its Prometheus twin, so `{{ labels.source }}`, `{{ labels.team }}` on a
-    `down` alert, label matchers and the webhook's labels all read what Prometheus reads."""
-    return {**dict(source.labels), **dict(labels), "source": source.name}
+def metric_unit(metric: str | None, specs: Mapping[str, MetricSpec]) -> Unit:
+    """The unit of an alert's `metric` (named as on /metrics, a counter with its `_total`): its
+    declaration's, else its name's suffix's, as the dashboard formats it. A dict lookup, not a
+    scan: a declared counter is found under its name with or without `_total`."""
+    if metric is None:
+        return Unit.NONE
+    spec = specs.get(metric)
+    if spec is None:
+        counter = specs.get(metric.removesuffix("_total"))
+        spec = counter if counter is not None and counter.type is MetricType.COUNTER else None
+    return spec.unit if spec is not None else unit_of(metric)
 
 
 def _definition(rule: AlertSettings) -> str:
@@ -229,7 +244,7 @@ class AlertEngine:
         (VALUES_CHANGED) or which instances exist or their states (STRUCTURE_CHANGED)."""
         instances = self._instances[index]
         active = {m.labels: m.value for m in self._matches(index, rule, source, now)}
-        unit = _unit(rule, source) if active else Unit.NONE  # only a summary needs it
+        unit = metric_unit(rule.metric, source.specs) if active and source else Unit.NONE  # summaries only
         changed = 0
         for labels, value in active.items():
             current = instances.get(labels)
@@ -268,7 +283,7 @@ class AlertEngine:
                 return []
             # The labels and value of the monitor_source_up (0) or monitor_source_stale (1) series
             # its Prometheus rule matches.
-            return [Match(tuple(sorted(series_labels(source).items())), 0.0 if down else 1.0)]
+            return [Match(tuple(sorted(label_set(source).items())), 0.0 if down else 1.0)]
         if state is not SourceState.UP:
             return []  # /metrics shows no values then, so Prometheus would see none either
         cached = self._cache.get(index)
@@ -282,7 +297,7 @@ class AlertEngine:
         for (name, labels_of_series), value in source.series.items():
             if name != rule.metric and exposed_name(name, source.specs.get(name)) != rule.metric:
                 continue
-            labels = series_labels(source, labels_of_series)
+            labels = label_set(source, labels_of_series)
             if all(m.matches(labels) for m in matchers) and rule.op.holds(value, rule.threshold):
                 found.append(Match(tuple(sorted(labels.items())), value))
         self._cache[index] = (source.version, found)
@@ -330,16 +345,6 @@ class AlertEngine:
             "severity": str(rule.severity),
         }
         return render(rule.summary_template, fields, dict(labels))
-
-
-def _unit(rule: AlertSettings, source: SourceData | None) -> Unit:
-    """The unit of the metric the alert compares, from the source's declarations."""
-    if rule.metric is None or source is None:
-        return Unit.NONE
-    spec = source.specs.get(rule.metric) or next(
-        (s for name, s in source.specs.items() if exposed_name(name, s) == rule.metric), None
-    )
-    return spec.unit if spec is not None else Unit.NONE
 
 
 def _wake_time(

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 import yaml
 
 from monitor.alerts.definitions import AlertSettings
-from monitor.alerts.engine import exposed_name
+from monitor.alerts.engine import exposed_name, metric_unit
 from monitor.alerts.template import format_value, to_prometheus
-from monitor.model import MetricSpec, Unit, unit_of
+from monitor.model import MetricSpec
 
 GROUP_NAME = "monitor"
 
@@ -61,8 +61,7 @@ def alert_rule(alert: AlertSettings, specs: Mapping[str, MetricSpec], scope: tup
     if alert.for_:
         rule["for"] = _duration(alert.for_)
     rule["labels"] = {"severity": str(alert.severity)}
-    spec = specs.get(alert.metric) if alert.metric else None
-    unit = spec.unit if spec is not None else unit_of(alert.metric) if alert.metric else Unit.NONE
+    unit = metric_unit(alert.metric, specs)
     literals = {
         "threshold": format_value(alert.threshold, unit),
         "alertname": alert.name,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from prometheus_client.metrics_core import Metric
 
-from monitor.model import Labels, MetricSpec, MetricType, SourceData, SourceState, Unit
+from monitor.model import MetricSpec, MetricType, SourceData, SourceState, Unit, label_set
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +21,10 @@ HEALTH_PREFIX = "monitor_source_"
 GENERIC_HELP = "Reported by collector {collector!r}, which declares no description for it."
 
 
-def _label_dict(source: SourceData, labels: Labels = ()) -> dict[str, str]:
-    """Static labels, then the series' own (more specific) labels, then `source`."""
-    return {**dict(source.labels), **dict(labels), "source": source.name}
-
-
 def health_families(source: SourceData, state: SourceState) -> list[Metric]:
     """How collection from the source is going: exported whatever its state."""
     health = source.health
-    labels = _label_dict(source)
+    labels = label_set(source)
     # No `up` before the first collection ends: a 0 there would fire every `up == 0` alert each
     # time monitor starts or a reload restarts a source. Absent reads as "not known yet".
     up = None if state is SourceState.PENDING else float(health.up)
@@ -118,7 +113,7 @@ def value_families(source: SourceData) -> list[Metric]:
             family = families.setdefault((family.name, family.type), family)
             placed = placement[name] = (family, sample_name)
         family, sample_name = placed
-        family.add_sample(sample_name, _label_dict(source, series_labels), value)
+        family.add_sample(sample_name, label_set(source, series_labels), value)
     return list(families.values())
 
 

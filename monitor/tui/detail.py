@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
-from monitor.humanize import axis_scale, format_age, format_value
+from monitor.humanize import axis_scale, format_age, format_timestamp, format_value
 from monitor.model import Snapshot, SourceData, Unit
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
@@ -69,14 +69,10 @@ def _cells(series: v.SeriesView, stats: v.WindowStats, now: float) -> list[str]:
     over its ages when collected (view.points)."""
     if series.unit is not Unit.TIMESTAMP:
         return [format_value(x, series.unit, rate=series.rate, now=now) for x in stats.numbers()]
-    current = "never" if math.isnan(stats.current) else _ago(stats.current)
-    return [current, *(_ago(age) for age in (stats.minimum, stats.maximum, stats.mean))]
-
-
-def _ago(age: float) -> str:
-    if math.isnan(age):
-        return format_value(age)
-    return f"{format_age(age)} ago" if age >= 0 else f"in {format_age(-age)}"
+    ages = [
+        format_value(age) if math.isnan(age) else format_timestamp(now - age, now) for age in stats.numbers()
+    ]
+    return ["never" if math.isnan(stats.current) else ages[0], *ages[1:]]
 
 
 class DetailScreen(DashboardScreen):
