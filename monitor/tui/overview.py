@@ -15,7 +15,15 @@ from monitor.alerts.definitions import Level
 from monitor.model import Snapshot, SourceData, SourceState
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
-from monitor.tui.panel import PANEL_WIDTH, PanelView, SourcePanel, badge, panel_rows
+from monitor.tui.panel import (
+    MAX_ROWS,
+    PANEL_CHROME,
+    PANEL_WIDTH,
+    PanelView,
+    SourcePanel,
+    badge,
+    panel_rows,
+)
 
 
 class OverviewScreen(DashboardScreen):
@@ -77,18 +85,20 @@ class OverviewScreen(DashboardScreen):
                 self.call_after_refresh(new[0].focus)
         self._follow_order(tuple(snapshot.sources))
         filter_text = self.dashboard.filter_text
-        matched = False
         alerting = self.dashboard.alert_levels
         settings = self.dashboard.settings_version
         top, bottom = self.scroll.scroll_y, self.scroll.scroll_y + self.scroll.size.height
+        visible = []
         for name, source in snapshot.sources.items():
-            panel = panels[name]
             shown = v.source_visible(source, filter_text)
             if self._shown.get(name) != shown:  # reading panel.display costs a style lookup
-                panel.display = self._shown[name] = shown
-            if not shown:
-                continue
-            matched = True
+                panels[name].display = self._shown[name] = shown
+            if shown:
+                visible.append(source)
+        rows = self._row_budget(len(visible))
+        for source in visible:
+            name = source.name
+            panel = panels[name]
             state = source.state(now)
             alert = alerting.get(name, Level.OK)
             if state is SourceState.UP and self._drawn.get(name) == (
@@ -97,13 +107,23 @@ class OverviewScreen(DashboardScreen):
                 state,
                 alert,
                 settings,
+                rows,
             ):
                 continue  # the common case, and the cheap one: nothing on this panel changed
             region = panel.virtual_region
             # Panels scrolled out of view are drawn when they come back (scroll_y is watched).
             if panel.view is None or (region.bottom >= top and region.y <= bottom):
-                self._draw_panel(panel, source, now, filter_text, alert)
-        self._say_if_nothing_matches(filter_text, matched or not snapshot.sources)
+                self._draw_panel(panel, source, now, filter_text, alert, rows)
+        self._say_if_nothing_matches(filter_text, bool(visible) or not snapshot.sources)
+
+    def _row_budget(self, panels: int) -> int:
+        """Metric rows per panel: MAX_ROWS, or as many as fit when every panel can be on screen
+        at once. With the default config's one panel, a 16-core machine's cores pushed memory,
+        disks and network past ten rows while thirty rows of the screen stood empty."""
+        columns = max(1, self.grid.styles.grid_size_columns or 1)
+        panel_rows_on_screen = -(-max(1, panels) // columns)
+        room = self.scroll.size.height // panel_rows_on_screen - PANEL_CHROME
+        return max(MAX_ROWS, room)
 
     def _follow_order(self, order: tuple[str, ...]) -> None:
         """Lay panels out in the snapshot's order (the config's): a source that a reload adds
@@ -124,11 +144,12 @@ class OverviewScreen(DashboardScreen):
             self.no_match.update(text)
 
     def _draw_panel(
-        self, panel: SourcePanel, source: SourceData, now: float, filter_text: str, alert: Level
+        self, panel: SourcePanel, source: SourceData, now: float, filter_text: str, alert: Level, rows: int
     ) -> None:
-        """`alert` is the worst level of the alerts firing on the source."""
+        """`alert` is the worst level of the alerts firing on the source; `rows` the most metric
+        rows the panel shows."""
         health = badge(source, now)
-        built_from = (source.version, filter_text, health.state, alert, self.dashboard.settings_version)
+        built_from = (source.version, filter_text, health.state, alert, self.dashboard.settings_version, rows)
         if self._drawn.get(source.name) != built_from or panel.view is None:
             rows, hidden = panel_rows(
                 self.dashboard.store,
@@ -137,6 +158,7 @@ class OverviewScreen(DashboardScreen):
                 filter_text,
                 health.state,
                 self.dashboard.thresholds.get(source.name),
+                rows,
             )
             self._drawn[source.name] = built_from
             level = max([alert, *(row.level for row in rows)])

@@ -38,9 +38,12 @@ MIN_SPARK = 8
 """Sparklines shrink to this before labels are cut short."""
 VALUE_WIDTH = 11
 MAX_ROWS = 10
+"""Metric rows a panel shows at least; more when the screen has room for them (overview)."""
 MAX_ERROR = 160
 PANEL_WIDTH = 52
 """The width a panel wants; the overview fits as many columns of it as the terminal allows."""
+PANEL_CHROME = 4
+"""A panel's lines besides its metric rows: two borders, the health badge, "+N more"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +119,12 @@ def panel_rows(
     filter_text: str,
     state: SourceState,
     thresholds: Mapping[str, ThresholdSettings] | None = None,
+    max_rows: int = MAX_ROWS,
 ) -> tuple[list[PanelRow], int]:
     views = v.panel_views(source, show, filter_text)
     since = source.time - (SPARK_POINTS + 0.5) * source.interval
     rows = []
-    for series in views[:MAX_ROWS]:
+    for series in v.allot(views, max_rows):
         history = v.points(store, source, series, since, until=source.time)
         value = v.current(source, series, history)
         unit = series.unit
@@ -137,7 +141,7 @@ def panel_rows(
                 series.values,
             )
         )
-    return rows, max(0, len(views) - MAX_ROWS)
+    return rows, max(0, len(views) - max_rows)
 
 
 def _threshold(

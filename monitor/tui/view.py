@@ -10,6 +10,7 @@ import collections
 import functools
 import itertools
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -211,6 +212,48 @@ def panel_metrics(source: SourceData, show: Sequence[str] | None) -> list[str]:
     return sorted({name for name, _ in source.series})
 
 
+def reading_order(key: SeriesKey) -> tuple:
+    """Sorts a metric's series as a person reads them: numbers by value (`cpu="2"` before
+    `cpu="10"`, `le="0.005"` before `le="0.01"` and `+Inf` last), digits inside names by value
+    (`eth2` before `eth10`), and named series before numbered ones, so an aggregate such as
+    `cpu="total"` leads its per-core rows. Plain string order put cores 10 to 15 between 1 and 2
+    and the total after all of them."""
+    return tuple((label, _value_order(value)) for label, value in key[1])
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+@functools.lru_cache(maxsize=65536)
+def _value_order(value: str) -> tuple:
+    try:
+        number = float(value)
+    except ValueError:
+        parts = _DIGITS.split(value)
+        return (0, tuple((1, int(part)) if part.isdigit() else (0, part) for part in parts), value)
+    return (1, (math.inf, 1) if math.isnan(number) else (number, 0), value)
+
+
+def allot(views: Sequence[SeriesView], rows: int) -> list[SeriesView]:
+    """At most `rows` of `views`, shared out among their metrics in turns (each metric's first
+    series, then each one's second, ...) and kept in their order. A panel showing the first
+    `rows` series listed only CPU cores on a 16-core machine: load, memory, disks and network,
+    key metrics too, were all past its last row."""
+    if len(views) <= rows:
+        return list(views)
+    by_metric: dict[str, list[SeriesView]] = {}
+    for view in views:
+        by_metric.setdefault(view.key[0], []).append(view)
+    taken = dict.fromkeys(by_metric, 0)
+    left = rows
+    while left > 0:
+        for metric, series in by_metric.items():
+            if left > 0 and taken[metric] < len(series):
+                taken[metric] += 1
+                left -= 1
+    return [view for metric, series in by_metric.items() for view in series[: taken[metric]]]
+
+
 def series_views(source: SourceData, metrics: Iterable[str] | None = None) -> list[SeriesView]:
     """The source's series in the order of `metrics` (all, sorted by name, when None). Labels
     that would read the same (`rnd_bytes` and `rnd_seconds` both trimmed to `rnd`) keep their
@@ -220,7 +263,9 @@ def series_views(source: SourceData, metrics: Iterable[str] | None = None) -> li
         by_name.setdefault(key[0], []).append(key)
     names = sorted(by_name) if metrics is None else metrics
     shared = {name: _shared_labels(keys) for name, keys in by_name.items()}
-    chosen = [(key, shared[name]) for name in names for key in sorted(by_name.get(name, ()))]
+    chosen = [
+        (key, shared[name]) for name in names for key in sorted(by_name.get(name, ()), key=reading_order)
+    ]
     labels = [short_label(key, source.collector, hidden) for key, hidden in chosen]
     seen = collections.Counter(labels)
     views = []

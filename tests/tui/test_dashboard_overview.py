@@ -9,12 +9,16 @@ import math
 import pytest
 from rich.cells import cell_len
 from textual.containers import Grid
+from textual.pilot import Pilot
 from textual.widgets import Input
 
 from monitor.model import SourceHealth
+from monitor.store import MetricsStore
+from monitor.tui.app import MonitorApp
 from monitor.tui.panel import SourcePanel
 from tests.tui.dashboard_support import EXPORTER_URL, make_app, panel_text
 from tests.tui.feed import HOST_SPECS, NOW, Clock, feed, host_series, up
+from tests.tui.test_dashboard_view import many_core_host
 
 
 @pytest.fixture
@@ -347,3 +351,39 @@ async def test_after_a_filter_that_matches_nothing_keys_reach_the_screen(clock: 
         await pilot.press("c")
         await pilot.pause()
         assert app.filter_text == "nomatch" and app.screen.id == "costs"
+
+
+async def test_panels_use_the_rows_the_screen_has(clock: Clock) -> None:
+    """The default dashboard (one system source) showed ten rows and '+N more' on a 40-row
+    terminal, leaving thirty rows empty; a panel now grows to what the screen holds, and with
+    many panels each keeps ten. Every key metric keeps a row (on 16 cores the cores took all
+    ten)."""
+    store = MetricsStore(history=900.0, clock=clock)
+    host = many_core_host(16)
+    for name in ("local", *(f"other{i}" for i in range(5))):
+        store.add_source(name, "system", 1.0, specs=host.specs, health=SourceHealth(stale_after=3.0))
+        store.publish(name, up(NOW), dict(host.series))
+    app = make_app(store, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.set_filter("local")
+        await _settle(app, pilot)
+        lines = panel_text(app)["local"].splitlines()
+        assert len(lines) == 1 + len(host.series) and "more" not in lines[-1], "every series, no '+N more'"
+        await pilot.resize_terminal(80, 24)
+        await _settle(app, pilot)
+        panel = app.screen.query_one("#panel-local", SourcePanel)
+        assert panel.outer_size.height <= app.screen.query_one("#overview-scroll").size.height
+        lines = panel_text(app)["local"].splitlines()
+        rows = [line.split("  ")[0] for line in lines[1:-1]]
+        assert len(rows) > 10 and lines[-1] == f"+{len(host.series) - len(rows)} more: Enter for all"
+        assert {"load1", "memory usage", "disk usage /", "network received eth0"} <= set(rows)
+        assert rows[0] == "cpu usage total"
+        app.set_filter("")  # six panels, one column: each keeps the ten rows it always had
+        await _settle(app, pilot)
+        assert {len(text.splitlines()) for text in panel_text(app).values()} == {12}
+
+
+async def _settle(app: MonitorApp, pilot: Pilot) -> None:
+    await pilot.pause()
+    app.tick()
+    await pilot.pause()

@@ -262,3 +262,58 @@ def test_cut_series_names_keep_the_end_where_a_sources_metrics_differ() -> None:
     assert v.fit_series("system_disk_free_ratio", long_labels, 35, prefix="system_") == (
         '…free_ratio {device="/d…,mount="/"}'
     )
+
+
+def test_series_are_listed_in_reading_order() -> None:
+    """Plain string order listed cores 0, 1, 10 ... 15, 2 and the total after them all."""
+    cores = [("cpu", name) for name in ["10", "total", "2", "0", "1", "15"]]
+    buckets = [("le", le) for le in ["+Inf", "0.01", "0.005", "1", "0.25", "10"]]
+    interfaces = [("interface", name) for name in ["eth10", "wlan0", "eth2"]]
+    keys = [(name, ((label, value),)) for name, pairs in (("c", cores), ("b", buckets), ("i", interfaces))
+            for label, value in pairs]  # fmt: skip
+    data = SourceData("s", "x", 1.0, (), SourceHealth(), dict.fromkeys(keys, 1.0))
+    assert [view.values for view in v.series_views(data, ["c", "b", "i"])] == [
+        *["total", "0", "1", "2", "10", "15"],
+        *["0.005", "0.01", "0.25", "1", "10", "+Inf"],
+        *["eth2", "eth10", "wlan0"],
+    ]
+
+
+def many_core_host(cores: int) -> SourceData:
+    """The system collector's key metrics on a machine with `cores` cores and three interfaces."""
+    names = {
+        "system_cpu_usage_ratio": ("cpu", ["total", *map(str, range(cores))]),
+        "system_load1": None,
+        "system_memory_usage_ratio": None,
+        "system_disk_usage_ratio": ("mount", ["/", "/home"]),
+        "system_network_received_bytes_total": ("interface", ["eth0", "wlan0", "docker0"]),
+    }
+    specs = {
+        name: MetricSpec(name, "h", labels=(pair[0],) if pair else (), key=True)
+        for name, pair in names.items()
+    }
+    series = {}
+    for name, pair in names.items():
+        for value in pair[1] if pair else [None]:
+            series[(name, ((pair[0], value),) if pair else ())] = 0.5
+    return SourceData("local", "system", 1.0, (), SourceHealth(), series, specs)
+
+
+def test_a_full_panel_gives_every_key_metric_a_row() -> None:
+    """On 16 cores the first ten rows were all CPU cores: load, memory, disks and network, key
+    metrics too, were never on the panel."""
+    views = v.panel_views(many_core_host(16), None, "")
+    assert [view.label for view in v.allot(views, 10)] == [
+        "cpu usage total", "cpu usage 0", "cpu usage 1",
+        "load1", "memory usage", "disk usage /", "disk usage /home",
+        "network received docker0", "network received eth0", "network received wlan0",
+    ]  # fmt: skip
+    assert [view.label for view in v.allot(views, 6)] == [
+        "cpu usage total",
+        "cpu usage 0",
+        "load1",
+        "memory usage",
+        "disk usage /",
+        "network received docker0",
+    ]
+    assert v.allot(views, 100) == views
