@@ -48,7 +48,7 @@ TERMINAL_CHECK_PERIOD = 1.0
 ScreenT = TypeVar("ScreenT", bound=Screen)
 
 RELOAD_HELP = Binding("r", "reload_config", "Reload", tooltip="Reload the config file, as SIGHUP does")
-"""For the help screen: `r` is bound per app in from_runtime, where there is a config to reload."""
+"""For the help screen: `r` is bound per app by allow_reload, where there is a config to reload."""
 ALERTS_HELP = Binding(
     "a", "alerts", "Alerts", tooltip="Active alerts and the history of fired and resolved ones"
 )
@@ -156,9 +156,7 @@ class MonitorApp(App[int]):
             alerts=runtime.alerting.current,
             **options,  # type: ignore[arg-type]
         )
-        # Bound here, not in BINDINGS: only an app over a runtime has a config file to reload.
-        app.reload_config = runtime.reloader.request
-        app.bind("r", "reload_config", description="Reload")
+        app.allow_reload(runtime.reloader.request)
         app.follow_reloads(lambda: runtime.config, lambda: runtime.reload_status)
         return app
 
@@ -172,6 +170,12 @@ class MonitorApp(App[int]):
     _status_seen: ReloadStatus | None = None
     failed_reload: ReloadStatus | None = None
     """The last reload, while it failed: the header says so until one succeeds."""
+
+    def allow_reload(self, request: Callable[[], None]) -> None:
+        """Bind `r` to `request`. Not in BINDINGS: only an app over a runtime has a config file
+        to reload (tests bind it to see the footer the real command shows)."""
+        self.reload_config = request
+        self.bind(RELOAD_HELP.key, RELOAD_HELP.action, description=RELOAD_HELP.description)
 
     def follow_reloads(self, config: Callable[[], Config], status: Callable[[], ReloadStatus]) -> None:
         """After every reload, however it was asked for (SIGHUP, `monitor reload`, --watch,

@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from rich.cells import cell_len
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
+from textual.widgets._footer import FooterKey  # not re-exported by textual.widgets
 
 from monitor.humanize import format_age
 from monitor.model import Snapshot
@@ -51,6 +54,49 @@ class StatusLine(Widget):
         return self.compact[0][: max(0, width - 1)] + "…"
 
 
+class DashboardFooter(Footer):
+    """Textual's footer, fitted to the terminal: on 80 columns the plain one ran its last keys
+    under the command palette's key and off the screen (`c Cost  l Lo▏^p palette`). When the
+    keys do not fit it turns compact (one space less around each); when they still do not, it
+    leaves out keys that the help screen (`?`) and the command palette offer too, in the order
+    of SPARE, until they do. Every key it shows is whole."""
+
+    SPARE: ClassVar[tuple[str, ...]] = ("toggle_theme", "reload_config", "log", "costs", "alerts")
+    """Actions whose keys give way, first to last: each has a palette command and a help row,
+    and most are named where they matter (the config banner's `press r`, the log's toast)."""
+
+    _fitted_width = 0
+
+    def compose(self) -> ComposeResult:
+        # The dashboard's bindings have no groups, so every widget is a FooterKey, none nested.
+        keys = [key for key in super().compose() if isinstance(key, FooterKey)]
+        self._fitted_width = width = self.size.width
+        if not width:  # not laid out yet: the resize that follows composes again
+            yield from keys
+            return
+        self.compact = _footer_width(keys, compact=False) > width
+        spare = iter(self.SPARE)
+        while _footer_width(keys, self.compact) > width and (action := next(spare, None)):
+            keys = [key for key in keys if key.action != action]
+        yield from keys
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != self._fitted_width:
+            self.refresh(recompose=True)
+
+
+def _footer_width(keys: Sequence[FooterKey], compact: bool) -> int:
+    """Columns the keys take as Textual's footer CSS draws them: ` q Quit ` plain, `q Quit` and
+    a one-column margin compact. The palette's key is always compact inside, and its border
+    and right padding come to the same sum."""
+    return sum(
+        cell_len(key.key_display)
+        + (cell_len(key.description) + 1 if key.description else 0)
+        + (1 if compact else 2)
+        for key in keys
+    )
+
+
 class DashboardScreen(Screen):
     """Subclasses compose their body in `body()` and redraw in `draw()`."""
 
@@ -87,7 +133,7 @@ class DashboardScreen(Screen):
             yield self.alert_bar
         yield from self.body()
         yield self.search
-        yield Footer()
+        yield DashboardFooter()
 
     def body(self) -> ComposeResult:
         yield from ()

@@ -11,9 +11,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from monitor.model import SourceState
+from monitor.tui.chrome import DashboardFooter
 from monitor.tui.colours import STATE_SYMBOLS, WARNING_TEXT, state_style
 
 BADGES = {
@@ -58,7 +59,7 @@ class HelpScreen(Screen):
                 "Mouse: click a panel to open its detail, a column header to sort, a key in the footer.",
                 classes="help-heading",
             )
-        yield Footer()
+        yield DashboardFooter()
 
     @staticmethod
     def _row(term: str, meaning: str, style: str = "$text-accent") -> Horizontal:

@@ -37,3 +37,9 @@ def screen_text(app: MonitorApp) -> str:
     """Everything the current screen's Static widgets say, one per line (the help screen's
     rows are two Statics each)."""
     return "\n".join(str(widget.render()) for widget in app.screen.query(Static))
+
+
+def footer_row(app: MonitorApp) -> str:
+    """The screen's last row as drawn, where the footer is: the footer's keys render whole
+    even where the row cuts them off, so the test reads what the terminal shows."""
+    return "".join(segment.text for segment in app.screen._compositor.render_strips()[-1])

@@ -8,14 +8,16 @@ import threading
 
 import pytest
 from textual.widgets import DataTable, Log, Static
+from textual.widgets._footer import FooterKey
 from textual_plotext import PlotextPlot
 
+from monitor.alerts.state import AlertsView
 from monitor.humanize import axis_scale
 from monitor.lognews import SHOWN_ELSEWHERE
 from monitor.model import SourceHealth
 from monitor.tui.detail import tick_labels
 from monitor.tui.logbuffer import LogBuffer
-from tests.tui.dashboard_support import make_app, screen_text
+from tests.tui.dashboard_support import footer_row, make_app, screen_text
 from tests.tui.feed import Clock, feed, up
 
 
@@ -412,3 +414,23 @@ async def test_the_palettes_screenshot_is_saved_where_there_is_no_downloads_fold
             await pilot.pause(0.1)
     shots = list(tmp_path.glob("*.svg"))
     assert len(shots) == 1 and "testhost" in shots[0].read_text()
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_every_key_the_footer_shows_is_whole(clock: Clock, width: int) -> None:
+    """At 80 columns the footer ran its last keys under the palette's and off the screen
+    (`c Cost  l Lo▏^p palette`), and on 120 the detail screen's did too (`r Rel▏`). The app
+    has every key the real command can have: `r` and, with alerts configured, `a`."""
+    app = make_app(feed(clock), clock, alerts=AlertsView)
+    app.allow_reload(lambda: None)
+    async with app.run_test(size=(width, 24)) as pilot:
+        # The overview, the detail, and from the overview the cost, log, alerts and help screens.
+        for keys in ([], ["enter"], *(["escape", key] for key in ("c", "l", "a", "question_mark"))):
+            await pilot.press(*keys)
+            await pilot.pause()
+            row = footer_row(app)
+            shown = [f"{key.key_display} {key.description}" for key in app.screen.query(FooterKey)]
+            assert [item for item in shown if item not in row] == [], (app.screen.id, row)
+            assert "q Quit" in row and row.rstrip().endswith("^p palette"), (app.screen.id, row)
+            if width >= 120:  # room for every key: none is left out
+                assert "r Reload" in row and "a Alerts" in row, (app.screen.id, row)
