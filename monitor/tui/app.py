@@ -81,8 +81,8 @@ class MonitorApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", tooltip="Quit: stop the pollers and the exporter, restore the terminal"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit, like q"),
-        # Second in the footer: on an 80-column terminal the keys after `t` are cut off, and `?`
-        # is the one that leads to all the others.
+        # Second in the footer, where a narrow terminal never leaves it out (chrome.DashboardFooter):
+        # `?` is the key that leads to all the others.
         Binding("question_mark", "help", "Help", tooltip="This help"),
         Binding("p", "toggle_pause", "Pause", tooltip="Freeze the display on one snapshot; again to resume"),
         Binding("slash", "filter", "Filter", tooltip="Filter by name: sources and series, log lines, alerts"),
