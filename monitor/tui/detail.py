@@ -63,6 +63,21 @@ def tick_labels(ticks: list[float]) -> list[str]:
     return labels
 
 
+def nothing_to_draw(series: v.SeriesView, history: v.Points, value: float) -> str:
+    """Why the chart of a series has no line, which an empty frame alone does not say. The store
+    keeps a NaN sample as a gap, so a series NaN all along has no history at all: the snapshot's
+    value tells it from one with no sample in the window (a source down for longer)."""
+    if history:  # none of it finite: ±Inf, or a timestamp of 0, which has no age
+        never = "0 (never)" if series.unit is Unit.TIMESTAMP else "NaN"
+        kinds = sorted({never if math.isnan(y) else "+Inf" if y > 0 else "-Inf" for _, y in history})
+        return f"no numeric values in this window: every sample is {' or '.join(kinds)}"
+    if math.isnan(value):
+        return "no numeric values in this window: every sample is NaN"
+    if series.rate:
+        return "no rate in this window: a rate takes two samples"
+    return "no samples in this window"
+
+
 def _cells(series: v.SeriesView, stats: v.WindowStats, now: float) -> list[str]:
     """The current, min, max and mean columns. For a timestamp all four are ages (so that each
     column sorts as it reads): its age now, `never` for a timestamp of 0, and its statistics
@@ -233,11 +248,17 @@ class DetailScreen(DashboardScreen):
             scale, unit_label = axis_scale(max((abs(y) for _, y in finite), default=0.0), unit)
             plt.title(f"{series.full_name}{' per second' if series.rate else ''} ({what}{unit_label})")
             plt.xlabel("seconds before the snapshot")
+            window = self.effective_window()
             if finite:
                 values = [y * scale for _, y in finite]
                 plt.plot([t for t, _ in finite], values, marker="braille")
                 self._value_axis(plt, min(values), max(values))
-            plt.xlim(-self.effective_window(), 0)
+            else:  # an empty frame alone reads as a drawing failure: say why there is no line
+                plt.ylim(0, 1)
+                plt.yticks([])
+                why = nothing_to_draw(series, history, source.series.get(series.key, math.nan))
+                plt.text(why, -window / 2, 0.5, alignment="center")
+            plt.xlim(-window, 0)
         plot.refresh()
 
     def _value_axis(self, plt: Any, low: float, high: float) -> None:

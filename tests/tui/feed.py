@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
-from monitor.model import MetricSpec, MetricType, SourceHealth, Unit
+from monitor.model import MetricSpec, MetricType, SeriesKey, SourceHealth, Unit
 from monitor.store import MetricsStore
 
 NOW = 1_700_000_000.0
@@ -88,3 +89,15 @@ def feed(clock: Clock, ticks: int = 30, *, down: bool = True, stale: bool = True
             ),
         )  # fmt: skip
     return store
+
+
+def publish_every_second(
+    store: MetricsStore, clock: Clock, source: str, series: Mapping[SeriesKey, float], seconds: int = 10
+) -> None:
+    """Publish the same values into a new source once a second for the `seconds` up to clock.now."""
+    store.add_source(source, "test", 1.0)
+    end = clock.now
+    for i in range(seconds):
+        clock.now = end - seconds + 1 + i  # the store stamps each point with the clock's time
+        store.publish(source, up(clock.now, i + 1), series)
+    clock.now = end

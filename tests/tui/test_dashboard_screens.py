@@ -18,7 +18,7 @@ from monitor.model import SourceHealth
 from monitor.tui.detail import tick_labels
 from monitor.tui.logbuffer import LogBuffer
 from tests.tui.dashboard_support import footer_row, make_app, screen_text
-from tests.tui.feed import Clock, feed, up
+from tests.tui.feed import Clock, feed, publish_every_second, up
 
 
 @pytest.fixture
@@ -182,12 +182,7 @@ async def test_detail_chart_ticks_in_the_series_unit(clock: Clock) -> None:
 async def test_detail_chart_ticks_sit_on_the_rows_of_their_values(clock: Clock) -> None:
     """A series of constant 0 was drawn on the row plotext labelled 1.00, under 0.33 and -0.67."""
     store = feed(clock)
-    store.add_source("flat", "test", 1.0)
-    end = clock.now
-    for i in range(10):
-        clock.now = end - 9 + i
-        store.publish("flat", up(clock.now, i + 1), {("flat_value", ()): 0.0})
-    clock.now = end
+    publish_every_second(store, clock, "flat", {("flat_value", ()): 0.0})
     app = make_app(store, clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_detail(pilot, app, "flat")
@@ -200,6 +195,21 @@ async def test_detail_chart_ticks_sit_on_the_rows_of_their_values(clock: Clock) 
         assert any("\u2800" < char <= "\u28ff" for char in labelled["0"]), labelled  # the line is on 0
     assert tick_labels([30.41, 30.435, 30.46]) == ["30.41", "30.43", "30.46"]  # not 30.4 thrice
     assert axis_scale(0.26) == (1.0, "no unit")  # a load of 0.26, not 260 ×1e-3
+
+
+async def test_detail_chart_says_why_a_series_has_no_line(clock: Clock) -> None:
+    """A series NaN all along drew an empty frame with no word of why."""
+    store = feed(clock)
+    publish_every_second(store, clock, "odd", {("odd_inf", ()): math.inf, ("odd_missing", ()): math.nan})
+    app = make_app(store, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, app, "odd")
+        assert chart_title(app).startswith("odd_inf")
+        assert "no numeric values in this window: every sample is +Inf" in chart_text(app)
+        await pilot.press("down")
+        await pilot.pause()
+        assert chart_title(app).startswith("odd_missing")
+        assert "no numeric values in this window: every sample is NaN" in chart_text(app)
 
 
 async def test_detail_window_switch_is_clamped_to_history(clock: Clock) -> None:
