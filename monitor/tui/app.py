@@ -161,9 +161,9 @@ class MonitorApp(App[int]):
         return app
 
     reload_config: Callable[[], None] | None = None
+    """Asks the reloader's own thread for a reload, as SIGHUP does."""
     exit_guard: ExitGuard | None = None
     """Ends the process if an exit asked for after the terminal went away blocks on it."""
-    """Asks the reloader's own thread for a reload, as SIGHUP does."""
     _current_config: Callable[[], Config] | None = None
     _config_applied: Config | None = None
     _reload_status: Callable[[], ReloadStatus] | None = None
@@ -342,6 +342,10 @@ class MonitorApp(App[int]):
         if self.paused:
             self.frozen, self.paused_at = self.live, self.clock()
         self.redraw()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The help screen has nothing to filter: its footer offered `/ Filter`, which did nothing."""
+        return action != "filter" or isinstance(self.screen, DashboardScreen)
 
     def action_filter(self) -> None:
         if isinstance(self.screen, DashboardScreen):

@@ -16,6 +16,7 @@ from monitor.humanize import axis_scale
 from monitor.lognews import SHOWN_ELSEWHERE
 from monitor.model import SourceHealth
 from monitor.tui.detail import tick_labels
+from monitor.tui.help import HelpScreen
 from monitor.tui.logbuffer import LogBuffer
 from tests.tui.dashboard_support import footer_row, make_app, screen_text
 from tests.tui.feed import Clock, feed, publish_every_second, up
@@ -444,3 +445,5 @@ async def test_every_key_the_footer_shows_is_whole(clock: Clock, width: int) -> 
             assert "q Quit" in row and row.rstrip().endswith("^p palette"), (app.screen.id, row)
             if width >= 120:  # room for every key: none is left out
                 assert "r Reload" in row and "a Alerts" in row, (app.screen.id, row)
+            help_open = isinstance(app.screen, HelpScreen)
+            assert ("/ Filter" in row) is not help_open, "/ filters every screen but help, which offered it"

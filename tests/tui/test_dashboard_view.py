@@ -11,6 +11,7 @@ from monitor.model import MetricSpec, MetricType, SourceData, SourceHealth, Unit
 from monitor.scheduler import Phase, PollerActivity
 from monitor.tui import view as v
 from monitor.tui.costs import describe
+from monitor.tui.detail import sort_rows
 from monitor.tui.panel import badge, sparkline
 
 
@@ -277,6 +278,16 @@ def test_series_are_listed_in_reading_order() -> None:
         *["0.005", "0.01", "0.25", "1", "10", "+Inf"],
         *["eth2", "eth10", "wlan0"],
     ]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_the_detail_sorts_series_in_reading_order(reverse: bool) -> None:
+    """Sorted by name, the detail listed cores 0, 1, 10 ... 15, 2 and the total last."""
+    views = v.series_views(many_core_host(12), ["system_cpu_usage_ratio"])
+    rows = [(view, v.WindowStats.of([])) for view in reversed(views)]
+    sort_rows(rows, "series", reverse)
+    order = ["total", *map(str, range(12))]
+    assert [view.values for view, _ in rows] == (order[::-1] if reverse else order)
 
 
 def many_core_host(cores: int) -> SourceData:
