@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor.clock import SYSTEM_CLOCK, Clock
@@ -26,6 +26,7 @@ from monitor.config import Config, SourceConfig
 from monitor.lognews import SHOWN_ELSEWHERE
 from monitor.model import SeriesKey, SourceHealth
 from monitor.plugin import CollectContext, CollectError, Collector, SourceInfo
+from monitor.redaction import make_redactor
 from monitor.store import MetricsStore
 from monitor.validation import InvalidSample, SampleValidator
 
@@ -348,18 +349,6 @@ def _close_quietly(collector: Collector, source: str) -> None:
         collector.close()
     except Exception:
         log.warning("source %r: collector close() failed", source, exc_info=True)
-
-
-def make_redactor(secrets: Iterable[str]) -> Callable[[str], str]:
-    """Replace every secret that came from ${VAR} with *** in user-visible text."""
-    ordered = sorted((s for s in secrets if len(s) >= 3), key=len, reverse=True)
-
-    def redact(text: str) -> str:
-        for secret in ordered:
-            text = text.replace(secret, "***")
-        return text
-
-    return redact
 
 
 def poller_settings(source: SourceConfig, config: Config) -> tuple:

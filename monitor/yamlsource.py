@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from monitor.redaction import make_redactor
+
 _ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 Path = tuple[str | int, ...]
@@ -54,10 +56,6 @@ PyYAML implements YAML 1.1, where `yes`, `no`, `on`, `off`, `y` and `n` are bool
 `country: NO` became False), `1:30` is 90 (sexagesimal), `10_000` an integer, `017` octal,
 `2024-01-01` a date, and `10e9` a string (a float needed a dot). Only these forms are numbers,
 booleans or null here; everything else unquoted is a string."""
-REDACTED = "***"
-MIN_REDACTED_LENGTH = 3
-"""Environment values shorter than this are left in messages, as the pollers' redactor does:
-replacing every `1` or `80` would garble a message and hide nothing worth hiding."""
 
 _Edge = tuple[int, int, bool]
 """Where a node sits in the composed graph: (id of its parent, position there, whether it is a
@@ -117,13 +115,9 @@ class LoadedYaml:
         )
 
     def redact(self, text: str) -> str:
-        """Replace each environment value in `text` by ***, as written and as repr() quotes it
-        (`'a\\nb'` for a value with a newline): messages show rejected input with !r."""
-        forms = {form for secret in self.secrets for form in (secret, repr(secret)[1:-1])}
-        for form in sorted(forms, key=len, reverse=True):
-            if len(form) >= MIN_REDACTED_LENGTH:
-                text = text.replace(form, REDACTED)
-        return text
+        """Replace each environment value in `text` by *** (monitor.redaction): validators quote
+        rejected input with !r, and a URL's validator may quote it percent-encoded."""
+        return make_redactor(self.secrets)(text)
 
     def add(self, path: Path, message: str, *, at_key: bool = False) -> None:
         if any(path[: len(settled)] == settled for settled in self.settled):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -82,7 +83,14 @@ def monitor(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-def test_secrets_stay_out_of_errors_and_output(server, write_config):
+@pytest.mark.parametrize(
+    "secret",
+    [SECRET, "p4ss|w0rd^x", "key with space", "ümlaut{key}", 'a"b<c>d'],
+    ids=["plain", "symbols", "spaces", "non-ascii", "quotes"],
+)
+def test_secrets_stay_out_of_errors_and_output(server, write_config, secret: str):
+    """A secret that a URL carries percent-encoded (`p4ss%7Cw0rd%5Ex`, a space as `+`) was
+    shown in that form in every error: only the secret as written was redacted."""
     closed = server.port
     server.__exit__(None, None, None)
     path = write_config(
@@ -103,11 +111,18 @@ def test_secrets_stay_out_of_errors_and_output(server, write_config):
         """
     )
     for output_format in ("table", "json"):
-        result = monitor("once", "--config", str(path), "--format", output_format, env={"API_TOKEN": SECRET})
+        result = monitor("once", "--config", str(path), "--format", output_format, env={"API_TOKEN": secret})
         assert result.returncode == 1, result.stderr  # its sources are down
         assert "cannot connect" in result.stdout
-        assert SECRET not in result.stdout + result.stderr
+        shown = result.stdout + result.stderr
+        assert [form for form in written_forms(secret) if form in shown] == [], shown
     assert "token=***" in result.stdout
+
+
+def written_forms(secret: str) -> set[str]:
+    """The ways a URL, JSON or a message can write the secret (the table and JSON outputs)."""
+    escaped = json.dumps(secret)[1:-1]
+    return {secret, escaped, quote(secret), quote(secret, safe=""), quote_plus(secret)}
 
 
 @pytest.mark.needs_prometheus
