@@ -371,11 +371,15 @@ class MonitorApp(App[int]):
         while len(self.screen_stack) > 1:
             self.pop_screen()
 
-    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
-        """The palette's "Screenshot": Textual saves to ~/Downloads and fails where there is none
-        (a server, a container); then into the current directory."""
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Textual saves screenshots to ~/Downloads and fails where there is none (a server, a
+        container): then into the current directory. Its palette command calls this directly,
+        not the screenshot action, so the fallback belongs here."""
         downloads = Path.home() / "Downloads"
-        self.deliver_screenshot(filename, path or str(downloads if downloads.is_dir() else Path.cwd()))
+        directory = path or str(downloads if downloads.is_dir() else Path.cwd())
+        return super().deliver_screenshot(filename, directory, time_format)
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.current_theme.dark else DARK

@@ -413,12 +413,14 @@ async def test_opening_a_screen_already_open_further_down_goes_back_to_it(clock:
 async def test_the_palettes_screenshot_is_saved_where_there_is_no_downloads_folder(
     clock: Clock, tmp_path, monkeypatch
 ) -> None:
-    """Textual saves into ~/Downloads, which a server has not: "Failed to save screenshot"."""
+    """Textual saves into ~/Downloads, which a server has not: "Failed to save screenshot".
+    The palette's command is run as the palette runs it (it bypasses the screenshot action)."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     app = make_app(feed(clock), clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.action_screenshot()
+        [screenshot] = [c for c in app.get_system_commands(app.screen) if c.title == "Screenshot"]
+        screenshot.callback()
         for _ in range(50):  # until the app says so: its saving thread reports back to it
             if any("Saved screenshot" in n.message for n in app._notifications):
                 break
