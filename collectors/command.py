@@ -202,10 +202,7 @@ class CommandCollector(Collector[CommandOptions]):
             parsed = self.parser.parse(text)
         except InvalidExposition as exc:
             raise CollectError(f"stdout is not 'name value' lines: {exc}") from None
-        if parsed.dropped or parsed.skipped:
-            ctx.error(f"{parsed.dropped + parsed.skipped} lines not read (series cap or unusable names)")
-        for spec in parsed.specs.values():
-            ctx.declare(spec)
+        parsed.report(ctx)
         yield from parsed.samples
 
     def _json(self, text: str, ctx: CollectContext) -> Iterator[Sample]:

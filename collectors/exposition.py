@@ -24,7 +24,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import parser as openmetrics_parser
 
 from monitor.model import MetricSpec, MetricType, Sample, unit_of
+from monitor.plugin import CollectContext
 from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
+from monitor.wording import plural
 
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text"
 _SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created", "_info")
@@ -156,6 +158,17 @@ class Parsed:
     """Series past the cap, counted but never parsed."""
     skipped: int = 0
     """Samples whose names or label names monitor cannot export."""
+
+    def report(self, ctx: CollectContext) -> None:
+        """Hand the collection what parsing found besides samples: the specs to declare, the
+        series past the cap (counted as dropped, so they show in `monitor_source_series_dropped`
+        with those the poller drops itself, not only in a collector's own metric) and the
+        skipped samples, a partial error. One place, so every parsing collector says it alike."""
+        for spec in self.specs.values():
+            ctx.declare(spec)
+        ctx.count_dropped(self.dropped)
+        if self.skipped:
+            ctx.error(f"{plural(self.skipped, 'sample')} skipped: names or labels Prometheus 2 cannot carry")
 
 
 @dataclass

@@ -18,6 +18,9 @@ from monitor.plugin import CollectContext, CollectError, Collector
 
 ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.9,*/*;q=0.1"
 OWN_SERIES = 3
+"""The `promscrape_*` series, kept within the source's `max_series`: a page is read up to
+`max_series - 3` series, so that what is published never passes the cap the user set, and the
+rest of the page is counted as dropped (ctx.count_dropped) like any series over the cap."""
 
 
 class PrometheusOptions(HttpClientOptions):
@@ -92,12 +95,7 @@ class PrometheusCollector(Collector[PrometheusOptions]):
             parsed = self.parser.parse(text, openmetrics=response.content_type == OPENMETRICS_CONTENT_TYPE)
         except InvalidExposition as exc:
             raise CollectError(f"{display_url(url)}: {exc}") from None
-        if parsed.dropped:
-            ctx.error(f"{parsed.dropped} series past the series cap ({self.parser.max_series}) not read")
-        if parsed.skipped:
-            ctx.error(f"{parsed.skipped} samples skipped: names or labels that Prometheus 2 cannot carry")
-        for spec in parsed.specs.values():
-            ctx.declare(spec)
+        parsed.report(ctx)
         yield Sample("promscrape_duration_seconds", ctx.timeout - ctx.remaining())
         yield Sample("promscrape_samples_scraped", len(parsed.samples))
         yield Sample("promscrape_samples_dropped", parsed.dropped + parsed.skipped)

@@ -54,6 +54,8 @@ class CollectContext:
     stop_event: threading.Event = field(default_factory=threading.Event)
     errors: list[str] = field(default_factory=list)
     declared: dict[str, MetricSpec] = field(default_factory=dict)
+    series_dropped: int = 0
+    """Series the collector left out itself because of the source's `max_series`."""
 
     def remaining(self) -> float:
         """Seconds left before the source's timeout; pass this to socket and HTTP calls."""
@@ -62,6 +64,14 @@ class CollectContext:
     def error(self, message: str) -> None:
         """Report a partial failure (one disk unreadable); the collection still succeeds."""
         self.errors.append(message)
+
+    def count_dropped(self, series: int) -> None:
+        """Count series left out because of the source's `max_series` (a scrape that stops
+        reading at the cap). The poller adds them to those it drops itself past the cap, so
+        `monitor_source_series_dropped`, the API's `series_dropped` and the source's partial
+        error ("N series over max_series (M) dropped") count every series the cap cost, in
+        the user's `max_series`, whichever side of the collector they were dropped on."""
+        self.series_dropped += series
 
     def declare(self, spec: MetricSpec) -> None:
         """Describe a metric discovered at collection time (e.g. from a scraped endpoint)."""

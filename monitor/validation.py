@@ -91,7 +91,8 @@ class SampleValidator:
         collector: type[Collector] | None = None,
         ctx: CollectContext | None = None,
     ) -> tuple[dict[SeriesKey, float], int]:
-        """Return the series to publish and how many were dropped by the series cap.
+        """Return the series to publish and how many were dropped by the series cap: those
+        over it here, plus those the collector counted with `ctx.count_dropped()`.
 
         Given the `collector` class that returned them (and the collection's `ctx`, for metrics
         declared at collection time and for reporting), samples whose name, or a label name,
@@ -126,8 +127,10 @@ class SampleValidator:
                 dropped += 1
                 continue
             series[key] = value
-        if undeclared and ctx is not None:
-            self._report(undeclared, ctx)
+        if ctx is not None:
+            if undeclared:
+                self._report(undeclared, ctx)
+            dropped += ctx.series_dropped  # read after the loop: a generator counts as it yields
         return series, dropped
 
     def _enforce(self, collector: type[Collector]) -> None:

@@ -54,7 +54,7 @@ def health_families(source: SourceData, state: SourceState) -> list[Metric]:
         (
             "series_dropped",
             "gauge",
-            "Series the last collection returned beyond the source's max_series cap, dropped.",
+            "Series beyond the source's max_series cap in the last collection, dropped or not read.",
             health.series_dropped,
         ),
         (

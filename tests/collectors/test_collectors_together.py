@@ -70,7 +70,10 @@ def test_misbehaving_servers_cost_only_their_own_source(server_process):
     explosion = sources["explosion"]
     assert explosion.state(now) == SourceState.UP, explosion.health
     assert len(explosion.series) == 500
-    assert explosion.health.partial_errors == ("199503 series past the series cap (497) not read",)
+    assert explosion.health.series_dropped == 199503  # the page's 200,000 and 3 own, 500 kept
+    assert explosion.health.partial_errors == (
+        "199503 series over max_series (500) dropped; raise max_series or narrow what the source collects",
+    )
 
 
 def monitor(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

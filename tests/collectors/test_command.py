@@ -3,6 +3,7 @@ the whole process group, and arguments that are never interpreted by a shell."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -10,6 +11,8 @@ import psutil
 import pytest
 
 from collectors.command import CommandCollector
+from monitor.config import parse_config
+from monitor.once import collect_once
 from monitor.plugin import CollectError
 from tests.collectors.conftest import run_collector
 
@@ -33,6 +36,20 @@ def test_name_value_lines_and_prometheus_text():
     assert samples[("jobs_running", (("pool", "a"),))] == 2
     assert samples[("source_temp", (("exported_source", "x"),))] == 1
     assert "jobs_waiting" in ctx.declared
+
+
+def test_lines_past_max_series_are_counted_as_dropped():
+    """The parser stops at the cap; the lines it did not read were a partial error ('lines not
+    read') but counted nowhere, so monitor_source_series_dropped said 0."""
+    code = "print('\\n'.join(f'jobs_{i} {i}' for i in range(10)))"
+    argv = json.dumps([PY, "-c", code])
+    config = parse_config(f"sources:\n  - {{name: c, collector: command, argv: {argv}, max_series: 4}}\n")
+    health = collect_once(config).sources["c"].health
+    # 11 series: the parser reads 4 of the 10 lines (6 counted), the poller drops 1 more of 5
+    assert (health.up, health.series_count, health.series_dropped) == (True, 4, 7)
+    assert health.partial_errors == (
+        "7 series over max_series (4) dropped; raise max_series or narrow what the source collects",
+    )
 
 
 def test_json_object_flattened():

@@ -80,3 +80,38 @@ def test_metrics_with_a_real_node_exporter_scraped_pass_promtool_and_both_parser
     assert ("go_memstats_alloc_bytes_total", "unknown") in om  # OpenMetrics cannot hold both typed
     virtual = om[("process_virtual_memory_bytes", "gauge")].samples
     assert {s.labels.get("source") for s in virtual} == {"node", None}  # node's and monitor's own
+
+
+def test_series_past_max_series_are_counted_as_dropped_on_metrics_and_the_api(
+    node_exporter: str, tmp_path: Path
+) -> None:
+    """node_exporter writes about 500 series; with `max_series: 100` the collector stops reading
+    at the cap. Those unread series were only in `promscrape_samples_dropped`, while
+    `monitor_source_series_dropped` (what an alert on the cap watches) and the API said 0, and
+    the partial error named a cap of 97 (the 100 less the collector's own three series)."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "interval: 1m\nsources:\n"
+        f"  - {{name: node, collector: prometheus, url: '{node_exporter}', max_series: 100}}\n"
+    )
+    port = free_port()
+    with headless(config, port):
+        api = wait_all_up(port)["node"]
+        text = fetch(f"http://127.0.0.1:{port}/metrics")
+    values = {
+        sample.name: sample.value
+        for family in parse_text(text)
+        for sample in family.samples
+        if sample.labels.get("source") == "node" and not sample.labels.keys() - {"source"}
+    }
+    dropped = values["promscrape_samples_dropped"]
+    assert dropped > 300  # what the page holds past the cap, none skipped for its names
+    assert values["monitor_source_series"] == 100
+    assert values["monitor_source_series_dropped"] == dropped
+    assert (api["series_count"], api["series_dropped"]) == (100, dropped)
+    assert api["partial_errors"] == [
+        f"{int(dropped)} series over max_series (100) dropped; raise max_series or narrow what the source collects"
+    ]
+    assert promtool_problems(require_binary("promtool"), text) <= promtool_problems(
+        require_binary("promtool"), fetch(node_exporter)
+    )
