@@ -11,7 +11,7 @@ import difflib
 import re
 import ssl
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -436,19 +436,15 @@ def parse_config(
             "no sources configured; add at least one under 'sources'",
         )
     elif isinstance(raw_sources, list):
-        seen: dict[str, int] = {}
+        named: list[tuple[int, str]] = []
         for index, raw in enumerate(raw_sources):
             defaults = settings or _valid_globals(loaded.data)
             source = _resolve_source(raw, ("sources", index), defaults, registry, loaded, warnings)
             if source is None:
                 continue
-            if source.name in seen:
-                loaded.add(
-                    ("sources", index, "name"),
-                    f"duplicate source name {source.name!r} (first defined at line {seen[source.name]})",
-                )
-            seen.setdefault(source.name, loaded.line_of(("sources", index, "name")))
+            named.append((index, source.name))
             sources.append(source)
+        _check_unique_names("sources", "source", named, loaded)
 
     alerts = _resolve_alerts(loaded.data.get("alerts"), raw_sources, sources, loaded)
     _check_exporter(loaded.data.get("exporter"), loaded)
@@ -679,6 +675,40 @@ def _check_matcher_labels(
         loaded.add((*path, label), f"{message} ({where})", at_key=True)
 
 
+def _check_unique_names(
+    list_key: str,
+    kind: str,
+    named: Iterable[tuple[int, str]],
+    loaded: LoadedYaml,
+    example: Callable[[str], str] | None = None,
+) -> None:
+    """Report each entry of the list `list_key` whose name an earlier entry already has.
+
+    A name is what identifies a source or an alert downstream (a poller, the series on
+    /metrics, /api/v1/alerts, the old and the new definition matched up by a reload): a second
+    entry with the same name would silently replace or hide the first there, while `monitor
+    rules` wrote both. The second one is the error, and it says where the first one is, since
+    that is the one the user has to find. `named` holds (index, name) of the entries to compare;
+    `example` turns the name into a suggestion of distinct names."""
+    first: dict[str, tuple[int, int]] = {}
+    for index, name in named:
+        if name not in first:
+            first[name] = (index, loaded.line_of((list_key, index, "name")))
+            continue
+        earlier, line = first[name]
+        suggestion = f", e.g. {example(name)}" if example is not None else ""
+        loaded.add(
+            (list_key, index, "name"),
+            f"duplicate {kind} name {name!r} (first defined at {list_key}[{earlier}], line {line}); "
+            f"give each {kind} its own name{suggestion}",
+        )
+
+
+def _distinct_alert_names(name: str) -> str:
+    """Two alerts on one metric usually differ by severity, so that is the suggestion."""
+    return f"'{name}Warning' and '{name}Critical'"
+
+
 def _resolve_alerts(
     raw_alerts: object, raw_sources: object, sources: list[SourceConfig], loaded: LoadedYaml
 ) -> tuple[AlertSettings, ...]:
@@ -696,8 +726,12 @@ def _resolve_alerts(
     )
     resolved = {source.name: source for source in sources}
     alerts = []
+    named: list[tuple[int, str]] = []  # as written: an alert with another problem still counts
     for index, raw in enumerate(raw_alerts):
         path = ("alerts", index)
+        name = raw.get("name") if isinstance(raw, Mapping) else None
+        if isinstance(name, str):
+            named.append((index, name))
         source = raw.get("source") if isinstance(raw, Mapping) else None
         if isinstance(source, str) and source not in names:
             loaded.add((*path, "source"), unknown_name("source", source, sorted(map(str, names))))
@@ -711,6 +745,7 @@ def _resolve_alerts(
         for key, message in alert.problems():
             loaded.add((*path, key) if key else path, message)
         alerts.append(alert)
+    _check_unique_names("alerts", "alert", named, loaded, example=_distinct_alert_names)
     return tuple(alerts)
 
 

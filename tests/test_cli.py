@@ -59,7 +59,8 @@ def test_check_prints_every_problem_and_exits_2(write_config) -> None:
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"{path}:5:5: sources[0].intervall: unknown key 'intervall'; did you mean 'interval'?",
-        f"{path}:6:11: sources[1].name: duplicate source name 'local' (first defined at line 3)",
+        f"{path}:6:11: sources[1].name: duplicate source name 'local' (first defined at sources[0], line 3); "
+        "give each source its own name",
         f"{path}:7:16: sources[1].collector: unknown collector 'sytem'; did you mean 'system'?",
         "monitor: 3 problems in the config; nothing started",
     ]

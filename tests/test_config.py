@@ -133,7 +133,10 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         "sources:\n  - {name: a, collector: scripted}\n  - {name: a, collector: scripted}\n",
-        ["c.yaml:3:12: sources[1].name: duplicate source name 'a' (first defined at line 2)"],
+        [
+            "c.yaml:3:12: sources[1].name: duplicate source name 'a' (first defined at sources[0], line 2); "
+            "give each source its own name"
+        ],
         id="duplicate-source-name",
     ),
     pytest.param(

@@ -165,6 +165,10 @@ BEYOND_A_SCHEMA = [
     pytest.param(
         "sources: [{name: a, collector: system}, {name: a, collector: system}]\n", id="duplicate-name"
     ),
+    pytest.param(
+        S + "alerts: [{name: A, source: a, condition: down}, {name: A, source: a, condition: stale}]\n",
+        id="duplicate-alert-name",
+    ),
     pytest.param("sources: [{name: a, collector: system, show: [nope]}]\n", id="undeclared-metric"),
     pytest.param(ALERT % "condition: down, source: b", id="unknown-alert-source"),
 ]

@@ -259,3 +259,42 @@ def test_a_matcher_on_a_metric_without_labels_says_there_is_nothing_to_match(wri
         f"{path}:2:69: alerts[0].labels.cpu: unknown label 'cpu'; its series carry no labels to match "
         "(collector 'system' declares metric 'system_load1' with no labels)"
     )
+
+
+def test_a_second_alert_with_a_name_already_used_is_an_error_naming_the_first(write_config) -> None:
+    """The review's config: `check` said OK, then the dashboard, /metrics and /api/v1/alerts
+    kept one HighCPU while `monitor rules` wrote both. The second (and any later) definition
+    is the error, pointing at the first; a later one with a problem of its own is compared too."""
+    path = write_config(
+        """
+        sources: [{name: local, collector: system}]
+        alerts:
+          - name: HighCPU
+            source: local
+            metric: system_cpu_usage_ratio
+            labels: {cpu: total}
+            op: ">="
+            threshold: 0.0
+            severity: critical
+          - name: HighCPU
+            source: local
+            metric: system_cpu_usage_ratio
+            labels: {cpu: total}
+            op: ">"
+            threshold: 2
+          - {name: Load, source: local, condition: down}
+          - {name: HighCPU, source: local, condition: down, for: soon}
+        """
+    )
+    result = check(path)
+    assert result.returncode == 2
+    advice = "give each alert its own name, e.g. 'HighCPUWarning' and 'HighCPUCritical'"
+    assert result.stderr.splitlines() == [
+        f"{path}:10:11: alerts[1].name: duplicate alert name 'HighCPU' (first defined at alerts[0], line 3); "
+        + advice,
+        f"{path}:17:12: alerts[3].name: duplicate alert name 'HighCPU' (first defined at alerts[0], line 3); "
+        + advice,
+        f"{path}:17:58: alerts[3].for: expected a duration like 250ms, 2s, 1m30s, 1h or 1d, got 'soon'",
+        "monitor: 3 problems in the config; nothing started",
+    ]
+    assert result.stdout == ""

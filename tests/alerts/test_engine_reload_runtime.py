@@ -3,7 +3,8 @@
 
 Changing one alert's threshold, removing another and giving the source a new timeout (which
 restarts its poller) must tell the receiver exactly two things: the removed alert and the
-one that no longer holds are resolved. Nothing is fired again."""
+one that no longer holds are resolved. Nothing is fired again. A config that names two alerts
+alike is refused, and the running alerts go on as they were."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from monitor.alerts.state import AlertState
 from monitor.config import load_config
 from monitor.runtime import Runtime
 
@@ -115,5 +117,47 @@ def test_a_reload_resolves_what_no_longer_holds_and_repeats_nothing(tmp_path, re
         kept = {(a.alert, a.active_since, a.fired_at) for a in view.alerts if a.alert in ("Keep", "Waiting")}
         assert kept == {entry for entry in before if entry[0] in ("Keep", "Waiting")}
         assert view.history[: len(history)] == history
+    finally:
+        assert runtime.stop() == []
+
+
+TWO_ALERTS = """
+sources:
+  - {{name: val, collector: command, argv: [cat, "{value}"], format: number, metric: val, interval: 100ms}}
+alerts:
+  - {{name: ValHigh, source: val, metric: val, op: ">", threshold: 1, severity: critical}}
+  - {{name: {second}, source: val, metric: val, op: ">", threshold: 100}}
+"""
+
+
+def test_a_reload_naming_two_alerts_alike_is_refused_and_the_running_alerts_go_on(tmp_path) -> None:
+    """Accepted, the second ValHigh would have replaced or hidden the first in the evaluator
+    while `monitor rules` wrote both: the reload fails with the file's line and column instead."""
+    value = tmp_path / "value"
+    value.write_text("15\n")
+    path = tmp_path / "config.yaml"
+    path.write_text(TWO_ALERTS.format(value=value, second="ValVeryHigh"))
+    runtime = Runtime(load_config(str(path)))
+    runtime.start()
+    try:
+        wait_for(lambda: runtime.alerting.current().in_state(AlertState.FIRING), "ValHigh firing")
+        running = runtime.config
+        before = runtime.alerting.current()
+
+        path.write_text(TWO_ALERTS.format(value=value, second="ValHigh"))
+        status = runtime.reload()
+        assert not status.ok
+        assert status.errors == (
+            f"{path}:6:12: alerts[1].name: duplicate alert name 'ValHigh' (first defined at alerts[0], "
+            "line 5); give each alert its own name, e.g. 'ValHighWarning' and 'ValHighCritical'",
+        )
+        assert runtime.config is running and runtime.reloader.config is running
+        time.sleep(0.5)  # a few evaluations of what runs
+        after = runtime.alerting.current()
+        assert before.rules == (("ValHigh", "critical", "val"), ("ValVeryHigh", "warning", "val"))
+        assert after.rules == before.rules
+        assert [(a.alert, a.state, a.active_since, a.fired_at) for a in after.alerts] == [
+            (a.alert, a.state, a.active_since, a.fired_at) for a in before.alerts
+        ]
     finally:
         assert runtime.stop() == []
