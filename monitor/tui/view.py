@@ -314,11 +314,13 @@ def points(
 
 
 def rates(raw: Points) -> Points:
-    """Per-second increase between consecutive points; a counter reset yields no point."""
+    """Per-second increase between consecutive points. A counter reset has no rate: its point
+    is NaN, a gap in charts and statistics, and `–` as the current value (skipping it left the
+    rate from before the reset on the panel until the next collection)."""
     result = []
     for (t0, v0), (t1, v1) in itertools.pairwise(raw):
-        if t1 > t0 and v1 >= v0:
-            result.append((t1, (v1 - v0) / (t1 - t0)))
+        if t1 > t0:
+            result.append((t1, (v1 - v0) / (t1 - t0) if v1 >= v0 else math.nan))
     return result
 
 

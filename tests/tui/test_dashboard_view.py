@@ -131,8 +131,14 @@ def test_values_too_long_for_the_row_are_cut_word_by_word_so_rows_still_differ()
     ]
 
 
-def test_counter_rates_skip_resets() -> None:
-    assert v.rates([(0, 10), (1, 15), (3, 25), (4, 2), (5, 4)]) == [(1, 5.0), (3, 5.0), (5, 2.0)]
+def test_counter_resets_are_gaps_not_rates() -> None:
+    rates = v.rates([(0, 10), (1, 15), (3, 25), (4, 2), (5, 4)])
+    assert [t for t, _ in rates] == [1, 3, 4, 5] and math.isnan(rates[2][1]), "the reset is a gap"
+    assert [rate for _, rate in rates if not math.isnan(rate)] == [5.0, 5.0, 2.0]
+    source = SourceData("s", "x", 1.0, (), SourceHealth(), {("c_total", ()): 2.0})
+    view = v.SeriesView(("c_total", ()), "c", MetricSpec("c_total", "h", type=MetricType.COUNTER))
+    assert math.isnan(v.current(source, view, rates[:3])), "just after a reset: no rate, not the last one"
+    assert v.WindowStats.of(rates[:3]).maximum == 5.0
 
 
 def test_sparkline_scales_ratios_to_full_range_and_others_to_their_maximum() -> None:
