@@ -401,7 +401,10 @@ class MonitorApp(App[int]):
             self.action_toggle_pause,
         )
         yield SystemCommand("Filter", "Filter sources and series by name", self.action_filter)
-        yield SystemCommand("Clear filter", "Show every source and series again", self.action_clear_filter)
+        if self.filter_text:
+            yield SystemCommand(
+                "Clear filter", "Show every source and series again", self.action_clear_filter
+            )
         yield SystemCommand("Overview", "Back to the overview of all sources", self.action_overview)
         yield SystemCommand("Monitoring cost", "Cost of each source and poller threads", self.action_costs)
         yield SystemCommand("Log", "Messages logged while the dashboard runs", self.action_log)

@@ -206,6 +206,17 @@ class DashboardScreen(Screen):
     def open_filter(self) -> None:
         self.search.display = True
         self.search.focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Escape is offered only where it does something: the overview with no filter has
+        nothing to go back to (its footer said `esc Back` and the key did nothing)."""
+        if action == "back":
+            return self._can_go_back()
+        return True
+
+    def _can_go_back(self) -> bool:
+        return bool(self.search.display or self.dashboard.filter_text or len(self.app.screen_stack) > 1)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
@@ -224,5 +235,6 @@ class DashboardScreen(Screen):
             self.search.display = False
             self.dashboard.set_filter("")
             self.focus_next()
+            self.refresh_bindings()
         elif len(self.app.screen_stack) > 1:
             self.app.pop_screen()

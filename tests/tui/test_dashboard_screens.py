@@ -272,7 +272,7 @@ async def test_command_palette_runs_dashboard_actions(clock: Clock) -> None:
         assert app.screen.id == "detail" and app.screen.source_name == "cache"
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for title in (
-            *("Resume", "Filter", "Clear filter", "Help", "Monitoring cost", "Log", "Overview"),
+            *("Resume", "Filter", "Help", "Monitoring cost", "Log", "Overview"),
             *("Toggle dark/light", "Window 1h", "Sort", "Reverse sort", "Detail: host", "Quit"),
         ):
             assert title in titles
@@ -449,3 +449,26 @@ async def test_every_key_the_footer_shows_is_whole(clock: Clock, width: int) -> 
                 assert "r Reload" in row and "a Alerts" in row, (app.screen.id, row)
             help_open = isinstance(app.screen, HelpScreen)
             assert ("/ Filter" in row) is not help_open, "/ filters every screen but help, which offered it"
+
+
+async def test_escape_and_clear_filter_are_offered_only_where_they_do_something(clock: Clock) -> None:
+    """The overview's footer said `esc Back` with nothing to go back to, and the palette
+    offered "Clear filter" with no filter set."""
+    app = make_app(feed(clock), clock)
+
+    def offered() -> tuple[bool, bool]:
+        commands = [command.title for command in app.get_system_commands(app.screen)]
+        return "esc Back" in footer_row(app), "Clear filter" in commands
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert offered() == (False, False)
+        await pilot.press("slash", *"web", "enter")
+        await pilot.pause()
+        assert offered() == (True, True)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert offered() == (False, False) and app.filter_text == ""
+        await pilot.press("enter")  # the detail screen: escape goes back to the overview
+        await pilot.pause()
+        assert offered() == (True, False)
