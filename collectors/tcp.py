@@ -201,7 +201,7 @@ class TcpCollector(Collector[TcpOptions]):
 
     def collect(self, ctx: CollectContext) -> Iterator[Sample]:
         host, port = self.options.host, self.options.port
-        where = f"{host}:{port}"
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # `::1:80` reads as one address
         started = time.perf_counter()
         sock = self._connect(self._resolve(ctx, where), ctx, where)
         with sock:

@@ -32,6 +32,12 @@ def test_closed_port_is_an_error(server):
         run_collector(TcpCollector, {"host": "127.0.0.1", "port": port})
 
 
+def test_an_ipv6_address_is_bracketed_in_errors():
+    """`::1:21999` read as one address; no packet is sent: the interface does not exist."""
+    with pytest.raises(CollectError, match=r"^\[fe80::1%nosuchif0\]:9: cannot resolve host"):
+        run_collector(TcpCollector, {"host": "fe80::1%nosuchif0", "port": 9})
+
+
 def test_tls_handshake_and_certificate_expiry(tls_server, tls_files):
     cert, _ = tls_files
     options = {"host": "127.0.0.1", "port": tls_server.port, "tls": True}
