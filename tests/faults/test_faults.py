@@ -83,7 +83,9 @@ def test_faulty_sources_are_reported_and_healthy_ones_keep_their_schedule(tmp_pa
                     f"source {name} down with an error matching {pattern!r}",
                 )
             wait_for(
-                lambda: any("series cap" in e for e in monitor.sources()["cardinality"]["partial_errors"]),
+                lambda: any(
+                    "over max_series" in e for e in monitor.sources()["cardinality"]["partial_errors"]
+                ),
                 1.0 + INTERVAL + MARGIN,
                 "the cardinality explosion capped with a partial error",
             )
