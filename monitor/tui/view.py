@@ -187,13 +187,23 @@ def fit_middle(text: str, width: int) -> str:
     return set_cell_size(text, head) + "…" + set_cell_size(text[::-1], tail)[::-1]
 
 
-def _shared_labels(keys: list[SeriesKey]) -> frozenset[str]:
-    """Labels with one value across all of a metric's series (a fleet query's `job`): shown on
-    each row they only push the labels that differ (`instance`) off the panel's width."""
-    if len(keys) < 2:
+def _shared_labels(keys: Iterable[SeriesKey]) -> frozenset[str]:
+    """Labels with one value across all of a metric's series (a fleet query's `job`), or of a
+    source's (the `job` and `instance` of every query of a promql source against one host):
+    shown on each row they only push the labels that differ off the panel's width. Nothing is
+    shared among fewer than two series."""
+    iterator = iter(keys)
+    first = next(iterator, None)
+    if first is None:
         return frozenset()
-    first = set(keys[0][1])
-    return frozenset(label for label, _ in first.intersection(*(set(k[1]) for k in keys[1:])))
+    common = set(first[1])
+    compared = False
+    for key in iterator:
+        compared = True
+        common.intersection_update(key[1])
+        if not common:
+            break
+    return frozenset(label for label, _ in common) if compared else frozenset()
 
 
 def matches(text: str, *names: str) -> bool:
@@ -262,7 +272,8 @@ def series_views(source: SourceData, metrics: Iterable[str] | None = None) -> li
     for key in source.series:
         by_name.setdefault(key[0], []).append(key)
     names = sorted(by_name) if metrics is None else metrics
-    shared = {name: _shared_labels(keys) for name, keys in by_name.items()}
+    everywhere = _shared_labels(source.series)
+    shared = {name: _shared_labels(keys) | everywhere for name, keys in by_name.items()}
     chosen = [
         (key, shared[name]) for name in names for key in sorted(by_name.get(name, ()), key=reading_order)
     ]

@@ -236,6 +236,29 @@ def test_label_values_every_series_of_a_metric_shares_are_left_out() -> None:
     )
 
 
+def test_label_values_every_series_of_a_source_shares_are_left_out() -> None:
+    """The README's fleet source against one host: each query gives one series, and every row
+    read `f…et l…d1 local 12…15 mo…or sy…d1`, its job and instance (the same on every row) and
+    the rest cut to fit. Labels not on every series (`source`, `mount`) stay."""
+    host = (("instance", "127.0.0.1:21815"), ("job", "monitor"))
+    data = SourceData(
+        "fleet",
+        "promql",
+        1.0,
+        (),
+        SourceHealth(),
+        {
+            ("fleet_load1", (*host, ("name", "system_load1"), ("source", "local"))): 0.3,
+            ("fleet_up", (*host, ("name", "up"))): 1.0,
+            ("fleet_disk_ratio", (*host, ("mount", "/"))): 0.5,
+        },
+    )
+    labels = [view.label for view in v.series_views(data)]
+    assert labels == ["fleet disk /", "fleet load1 system_load1 local", "fleet up up"]
+    one = SourceData("one", "promql", 1.0, (), SourceHealth(), {("fleet_up", host): 1.0})
+    assert [view.label for view in v.series_views(one)] == ["fleet up 127.0.0.1:21815 monitor"]
+
+
 def test_a_filter_on_series_picks_among_all_of_a_panels_series() -> None:
     specs = {"node_load1": MetricSpec("node_load1", "Load."), "up": MetricSpec("up", "Up.", key=True)}
     data = SourceData(
