@@ -198,7 +198,19 @@ class HttpCollector(Collector[HttpOptions]):
             for index, match in enumerate(matches):
                 value = json_number(match.value)
                 if value is None:
-                    kind = type(match.value).__name__
-                    ctx.error(f"{name}: {kind} value {str(match.value)[:40]!r} is not a number")
+                    ctx.error(f"{name}: {_json_described(match.value)} is not a number")
                     continue
                 yield Sample(name, value, {"index": str(index)} if len(matches) > 1 else None)
+
+
+JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+
+
+def _json_described(value: object) -> str:
+    """A value in the body's own terms: `null`, `string "ok"`, `object {"a": 1}`; Python's
+    names (`NoneType value 'None'`) meant nothing to someone reading the JSON."""
+    written = json.dumps(value, ensure_ascii=False)
+    if value is None:
+        return written
+    kind = JSON_TYPES.get(type(value), type(value).__name__)
+    return f"{kind} {written if len(written) <= 40 else written[:39] + '…'}"

@@ -34,6 +34,8 @@ JSON_DOCUMENT = {
     "items": [{"lag": 3}, {"lag": "5"}],
     "healthy": True,
     "name": "not a number",
+    "owner": None,
+    "queue_config": {"max": 10},
 }
 
 

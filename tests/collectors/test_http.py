@@ -30,6 +30,8 @@ def test_json_metrics_status_latency_and_size(server):
                 "healthy": "$.healthy",
                 "label": "$.name",
                 "absent": "$.nothing",
+                "owner": "$.owner",
+                "queue_config": "$.queue_config",
             },
         },
     )
@@ -44,9 +46,14 @@ def test_json_metrics_status_latency_and_size(server):
     assert samples[("lags", (("index", "1"),))] == 5  # a numeric string counts
     assert samples[("healthy", ())] == 1
     assert ("label", ()) not in samples
-    assert any("label: str value 'not a number' is not a number" in e for e in ctx.errors)
+    # In the body's own terms: Python's read `NoneType value 'None'` and `dict value "{'max': 10}"`.
+    assert 'label: string "not a number" is not a number' in ctx.errors
+    assert "owner: null is not a number" in ctx.errors
+    assert 'queue_config: object {"max": 10} is not a number' in ctx.errors
     assert any("absent: JSONPath $.nothing matched nothing" in e for e in ctx.errors)
-    assert set(ctx.declared) == {"queue_depth", "first_lag", "lags", "healthy", "label", "absent"}
+    assert set(ctx.declared) == {
+        *("queue_depth", "first_lag", "lags", "healthy", "label", "absent", "owner", "queue_config")
+    }
 
 
 def test_expectations_failing_keep_the_answer_visible(server):
