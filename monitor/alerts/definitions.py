@@ -6,6 +6,7 @@ and so the dashboard, the exporter and `monitor rules` all read one definition.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import re
 from typing import Annotated, Literal
@@ -241,12 +242,20 @@ class AlertSettings(_Frozen):
     @field_validator("summary")
     @classmethod
     def _valid_summary(cls, value: str) -> str:
-        for field in PLACEHOLDER.findall(value):
-            label = field.removeprefix("labels.")
-            if field not in TEMPLATE_FIELDS and not (label != field and LABEL_NAME.fullmatch(label)):
-                raise ValueError(
-                    f"unknown placeholder {{{{ {field} }}}}; use {', '.join(TEMPLATE_FIELDS)} or labels.NAME"
-                )
+        """Every unknown placeholder at once, each with the field it is closest to: reporting
+        only the first meant one `monitor check` per typo."""
+        unknown = [
+            field
+            for field in dict.fromkeys(PLACEHOLDER.findall(value))
+            if field not in TEMPLATE_FIELDS
+            and not (field.startswith("labels.") and LABEL_NAME.fullmatch(field.removeprefix("labels.")))
+        ]
+        if unknown:
+            named = ", ".join(_placeholder_with_suggestion(field) for field in unknown)
+            raise ValueError(
+                f"unknown placeholder{'s' if len(unknown) > 1 else ''} {named}; "
+                f"use {', '.join(TEMPLATE_FIELDS)} or labels.NAME"
+            )
         return value
 
     @property
@@ -285,3 +294,8 @@ class WebhookSettings(_Frozen):
     retries: int = Field(default=3, ge=0, le=20)
     backoff: Duration = 1.0
     send_resolved: bool = True
+
+
+def _placeholder_with_suggestion(field: str) -> str:
+    close = difflib.get_close_matches(field, TEMPLATE_FIELDS, n=1, cutoff=0.6)
+    return f"{{{{ {field} }}}}" + (f" (did you mean {{{{ {close[0]} }}}}?)" if close else "")

@@ -113,7 +113,7 @@ def test_every_alert_and_threshold_problem_is_reported_with_file_line_and_a_sugg
           - name: Template
             source: local
             condition: down
-            summary: "{{ vale }}"
+            summary: "{{ vale }} on {{ sorce }}, {{ vale }} {{ xyz }} {{ labels.team }}"
           - name: Bad Name
             source: local
             condition: down
@@ -135,7 +135,8 @@ def test_every_alert_and_threshold_problem_is_reported_with_file_line_and_a_sugg
         "29:5: alerts[3].thresold: unknown key 'thresold'; did you mean 'threshold'?",
         "33:13: alerts[4].metric: 'metric' does not apply to condition 'stale'; remove it",
         "34:5: alerts[5]: missing 'op', 'threshold': give a metric condition or 'condition'",
-        "40:14: alerts[6].summary: unknown placeholder {{ vale }}; "
+        "40:14: alerts[6].summary: unknown placeholders {{ vale }} (did you mean {{ value }}?), "
+        "{{ sorce }} (did you mean {{ source }}?), {{ xyz }}; "
         "use value, source, threshold, alertname, severity or labels.NAME",
         "41:11: alerts[7].name: 'Bad Name' is not a valid alert name (letters, digits and '_', like HighCPU)",
     ]
