@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from monitor.model import MetricSpec, MetricType, Sample, SeriesKey
+from monitor.model import MetricSpec, MetricType, Sample, SeriesKey, series_name
 from monitor.wording import plural, with_article
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ class SampleValidator:
         series: dict[SeriesKey, float] = {}
         dropped = 0
         undeclared: Counter[tuple[str, str]] = Counter()
+        repeated: Counter[SeriesKey] = Counter()
         for index, sample in enumerate(samples):
             if type(sample) is not Sample:
                 raise InvalidSample(
@@ -123,13 +124,17 @@ class SampleValidator:
                 if label:
                     undeclared[(sample.name, label)] += 1
                     continue
-            if len(series) >= self.max_series and key not in series:
+            if key in series:
+                repeated[key] += 1
+            elif len(series) >= self.max_series:
                 dropped += 1
                 continue
             series[key] = value
         if ctx is not None:
             if undeclared:
                 self._report(undeclared, ctx)
+            if repeated:
+                _report_repeated(repeated, ctx)
             dropped += ctx.series_dropped  # read after the loop: a generator counts as it yields
         return series, dropped
 
@@ -222,6 +227,22 @@ class SampleValidator:
             spec = self._spec(name, ctx)
             allowed = ", ".join(spec.labels) if spec is not None and spec.labels else "none"
             ctx.error(f"{name}: label {label!r} is not one its spec declares (labels: {allowed}); {samples}")
+
+
+REPORTED_REPEATS = 3
+"""Series named one by one when a collection gives them twice; the rest are counted in one
+more message, leaving room for the collection's other partial errors."""
+
+
+def _report_repeated(repeated: Counter[SeriesKey], ctx: CollectContext) -> None:
+    """A series given twice in one collection (a scraped page listing a line twice, a plugin
+    yielding a sample again) keeps its last value, as it always did, but no longer silently:
+    the store has one value per series, so the others were lost without a word."""
+    for key, extra in list(repeated.items())[:REPORTED_REPEATS]:
+        ctx.error(f"{series_name(key)}: {extra + 1} values in one collection; the last one is kept")
+    if len(repeated) > REPORTED_REPEATS:
+        more = len(repeated) - REPORTED_REPEATS
+        ctx.error(f"{more} more series given several values; the last value of each is kept")
 
 
 def _short(value: object, limit: int = 60) -> str:

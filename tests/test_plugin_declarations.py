@@ -165,3 +165,19 @@ def test_collectors_naming_metrics_at_run_time_accept_any_valid_name() -> None:
 def test_a_broken_sample_is_still_an_error_when_its_name_is_undeclared() -> None:
     with pytest.raises(Exception, match="reserved label 'source'"):
         collect_with(Declared, [Sample("queue_lag", 1, {"source": "x"})])
+
+
+def test_a_series_given_several_times_keeps_its_last_value_and_is_reported() -> None:
+    """A plugin yielding a series twice lost the first value without a word. Three are named,
+    the rest counted, so other partial errors keep their room."""
+    samples = [Sample("queue_depth", value, {"queue": name}) for value in (1, 2) for name in "abcde"]
+    context = ctx()
+    series, dropped = SampleValidator(100).validate(samples, Dynamic, context)
+    assert dropped == 0 and series[("queue_depth", (("queue", "e"),))] == 2.0 and len(series) == 5
+    assert context.errors == [
+        *(
+            f'queue_depth{{queue="{name}"}}: 2 values in one collection; the last one is kept'
+            for name in "abc"
+        ),
+        "2 more series given several values; the last value of each is kept",
+    ]

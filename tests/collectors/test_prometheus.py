@@ -3,6 +3,7 @@ garbage or a cardinality explosion."""
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 
 import pytest
@@ -12,6 +13,7 @@ from collectors.prometheus import PrometheusCollector
 from monitor.model import MetricType, Unit
 from monitor.plugin import CollectError
 from tests.collectors.conftest import ThreadedServer, run_collector
+from tests.collectors.test_collectors_together import monitor
 
 
 @pytest.mark.needs_node_exporter
@@ -131,3 +133,36 @@ def test_a_scraped_source_label_is_renamed_without_merging_series():
         (("exported_source", "deeper"),): 8,
     }
     assert samples[("promscrape_samples_scraped", ())] == 4
+
+
+REPEATING_PAGE = """\
+# TYPE temperature gauge
+temperature{room="kitchen"} 20
+temperature{room="hall"} 18
+temperature{room="kitchen"} 21
+"""
+
+
+async def _repeating_page(request: web.Request) -> web.Response:
+    return web.Response(text=REPEATING_PAGE)
+
+
+def test_a_page_listing_a_series_twice_keeps_the_last_value_and_says_so(write_config):
+    """A page with one line twice kept the last value without a word: `monitor once` (the
+    poller's validation, as the dashboard and /metrics get it) now reports it."""
+    app = web.Application()
+    app.router.add_get("/metrics", _repeating_page)
+    with ThreadedServer(app) as page:
+        path = write_config(
+            f"sources:\n  - {{name: rooms, collector: prometheus, url: '{page.url}/metrics'}}\n"
+        )
+        result = monitor("once", "--config", str(path), "--format", "json", env={})
+    assert result.returncode == 0, result.stderr
+    rooms = json.loads(result.stdout)["sources"]["rooms"]
+    assert rooms["partial_errors"] == [
+        'temperature{room="kitchen"}: 2 values in one collection; the last one is kept'
+    ]
+    kitchen = [
+        s for s in rooms["series"] if s["name"] == "temperature" and s["labels"] == {"room": "kitchen"}
+    ]
+    assert [s["value"] for s in kitchen] == [21.0]
