@@ -21,14 +21,16 @@ from jsonpath_ng.exceptions import JSONPathError
 from pydantic import Field, ValidationInfo, field_validator
 
 from collectors.exposition import check_metric_name
-from collectors.httpclient import HttpClient, HttpClientOptions, HttpResponse, check_http_url
+from collectors.httpclient import HTTP_URL_SCHEMA, HttpClient, HttpClientOptions, HttpResponse, check_http_url
 from collectors.jsonvalues import json_number
 from monitor.model import MetricSpec, MetricType, Sample, Unit, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector
 
 
 class HttpOptions(HttpClientOptions):
-    url: str = Field(description="The URL to request (http:// or https://).")
+    url: str = Field(
+        description="The URL to request (http:// or https://).", json_schema_extra=HTTP_URL_SCHEMA
+    )
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = Field(
         default="GET", description="HTTP method (HEAD cannot go with `json`: its response has no body)."
     )

@@ -43,6 +43,11 @@ class BasicAuth(BaseModel):
     password: str = Field(description="Use ${ENV}; monitor redacts it from every error.")
 
 
+HTTP_URL_SCHEMA = {"pattern": r"^(?:[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+|.*\$\{)"}
+"""check_http_url for editors (`monitor schema`): http(s) and a host; a value with `${VAR}`
+in it is only known once the environment fills it in."""
+
+
 def check_http_url(value: str) -> str:
     url = URL(value)
     if url.scheme not in ("http", "https") or not url.host:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pydantic import Field, field_validator
 
 from collectors.exposition import OPENMETRICS_CONTENT_TYPE, ExpositionParser, InvalidExposition
-from collectors.httpclient import HttpClient, HttpClientOptions, check_http_url, display_url
+from collectors.httpclient import HTTP_URL_SCHEMA, HttpClient, HttpClientOptions, check_http_url, display_url
 from monitor.model import MetricSpec, Sample, Unit
 from monitor.plugin import CollectContext, CollectError, Collector
 
@@ -24,7 +24,10 @@ rest of the page is counted as dropped (ctx.count_dropped) like any series over 
 
 
 class PrometheusOptions(HttpClientOptions):
-    url: str = Field(description="The metrics endpoint, e.g. http://127.0.0.1:9100/metrics.")
+    url: str = Field(
+        description="The metrics endpoint, e.g. http://127.0.0.1:9100/metrics.",
+        json_schema_extra=HTTP_URL_SCHEMA,
+    )
     include: list[str] = Field(
         default_factory=list,
         description="Keep only metrics whose name matches one of these shell-style patterns "

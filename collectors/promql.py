@@ -17,15 +17,22 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from collectors.exposition import check_metric_name, exported_labels, valid_label_names
-from collectors.httpclient import HttpClient, HttpClientOptions, HttpResponse, check_http_url
+from collectors.httpclient import HTTP_URL_SCHEMA, HttpClient, HttpClientOptions, HttpResponse, check_http_url
 from monitor.model import MetricSpec, MetricType, Sample, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector
+from monitor.validation import METRIC_NAME
 
 
 class PromqlOptions(HttpClientOptions):
-    url: str = Field(description="Base URL of the Prometheus server, e.g. http://prometheus:9090.")
+    url: str = Field(
+        description="Base URL of the Prometheus server, e.g. http://prometheus:9090.",
+        json_schema_extra=HTTP_URL_SCHEMA,
+    )
     queries: dict[str, str] = Field(
         min_length=1,
+        json_schema_extra={
+            "propertyNames": {"pattern": "^(?!promql_)" + METRIC_NAME.pattern.removeprefix("^")}
+        },
         description="Metric name -> PromQL expression. Vector results keep their labels (__name__ "
         "becomes the label 'name'; a clashing label gets the prefix exported_); scalars become one series.",
     )

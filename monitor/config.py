@@ -144,9 +144,13 @@ def parse_listen(value: str) -> tuple[str, int]:
     raise ValueError(f"{problem}: {host!r} is not a host name or an IP address")
 
 
+ENV_SECRET_SCHEMA = {"pattern": r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$"}
+"""_check_exporter's rule for editors: an exporter secret is one whole ${VARIABLE}."""
+
+
 class BasicAuthSettings(StrictModel):
     username: str = Field(min_length=1)
-    password: SecretStr
+    password: SecretStr = Field(json_schema_extra=ENV_SECRET_SCHEMA)
 
 
 class TlsSettings(StrictModel):
@@ -204,8 +208,18 @@ def _holds_certificate(path: str) -> bool:
 class ExporterSettings(StrictModel):
     """The exporter's address, optional auth (secrets only via ${VAR}) and optional TLS."""
 
+    model_config = ConfigDict(
+        # _one_auth, for editors: a bearer token and basic auth together (null stands for unset)
+        json_schema_extra={
+            "not": {
+                "required": ["bearer_token", "basic_auth"],
+                "properties": {"bearer_token": {"type": "string"}, "basic_auth": {"type": "object"}},
+            }
+        }
+    )
+
     listen: str = Field(default=DEFAULT_LISTEN, json_schema_extra={"pattern": LISTEN.pattern})
-    bearer_token: SecretStr | None = None
+    bearer_token: SecretStr | None = Field(default=None, json_schema_extra=ENV_SECRET_SCHEMA)
     basic_auth: BasicAuthSettings | None = None
     tls: TlsSettings | None = None
 

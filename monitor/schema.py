@@ -46,6 +46,7 @@ def config_schema(registry: Registry) -> dict[str, Any]:
             continue  # a broken plugin has no options to describe
         options = _lift(collector.Options.model_json_schema(), defs)
         variants.append(source_schema(name, options, defs))
+    schema.setdefault("required", []).append("sources")  # `no sources configured` in monitor check
     schema["properties"]["sources"] = {
         "type": "array",
         "minItems": 1,

@@ -154,6 +154,39 @@ AGREEING = [
     pytest.param(ALERT % "metric: system_load1, op: '>'", False, id="alert-without-threshold"),
     pytest.param(ALERT % "metric: system_load1, op: '>', threshold: 1", True, id="metric-alert"),
     pytest.param(ALERT % "metric: system_load1, op: '>', threshold: '1'", False, id="alert-quoted-threshold"),
+    # found by a user review: the schema took these
+    pytest.param("interval: 1s\n", False, id="no-sources-key"),
+    pytest.param("sources: [{name: a, collector: http, url: 'ftp://x/'}]\n", False, id="ftp-url"),
+    pytest.param("sources: [{name: a, collector: http, url: 'HTTPS://x/'}]\n", True, id="upper-case-scheme"),
+    pytest.param(
+        "sources: [{name: a, collector: prometheus, url: 'x:9100'}]\n", False, id="url-without-scheme"
+    ),
+    pytest.param(
+        "sources: [{name: a, collector: promql, url: 'http://p', queries: {1bad: up}}]\n",
+        False,
+        id="query-name",
+    ),
+    pytest.param(
+        "sources: [{name: a, collector: promql, url: 'http://p', queries: {promql_x: up}}]\n",
+        False,
+        id="query-name-with-the-collectors-prefix",
+    ),
+    pytest.param(
+        "sources: [{name: a, collector: promql, url: 'http://p', queries: {fleet_up: up}}]\n",
+        True,
+        id="query",
+    ),
+    pytest.param(
+        "exporter: {bearer_token: '${T}', basic_auth: {username: u, password: '${P}'}}\n" + S,
+        False,
+        id="exporter-bearer-and-basic",
+    ),
+    pytest.param("exporter: {bearer_token: abcdef}\n" + S, False, id="exporter-secret-in-the-file"),
+    pytest.param(
+        "exporter: {basic_auth: {username: u, password: 'x${P}'}}\n" + S,
+        False,
+        id="exporter-password-part-env",
+    ),
 ]
 BEYOND_A_SCHEMA = [
     # sums of duration parts, and rules across keys or against the collectors' declarations
