@@ -67,6 +67,8 @@ def nothing_to_draw(series: v.SeriesView, history: v.Points, value: float) -> st
     """Why the chart of a series has no line, which an empty frame alone does not say. The store
     keeps a NaN sample as a gap, so a series NaN all along has no history at all: the snapshot's
     value tells it from one with no sample in the window (a source down for longer)."""
+    if history and series.rate and all(math.isnan(y) for _, y in history):  # view.rates' resets
+        return "no rate in this window: the counter went down at every collection (each fall is a reset)"
     if history:  # none of it finite: ±Inf, or a timestamp of 0, which has no age
         never = "0 (never)" if series.unit is Unit.TIMESTAMP else "NaN"
         kinds = sorted({never if math.isnan(y) else "+Inf" if y > 0 else "-Inf" for _, y in history})

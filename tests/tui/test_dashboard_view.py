@@ -11,7 +11,7 @@ from monitor.model import MetricSpec, MetricType, SourceData, SourceHealth, Unit
 from monitor.scheduler import Phase, PollerActivity
 from monitor.tui import view as v
 from monitor.tui.costs import describe
-from monitor.tui.detail import sort_rows
+from monitor.tui.detail import nothing_to_draw, sort_rows
 from monitor.tui.panel import badge, sparkline
 
 
@@ -317,6 +317,16 @@ def test_the_detail_sorts_series_in_reading_order(reverse: bool) -> None:
     sort_rows(rows, "series", reverse)
     order = ["total", *map(str, range(12))]
     assert [view.values for view, _ in rows] == (order[::-1] if reverse else order)
+
+
+def test_a_counter_that_only_falls_is_not_said_to_be_nan() -> None:
+    """Each fall of a counter is a reset, so it has no rate: the chart said "every sample is
+    NaN" of a counter whose samples were 90, 80, 70."""
+    view = v.SeriesView(("c_total", ()), "c", MetricSpec("c_total", "h", type=MetricType.COUNTER))
+    history = v.rates([(0, 90.0), (1, 80.0), (2, 70.0)])
+    assert nothing_to_draw(view, history, 70.0) == (
+        "no rate in this window: the counter went down at every collection (each fall is a reset)"
+    )
 
 
 def many_core_host(cores: int) -> SourceData:
