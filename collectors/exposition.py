@@ -142,7 +142,9 @@ def _new_spec(name: str, family: Metric, key: bool, origin: str) -> MetricSpec:
         metric_type, group = MetricType(family.type), family.name
     else:
         is_counter = family.type == "counter" and name.endswith("_total")
-        metric_type, group = (MetricType.COUNTER if is_counter else MetricType.GAUGE), ""
+        # A page's gauge named `..._total` stays untyped: as a gauge it would fail promtool.
+        plain = MetricType.UNTYPED if name.endswith("_total") else MetricType.GAUGE
+        metric_type, group = (MetricType.COUNTER if is_counter else plain), ""
     return MetricSpec(name, help, unit_of(group or name), metric_type, key=key, family=group)
 
 

@@ -7,6 +7,7 @@ Built-in collectors register exactly the same way, so nothing here knows about t
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import typing
@@ -17,8 +18,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from monitor.model import Labels, MetricSpec, Sample
-from monitor.validation import InvalidDeclaration, check_declared_metrics
+from monitor.model import Labels, MetricSpec, MetricType, Sample
+from monitor.validation import InvalidDeclaration, check_declared_metrics, suffix_problem
 
 
 class CollectorOptions(BaseModel):
@@ -74,7 +75,16 @@ class CollectContext:
         self.series_dropped += series
 
     def declare(self, spec: MetricSpec) -> None:
-        """Describe a metric discovered at collection time (e.g. from a scraped endpoint)."""
+        """Describe a metric discovered at collection time (e.g. from a scraped endpoint).
+
+        Held to the suffix rule of a collector's `metrics`: a counter without `_total` (or a
+        gauge with it) would reach /metrics under another name than `monitor once` and
+        `monitor rules` use, or fail promtool. Such a spec is kept as untyped, which is
+        exported under its own name, and reported as a partial error: nothing is lost."""
+        problem = suffix_problem(spec)
+        if problem:
+            self.error(f"{spec.name}: declared {problem}; exported untyped")
+            spec = dataclasses.replace(spec, type=MetricType.UNTYPED)
         self.declared[spec.name] = spec
 
     @property

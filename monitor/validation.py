@@ -60,17 +60,28 @@ def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
                 raise InvalidDeclaration(f"{where} with invalid label name {_short(label)}")
             if label in RESERVED_LABELS:
                 raise InvalidDeclaration(f"{where} with the reserved label {label!r}")
-        if spec.type in (MetricType.GAUGE, MetricType.UNTYPED) and spec.name.endswith("_total"):
-            raise InvalidDeclaration(
-                f"{where} as {spec.type.value} with a _total suffix, which Prometheus reserves for "
-                "counters: declare type=MetricType.COUNTER, or drop the _total suffix"
-            )
-        if spec.type is MetricType.COUNTER and not spec.name.endswith("_total"):
-            raise InvalidDeclaration(
-                f"{where} as a counter, but a counter's name must end in _total (/metrics would "
-                f"export it as {spec.name}_total while the dashboard and `monitor once` show "
-                f"{spec.name}): name it {spec.name}_total, or declare it a gauge"
-            )
+        problem = suffix_problem(spec, (MetricType.GAUGE, MetricType.UNTYPED))
+        if problem:
+            raise InvalidDeclaration(f"{where} {problem}")
+
+
+def suffix_problem(spec: MetricSpec, not_total: tuple[MetricType, ...] = (MetricType.GAUGE,)) -> str | None:
+    """What is wrong with `spec`'s type for its name's `_total` suffix, if anything: the part
+    of check_declared_metrics that ctx.declare() applies at collection time too. `not_total`:
+    the types a `_total` name is refused for (untyped is, in a collector's `metrics`; at
+    collection time it is the way out, exported as is and linted clean)."""
+    if spec.type in not_total and spec.name.endswith("_total"):
+        return (
+            f"as {spec.type.value} with a _total suffix, which Prometheus reserves for counters: "
+            "declare type=MetricType.COUNTER, or drop the _total suffix"
+        )
+    if spec.type is MetricType.COUNTER and not spec.name.endswith("_total"):
+        return (
+            f"as a counter, but a counter's name must end in _total (/metrics would export it as "
+            f"{spec.name}_total while the dashboard and `monitor once` show {spec.name}): name it "
+            f"{spec.name}_total, or declare it a gauge"
+        )
+    return None
 
 
 class SampleValidator:

@@ -181,3 +181,33 @@ def test_a_series_given_several_times_keeps_its_last_value_and_is_reported() -> 
         ),
         "2 more series given several values; the last value of each is kept",
     ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        (MetricSpec("ctr_hits", "Hits.", type=MetricType.COUNTER), "a counter's name must end in _total"),
+        (MetricSpec("dyn_total", "Gauge."), "as gauge with a _total suffix"),
+    ],
+    ids=["counter-without-total", "gauge-with-total"],
+)
+def test_a_metric_declared_at_collection_time_is_held_to_the_suffix_rule(
+    spec: MetricSpec, problem: str
+) -> None:
+    """ctx.declare() took what `metrics` refuses: a counter `ctr_hits` reached /metrics as
+    `ctr_hits_total` while `monitor rules` wrote `ctr_hits{...} > 0` (a rule that never fires),
+    and a gauge `dyn_total` failed promtool. Such a spec is kept untyped, exported under its own
+    name, and the collection says why."""
+    context = ctx()
+    context.declare(spec)
+    assert context.declared[spec.name].type is MetricType.UNTYPED
+    assert context.declared[spec.name].help == spec.help
+    [error] = context.errors
+    assert (
+        error.startswith(f"{spec.name}: declared ")
+        and problem in error
+        and error.endswith("; exported untyped")
+    )
+    good = ctx()
+    good.declare(MetricSpec("ctr_hits_total", "Hits.", type=MetricType.COUNTER))
+    assert good.errors == [] and good.declared["ctr_hits_total"].type is MetricType.COUNTER

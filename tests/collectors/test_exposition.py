@@ -3,6 +3,8 @@ what the parser keeps from one scrape to the next never changes what a scrape re
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 import collectors.exposition as exposition
 from collectors.exposition import ExpositionParser, InvalidExposition
 from monitor.model import MetricSpec, MetricType, Sample
+from monitor.plugin import CollectContext
 
 
 def page(families: int, per_family: int) -> str:
@@ -45,7 +48,8 @@ def test_a_metric_that_changes_its_type_or_help_between_scrapes_gets_a_new_spec(
     again = parser.parse(counter_page()).specs
     assert again["jobs_total"] is first["jobs_total"]  # the scheduler compares by identity first
     assert parser.parse(counter_page(help="Jobs finished.")).specs["jobs_total"].help == "Jobs finished."
-    assert parser.parse(counter_page(kind="gauge")).specs["jobs_total"].type == MetricType.GAUGE
+    # a gauge named `..._total` is kept untyped (promtool refuses it as a gauge)
+    assert parser.parse(counter_page(kind="gauge")).specs["jobs_total"].type == MetricType.UNTYPED
     histogram = '# TYPE jobs histogram\njobs_bucket{le="+Inf"} 1\njobs_count 1\njobs_sum 0\njobs_total 1\n'
     specs = parser.parse(histogram).specs
     assert specs["jobs_total"] == MetricSpec(
@@ -153,3 +157,15 @@ def test_renamed_source_labels_never_merge_two_series_of_a_page(names: set[str],
     for sample, row in zip(parsed.samples, rows, strict=True):
         assert "source" not in dict(sample.labels)
         assert sorted(dict(sample.labels).values()) == sorted(row)
+
+
+def test_a_scraped_gauge_named_total_stays_untyped() -> None:
+    """`# TYPE queue_total gauge` exported as a gauge failed promtool; untyped it passes, and no
+    partial error blames the source for its exporter's choice."""
+    parsed = ExpositionParser([], [], 100).parse(
+        "# TYPE queue_total gauge\nqueue_total 3\n", openmetrics=False
+    )
+    assert parsed.specs["queue_total"].type is MetricType.UNTYPED
+    context = CollectContext("test", 1.0, time.monotonic() + 1)
+    parsed.report(context)
+    assert context.errors == []
