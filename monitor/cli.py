@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print a JSON Schema of config.yaml covering the options of every installed collector, "
         "for editors' completion and checking: monitor schema > monitor.schema.json, then "
         "'# yaml-language-server: $schema=monitor.schema.json' atop config.yaml. A collector plugin that "
-        "fails to import is left out and named on stderr.",
+        "fails to import, or whose options have no JSON Schema, is left out and named on stderr.",
     )
     once = commands.add_parser(
         "once",
@@ -293,13 +293,13 @@ def _check_summary(config: Config) -> int:
 
 def _schema() -> int:
     """Print the schema; name on stderr each plugin left out of it because it fails to import
-    (the registry logs nothing itself), or it would be missing without a word."""
+    or its options have no JSON Schema, or it would be missing without a word."""
     from monitor.schema import render_schema
 
-    registry = Registry.discover()
-    print(render_schema(registry))
-    for error in registry.failures().values():
-        print(f"warning: {error}; its options are not in the schema", file=sys.stderr)
+    text, warnings = render_schema(Registry.discover())
+    print(text)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import PydanticUserError
+
 from monitor.config import GlobalSettings, SourceSettings
 from monitor.registry import PluginLoadError, Registry
 
@@ -35,7 +37,10 @@ def source_schema(collector: str, options: dict[str, Any], defs: dict[str, Any])
     }
 
 
-def config_schema(registry: Registry) -> dict[str, Any]:
+def config_schema(registry: Registry, left_out: dict[str, str] | None = None) -> dict[str, Any]:
+    """The schema, with a source variant per collector. A plugin that fails to import, or whose
+    options have no JSON Schema (a field typed `Callable`), is left out, and why goes into
+    `left_out` by name: one plugin's options must not cost every editor the whole schema."""
     defs: dict[str, Any] = {}
     schema = _lift(GlobalSettings.model_json_schema(), defs)
     variants = []
@@ -43,9 +48,14 @@ def config_schema(registry: Registry) -> dict[str, Any]:
         try:
             collector = registry.load(name)
         except PluginLoadError:
-            continue  # a broken plugin has no options to describe
-        options = _lift(collector.Options.model_json_schema(), defs)
-        variants.append(source_schema(name, options, defs))
+            continue  # a broken plugin has no options to describe (the registry knows why)
+        try:
+            options = collector.Options.model_json_schema()
+        except PydanticUserError as exc:  # PydanticInvalidForJsonSchema and its kin
+            if left_out is not None:
+                left_out[name] = f"collector {name!r}: its options have no JSON Schema ({exc.message})"
+            continue
+        variants.append(source_schema(name, _lift(options, defs), defs))
     schema.setdefault("required", []).append("sources")  # `no sources configured` in monitor check
     schema["properties"]["sources"] = {
         "type": "array",
@@ -60,5 +70,12 @@ def config_schema(registry: Registry) -> dict[str, Any]:
     return schema
 
 
-def render_schema(registry: Registry) -> str:
-    return json.dumps(config_schema(registry), indent=2)
+def render_schema(registry: Registry) -> tuple[str, list[str]]:
+    """The schema as JSON, and a warning for each plugin left out of it."""
+    left_out: dict[str, str] = {}
+    text = json.dumps(config_schema(registry, left_out), indent=2)
+    failures = [f"{error}; its options are not in the schema" for error in registry.failures().values()]
+    return text, [
+        *failures,
+        *(f"{problem}; its options are not in the schema" for problem in left_out.values()),
+    ]

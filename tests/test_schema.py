@@ -6,12 +6,18 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
 
 import jsonschema
 import pytest
+from pydantic import ConfigDict
 
+from collectors.system import SystemCollector
 from monitor.config import ConfigError, parse_config
+from monitor.model import Sample
+from monitor.plugin import CollectContext, Collector, CollectorOptions
 from monitor.registry import Registry
+from monitor.schema import render_schema
 from monitor.yamlsource import load_yaml
 from tests.conftest import REPO
 
@@ -228,3 +234,29 @@ def test_the_schema_and_monitor_check_accept_and_reject_the_same_configs(
 def test_what_only_monitor_check_can_find(schema: dict, text: str) -> None:
     """The README names these; if the schema learns one, move it to AGREEING."""
     assert (not errors(schema, text), accepted_by_monitor(text)) == (True, False)
+
+
+class CallableOptions(CollectorOptions):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    formatter: Callable[[float], str] = str
+
+
+class CallableCollector(Collector[CallableOptions]):
+    """A plugin whose options JSON Schema cannot describe."""
+
+    name = "callable"
+    metrics = ()
+
+    def collect(self, ctx: CollectContext) -> Iterable[Sample]:
+        return ()
+
+
+def test_a_plugin_whose_options_have_no_schema_leaves_out_only_itself() -> None:
+    """`monitor schema` died with a traceback naming no plugin, and gave no schema at all."""
+    text, warnings = render_schema(Registry.of(SystemCollector, CallableCollector))
+    variants = json.loads(text)["properties"]["sources"]["items"]["oneOf"]
+    assert [variant["properties"]["collector"]["const"] for variant in variants] == ["system"]
+    assert warnings == [
+        "collector 'callable': its options have no JSON Schema "
+        "(Cannot generate a JsonSchema for core_schema.CallableSchema); its options are not in the schema"
+    ]
