@@ -47,12 +47,16 @@ def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
     it added, so the series on /metrics is not the one `monitor once`, the dashboard and config
     name. Found at load time, it names the fix.
     """
+    seen: set[str] = set()
     for spec in specs:
         where = f"collector {collector or '?'!r} declares metric {spec.name!r}"
         if not isinstance(spec, MetricSpec):
             raise InvalidDeclaration(
                 f"collector {collector!r}: metrics holds {_short(spec)}, not a MetricSpec"
             )
+        if spec.name in seen:  # the later one won, unseen, while `monitor collectors` listed both
+            raise InvalidDeclaration(f"{where} twice: declare each metric once")
+        seen.add(spec.name)
         if not isinstance(spec.name, str) or not METRIC_NAME.fullmatch(spec.name):
             raise InvalidDeclaration(f"{where}: not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
         for label in spec.labels:
@@ -174,7 +178,13 @@ class SampleValidator:
     def _number(sample: Sample, index: int) -> float:
         value = sample.value
         if isinstance(value, numbers.Real):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an int past 1.8e308: say which sample, as for other values
+                raise InvalidSample(
+                    f"sample {sample.name!r} (item {index}) has value {_short(value)}, too large for a "
+                    "float (at most about 1.8e308; return math.inf for an unbounded value)"
+                ) from None
         raise InvalidSample(
             f"sample {sample.name!r} (item {index}) has value {_short(value)} of type "
             f"{type(value).__name__}; expected a number (NaN and ±Inf are allowed)"

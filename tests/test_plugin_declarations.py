@@ -13,7 +13,7 @@ from typing import ClassVar
 import pytest
 
 from monitor.config import parse_config
-from monitor.model import MetricSpec, MetricType, Sample
+from monitor.model import MetricSpec, MetricType, Sample, Unit
 from monitor.once import collect_once
 from monitor.plugin import CollectContext, Collector, CollectorOptions
 from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
@@ -55,6 +55,9 @@ def test_counters_and_plain_gauges_are_accepted() -> None:
         check_declared_metrics("bad", (MetricSpec("bad name", "x"),))
     with pytest.raises(InvalidDeclaration, match="reserved label 'source'"):
         check_declared_metrics("bad", (MetricSpec("bad_depth", "x", labels=("source",)),))
+    twice = (MetricSpec("bad_a", "first"), MetricSpec("bad_a", "second", Unit.BYTES, labels=("x",)))
+    with pytest.raises(InvalidDeclaration, match="declares metric 'bad_a' twice: declare each metric once"):
+        check_declared_metrics("bad", twice)  # the second won at run time, unseen
 
 
 def test_every_builtin_the_example_and_the_fault_plugins_pass_the_check() -> None:

@@ -125,6 +125,7 @@ def test_failure_health_carries_error_retry_time_and_keeps_last_values() -> None
         (None, "collect() returned None"),
         ([Sample("v", "12")], "has value '12' of type str; expected a number"),
         ([Sample("v", None)], "has value None of type NoneType"),
+        ([Sample("v", 10**400)], "..., too large for a float"),  # a bare OverflowError named no sample
         ([{"name": "v"}], "item 0 is a dict, not a Sample"),
         ([Sample("bad name", 1.0)], "invalid metric name 'bad name'"),
         ([Sample("line_end\n", 1.0)], "invalid metric name 'line_end\\n'"),  # `$` matched before \n
