@@ -389,16 +389,19 @@ def _rules(config: Config, output: str | None, matchers: list[str]) -> int:
         s.name: {m.name: m for m in s.collector_class.metrics} for s in config.sources if s.collector_class
     }
     text = rules_yaml(config.alerts, specs, scope)
+    # Written all the same, but not with 0: a rule on a plugin that failed to import was not
+    # checked against its metrics, as `monitor check` exits 1 for the same config.
+    status = EXIT_CHECK_WARNINGS if config.warnings else 0
     if output is None:
         sys.stdout.write(text)
-        return 0
+        return status
     try:
         Path(output).write_text(text, encoding="utf-8")
     except OSError as exc:
         print(f"monitor: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(f"wrote {plural(len(config.alerts), 'alerting rule')} to {output}", file=sys.stderr)
-    return 0
+    return status
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:

@@ -363,6 +363,23 @@ def test_check_exits_1_once_warned_when_a_named_plugin_fails_to_import(write_con
     ]
 
 
+def test_rules_are_written_but_exit_1_when_a_named_plugin_fails_to_import(write_config, tmp_path) -> None:
+    """It exited 0 while `monitor check` exits 1: a deploy script shipped rules on a metric
+    nobody could check. The warning is printed once, as by check."""
+    env = install_broken_plugin(tmp_path / "site")
+    path = write_config(
+        "sources:\n  - {name: b, collector: badplug}\n"
+        "alerts:\n  - {name: High, source: b, metric: b_value, op: '>', threshold: 1}\n"
+    )
+    result = monitor("rules", "--config", str(path), env=env)
+    assert result.returncode == 1, result.stderr
+    assert "- alert: High" in result.stdout
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith(
+        f"warning: {path}:2:26: sources[0].collector: collector plugin 'badplug' failed"
+    )
+
+
 def test_check_exits_1_and_names_the_fix_when_a_plugins_class_name_is_not_its_entry_point_name(
     write_config, tmp_path
 ) -> None:
