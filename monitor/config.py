@@ -573,6 +573,8 @@ def _resolve_source(
     for index, metric in enumerate(show if isinstance(show, list) else ()):
         if isinstance(metric, str):  # anything else is a type error from SourceSettings
             _check_metric(metric, collector_class, (*path, "show", index), loaded, at_key=False)
+    if settings_model is not None and collector_class is not None:
+        _check_static_labels(settings_model.labels, collector_class, (*path, "labels"), loaded)
     timing = _timing(common, settings, path, loaded)
     if settings_model is None or timing is None:
         return None
@@ -592,6 +594,23 @@ def _resolve_source(
         line=loaded.line_of(path),
         thresholds=MappingProxyType(thresholds),
     )
+
+
+def _check_static_labels(
+    labels: Mapping[str, str], collector_class: type[Collector], path: KeyPath, loaded: LoadedYaml
+) -> None:
+    """A static label that one of the collector's metrics also carries would be replaced by the
+    metric's own value on those series, without a word, and a PromQL selector or alert on the
+    static value would miss them."""
+    for label in labels:
+        carrier = next((spec.name for spec in collector_class.metrics if label in spec.labels), None)
+        if carrier is not None:
+            loaded.add(
+                (*path, label),
+                f"metric {carrier!r} of collector {collector_class.name!r} has a label {label!r} of its "
+                "own, which would replace this one on its series; give the static label another name",
+                at_key=True,
+            )
 
 
 _TIMING_KEYS = ("interval", "timeout", "stale_after")

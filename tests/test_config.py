@@ -140,6 +140,14 @@ BAD_CONFIGS = [
         id="duplicate-source-name",
     ),
     pytest.param(
+        "sources:\n  - name: a\n    collector: scripted\n    labels: {team: ops, k: x}\n",
+        [
+            "c.yaml:4:25: sources[0].labels.k: metric 'v' of collector 'scripted' has a label 'k' of its "
+            "own, which would replace this one on its series; give the static label another name"
+        ],
+        id="static-label-a-metric-carries",
+    ),
+    pytest.param(
         "sources:\n  - name: a\n    collector: scripted\n    value: high\n",
         [
             "c.yaml:4:12: sources[0].value: input should be a valid number, unable to parse string as a number, got 'high'"
