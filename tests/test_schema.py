@@ -209,6 +209,9 @@ BEYOND_A_SCHEMA = [
         id="duplicate-alert-name",
     ),
     pytest.param("sources: [{name: a, collector: system, show: [nope]}]\n", id="undeclared-metric"),
+    pytest.param(
+        "sources: [{name: a, collector: system, labels: {cpu: x}}]\n", id="static-label-a-metric-has"
+    ),
     pytest.param(ALERT % "condition: down, source: b", id="unknown-alert-source"),
 ]
 
