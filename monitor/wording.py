@@ -13,3 +13,9 @@ def with_article(noun: str) -> str:
     for Python's type names (`an int`, `an object`, `a list`)."""
     article = "an" if noun and noun[0].lower() in "aeiou" else "a"
     return f"{article} {noun}"
+
+
+def as_typed(text: str) -> str:
+    """What the user typed (a filter), quoted as typed: repr() doubled a backslash and switched
+    to double quotes around a quote, so the message did not show what was typed."""
+    return f"'{text}'"

@@ -17,6 +17,7 @@ from monitor.model import Snapshot, Unit
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
 from monitor.tui.colours import alert_style
+from monitor.wording import as_typed
 
 STATE_WIDTH = len("resolved critical")
 
@@ -118,5 +119,9 @@ class AlertHistoryScreen(DashboardScreen):
         quiet = not view.alerts and not view.history
         unmatched = wanted and not self.active.row_count and not self.history.row_count
         self.empty.update(
-            "No alert has fired yet." if quiet else f"No alert matches {wanted!r}." if unmatched else ""
+            "No alert has fired yet."
+            if quiet
+            else f"No alert matches {as_typed(wanted)}."
+            if unmatched
+            else ""
         )

@@ -8,6 +8,7 @@ from textual.widgets import Log, Static
 from monitor.model import Snapshot
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
+from monitor.wording import as_typed
 
 
 class LogScreen(DashboardScreen):
@@ -48,7 +49,7 @@ class LogScreen(DashboardScreen):
         text = ""
         if not self._written:
             text = (
-                f"No logged line matches {filter_text!r}."
+                f"No logged line matches {as_typed(filter_text)}."
                 if filter_text
                 else "Nothing logged yet: warnings and errors appear here (start monitor with -v to "
                 "see info too)."

@@ -24,6 +24,7 @@ from monitor.tui.panel import (
     badge,
     panel_rows,
 )
+from monitor.wording import as_typed
 
 
 class OverviewScreen(DashboardScreen):
@@ -137,7 +138,11 @@ class OverviewScreen(DashboardScreen):
 
     def _say_if_nothing_matches(self, filter_text: str, matched: bool) -> None:
         """An empty screen after typing a filter would look like a broken dashboard."""
-        text = "" if matched else f"no source or series matches {filter_text!r}; Escape clears the filter"
+        text = (
+            ""
+            if matched
+            else f"no source or series matches {as_typed(filter_text)}; Escape clears the filter"
+        )
         if text != self._no_match_text:  # Static.update lays out the screen: only on change
             self._no_match_text = text
             self.no_match.display = bool(text)
