@@ -119,6 +119,7 @@ class DashboardScreen(Screen):
         self.alert_bar = Static(id="alert-bar")
         self._alert_bar_drawn: tuple | None = None
         self.search = Input(placeholder="filter sources and series by name; Escape clears", id="filter")
+        self._focused_before_filter: Widget | None = None
 
     @property
     def dashboard(self) -> MonitorApp:
@@ -204,6 +205,8 @@ class DashboardScreen(Screen):
         raise NotImplementedError
 
     def open_filter(self) -> None:
+        if self.focused is not self.search:
+            self._focused_before_filter = self.focused
         self.search.display = True
         self.search.focus()
         self.refresh_bindings()
@@ -231,10 +234,25 @@ class DashboardScreen(Screen):
     def action_back(self) -> None:
         """Escape: first clear the filter, then leave the screen."""
         if self.search.display or self.dashboard.filter_text:
+            kept = self.focused if self.focused is not self.search else self._focused_before_filter
             self.search.value = ""
             self.search.display = False
             self.dashboard.set_filter("")
-            self.focus_next()
+            self._focus_again(kept)
             self.refresh_bindings()
         elif len(self.app.screen_stack) > 1:
             self.app.pop_screen()
+
+    def _focus_again(self, widget: Widget | None) -> None:
+        """Back on the panel or row the user was on, scrolled into view once the screen is laid
+        out without the filter. Moving to the next widget instead, as this did, focused the
+        panel after the one filtered to, off screen, so Enter opened a source nobody could see."""
+        if widget is None or not widget.is_attached or not widget.focusable:
+            self.focus_next()
+            return
+        self.set_focus(widget)
+        self.keep_in_view(widget)
+
+    def keep_in_view(self, widget: Widget) -> None:
+        """Scroll `widget` into view after the next layout (a filter cleared, a resize)."""
+        self.call_after_refresh(lambda: widget.scroll_visible(animate=False) if widget.is_attached else None)
