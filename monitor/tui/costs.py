@@ -20,6 +20,9 @@ from monitor.tui.chrome import DashboardScreen
 
 CPU_WINDOW = 10.0
 """Seconds over which the poller CPU rate is averaged."""
+NAME_WIDTH = 24
+"""Cells of a source's (or poller thread's) name in the tables: cut in the middle past it. A
+72-character name pushed errors, backoff and a hung poller's diagnosis off 120 columns."""
 
 
 def describe(activity: PollerActivity, timeout: float, now: float) -> str:
@@ -74,7 +77,7 @@ class CostScreen(DashboardScreen):
                 continue
             health = source.health
             table.add_row(
-                name,
+                v.fit_middle(name, NAME_WIDTH),
                 source.collector,
                 f"{source.interval:g}s",
                 format_duration(health.last_duration) if health.collections else "–",
@@ -116,7 +119,7 @@ class CostScreen(DashboardScreen):
                 continue
             poller = scheduler.pollers[name]
             timeout = poller.source.timeout
-            threads.add_row(f"poller:{name}", describe(activity, timeout, now))
+            threads.add_row(v.fit_middle(f"poller:{name}", NAME_WIDTH), describe(activity, timeout, now))
             if is_stuck(activity, timeout, now):
                 stuck.append(f"Stack of poller:{name} ({activity.phase}):\n{poller.stack()}")
         stacks.update("\n".join(stuck) or "No poller is stuck in a collection.")

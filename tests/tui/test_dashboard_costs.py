@@ -126,3 +126,28 @@ async def test_a_slow_source_gets_a_cpu_share_too() -> None:
             clock.now += 10.0
             app.tick()
         assert rows_by_name(app.screen.costs)["slow"][3] == "0.00 %"
+
+
+async def test_a_long_source_name_leaves_the_failure_columns_on_a_120_column_screen() -> None:
+    """A 72-character name widened the first column until errors and backoff were cut off."""
+    clock = Clock()
+    store = feed(clock)
+    long_name = "payments-gateway-healthcheck-eu-west-1-primary-cluster-blue-with-a-long-tail"
+    store.add_source(long_name, "http", 1.0, health=SourceHealth(stale_after=3.0))
+    failing = SourceHealth(
+        up=False, collections=9, errors_total=8, consecutive_failures=8, last_attempt=clock.now,
+        next_attempt=clock.now + 4, last_error="refused", stale_after=3.0,
+    )  # fmt: skip
+    store.publish(long_name, failing)
+    app = make_app(store, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        table = app.screen.costs
+        widths = {str(column.label): column.get_render_width(table) for column in table.columns.values()}
+        through_backoff = list(widths)[: list(widths).index("backoff") + 1]
+        assert sum(widths[label] for label in through_backoff) <= 120, widths
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        [row] = [row for row in rows if row[0].startswith("payments")]
+        assert row[0] == "payments-ga…-a-long-tail"  # both ends kept, so alike names differ
+        assert row[5:7] == ["8", "retry in 4.0s (8 failed)"]
