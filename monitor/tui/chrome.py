@@ -251,8 +251,5 @@ class DashboardScreen(Screen):
             self.focus_next()
             return
         self.set_focus(widget)
-        self.keep_in_view(widget)
-
-    def keep_in_view(self, widget: Widget) -> None:
-        """Scroll `widget` into view after the next layout (a filter cleared, a resize)."""
+        # After the layout without the filter: scrolled now, it would scroll to where it was.
         self.call_after_refresh(lambda: widget.scroll_visible(animate=False) if widget.is_attached else None)

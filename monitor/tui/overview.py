@@ -71,8 +71,6 @@ class OverviewScreen(DashboardScreen):
 
     def on_resize(self, event: Resize) -> None:
         self.grid.styles.grid_size_columns = max(1, event.size.width // PANEL_WIDTH)
-        if self.focused is not None:  # the reflow moves it; it was left off screen
-            self.keep_in_view(self.focused)
 
     def draw(self, snapshot: Snapshot, now: float) -> None:
         panels = self._panels

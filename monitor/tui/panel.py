@@ -135,7 +135,7 @@ def panel_rows(
                 series.label,
                 format_value(value, unit, rate=series.rate, now=source.time),
                 value_style(series.spec, value, state, threshold),
-                tuple(p[1] for p in history[-SPARK_POINTS:]),
+                spark_values(history, source.interval, source.time),
                 unit is Unit.RATIO,
                 level,
                 series.values,
@@ -154,19 +154,48 @@ def _threshold(
     return thresholds.get(name) or thresholds.get(exposed_name(name, series.spec))
 
 
+GAP = 1.5
+"""Intervals between two points past which collections are missing: jitter moves a point by
+far less, an outage or a backoff by at least one whole interval."""
+
+
+def spark_values(history: v.Points, interval: float, end: float) -> tuple[float, ...]:
+    """The last SPARK_POINTS values, one per collection, newest last, with NaN for each
+    collection that brought none: after an outage the points before it stay where they were
+    (the sparkline shrank to the points since recovery), and a source that stopped reporting
+    ends in blanks rather than in its last values."""
+    values: list[float] = []
+    later = end
+    for time, value in reversed(history):
+        if later - time > GAP * interval:
+            values.extend([math.nan] * min(SPARK_POINTS, round((later - time) / interval) - 1))
+        values.append(value)
+        later = time
+        if len(values) >= SPARK_POINTS:
+            break
+    return tuple(reversed(values[:SPARK_POINTS]))
+
+
 def sparkline(values: Sequence[float], width: int, ratio: bool) -> str:
     """Block characters scaled to 0..1 for ratios, else from 0 (or the minimum) to the maximum
-    of the finite values; +Inf is a full block and -Inf an empty one (they set no scale)."""
-    values = [x for x in values[-width:] if not math.isnan(x)]
-    if not values or width <= 0:
+    of the finite values; +Inf is a full block and -Inf an empty one (they set no scale); NaN, a
+    collection without a value, is a blank."""
+    values = list(values[-width:]) if width > 0 else []
+    if all(math.isnan(x) for x in values):
         return ""
     finite = [x for x in values if math.isfinite(x)] or [0.0]
     low, high = (0.0, 1.0) if ratio else (min(0.0, *finite), max(finite))
     top = len(SPARK_CHARS) - 1
     half_span = high / 2 - low / 2  # halves: 1e308 - -1e308 would overflow to inf
-    if half_span <= 0:
-        return "".join(SPARK_CHARS[top if x == math.inf else 0] for x in values)
-    return "".join(SPARK_CHARS[round(_clamp((x / 2 - low / 2) / half_span) * top)] for x in values)
+
+    def block(x: float) -> str:
+        if math.isnan(x):
+            return " "
+        if half_span <= 0:
+            return SPARK_CHARS[top if x == math.inf else 0]
+        return SPARK_CHARS[round(_clamp((x / 2 - low / 2) / half_span) * top)]
+
+    return "".join(block(x) for x in values)
 
 
 def _clamp(position: float) -> float:
@@ -222,15 +251,14 @@ class SourcePanel(Widget, can_focus=True):
             value_cells = cell_len(row.value)
             label_cells = label_width + 1 + VALUE_WIDTH - value_cells
             label = v.fit_label(row.label, row.values, min(label_width, label_cells - 1))
+            spark = sparkline(row.history, spark_width, row.ratio)
             lines.append(
                 Content.assemble(
                     set_cell_size(label, max(0, label_cells)),
                     (row.value, row.style),  # unpadded: SVG renderers drop a span's leading spaces
                     " ",
-                    (
-                        sparkline(row.history, spark_width, row.ratio),
-                        sparkline_style(view.badge.state, row.level),
-                    ),
+                    " " * (spark_width - len(spark)),  # right-aligned: now is always at the right edge
+                    (spark, sparkline_style(view.badge.state, row.level)),
                 )
             )
         if view.hidden:

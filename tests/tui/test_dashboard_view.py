@@ -12,7 +12,7 @@ from monitor.scheduler import Phase, PollerActivity
 from monitor.tui import view as v
 from monitor.tui.costs import describe
 from monitor.tui.detail import nothing_to_draw, sort_rows
-from monitor.tui.panel import badge, sparkline
+from monitor.tui.panel import badge, spark_values, sparkline
 
 
 @pytest.mark.parametrize(
@@ -148,6 +148,21 @@ def test_sparkline_scales_ratios_to_full_range_and_others_to_their_maximum() -> 
     assert sparkline([], 5, ratio=False) == ""
     assert sparkline([1.0, math.inf, 2.0, -math.inf], 10, ratio=False) == "▅██▁", "infinities set no scale"
     assert sparkline([math.inf, math.inf], 10, ratio=False) == "██"
+
+
+def test_sparkline_values_keep_each_collection_in_its_place() -> None:
+    """After an outage the sparkline showed only the points since recovery, left-aligned, with
+    the blank where now is; jitter must not open gaps."""
+    jittered = [(t + (0.2 if t % 2 else -0.2), float(t)) for t in range(30)]
+    assert spark_values(jittered, 1.0, 29.0) == tuple(float(t) for t in range(6, 30))
+    outage = [(float(t), 1.0) for t in range(10)] + [(float(t), 2.0) for t in range(18, 22)]
+    got = spark_values(outage, 1.0, 21.0)
+    assert len(got) == 22 and got[:10] == (1.0,) * 10 and all(map(math.isnan, got[10:18]))
+    assert got[18:] == (2.0,) * 4
+    silent = spark_values([(float(t), 1.0) for t in range(5)], 1.0, 10.0)  # down since t=4
+    assert silent[:5] == (1.0,) * 5 and len(silent) == 10 and all(map(math.isnan, silent[5:]))
+    assert sparkline(got, 24, ratio=False) == "▅" * 10 + " " * 8 + "█" * 4
+    assert sparkline([math.nan, math.nan], 5, ratio=False) == ""
 
 
 def test_histogram_counts_are_plain_rates_and_only_sums_and_quantiles_have_the_unit() -> None:
