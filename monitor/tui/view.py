@@ -228,14 +228,16 @@ def reading_order(key: SeriesKey) -> tuple:
     (`eth2` before `eth10`), and named series before numbered ones, so an aggregate such as
     `cpu="total"` leads its per-core rows. Plain string order put cores 10 to 15 between 1 and 2
     and the total after all of them."""
-    return tuple((label, _value_order(value)) for label, value in key[1])
+    return tuple((label, natural_order(value)) for label, value in key[1])
 
 
 _DIGITS = re.compile(r"(\d+)")
 
 
 @functools.lru_cache(maxsize=65536)
-def _value_order(value: str) -> tuple:
+def natural_order(value: str) -> tuple:
+    """Numbers by value, digits inside text by value (`node_load5` before `node_load15`), text
+    before numbers."""
     try:
         number = float(value)
     except ValueError:
@@ -271,7 +273,7 @@ def series_views(source: SourceData, metrics: Iterable[str] | None = None) -> li
     by_name: dict[str, list[SeriesKey]] = {}
     for key in source.series:
         by_name.setdefault(key[0], []).append(key)
-    names = sorted(by_name) if metrics is None else metrics
+    names = sorted(by_name, key=natural_order) if metrics is None else metrics
     everywhere = _shared_labels(source.series)
     shared = {name: _shared_labels(keys) | everywhere for name, keys in by_name.items()}
     chosen = [

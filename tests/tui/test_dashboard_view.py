@@ -332,6 +332,16 @@ def test_the_detail_sorts_series_in_reading_order(reverse: bool) -> None:
     sort_rows(rows, "series", reverse)
     order = ["total", *map(str, range(12))]
     assert [view.values for view, _ in rows] == (order[::-1] if reverse else order)
+    loads = SourceData("n", "prometheus", 1.0, (), SourceHealth(), dict.fromkeys(
+        [("node_load15", ()), ("node_load1", ()), ("node_load5", ())], 1.0))  # fmt: skip
+    rows = [(view, v.WindowStats.of([])) for view in v.series_views(loads)]
+    assert [view.key[0] for view, _ in rows] == ["node_load1", "node_load5", "node_load15"]
+    sort_rows(rows, "series", reverse)
+    assert [view.key[0] for view, _ in rows][:: -1 if reverse else 1] == [
+        "node_load1",
+        "node_load5",
+        "node_load15",
+    ]
 
 
 def test_a_counter_that_only_falls_is_not_said_to_be_nan() -> None:
