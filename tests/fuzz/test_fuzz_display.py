@@ -29,9 +29,13 @@ def test_every_value_in_every_unit_is_written(value: float, unit: Unit, rate: bo
 @EXAMPLES
 @given(st.lists(ANY_FLOAT, max_size=40), st.integers(1, 30), st.booleans())
 def test_every_history_is_drawn_one_block_per_value(values: list[float], width: int, ratio: bool) -> None:
-    shown = [x for x in values[-width:] if not math.isnan(x)]  # a missing value draws nothing
+    shown = values[-width:]  # a missing value (NaN) is a blank in its place; none at all, no line
     line = sparkline(values, width, ratio)
-    assert len(line) == len(shown) and set(line) <= set(SPARK_CHARS)
+    if all(math.isnan(x) for x in shown):
+        assert line == ""
+        return
+    assert len(line) == len(shown) and set(line) <= {*SPARK_CHARS, " "}
+    assert [char == " " for char in line] == [math.isnan(x) for x in shown]
 
 
 @EXAMPLES
