@@ -9,14 +9,13 @@ size cap; stderr keeps only its tail, which is what a failure shows.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +23,7 @@ from pydantic import ByteSize, Field, field_validator
 
 from collectors.exposition import ExpositionParser, InvalidExposition, check_metric_name
 from collectors.jsonvalues import json_number
-from monitor.model import MetricSpec, MetricType, Sample, SeriesKey, Unit, series_name, unit_of
+from monitor.model import MetricSpec, MetricType, Sample, Unit, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector, CollectorOptions
 from monitor.validation import METRIC_NAME
 
@@ -118,9 +117,8 @@ class CommandCollector(Collector[CommandOptions]):
     def collect(self, ctx: CollectContext) -> Iterator[Sample]:
         started = time.perf_counter()
         stdout = self._run(ctx)
-        duration = Sample("command_duration_seconds", time.perf_counter() - started)
-        printed = self._parse(stdout.decode("utf-8", errors="replace"), ctx)
-        yield from _one_per_series(itertools.chain([(duration, "the time the program ran")], printed), ctx)
+        yield Sample("command_duration_seconds", time.perf_counter() - started)
+        yield from self._parse(stdout.decode("utf-8", errors="replace"), ctx)
 
     def _run(self, ctx: CollectContext) -> bytes:
         argv = self.options.argv
@@ -184,9 +182,10 @@ class CommandCollector(Collector[CommandOptions]):
                         )
         return bytes(stdout), bytes(stderr)
 
-    def _parse(self, text: str, ctx: CollectContext) -> Iterator[tuple[Sample, str | None]]:
-        """The samples the output gives, each with where it came from in the output (None: a
-        line, which the sample itself describes), for the message when two are one series."""
+    def _parse(self, text: str, ctx: CollectContext) -> Iterator[Sample]:
+        """The samples the output gives, in its order: a series given twice (a line printed
+        twice, JSON keys that join to one name) reaches the poller twice, which keeps the last
+        value and reports it, as for every collector."""
         kind = self.options.format
         stripped = text.strip()
         if kind in ("auto", "number"):
@@ -197,7 +196,7 @@ class CommandCollector(Collector[CommandOptions]):
                     raise CollectError(f"expected a single number on stdout, got {stripped[:60]!r}") from None
             else:
                 ctx.declare(self.number_spec)
-                yield Sample(self.options.metric, value), "the number printed"
+                yield Sample(self.options.metric, value)
                 return
         if kind == "json" or (kind == "auto" and stripped.startswith("{")):
             yield from self._json(stripped, ctx)
@@ -207,87 +206,40 @@ class CommandCollector(Collector[CommandOptions]):
         except InvalidExposition as exc:
             raise CollectError(f"stdout is not 'name value' lines: {exc}") from None
         parsed.report(ctx)
-        for sample in parsed.samples:
-            yield sample, None
+        yield from parsed.samples
 
-    def _json(self, text: str, ctx: CollectContext) -> Iterator[tuple[Sample, str | None]]:
+    def _json(self, text: str, ctx: CollectContext) -> Iterator[Sample]:
         try:
             document = json.loads(text, object_pairs_hook=_JsonObject)
         except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             raise CollectError(f"stdout is not JSON ({exc}): {text[:60]!r}") from None
         if not isinstance(document, _JsonObject):
             raise CollectError(f"expected a JSON object on stdout, got {type(document).__name__}")
-        for path, value in _flatten(document, ()):
-            name = "_".join(path)
+        for name, value in _flatten(document, ""):
             number = json_number(value)
             if number is None or not METRIC_NAME.fullmatch(name):
                 ctx.error(f"{name}: not a usable metric name and number ({str(value)[:30]!r})")
                 continue
             help = f"'{name}' from the command's JSON output, no type given"
             ctx.declare(MetricSpec(name, help, unit_of(name), MetricType.UNTYPED, key=True))
-            yield Sample(name, number), f"JSON key {'.'.join(path)}"
+            yield Sample(name, number)
 
 
 class _JsonObject(list[tuple[str, Any]]):
     """A JSON object as the (key, value) pairs it was written with, duplicates included:
-    `json.loads` would keep the last of `{"a": 1, "a": 2}` silently, and the collision check
-    should see both, as it sees `{"a": {"b": 1}, "a_b": 2}` flattened to one name twice."""
+    `json.loads` would keep the last of `{"a": 1, "a": 2}` silently, while the poller reports
+    a series given twice, as it does `{"a": {"b": 1}, "a_b": 2}` flattened to one name twice."""
 
 
-def _flatten(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
-    """The leaves of a JSON document in document order, each with its path of keys (list
-    indices as digits): joined with `_` they name the metric, with `.` the place in the JSON."""
+def _flatten(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
     if isinstance(value, _JsonObject):
         for key, item in value:
-            yield from _flatten(item, (*path, key))
+            yield from _flatten(item, f"{prefix}_{key}" if prefix else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _flatten(item, (*path, str(index)))
+            yield from _flatten(item, f"{prefix}_{index}")
     elif value is not None:
-        yield path, value
-
-
-REPORTED_COLLISIONS = 3
-"""Series named one by one in the collision errors; more are counted in one further message,
-so that a program printing thousands of duplicates leaves room for other partial errors."""
-
-
-def _one_per_series(samples: Iterable[tuple[Sample, str | None]], ctx: CollectContext) -> list[Sample]:
-    """Keep the last of the samples that are one series, and report each such collision as a
-    partial error naming the series and where its values came from (a sample's origin, or
-    None for a line of the output, described from the sample only when it collides).
-
-    Flattened JSON keys can meet (`{"a": {"b_c": 1}, "a_b": {"c": 2}}` gives `a_b_c` twice)
-    and a program can print a line twice; the store keeps one value per series, so without
-    this one of them would vanish without a word. The last one wins, as a later line or key
-    overrides an earlier one in most formats (and as `json.loads` does for repeated keys)."""
-    kept: dict[SeriesKey, tuple[Sample, str | None]] = {}
-    collisions: dict[SeriesKey, list[str]] = {}
-    for sample, origin in samples:
-        key = sample.key
-        earlier = kept.get(key)
-        if earlier is not None:
-            if key not in collisions:
-                collisions[key] = [_origin(*earlier)]
-            collisions[key].append(_origin(sample, origin))
-        kept[key] = sample, origin
-    for key, where in itertools.islice(collisions.items(), REPORTED_COLLISIONS):
-        shown = where if len(where) <= 3 else [*where[:2], "...", where[-1]]
-        ctx.error(
-            f"{series_name(key)}: {len(where)} values for one series ({', '.join(shown)}); "
-            "the last one is kept"
-        )
-    if len(collisions) > REPORTED_COLLISIONS:
-        more = len(collisions) - REPORTED_COLLISIONS
-        ctx.error(f"{more} more series given several values; the last value of each is kept")
-    return [sample for sample, _ in kept.values()]
-
-
-def _origin(sample: Sample, origin: str | None) -> str:
-    """Where a colliding sample came from, with its value (12 digits: `1234567 8` and
-    `1234567 9` must not both read 1.23457e+06)."""
-    value = f"{sample.value:.12g}"
-    return f"line '{series_name(sample.key)} {value}'" if origin is None else f"{origin} = {value}"
+        yield prefix, value
 
 
 def _kill_group(process: subprocess.Popen) -> None:
