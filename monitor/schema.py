@@ -74,8 +74,5 @@ def render_schema(registry: Registry) -> tuple[str, list[str]]:
     """The schema as JSON, and a warning for each plugin left out of it."""
     left_out: dict[str, str] = {}
     text = json.dumps(config_schema(registry, left_out), indent=2)
-    failures = [f"{error}; its options are not in the schema" for error in registry.failures().values()]
-    return text, [
-        *failures,
-        *(f"{problem}; its options are not in the schema" for problem in left_out.values()),
-    ]
+    problems = [*registry.failures().values(), *left_out.values()]
+    return text, [f"{problem}; its options are not in the schema" for problem in problems]

@@ -31,7 +31,7 @@ MIN_SERIES_WIDTH = 24
 CHART_CHROME = 5
 """Rows of the chart that are not plot: title, frame top, x axis, its labels and its title."""
 SORT_KEYS: dict[str, Callable[[tuple[v.SeriesView, v.WindowStats]], tuple | float]] = {
-    "series": lambda row: (v.natural_order(row[0].key[0]), v.reading_order(row[0].key)),  # 2 before 10
+    "series": lambda row: v.reading_order(row[0].key),  # as the panels list them: cpu="2" before "10"
     "current": lambda row: row[1].current,
     "min": lambda row: row[1].minimum,
     "max": lambda row: row[1].maximum,

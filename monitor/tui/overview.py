@@ -149,12 +149,25 @@ class OverviewScreen(DashboardScreen):
             self.no_match.update(text)
 
     def _draw_panel(
-        self, panel: SourcePanel, source: SourceData, now: float, filter_text: str, alert: Level, rows: int
+        self,
+        panel: SourcePanel,
+        source: SourceData,
+        now: float,
+        filter_text: str,
+        alert: Level,
+        max_rows: int,
     ) -> None:
-        """`alert` is the worst level of the alerts firing on the source; `rows` the most metric
-        rows the panel shows."""
+        """`alert` is the worst level of the alerts firing on the source; `max_rows` the most
+        metric rows the panel shows."""
         health = badge(source, now)
-        built_from = (source.version, filter_text, health.state, alert, self.dashboard.settings_version, rows)
+        built_from = (
+            source.version,
+            filter_text,
+            health.state,
+            alert,
+            self.dashboard.settings_version,
+            max_rows,
+        )
         if self._drawn.get(source.name) != built_from or panel.view is None:
             rows, hidden = panel_rows(
                 self.dashboard.store,
@@ -163,7 +176,7 @@ class OverviewScreen(DashboardScreen):
                 filter_text,
                 health.state,
                 self.dashboard.thresholds.get(source.name),
-                rows,
+                max_rows,
             )
             self._drawn[source.name] = built_from
             level = max([alert, *(row.level for row in rows)])

@@ -11,7 +11,7 @@ import functools
 import itertools
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -187,23 +187,20 @@ def fit_middle(text: str, width: int) -> str:
     return set_cell_size(text, head) + "…" + set_cell_size(text[::-1], tail)[::-1]
 
 
-def _shared_labels(keys: Iterable[SeriesKey]) -> frozenset[str]:
+def _shared_labels(keys: Collection[SeriesKey]) -> frozenset[str]:
     """Labels with one value across all of a metric's series (a fleet query's `job`), or of a
     source's (the `job` and `instance` of every query of a promql source against one host):
     shown on each row they only push the labels that differ off the panel's width. Nothing is
     shared among fewer than two series."""
-    iterator = iter(keys)
-    first = next(iterator, None)
-    if first is None:
+    if len(keys) < 2:
         return frozenset()
-    common = set(first[1])
-    compared = False
+    iterator = iter(keys)
+    common = set(next(iterator)[1])
     for key in iterator:
-        compared = True
         common.intersection_update(key[1])
         if not common:
             break
-    return frozenset(label for label, _ in common) if compared else frozenset()
+    return frozenset(label for label, _ in common)
 
 
 def matches(text: str, *names: str) -> bool:
@@ -223,12 +220,12 @@ def panel_metrics(source: SourceData, show: Sequence[str] | None) -> list[str]:
 
 
 def reading_order(key: SeriesKey) -> tuple:
-    """Sorts a metric's series as a person reads them: numbers by value (`cpu="2"` before
-    `cpu="10"`, `le="0.005"` before `le="0.01"` and `+Inf` last), digits inside names by value
-    (`eth2` before `eth10`), and named series before numbered ones, so an aggregate such as
-    `cpu="total"` leads its per-core rows. Plain string order put cores 10 to 15 between 1 and 2
-    and the total after all of them."""
-    return tuple((label, natural_order(value)) for label, value in key[1])
+    """Sorts series as a person reads them: numbers by value (`cpu="2"` before `cpu="10"`,
+    `le="0.005"` before `le="0.01"` and `+Inf` last, `node_load5` before `node_load15`), digits
+    inside names by value (`eth2` before `eth10`), and named series before numbered ones, so an
+    aggregate such as `cpu="total"` leads its per-core rows. Plain string order put cores 10 to
+    15 between 1 and 2 and the total after all of them."""
+    return natural_order(key[0]), tuple((label, natural_order(value)) for label, value in key[1])
 
 
 _DIGITS = re.compile(r"(\d+)")
