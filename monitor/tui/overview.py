@@ -22,6 +22,7 @@ from monitor.tui.panel import (
     PanelView,
     SourcePanel,
     badge,
+    missed_collections,
     panel_rows,
 )
 from monitor.wording import as_typed
@@ -109,6 +110,7 @@ class OverviewScreen(DashboardScreen):
                 alert,
                 settings,
                 rows,
+                0,  # missed_collections of a source that is up
             ):
                 continue  # the common case, and the cheap one: nothing on this panel changed
             region = panel.virtual_region
@@ -167,6 +169,7 @@ class OverviewScreen(DashboardScreen):
             alert,
             self.dashboard.settings_version,
             max_rows,
+            missed_collections(source, health.state, now),
         )
         if self._drawn.get(source.name) != built_from or panel.view is None:
             rows, hidden = panel_rows(
@@ -175,6 +178,7 @@ class OverviewScreen(DashboardScreen):
                 self.dashboard.show.get(source.name),
                 filter_text,
                 health.state,
+                now,
                 self.dashboard.thresholds.get(source.name),
                 max_rows,
             )

@@ -118,11 +118,13 @@ def panel_rows(
     show: Sequence[str] | None,
     filter_text: str,
     state: SourceState,
+    now: float,
     thresholds: Mapping[str, ThresholdSettings] | None = None,
     max_rows: int = MAX_ROWS,
 ) -> tuple[list[PanelRow], int]:
     views = v.panel_views(source, show, filter_text)
-    since = source.time - (SPARK_POINTS + 0.5) * source.interval
+    end = spark_end(source, state, now)
+    since = end - (SPARK_POINTS + 0.5) * source.interval
     rows = []
     for series in v.allot(views, max_rows):
         history = v.points(store, source, series, since, until=source.time)
@@ -135,13 +137,27 @@ def panel_rows(
                 series.label,
                 format_value(value, unit, rate=series.rate, now=source.time),
                 value_style(series.spec, value, state, threshold),
-                spark_values(history, source.interval, source.time),
+                spark_values(history, source.interval, end),
                 unit is Unit.RATIO,
                 level,
                 series.values,
             )
         )
     return rows, max(0, len(views) - max_rows)
+
+
+def spark_end(source: SourceData, state: SourceState, now: float) -> float:
+    """Where a sparkline's right edge is in time: the last publish for a source that is up, and
+    now for one that is stale or down, so its blanks grow while it sends nothing (a hung poller
+    publishes nothing at all, and its last values stayed at the right edge as if they were
+    live)."""
+    return source.time if state is SourceState.UP else max(source.time, now)
+
+
+def missed_collections(source: SourceData, state: SourceState, now: float) -> int:
+    """How many collections' blanks the sparkline ends in: redraw when this grows."""
+    missed = (spark_end(source, state, now) - source.time) // source.interval
+    return int(min(missed, SPARK_POINTS + 1))
 
 
 def _threshold(

@@ -29,7 +29,9 @@ def panels(config_text: str, filter_text: str = "") -> dict[str, list[PanelRow]]
         data = snapshot.sources[source.name]
         assert data.health.up, (source.name, data.health.last_error)
         state = data.state(snapshot.time)
-        rows[source.name] = panel_rows(store, data, source.show, filter_text, state, source.thresholds)[0]
+        rows[source.name] = panel_rows(
+            store, data, source.show, filter_text, state, snapshot.time, source.thresholds
+        )[0]
     return rows
 
 

@@ -4,6 +4,7 @@ reflow, themes and quitting, driven with Pilot over a store the test fills."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import pytest
@@ -144,10 +145,36 @@ async def test_only_changed_panels_are_rebuilt_and_stale_age_moves_with_time(clo
         assert "1 GiB" in panel_text(app)["host"]
         assert panels["web"].view is before["web"], "an unchanged source is not redrawn"
         assert panels["cache"].view is before["cache"]
-        clock.now += 5
+        clock.now += 0.5
         app.tick()
-        assert "stale: last data 25s ago" in panel_text(app)["cache"]
+        assert "stale: last data 20s ago" in panel_text(app)["cache"]
         assert panels["cache"].view.rows is before["cache"].rows, "only the badge was redrawn"
+
+
+async def test_a_stale_sources_sparklines_empty_as_time_passes(clock: Clock) -> None:
+    """A hung poller publishes nothing: its last values must not sit at the sparkline's right
+    edge, where "now" is, as if they were live."""
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        panel = app.screen.query_one("#panel-cache", SourcePanel)
+
+        def blanks_at_the_right() -> int:
+            history = panel.view.rows[0].history
+            return len(history) - len(tuple(itertools.dropwhile(math.isnan, reversed(history))))
+
+        assert blanks_at_the_right() == 19, "the 20 s since the last data, less the point at it"
+        clock.now += 2
+        app.tick()
+        assert blanks_at_the_right() == 21
+        assert "stale: last data 22s ago" in panel_text(app)["cache"]
+        clock.now += 60
+        app.tick()
+        assert all(math.isnan(x) for x in panel.view.rows[0].history), "nothing left in the window"
+        drawn = panel.view.rows
+        clock.now += 60
+        app.tick()
+        assert panel.view.rows is drawn, "an empty sparkline is not rebuilt again"
 
 
 async def test_sources_appear_and_disappear_with_the_store(clock: Clock) -> None:
