@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from itertools import pairwise
 from typing import ClassVar
 
@@ -26,6 +27,10 @@ from monitor.tui.panel import (
     panel_rows,
 )
 from monitor.wording import as_typed
+
+REFLOW_SETTLES = 1.0
+"""Seconds after a resize in which the overview's relayouts belong to it (the next refresh
+tick gives the panels their new row budget, within a quarter of a second)."""
 
 
 class OverviewScreen(DashboardScreen):
@@ -62,6 +67,7 @@ class OverviewScreen(DashboardScreen):
         """Per source, what its panel was last built from: rebuilt only when that changes."""
         self._no_match_text: str | None = None
         self._order: tuple[str, ...] = ()
+        self._follow_focus_until = 0.0
 
     def body(self) -> ComposeResult:
         yield self.no_match
@@ -69,9 +75,19 @@ class OverviewScreen(DashboardScreen):
 
     def on_mount(self) -> None:  # DashboardScreen.on_mount runs too
         self.watch(self.scroll, "scroll_y", lambda _: self.dashboard.redraw(), init=False)
+        self.screen_layout_refresh_signal.subscribe(self, self._keep_focus_in_view)
 
     def on_resize(self, event: Resize) -> None:
         self.grid.styles.grid_size_columns = max(1, event.size.width // PANEL_WIDTH)
+        self._follow_focus_until = time.monotonic() + REFLOW_SETTLES
+
+    def _keep_focus_in_view(self, _screen: object) -> None:
+        """After a resize the grid reflows to another number of columns and the panels take
+        another row budget, each a layout of its own: after each, the focused panel is scrolled
+        back into view. It moved off screen, and Enter opened a source nobody could see."""
+        focused = self.focused
+        if isinstance(focused, SourcePanel) and time.monotonic() < self._follow_focus_until:
+            self.scroll.scroll_to_widget(focused, animate=False)
 
     def draw(self, snapshot: Snapshot, now: float) -> None:
         panels = self._panels

@@ -443,3 +443,26 @@ async def test_the_focused_panel_stays_focused_and_in_view_after_the_filter_is_c
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen.id == "detail" and app.screen.source_name == "s09"
+
+
+@pytest.mark.parametrize(("start", "resized"), [((80, 24), (200, 60)), ((200, 60), (80, 24))])
+async def test_the_focused_panel_stays_in_view_when_the_terminal_is_resized(
+    clock: Clock, start: tuple[int, int], resized: tuple[int, int]
+) -> None:
+    """The grid reflows to another number of columns: the panel one was on moved off screen,
+    and Enter opened a source nobody could see."""
+    store = MetricsStore(history=900.0, clock=clock)
+    for i in range(37):
+        store.add_source(f"s{i:02}", "host", 1.0, specs=HOST_SPECS, health=SourceHealth(stale_after=3.0))
+        store.publish(f"s{i:02}", up(NOW), host_series(0))
+    app = make_app(store, clock)
+    async with app.run_test(size=start) as pilot:
+        await _settle(app, pilot)
+        target = app.screen.query_one("#panel-s29", SourcePanel)
+        target.focus()
+        await _settle(app, pilot)
+        assert _in_view(app, target)
+        await pilot.resize_terminal(*resized)
+        for _ in range(3):  # the grid's columns, then the panels' row budget: two relayouts
+            await _settle(app, pilot)
+        assert app.screen.focused is target and _in_view(app, target)
