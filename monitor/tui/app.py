@@ -194,8 +194,8 @@ class MonitorApp(App[int]):
                 # A successful reload's errors are warnings: part of the edit waits for a restart.
                 severity = "error" if not status.ok else "warning" if status.errors else "information"
                 self.notify(message, severity=severity)
-        if self._current_config is None:
-            return
+        if self._current_config is None or self.paused:
+            return  # the frozen panels keep the settings they were drawn with: see reload_waiting
         config = self._current_config()
         before, self._config_applied = self._config_applied, config
         if before is None or config is before:
@@ -209,6 +209,13 @@ class MonitorApp(App[int]):
             self.call_later(self._start_refresh_timer, config.dashboard.refresh)
         if config.dashboard.theme != before.dashboard.theme:  # else keep what `t` chose
             self._use_theme(config.dashboard.theme)
+
+    @property
+    def reload_waiting(self) -> bool:
+        """A reload took effect while the display is paused. Its `show`, thresholds and theme
+        wait for resume: applied to the frozen snapshot, they mixed the new config with data
+        collected under the old one (a new source without a panel, a removed one with)."""
+        return self._current_config is not None and self._current_config() is not self._config_applied
 
     def action_reload_config(self) -> None:
         """`r`: the same reload as SIGHUP (docs/RELOAD.md), on the reloader's thread; the next
@@ -341,6 +348,8 @@ class MonitorApp(App[int]):
         self.paused = not self.paused
         if self.paused:
             self.frozen, self.paused_at = self.live, self.clock()
+        else:
+            self._follow_reloads()
         self.redraw()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

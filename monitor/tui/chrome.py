@@ -167,9 +167,10 @@ class DashboardScreen(Screen):
         banner.display = app.paused
         if app.paused:
             behind = format_age(live.time - shown.time)
+            resume = "p resumes and applies the config reloaded since" if app.reload_waiting else "p resumes"
             banner.set_text(
                 f"⏸ PAUSED on snapshot v{shown.version}, {behind} and {live.version - shown.version} "
-                f"versions behind live (v{live.version}); collection and /metrics go on. p resumes."
+                f"versions behind live (v{live.version}); collection and /metrics go on. {resume}."
             )
         self._show_config_problem(now)
         self._show_alerts(now)

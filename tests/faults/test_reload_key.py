@@ -218,3 +218,23 @@ async def test_the_dashboard_quits_at_once_while_a_reload_is_still_running(tmp_p
         assert waited_for_at_exit == []
     finally:
         release.set()
+
+
+async def test_a_reload_while_paused_waits_for_resume(tmp_path: Path) -> None:
+    """Applied to the frozen snapshot, a reload's `show` mixed the new config with data
+    collected under the old one; the banner says a reload is waiting, `p` applies it."""
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n" + LINES.format(extra=", show: [low]"))
+    async with dashboard_over(config) as (runtime, app, pilot):
+        await wait_for(pilot, lambda: "low" in panel_rows(app), "the panel shows the series `show` names")
+        await pilot.press("p")
+        banner = app.screen.banner
+        assert banner.display and banner.text.endswith("p resumes.")
+        config.write_text("sources:\n" + LINES.format(extra=", show: [high]"))
+        await pilot.press("r")
+        await wait_for_notification(app, pilot, "reloaded")
+        await wait_for(pilot, lambda: "applies the config reloaded since" in banner.text, "the banner")
+        assert list(panel_rows(app)) == ["low"], "the frozen panel keeps the settings it was drawn with"
+        await pilot.press("p")
+        await pilot.pause()
+        assert not banner.display and list(panel_rows(app)) == ["high"]
