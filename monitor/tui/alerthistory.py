@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -17,6 +19,7 @@ from monitor.model import Snapshot, Unit
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
 from monitor.tui.colours import alert_style
+from monitor.tui.detail import PADDING, SCROLLBAR
 from monitor.wording import as_typed
 
 STATE_WIDTH = len("resolved critical")
@@ -26,6 +29,8 @@ def clock_time(timestamp: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(timestamp)) if timestamp is not None else ""
 
 
+MIN_SUMMARY = 20
+"""Cells a summary keeps however little room the other columns leave."""
 LABELS_WIDTH = 40
 """Cells the labels column may take: a fleet query's label set (instance, job, exported_source,
 ...) would otherwise push the summary off a 160-column screen."""
@@ -48,7 +53,7 @@ def _labels(alert: AlertInstance) -> str:
 class AlertHistoryScreen(DashboardScreen):
     def __init__(self) -> None:
         super().__init__(id="alerts")
-        self._drawn: tuple[int, str] | None = None
+        self._drawn: tuple[int, str, int] | None = None
         self.active: DataTable = DataTable(id="active-alerts", cursor_type="row", zebra_stripes=True)
         # Styled cells are not measured: the columns holding them get their width here.
         self.active.add_column("state", width=STATE_WIDTH)
@@ -76,48 +81,45 @@ class AlertHistoryScreen(DashboardScreen):
             self._drawn = None
             self.empty.update("No alerts are configured: see docs/ALERTS.md.")
             return
-        drawn = (view.version, self.dashboard.filter_text)
+        width = self.size.width or self.app.size.width
+        drawn = (view.version, self.dashboard.filter_text, width)
         if self._drawn == drawn:
             return
         self._drawn = drawn
-        self._fill(view)
+        self._fill(view, width)
 
-    def _fill(self, view: AlertsView) -> None:
+    def _fill(self, view: AlertsView, width: int) -> None:
         wanted = self.dashboard.filter_text
 
         def shown(alert: AlertInstance) -> bool:
             return v.matches(wanted, alert.alert, alert.source, _labels(alert), alert.summary)
 
-        self.active.clear()
+        active = []
         for alert in filter(shown, view.alerts):
             since = {AlertState.FIRING: alert.fired_at, AlertState.RESOLVED: alert.resolved_at}.get(
                 alert.state, alert.active_since
             )
-            self.active.add_row(
-                Content.styled(f"{alert.state} {alert.severity}", alert_style(alert)),
-                alert.alert,
-                alert.source,
-                _value(alert),
-                clock_time(since),
-                _labels(alert),
-                alert.summary,
-            )
-        self.history.clear()
+            state = Content.styled(f"{alert.state} {alert.severity}", alert_style(alert))
+            cells = (state, alert.alert, alert.source, _value(alert), clock_time(since), _labels(alert))
+            active.append((*cells, alert.summary))
+        history = []
         for event in reversed(view.history):
             alert = event.instance
-            if not shown(alert):
-                continue
-            self.history.add_row(
-                clock_time(event.time),
-                Content.styled(str(event.state), alert_style(alert)),
-                alert.alert,
-                alert.source,
-                _value(alert),
-                _labels(alert),
-                alert.summary,
-            )
+            if shown(alert):
+                state = Content.styled(str(event.state), alert_style(alert))
+                cells = (
+                    clock_time(event.time),
+                    state,
+                    alert.alert,
+                    alert.source,
+                    _value(alert),
+                    _labels(alert),
+                )
+                history.append((*cells, alert.summary))
+        _refill(self.active, active, width)
+        _refill(self.history, history, width)
         quiet = not view.alerts and not view.history
-        unmatched = wanted and not self.active.row_count and not self.history.row_count
+        unmatched = wanted and not active and not history
         self.empty.update(
             "No alert has fired yet."
             if quiet
@@ -125,3 +127,23 @@ class AlertHistoryScreen(DashboardScreen):
             if unmatched
             else ""
         )
+
+
+def _refill(table: DataTable, rows: list[tuple[str | Content, ...]], width: int) -> None:
+    """Each row's last cell, the summary, is cut with "…" to the room the other columns leave:
+    at full length it ran past the screen's edge, behind a horizontal scrollbar. Text cells are
+    shown as written: a DataTable reads a plain string as markup, so a summary saying
+    `disk [/var] full` was an error, and `[bold]` vanished."""
+    columns = list(table.columns.values())
+    taken = sum(
+        max([column.width or len(column.label), *(cell_len(str(row[i])) for row in rows)]) + PADDING
+        for i, column in enumerate(columns[:-1])
+    )
+    room = max(MIN_SUMMARY, width - taken - PADDING - SCROLLBAR)
+    table.clear()
+    for *cells, summary in rows:
+        table.add_row(*(_as_written(cell) for cell in cells), Text(v.fit_start(summary, room)))
+
+
+def _as_written(cell: str | Content) -> Text | Content:
+    return Text(cell) if isinstance(cell, str) else cell

@@ -175,6 +175,16 @@ def fit_end(text: str, width: int) -> str:
     return "…" + set_cell_size(text[::-1], width - 1)[::-1]
 
 
+def fit_start(text: str, width: int) -> str:
+    """`text` in `width` cells, keeping its start: a sentence, such as an alert's summary, cut
+    at its end with "…"."""
+    if cell_len(text) <= width:
+        return text
+    if width < 1:
+        return ""
+    return set_cell_size(text, width - 1) + "…"
+
+
 def fit_middle(text: str, width: int) -> str:
     """`text` in `width` cells with its middle cut: a series' full name starts with its
     metric and ends with the label values that tell it from the rows around it."""

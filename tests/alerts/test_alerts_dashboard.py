@@ -227,3 +227,28 @@ async def test_the_alerts_screen_says_when_no_alert_is_configured() -> None:
             str(app.screen.query_one("#no-alerts").render())
             == "No alerts are configured: see docs/ALERTS.md."
         )
+
+
+async def test_summaries_are_cut_to_the_screen_and_shown_as_written() -> None:
+    """A long summary ran past the screen's edge behind a horizontal scrollbar, cut without a
+    sign; and a DataTable reads plain strings as markup: `[/var]` was an error, `[bold]` gone."""
+    summary = "disk [/var] is [bold]full[/bold], " + "clean up the logs " * 12
+    rules = [dict(rule, summary=summary) if rule["name"] == "WebDown" else rule for rule in RULES]
+    app, _engine, _clock = alerting_app(rules)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        active = app.screen.query_one("#active-alerts", DataTable)
+
+        def summary_of_webdown() -> str:
+            rows = map(active.get_row_at, range(active.row_count))
+            return next(str(row[-1]) for row in rows if str(row[1]) == "WebDown")
+
+        shown = summary_of_webdown()
+        assert shown.startswith("disk [/var] is [bold]full[/bold], clean up") and shown.endswith("…")
+        assert active.virtual_size.width <= active.size.width, "no horizontal scrollbar"
+        await pilot.resize_terminal(200, 40)
+        await pilot.pause(0.2)
+        app.tick()
+        await pilot.pause(0.2)
+        assert len(summary_of_webdown()) > len(shown) and active.virtual_size.width <= active.size.width
