@@ -63,7 +63,7 @@ class AlertHistoryScreen(DashboardScreen):
         self.history.add_column("time")
         self.history.add_column("event", width=len("resolved"))
         self.history.add_columns("alert", "source", "value", "labels", "summary")
-        self.empty = Static(id="no-alerts")
+        self.empty = Static(id="no-alerts", markup=False)
 
     def body(self) -> ComposeResult:
         with VerticalScroll():

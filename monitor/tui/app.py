@@ -193,7 +193,7 @@ class MonitorApp(App[int]):
                 message = "\n".join([status.message, *status.errors[:5]])
                 # A successful reload's errors are warnings: part of the edit waits for a restart.
                 severity = "error" if not status.ok else "warning" if status.errors else "information"
-                self.notify(message, severity=severity)
+                self.notify(message, severity=severity, markup=False)
         if self._current_config is None or self.paused:
             return  # the frozen panels keep the settings they were drawn with: see reload_waiting
         config = self._current_config()
@@ -240,7 +240,7 @@ class MonitorApp(App[int]):
         try:
             self.theme = name
         except InvalidThemeError:
-            self.notify(f"unknown theme {name!r}; using {DARK}", severity="warning")
+            self.notify(f"unknown theme {name!r}; using {DARK}", severity="warning", markup=False)
             self.theme = DARK
 
     def _start_refresh_timer(self, interval: float) -> None:
@@ -310,7 +310,9 @@ class MonitorApp(App[int]):
             else warnings[: MAX_NOTIFICATIONS_PER_TICK - 1]
         )
         for line in shown:
-            self.notify(line.message, severity="error" if line.level >= logging.ERROR else "warning")
+            self.notify(
+                line.message, severity="error" if line.level >= logging.ERROR else "warning", markup=False
+            )
         if len(shown) < len(warnings):  # a burst (many sources failing at once) is one more toast, not ten
             more = len(warnings) - len(shown)
             self.notify(f"{more} more warnings: l opens the log", severity="warning")

@@ -11,6 +11,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
@@ -43,7 +44,12 @@ class StatusLine(Widget):
             self.text, self.compact = text, tuple(compact)
             self.refresh()
 
-    def render(self) -> str:
+    def render(self) -> Content:
+        """As written: a plain string would be read as markup, and the line quotes the filter
+        and reload errors (`[/var]` was a MarkupError that ended the dashboard)."""
+        return Content(self._fitted())
+
+    def _fitted(self) -> str:
         width = self.content_size.width
         if not self.compact or len(self.text) <= width:
             return self.text

@@ -19,7 +19,7 @@ class LogScreen(DashboardScreen):
         self._written = 0
         """Lines written since the last clear (Log counts its lines only once it has a size)."""
         self.log_view = Log(id="log", auto_scroll=True)
-        self.empty = Static(id="log-empty")
+        self.empty = Static(id="log-empty", markup=False)
 
     def body(self) -> ComposeResult:
         yield self.empty

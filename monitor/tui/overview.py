@@ -60,7 +60,7 @@ class OverviewScreen(DashboardScreen):
         super().__init__(id="overview")
         self.grid = Grid(id="grid")
         self.scroll = VerticalScroll(self.grid, id="overview-scroll", can_focus=False)
-        self.no_match = Static("", id="no-match")
+        self.no_match = Static("", id="no-match", markup=False)
         self._panels: dict[str, SourcePanel] = {}
         self._drawn: dict[str, tuple] = {}
         self._shown: dict[str, bool] = {}

@@ -472,3 +472,37 @@ async def test_escape_and_clear_filter_are_offered_only_where_they_do_something(
         await pilot.press("enter")  # the detail screen: escape goes back to the overview
         await pilot.pause()
         assert offered() == (True, False)
+
+
+async def test_text_from_outside_is_shown_as_written_not_read_as_markup(clock: Clock) -> None:
+    """Textual reads plain strings as markup: a filter, a log line or an error quoting `[/var]`
+    raised MarkupError and ended the dashboard; `[bold]` vanished; `[@click=app.quit]` in a
+    server's error text would have made a link that quits."""
+    buffer = LogBuffer()
+    logger = logging.getLogger("tests.tui.markup")
+    logger.addHandler(buffer)
+    app = make_app(feed(clock), clock, log_buffer=buffer)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            logger.warning("server said [@click=app.quit]x[/] and [/var] is [bold]full[/bold]")
+            app.tick()
+            await pilot.pause()
+            toast = next(n for n in app._notifications if "server said" in n.message)
+            assert not toast.markup
+            await pilot.press("slash", *"[/x]", "enter")
+            await pilot.pause()
+            assert "no source or series matches '[/x]'" in screen_text(app)
+            assert "filter: [/x]" in str(app.screen.query_one("#status").render())
+            for key in ("c", "l"):  # each screen says what is filtered, and what matched
+                await pilot.press(key)
+                await pilot.pause()
+                assert "filter: [/x]" in str(app.screen.query_one("#status").render()), key
+                assert key == "c" or "matches '[/x]'" in screen_text(app), key
+                app.pop_screen()
+            await pilot.pause()
+            app.set_filter("[bold]")
+            app.tick()
+            await pilot.pause()
+            assert "filter: [bold]" in str(app.screen.query_one("#status").render())
+    finally:
+        logger.removeHandler(buffer)
