@@ -11,7 +11,8 @@ from __future__ import annotations
 import numbers
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Coroutine, Iterable, Mapping
+from types import GeneratorType
 from typing import TYPE_CHECKING
 
 from monitor.model import MetricSpec, MetricType, Sample, SeriesKey, series_name
@@ -116,8 +117,8 @@ class SampleValidator:
         """
         if collector is not None:
             self._enforce(collector)
-        if samples is None:
-            raise InvalidSample("collect() returned None; return an iterable of Sample (it may be empty)")
+        if type(samples) is not list and type(samples) is not GeneratorType:  # the usual two pass
+            _check_returned(samples)
         series: dict[SeriesKey, float] = {}
         dropped = 0
         undeclared: Counter[tuple[str, str]] = Counter()
@@ -248,6 +249,51 @@ class SampleValidator:
             spec = self._spec(name, ctx)
             allowed = ", ".join(spec.labels) if spec is not None and spec.labels else "none"
             ctx.error(f"{name}: label {label!r} is not one its spec declares (labels: {allowed}); {samples}")
+
+
+_EXPECTED = "return an iterable of Sample (it may be empty)"
+
+
+def _check_returned(samples: object) -> None:
+    """Refuse what collect() returned when it is not an iterable of samples, saying what it was.
+
+    Iterating it would blame its first item instead: a single Sample (a tuple underneath) gave
+    `item 0 is a str, not a Sample: 'x_value'`, as did a dict's first key, and an `async def
+    collect` gave `'coroutine' object is not iterable` plus a "never awaited" warning on stderr.
+    """
+    if samples is None:
+        raise InvalidSample(f"collect() returned None; {_EXPECTED}")
+    if isinstance(samples, Sample):
+        raise InvalidSample(
+            f"collect() returned a single Sample, not an iterable of them: {_short(samples)}; "
+            "yield it, or return [it]"
+        )
+    if isinstance(samples, Awaitable | AsyncIterable):
+        if isinstance(samples, Coroutine):
+            samples.close()  # it will never run: unclosed, Python warns it was never awaited
+            kind = "a coroutine"
+        else:
+            kind = "an async generator" if isinstance(samples, AsyncIterable) else "an awaitable"
+        raise InvalidSample(
+            f"collect() returned {kind} (is it `async def`?); collect() must be a plain, synchronous "
+            "method that returns or yields Sample objects (run async code inside it with asyncio.run())"
+        )
+    if isinstance(samples, Mapping):
+        raise InvalidSample(
+            f"collect() returned {with_article(type(samples).__name__)}, {_short(samples)}; return an "
+            "iterable of Sample, such as [Sample(name, value) for name, value in values.items()]"
+        )
+    if isinstance(samples, str | bytes | bytearray):
+        raise InvalidSample(
+            f"collect() returned {with_article(type(samples).__name__)}, {_short(samples)}; {_EXPECTED}"
+        )
+    if not isinstance(samples, Iterable):
+        try:
+            iter(samples)  # type: ignore[call-overload]  # a class with only __getitem__ iterates
+        except TypeError:
+            raise InvalidSample(
+                f"collect() returned {with_article(type(samples).__name__)}, {_short(samples)}; {_EXPECTED}"
+            ) from None
 
 
 REPORTED_REPEATS = 3

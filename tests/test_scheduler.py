@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import random
@@ -11,7 +12,8 @@ import time
 import pytest
 
 from monitor.model import Sample, SourceState
-from monitor.plugin import CollectError
+from monitor.once import collect_once
+from monitor.plugin import CollectContext, CollectError, Collector, CollectorOptions
 from monitor.scheduler import Phase, Poller, Scheduler
 from monitor.store import MetricsStore
 from tests.support import FakeClock, HangingCollector, ScriptedCollector, config_of
@@ -136,6 +138,12 @@ def test_failure_health_carries_error_retry_time_and_keeps_last_values() -> None
         ([object()], "item 0 is an object, not a Sample"),
         ([Sample("v", 1.0, {"l": 3})], "label 'l' has an int value"),
         ([Sample("v", 1.0, {"l": None})], "label 'l' has a NoneType value"),
+        # What collect() returned as a whole, named rather than its first item ("item 0 is a str")
+        (Sample("x_value", 1), "collect() returned a single Sample, not an iterable of them: "),
+        ({"x_value": 1}, "collect() returned a dict, {'x_value': 1}; return an iterable of Sample, such"),
+        ("x_value 1", "collect() returned a str, 'x_value 1'; return an iterable of Sample"),
+        (b"x_value 1", "collect() returned a bytes, b'x_value 1'; return an iterable of Sample"),
+        (1.5, "collect() returned a float, 1.5; return an iterable of Sample"),
     ],
 )
 def test_bad_return_values_become_the_sources_error(returned, message) -> None:
@@ -143,6 +151,29 @@ def test_bad_return_values_become_the_sources_error(returned, message) -> None:
     error = store.snapshot().sources["s"].health.last_error
     assert error.startswith("invalid sample from collector 'scripted': ")
     assert message in error
+
+
+class AsyncCollector(Collector[CollectorOptions]):
+    name = "asynchronous"
+    description = "collect() written as a coroutine"
+    dynamic_metrics = True
+
+    async def collect(self, ctx: CollectContext) -> list[Sample]:
+        return [Sample("x_value", 1)]
+
+
+def test_an_async_collect_is_named_as_such_and_leaves_no_warning(recwarn) -> None:
+    """It failed with "TypeError: 'coroutine' object is not iterable", and Python printed
+    "coroutine ... was never awaited" on stderr."""
+    config = config_of("sources:\n  - {name: s, collector: asynchronous}\n", AsyncCollector)
+    error = collect_once(config).sources["s"].health.last_error
+    gc.collect()  # where an unclosed coroutine would be found and warned about, if not before
+    assert error == (
+        "invalid sample from collector 'asynchronous': collect() returned a coroutine (is it `async "
+        "def`?); collect() must be a plain, synchronous method that returns or yields Sample objects "
+        "(run async code inside it with asyncio.run())"
+    )
+    assert [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)] == []
 
 
 def test_nan_and_infinities_are_valid_values() -> None:
@@ -304,3 +335,4 @@ def test_pollers_run_one_named_thread_per_source_with_jittered_starts() -> None:
     finally:
         scheduler.stop()
     assert not any(t.name.startswith("poller:") for t in threading.enumerate())
+
