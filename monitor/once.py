@@ -1,7 +1,9 @@
 """`monitor once`: collect every source one time and print what came back, errors included.
 
 Useful to try a new source or plugin without starting the dashboard. Runs the real pollers
-(no start jitter), so what it shows is exactly what the dashboard would get.
+(no start jitter), so what it shows is exactly what the dashboard would get, but each makes one
+attempt and stops: a fast source does not poll again while a slow one is still collecting, and
+a failure is reported, not retried.
 """
 
 from __future__ import annotations
@@ -12,22 +14,23 @@ import time
 
 from monitor.config import Config
 from monitor.exporter.api import snapshot_json
-from monitor.model import Snapshot, series_name
+from monitor.model import Snapshot, SourceData, SourceState, series_name
 from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
 
 
 def collect_once(config: Config, store: MetricsStore | None = None) -> Snapshot:
-    """Run the pollers until every source has been tried once (or its timeout passed), into
-    `store` when the caller wants its history too (else one that keeps none: a single
-    collection draws no chart).
+    """Run the pollers, one attempt each, until every source has been tried (or its timeout
+    passed), into `store` when the caller wants its history too (else one that keeps none: a
+    single collection draws no chart). A collection still running past its timeout shows as
+    hung, as the watchdog reports it, and is then abandoned.
 
     The scheduler is stopped in `finally`: an exception here is usually the user's Ctrl+C
     (see cli.Interrupted), and only a stopped scheduler closes the collectors, which is how a
     `command` source's program and its children get killed rather than left running.
     """
     store = store if store is not None else MetricsStore(history=0)
-    scheduler = Scheduler(config, store, start_jitter=False)
+    scheduler = Scheduler(config, store, start_jitter=False, once=True)
     try:
         scheduler.start()
         deadline = time.monotonic() + max((s.timeout for s in config.sources), default=0) + 1.0
@@ -40,6 +43,14 @@ def collect_once(config: Config, store: MetricsStore | None = None) -> Snapshot:
     finally:
         scheduler.stop(timeout=1.0)
     return snapshot
+
+
+def state_when_collected(source: SourceData, snapshot: Snapshot) -> SourceState:
+    """A source's state as of its own attempt, not of the snapshot: each source collected once,
+    and a fast one that finished a second before a slow one is not stale for having been left
+    alone since (the dashboard would have collected it again by then)."""
+    judged_at = source.health.last_attempt
+    return source.state(judged_at if judged_at is not None else snapshot.time)
 
 
 WHOLE_IN_FULL = 1e16
@@ -65,7 +76,7 @@ def render_table(snapshot: Snapshot) -> str:
     lines = []
     for source in snapshot.sources.values():
         health = source.health
-        state = source.state(snapshot.time)
+        state = state_when_collected(source, snapshot)
         head = f"== {source.name} ({source.collector}): {state}, {health.last_duration * 1000:.0f} ms"
         lines.append(head + (f", {health.series_count} series" if health.up else ""))
         if health.last_error:
@@ -79,5 +90,9 @@ def render_table(snapshot: Snapshot) -> str:
 
 
 def render_json(snapshot: Snapshot) -> str:
-    """The same document as the exporter's GET /api/v1/snapshot, so scripts parse one shape."""
-    return json.dumps(snapshot_json(snapshot, snapshot.time, with_values=True), indent=2)
+    """The same document as the exporter's GET /api/v1/snapshot, so scripts parse one shape;
+    each source's state as in the table."""
+    document = snapshot_json(snapshot, snapshot.time, with_values=True)
+    for name, source in snapshot.sources.items():
+        document["sources"][name]["state"] = str(state_when_collected(source, snapshot))
+    return json.dumps(document, indent=2)

@@ -4,7 +4,8 @@ Ticks sit on a grid (start + k x interval) so collection time never causes drift
 collection that runs past the next tick skips it and counts an overrun. Failures back off
 exponentially (with jitter, up to `max_backoff`) and recover on the first success. A
 watchdog marks a source down when its collector ignores its timeout, and shutdown abandons
-such a thread instead of waiting for it.
+such a thread instead of waiting for it. A scheduler made with `once=True` (`monitor once`) has
+each poller make one attempt, publish it and stop: no retry, no second tick.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class Poller:
         clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
         start_jitter: bool = True,
+        once: bool = False,
         redact: Callable[[str], str] = lambda text: text,
     ) -> None:
         self.source = source
@@ -85,6 +87,11 @@ class Poller:
         self.clock = clock
         self.rng = rng or random.Random()
         self.start_jitter = start_jitter
+        self.once = once
+        """Make one attempt, publish it and return: the thread then closes the collector as at
+        shutdown. `monitor once` reports each source's first outcome, so a retry (or a fast
+        source's next tick while a slow one is still collecting) would be a side effect nobody
+        asked for, and a second call of a failing setup()."""
         self.redact = redact
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"poller:{source.name}", daemon=True)
@@ -147,6 +154,9 @@ class Poller:
             if self.clock.wait_until(next_tick, self.stop_event):
                 return
             outcome = self._attempt()
+            if self.once:  # no next tick to skip or wait for: no overruns, no next attempt
+                self._publish(outcome, 0, None)
+                return
             finished = self.clock.monotonic()
             ticks_passed = math.floor((finished - grid_start) / interval) + 1
             next_on_grid = grid_start + ticks_passed * interval
@@ -235,7 +245,7 @@ class Poller:
             self._retired = True
             self.stop_event.set()
 
-    def _publish(self, outcome: _Outcome, overruns: int, next_attempt: float) -> None:
+    def _publish(self, outcome: _Outcome, overruns: int, next_attempt: float | None) -> None:
         now = self.clock.wall()
         specs = None
         # Collectors re-declare the same (cached) spec objects every poll: compare by identity
@@ -407,11 +417,13 @@ class Scheduler:
         *,
         clock: Clock = SYSTEM_CLOCK,
         start_jitter: bool = True,
+        once: bool = False,
     ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
         self.start_jitter = start_jitter
+        self.once = once
         self.redact = make_redactor(config.secrets)
         self.pollers: dict[str, Poller] = {}
         self._stop = threading.Event()
@@ -426,6 +438,7 @@ class Scheduler:
             max_backoff=self.config.max_backoff,
             clock=self.clock,
             start_jitter=self.start_jitter,
+            once=self.once,
             redact=self.redact,
         )
 

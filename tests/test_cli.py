@@ -500,3 +500,28 @@ def test_once_table_prints_a_timestamp_without_an_exponent(write_config) -> None
     result = monitor("once", "--config", str(path))
     assert result.returncode == 0, result.stderr
     assert "   when 1795590000.12" in result.stdout.splitlines()
+
+
+def test_once_runs_each_source_one_time_while_a_slow_one_finishes(write_config, tmp_path) -> None:
+    """A 200 ms source beside one taking a second ran its command 8 times: `once` collected it
+    on its interval for as long as it waited for the slow one."""
+    runs = tmp_path / "runs.txt"
+    path = write_config(
+        f"""
+        sources:
+          - name: fast
+            collector: command
+            argv: [sh, -c, "echo x >> {runs}; echo 1"]
+            interval: 200ms
+            timeout: 200ms
+          - {{name: slow, collector: command, argv: [sh, -c, "sleep 1; echo 1"], interval: 5s, timeout: 3s}}
+        """
+    )
+    result = monitor("once", "--config", str(path), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert runs.read_text() == "x\n"
+    sources = json.loads(result.stdout)["sources"]
+    assert [sources[name]["collections"] for name in ("fast", "slow")] == [1, 1]
+    # Judged as of its own collection: 1 s after it, past its stale_after, it is not stale.
+    assert sources["fast"]["state"] == "up"
+    assert sources["fast"]["next_attempt"] is None  # none will come

@@ -336,3 +336,41 @@ def test_pollers_run_one_named_thread_per_source_with_jittered_starts() -> None:
         scheduler.stop()
     assert not any(t.name.startswith("poller:") for t in threading.enumerate())
 
+
+class SetupFails(Collector[CollectorOptions]):
+    name = "setup_fails"
+    description = "setup() raises, every time"
+    setups = 0
+
+    def setup(self) -> None:
+        type(self).setups += 1
+        raise CollectError("cannot open the device")
+
+    def collect(self, ctx: CollectContext) -> list[Sample]:
+        return []
+
+
+def test_collect_once_tries_each_source_one_time_while_a_slow_one_finishes() -> None:
+    """`monitor once` kept polling the fast sources while it waited for the slowest: a failing
+    setup() ran again on the next tick, and again after each backoff."""
+    SetupFails.setups = 0
+    calls = []
+
+    def slow(ctx, n):
+        calls.append(n)
+        time.sleep(0.8)
+        return [Sample("test_value", n)]
+
+    ScriptedCollector.script = staticmethod(slow)
+    config = config_of(
+        "sources:\n"
+        "  - {name: broken, collector: setup_fails, interval: 100ms, timeout: 100ms}\n"
+        "  - {name: slow, collector: scripted, interval: 1s, timeout: 1s}\n",
+        SetupFails,
+    )
+    sources = collect_once(config).sources
+    assert (SetupFails.setups, calls) == (1, [1])
+    broken = sources["broken"].health
+    assert (broken.collections, broken.errors_total, broken.last_error) == (1, 1, "cannot open the device")
+    assert broken.next_attempt is None  # no retry is coming
+    assert sources["slow"].health.up and sources["slow"].health.collections == 1
