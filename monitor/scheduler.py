@@ -426,6 +426,7 @@ class Scheduler:
         self.once = once
         self.redact = make_redactor(config.secrets)
         self.pollers: dict[str, Poller] = {}
+        self._left_running: tuple[Poller, ...] = ()
         self._stop = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="monitor-watchdog", daemon=True)
         for source in config.sources:
@@ -486,6 +487,7 @@ class Scheduler:
             log.warning(
                 "left %s running (its collector ignores stop requests); it can no longer publish", description
             )
+        self._left_running = (*self.left_running(), *(p for p in retired if p.thread.is_alive()))
         return SourceChanges(**{what: tuple(names) for what, names in changes.items()})
 
     def _join(self, pollers: list[Poller], timeout: float) -> list[str]:
@@ -515,8 +517,12 @@ class Scheduler:
         self._watchdog.start()
         log.info("started %d pollers", len(self.pollers))
 
-    def activities(self) -> dict[str, PollerActivity]:
-        return {name: poller.activity() for name, poller in self.pollers.items()}
+    def left_running(self) -> tuple[Poller, ...]:
+        """Pollers a reload retired whose thread is still stuck in its collector: no longer
+        in `pollers`, but the dashboard's thread list must still show them and their stacks,
+        or the hang that a reload could not stop would vanish from view while it goes on."""
+        self._left_running = tuple(p for p in self._left_running if p.thread.is_alive())
+        return self._left_running
 
     def alive(self) -> bool:
         return self._watchdog.is_alive() and all(p.thread.is_alive() for p in self.pollers.values())

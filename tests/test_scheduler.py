@@ -251,7 +251,7 @@ def test_a_hung_collector_is_marked_down_others_keep_going_and_shutdown_abandons
             time.sleep(0.02)
         assert "collection hung" in stuck.health.last_error
         assert stuck.state(time.time()) is SourceState.DOWN
-        assert scheduler.activities()["stuck"].phase is Phase.HUNG
+        assert scheduler.pollers["stuck"].activity().phase is Phase.HUNG
         assert "HangingCollector" not in stuck.health.last_error
         assert "in collect" in scheduler.pollers["stuck"].stack()
         before = store.snapshot().sources["fine"].health.collections

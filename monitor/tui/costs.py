@@ -114,14 +114,17 @@ class CostScreen(DashboardScreen):
             stacks.update("")
             return
         stuck = []
-        for name, activity in scheduler.activities().items():
+        pollers = [(poller, "") for poller in scheduler.pollers.values()]
+        pollers += [(poller, "left running by a reload: ") for poller in scheduler.left_running()]
+        for poller, left in pollers:
+            name = poller.source.name
             if not v.matches(self.dashboard.filter_text, name):
                 continue
-            poller = scheduler.pollers[name]
-            timeout = poller.source.timeout
-            threads.add_row(v.fit_middle(f"poller:{name}", NAME_WIDTH), describe(activity, timeout, now))
+            activity, timeout = poller.activity(), poller.source.timeout
+            thread = f"poller:{name}" + (" (old)" if left else "")
+            threads.add_row(v.fit_middle(thread, NAME_WIDTH), left + describe(activity, timeout, now))
             if is_stuck(activity, timeout, now):
-                stuck.append(f"Stack of poller:{name} ({activity.phase}):\n{poller.stack()}")
+                stuck.append(f"Stack of {thread} ({left}{activity.phase}):\n{poller.stack()}")
         stacks.update("\n".join(stuck) or "No poller is stuck in a collection.")
         stacks.set_class(bool(stuck), "-stuck")
 

@@ -151,3 +151,40 @@ async def test_a_long_source_name_leaves_the_failure_columns_on_a_120_column_scr
         [row] = [row for row in rows if row[0].startswith("payments")]
         assert row[0] == "payments-ga…-a-long-tail"  # both ends kept, so alike names differ
         assert row[5:7] == ["8", "retry in 4.0s (8 failed)"]
+
+
+async def test_a_hung_poller_a_reload_removed_stays_in_view_until_its_thread_ends() -> None:
+    """A reload cannot stop a collector that ignores its timeout; the poller was dropped from
+    the thread list at once, so the hang vanished from view while it went on."""
+    StuckCollector.release.clear()
+    runtime = Runtime(config_of(CONFIG, StuckCollector))
+    runtime.start()
+    app = MonitorApp.from_runtime(runtime, host="testhost", blink=False)
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.press("c")
+            deadline = time.monotonic() + 10
+            while "Stack of poller:frozen (hung)" not in str(app.screen.stacks.render()):
+                assert time.monotonic() < deadline, "the hung poller's stack never appeared"
+                await pilot.pause(0.1)
+            without_frozen = (
+                "sources:\n  - {name: fine, collector: scripted, interval: 200ms, timeout: 100ms}\n"
+            )
+            runtime.scheduler.apply(config_of(without_frozen, StuckCollector), stop_timeout=0.2)
+            app.tick()
+            await pilot.pause()
+            threads = {name: cells[0] for name, cells in rows_by_name(app.screen.threads).items()}
+            assert threads["poller:frozen (old)"].startswith("left running by a reload: HUNG: collecting for")
+            stacks = str(app.screen.stacks.render())
+            assert "Stack of poller:frozen (old) (left running by a reload: hung)" in stacks
+            assert "in wait_for_the_test_to_release" in stacks
+            assert "frozen" not in rows_by_name(app.screen.costs), "no longer a source"
+            StuckCollector.release.set()
+            while "poller:frozen (old)" in rows_by_name(app.screen.threads):
+                assert time.monotonic() < deadline + 10, "the ended thread stayed in the list"
+                app.tick()
+                await pilot.pause(0.1)
+            assert "No poller is stuck" in str(app.screen.stacks.render())
+    finally:
+        StuckCollector.release.set()
+        runtime.stop()
