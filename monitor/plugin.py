@@ -114,13 +114,15 @@ class Collector(ABC, Generic[OptionsT]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Check the class's declaration as it is created: one /metrics cannot export (a gauge
-        named `..._total`, a counter not named so, an invalid name) or options config could not
-        fill as written raise InvalidDeclaration here, so a third-party plugin carrying one
-        fails to import and only its sources report it, as for any other import failure. (What
-        `collect` returns is held to the declaration by the poller's SampleValidator.)"""
+        named `..._total`, a counter not named so, an invalid name, a name monitor exports
+        itself) or options config could not fill as written raise InvalidDeclaration here, so a
+        third-party plugin carrying one fails to import and only its sources report it, as for
+        any other import failure. (What `collect` returns is held to the declaration by the
+        poller's SampleValidator.)"""
         super().__init_subclass__(**kwargs)
         _resolve_options(cls)
         check_declared_metrics(cls.name, cls.metrics)
+        _check_metric_names(cls)
 
     def __init__(self, options: OptionsT, source: SourceInfo) -> None:
         self.options = options
@@ -137,6 +139,52 @@ class Collector(ABC, Generic[OptionsT]):
         """Release what `setup` opened; called in the poller thread at shutdown."""
 
 
+RESERVED_PREFIXES = {
+    "monitor_": "monitor's own metrics are named monitor_* (monitor_source_up{source=...}, "
+    "monitor_build_info, ...): /metrics would write your series into their families, under their "
+    "HELP, and a series of the same name and labels twice",
+    "process_": "process_* are the metrics of the process serving /metrics (process_cpu_seconds_total, "
+    "...), which monitor writes for itself: your series would join their families, under one HELP",
+    "python_": "python_* describe the Python runtime serving /metrics (python_info, python_gc_*), "
+    "which monitor writes for itself: your series would join their families, under one HELP",
+    "scrape_": "Prometheus adds scrape_* series of its own to every target it scrapes",
+}
+"""Metric name prefixes a collector may not declare: the families /metrics writes besides the
+sources' (monitor/exporter: each source's health, the build, reload and alert families, and
+prometheus_client's process, platform and GC collectors), and those Prometheus adds to every
+target. Whole prefixes, not today's names: prometheus_client's names vary by platform and
+version, and monitor's own families grow."""
+RESERVED_NAMES = {
+    "up": "Prometheus adds up{job, instance} to every target it scrapes: `up == 0` alerts would "
+    "match your series too"
+}
+
+
+def reserved_name_problem(name: str) -> str | None:
+    """Why `name` is not a collector's to declare, if monitor or Prometheus writes it itself."""
+    if name in RESERVED_NAMES:
+        return RESERVED_NAMES[name]
+    return next((reason for prefix, reason in RESERVED_PREFIXES.items() if name.startswith(prefix)), None)
+
+
+def _check_metric_names(cls: type[Collector]) -> None:
+    """The naming rules check_declared_metrics does not apply: names monitor writes itself."""
+    collector = cls.name or cls.__qualname__
+    for spec in cls.metrics:
+        problem = reserved_name_problem(spec.name)
+        if problem:
+            stem = spec.name.split("_", 1)[-1]
+            raise InvalidDeclaration(
+                f"collector {collector!r} declares metric {spec.name!r}, a name monitor or Prometheus "
+                f"writes itself: {problem}; name it after your collector ({cls.name or 'mine'}_{stem})"
+            )
+
+
+def _what(cls: type) -> str:
+    name = getattr(cls, "name", "")
+    return f"collector {name!r} ({cls.__qualname__})" if name else f"collector {cls.__qualname__}"
+
+
 def _resolve_options(cls: type[Collector]) -> None:
     """Take `Options` from `Collector[MyOptions]` when the class does not set it (else every key
     of its sources would be an unknown key), and reject options config cannot fill as written:
@@ -147,7 +195,7 @@ def _resolve_options(cls: type[Collector]) -> None:
     if generic is not None and "Options" not in cls.__dict__:
         cls.Options = generic
     options = cls.Options
-    what = f"collector {cls.name!r} ({cls.__qualname__})" if cls.name else f"collector {cls.__qualname__}"
+    what = _what(cls)
     if not (isinstance(options, type) and issubclass(options, CollectorOptions)):
         shown = options.__name__ if isinstance(options, type) else repr(options)
         raise InvalidDeclaration(

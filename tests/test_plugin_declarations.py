@@ -3,19 +3,23 @@ load time, and samples with a name or label its declaration lacks are dropped an
 
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 import time
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
 from monitor.config import parse_config
-from monitor.model import MetricSpec, MetricType, Sample, Unit
+from monitor.exporter.families import health_families
+from monitor.exporter.render import process_registry
+from monitor.model import MetricSpec, MetricType, Sample, SourceData, SourceHealth, SourceState, Unit
 from monitor.once import collect_once
-from monitor.plugin import CollectContext, Collector, CollectorOptions
+from monitor.plugin import CollectContext, Collector, CollectorOptions, reserved_name_problem
 from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
 from monitor.validation import InvalidDeclaration, SampleValidator, check_declared_metrics
 
@@ -58,6 +62,47 @@ def test_counters_and_plain_gauges_are_accepted() -> None:
     twice = (MetricSpec("bad_a", "first"), MetricSpec("bad_a", "second", Unit.BYTES, labels=("x",)))
     with pytest.raises(InvalidDeclaration, match="declares metric 'bad_a' twice: declare each metric once"):
         check_declared_metrics("bad", twice)  # the second won at run time, unseen
+
+
+@pytest.mark.parametrize(
+    ("metric", "kind"),
+    [
+        ("monitor_source_up", MetricType.GAUGE),
+        ("process_cpu_seconds_total", MetricType.COUNTER),
+        ("python_info", MetricType.GAUGE),
+        ("up", MetricType.GAUGE),
+    ],
+)
+def test_a_name_monitor_or_prometheus_writes_itself_is_rejected_naming_the_fix(metric, kind) -> None:
+    """A plugin's `monitor_source_up` put a second `monitor_source_up{source="d"}` on /metrics,
+    and its `process_cpu_seconds_total` or `python_info` replaced the HELP of monitor's own."""
+    with pytest.raises(InvalidDeclaration) as caught:
+
+        class Shadow(Collector[CollectorOptions]):
+            name = "shadow"
+            metrics = (MetricSpec(metric, "Mine.", type=kind),)
+
+            def collect(self, ctx: CollectContext) -> list[Sample]:
+                return []
+
+    message = str(caught.value)
+    assert message.startswith(
+        f"collector 'shadow' declares metric {metric!r}, a name monitor or Prometheus writes itself: "
+    )
+    assert re.search(r"; name it after your collector \(shadow_\w+\)$", message)
+
+
+def test_every_family_monitor_writes_itself_is_a_name_no_collector_may_declare() -> None:
+    """The process, Python and build families, every source's health families, and those the
+    exporter's other collectors (alerts, reload) build: all covered, today's and future ones."""
+    written = {sample.name for family in process_registry().collect() for sample in family.samples}
+    source = SourceData("s", "system", 10.0, (), SourceHealth(up=True, last_attempt=1.0))
+    written |= {family.name for family in health_families(source, SourceState.UP)}
+    package = Path(__file__).parent.parent / "monitor"
+    for module in package.rglob("*.py"):
+        written |= set(re.findall(r'\bMetric\(\s*"(\w+)"', module.read_text()))
+    assert {"monitor_source_up", "monitor_alert_state", "python_info", "process_cpu_seconds_total"} <= written
+    assert [name for name in sorted(written) if reserved_name_problem(name) is None] == []
 
 
 def test_every_builtin_the_example_and_the_fault_plugins_pass_the_check() -> None:
