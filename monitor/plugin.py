@@ -167,17 +167,64 @@ def reserved_name_problem(name: str) -> str | None:
     return next((reason for prefix, reason in RESERVED_PREFIXES.items() if name.startswith(prefix)), None)
 
 
+PART_SUFFIXES = {
+    "_bucket": "a histogram's buckets",
+    "_count": "the count of a histogram or summary",
+    "_sum": "the sum of a histogram or summary",
+}
+"""Name endings that Prometheus keeps for the parts of histograms and summaries."""
+
+
+def part_suffix_problem(
+    spec: MetricSpec, refused: tuple[MetricType, ...] = (MetricType.GAUGE, MetricType.UNTYPED)
+) -> str | None:
+    """What is wrong with `spec`'s name ending as a histogram's or summary's part does (`_count`,
+    `_sum`, `_bucket`) for its type, if anything: the companion of validation.suffix_problem's
+    `_total` rule, for the types in `refused`. promtool rejects such a gauge ("non-histogram and
+    non-summary metrics should not have "_count" suffix"; a counter cannot end so). It lets an
+    untyped one pass, but in a collector's `metrics`, as for `_total`, untyped is refused too:
+    the name still reads as a part of a family that is not there, to Prometheus' users and to
+    the queries written for one (`x_sum / x_count`)."""
+    if spec.type not in refused:
+        return None
+    suffix = next((suffix for suffix in PART_SUFFIXES if spec.name.endswith(suffix)), None)
+    if suffix is None:
+        return None
+    base = spec.name.removesuffix(suffix)
+    linted = " (promtool check metrics rejects it)" if spec.type is MetricType.GAUGE else ""
+    return (
+        f"as {spec.type.value} with a {suffix} suffix, which Prometheus reserves for "
+        f"{PART_SUFFIXES[suffix]}{linted}: name it without the suffix ({base}), or {base}_total with "
+        "type=MetricType.COUNTER if it is a total that only grows"
+    )
+
+
+def colon_problem(name: str) -> str | None:
+    """promtool: "metric names should not contain ':'"; colons mark recording rules' results."""
+    if ":" not in name:
+        return None
+    return (
+        "with a ':', which Prometheus keeps for the results of recording rules (promtool check "
+        f"metrics rejects it): use '_' instead ({name.replace(':', '_')})"
+    )
+
+
 def _check_metric_names(cls: type[Collector]) -> None:
-    """The naming rules check_declared_metrics does not apply: names monitor writes itself."""
+    """The naming rules check_declared_metrics does not apply: names monitor writes itself, and
+    names promtool rejects besides the `_total` ones."""
     collector = cls.name or cls.__qualname__
     for spec in cls.metrics:
+        where = f"collector {collector!r} declares metric {spec.name!r}"
         problem = reserved_name_problem(spec.name)
         if problem:
             stem = spec.name.split("_", 1)[-1]
             raise InvalidDeclaration(
-                f"collector {collector!r} declares metric {spec.name!r}, a name monitor or Prometheus "
-                f"writes itself: {problem}; name it after your collector ({cls.name or 'mine'}_{stem})"
+                f"{where}, a name monitor or Prometheus writes itself: {problem}; name it after your "
+                f"collector ({cls.name or 'mine'}_{stem})"
             )
+        problem = colon_problem(spec.name) or part_suffix_problem(spec)
+        if problem:
+            raise InvalidDeclaration(f"{where} {problem}")
 
 
 def _what(cls: type) -> str:

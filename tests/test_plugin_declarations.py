@@ -4,6 +4,7 @@ load time, and samples with a name or label its declaration lacks are dropped an
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import textwrap
 import time
@@ -13,15 +14,17 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from prometheus_client import generate_latest
 
 from monitor.config import parse_config
-from monitor.exporter.families import health_families
+from monitor.exporter.families import SourceCollector, health_families
 from monitor.exporter.render import process_registry
 from monitor.model import MetricSpec, MetricType, Sample, SourceData, SourceHealth, SourceState, Unit
 from monitor.once import collect_once
 from monitor.plugin import CollectContext, Collector, CollectorOptions, reserved_name_problem
 from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
 from monitor.validation import InvalidDeclaration, SampleValidator, check_declared_metrics
+from tests.conftest import require_binary
 
 FIX = "declare type=MetricType.COUNTER, or drop the _total suffix"
 
@@ -103,6 +106,67 @@ def test_every_family_monitor_writes_itself_is_a_name_no_collector_may_declare()
         written |= set(re.findall(r'\bMetric\(\s*"(\w+)"', module.read_text()))
     assert {"monitor_source_up", "monitor_alert_state", "python_info", "process_cpu_seconds_total"} <= written
     assert [name for name in sorted(written) if reserved_name_problem(name) is None] == []
+
+
+LINTED = [
+    (MetricSpec("jobs_count", "Jobs."), "as gauge with a _count suffix", "jobs"),
+    (MetricSpec("jobs_sum", "Jobs."), "as gauge with a _sum suffix", "jobs"),
+    (MetricSpec("jobs_bucket", "Jobs."), "as gauge with a _bucket suffix", "jobs"),
+    (MetricSpec("jobs_count", "Jobs.", type="untyped"), "as untyped with a _count suffix", "jobs"),
+    (MetricSpec("job:queue:depth", "Jobs."), "with a ':'", "job_queue_depth"),
+]
+
+
+@pytest.mark.parametrize(("spec", "problem", "fix"), LINTED, ids=lambda v: getattr(v, "name", None))
+def test_a_name_promtool_rejects_is_rejected_at_declaration_naming_a_fix(spec, problem, fix) -> None:
+    """They were accepted, and /metrics then failed `promtool check metrics` ("non-histogram
+    metrics should not have "_bucket" suffix", "metric names should not contain ':'")."""
+    with pytest.raises(InvalidDeclaration) as caught:
+
+        class Linted(Collector[CollectorOptions]):
+            name = "linted"
+            metrics = (spec,)
+
+            def collect(self, ctx: CollectContext) -> list[Sample]:
+                return []
+
+    message = str(caught.value)
+    assert message.startswith(f"collector 'linted' declares metric {spec.name!r} {problem}")
+    assert f"({fix})" in message
+
+
+def exposition(*specs: MetricSpec) -> str:
+    """What /metrics writes for a source with one series of each of these metrics."""
+    source = SourceData(
+        "s",
+        "linted",
+        10.0,
+        (),
+        SourceHealth(up=True, last_attempt=1.0, last_success=1.0),
+        series={(spec.name, ()): 1.0 for spec in specs},
+        specs={spec.name: spec for spec in specs},
+    )
+    return generate_latest(SourceCollector(source, SourceState.UP)).decode()
+
+
+def test_the_names_refused_are_those_promtool_rejects_and_the_fixes_pass_it() -> None:
+    """The rule follows promtool: every gauge refused fails its lint, and the names the errors
+    suggest instead pass it."""
+    promtool = require_binary("promtool")
+    refused = [spec for spec, _, _ in LINTED if spec.type is MetricType.GAUGE]
+    linted = subprocess.run(
+        [promtool, "check", "metrics"], input=exposition(*refused), capture_output=True, text=True
+    )
+    assert linted.returncode != 0
+    assert sorted({line.split(" ")[0] for line in linted.stderr.splitlines()}) == sorted(
+        spec.name for spec in refused
+    )
+    fixed = [MetricSpec(fix, "Jobs.") for fix in {fix for _, _, fix in LINTED}]
+    fixed.append(MetricSpec("jobs_total", "Jobs.", type=MetricType.COUNTER))
+    clean = subprocess.run(
+        [promtool, "check", "metrics"], input=exposition(*fixed), capture_output=True, text=True
+    )
+    assert (clean.returncode, clean.stderr) == (0, "")
 
 
 def test_every_builtin_the_example_and_the_fault_plugins_pass_the_check() -> None:
