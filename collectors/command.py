@@ -28,6 +28,11 @@ from monitor.plugin import CollectContext, CollectError, Collector, CollectorOpt
 from monitor.validation import METRIC_NAME
 
 STDERR_TAIL = 400
+OWN_SERIES = 1
+"""`command_duration_seconds`, kept within the source's `max_series` as the prometheus collector
+keeps its `promscrape_*` series: the output is read up to `max_series - 1` series. Were it read
+up to the cap, the poller would drop the output's last series to make room, and that could be
+the `_count` of a histogram (see ExpositionParser, which keeps histograms and summaries whole)."""
 READ_CHUNK = 65536
 STOP_CHECK = 0.25
 
@@ -95,7 +100,7 @@ class CommandCollector(Collector[CommandOptions]):
 
     def setup(self) -> None:
         self.parser = ExpositionParser(
-            [], [], self.source.max_series, key=True, origin="from the command's output"
+            [], [], max(1, self.source.max_series - OWN_SERIES), key=True, origin="from the command's output"
         )
         self.environ = {**os.environ, **self.options.env}
         # The single number's spec: `command_value` as declared above, or a key metric named

@@ -227,13 +227,13 @@ class ExpositionParser:
         state = _LineState()
         try:
             return self._parse(
-                io.StringIO(text) if direct else self._limited(text, state), openmetrics, state
+                io.StringIO(text) if direct else self._limited(text, state, openmetrics), openmetrics, state
             )
         except ValueError as exc:
             if direct:  # find the line: parse again, this time counting lines
                 state = _LineState()
                 with contextlib.suppress(ValueError):
-                    self._parse(self._limited(text, state), openmetrics, state)
+                    self._parse(self._limited(text, state, openmetrics), openmetrics, state)
             detail = f": {exc}" if str(exc) else ""
             raise InvalidExposition(
                 f"invalid exposition text near line {state.line_number}{detail}: {state.line.strip()[:80]!r}"
@@ -295,25 +295,86 @@ class ExpositionParser:
         self._good_label_names.update(labels.keys() - RESERVED_LABELS)
         return exported_labels(labels)
 
-    def _limited(self, text: str, state: _LineState) -> Iterator[str]:
+    def _limited(self, text: str, state: _LineState, openmetrics: bool = False) -> Iterator[str]:
         """Yield the lines the parser should see: comments, and samples wanted and under the cap.
 
         Once the cap is reached the rest is only counted, by C-level string methods rather
         than a Python loop: on a 200,000-line page that is the difference between holding
         the GIL for a few milliseconds and stalling every other poller for a tenth of a second.
+
+        A histogram or summary is never cut: its samples are held back until the family has
+        been read, and when the cap falls inside it, the whole family is left out and counted
+        as dropped with the rest of the page. A histogram without its `+Inf` bucket, `_sum`
+        or `_count` is not one (OpenMetrics parsers refuse it, `histogram_quantile` gives NaN);
+        other families are series that each stand alone, so they may be cut between series.
+        (A `# HELP` line before the family's `# TYPE` still reaches the parser, which makes of
+        it an empty family.) An OpenMetrics page cut short is closed with the `# EOF` it needs.
         """
         wanted = self.filter
         cap = self.max_series
+        family, group = "", frozenset[str]()
+        """The histogram or summary being read, and its sample names, while its lines are held."""
+        held: list[tuple[int, str]] = []
+        held_samples = 0
         for number, (start, line) in enumerate(_lines(text), 1):
             stripped = line.lstrip()
             if stripped and stripped[0] != "#":
-                if wanted is not None:
-                    name = _SAMPLE_NAME.match(stripped)
-                    if name is None or not wanted.match(name.group()):
+                if wanted is not None or group:
+                    name_match = _SAMPLE_NAME.match(stripped)
+                    name = name_match.group() if name_match else ""
+                    if wanted is not None and not wanted.match(name):
                         continue
+                if group and name not in group:  # the family was read whole
+                    yield from self._release(held, state)
+                    family, group, held_samples = "", frozenset(), 0
                 if state.kept >= cap:
-                    state.dropped += _count_samples(text, start, wanted)
+                    state.kept -= held_samples
+                    state.dropped += held_samples + _count_samples(text, start, wanted)
+                    if openmetrics:
+                        yield "# EOF\n"
                     return
                 state.kept += 1
+                held_samples += bool(group)
+            elif stripped.startswith(_METADATA) and _family_named(stripped) != family:
+                yield from self._release(held, state)
+                family, group = _group_of(stripped)
+                held_samples = 0
+            if group:
+                held.append((number, line))
+            else:
+                state.line_number, state.line = number, line
+                yield line
+        yield from self._release(held, state)
+
+    @staticmethod
+    def _release(held: list[tuple[int, str]], state: _LineState) -> Iterator[str]:
+        """Hand held-back lines to the parser, each with its line number for error messages."""
+        for number, line in held:
             state.line_number, state.line = number, line
             yield line
+        held.clear()
+
+
+_METADATA = ("# HELP", "# TYPE", "# UNIT", "# EOF")
+"""Comment lines that start another family (or end the page), so end the one being held."""
+_GROUP_SUFFIXES = {
+    "histogram": ("_bucket", "_count", "_sum", "_created"),
+    "gaugehistogram": ("_bucket", "_gcount", "_gsum"),
+    "summary": ("", "_count", "_sum", "_created"),
+}
+"""The sample names of the families that only make sense whole, after the family's name."""
+
+
+def _family_named(metadata: str) -> str:
+    """The family a `# HELP`, `# TYPE` or `# UNIT` line is about ("" for `# EOF`)."""
+    parts = metadata.split(None, 3)
+    return parts[2] if len(parts) > 2 else ""
+
+
+def _group_of(metadata: str) -> tuple[str, frozenset[str]]:
+    """The family a `# TYPE name histogram` line starts and its sample names, held back until
+    the family is read whole; nothing for any other type or metadata line."""
+    parts = metadata.split(None, 4)
+    if len(parts) < 4 or parts[1] != "TYPE" or parts[3] not in _GROUP_SUFFIXES:
+        return "", frozenset()
+    return parts[2], frozenset(parts[2] + suffix for suffix in _GROUP_SUFFIXES[parts[3]])

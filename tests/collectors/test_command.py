@@ -45,7 +45,7 @@ def test_lines_past_max_series_are_counted_as_dropped():
     argv = json.dumps([PY, "-c", code])
     config = parse_config(f"sources:\n  - {{name: c, collector: command, argv: {argv}, max_series: 4}}\n")
     health = collect_once(config).sources["c"].health
-    # 11 series: the parser reads 4 of the 10 lines (6 counted), the poller drops 1 more of 5
+    # 11 series: command_duration_seconds and 3 of the 10 lines read, the other 7 counted
     assert (health.up, health.series_count, health.series_dropped) == (True, 4, 7)
     assert health.partial_errors == (
         "7 series over max_series (4) dropped; raise max_series or narrow what the source collects",
