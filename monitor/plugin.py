@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from monitor.model import Labels, MetricSpec, MetricType, Sample
 from monitor.validation import InvalidDeclaration, check_declared_metrics, suffix_problem
+from monitor.wording import with_article
 
 
 class CollectorOptions(BaseModel):
@@ -121,6 +122,7 @@ class Collector(ABC, Generic[OptionsT]):
         poller's SampleValidator.)"""
         super().__init_subclass__(**kwargs)
         _resolve_options(cls)
+        _resolve_metrics(cls)
         check_declared_metrics(cls.name, cls.metrics)
         _check_metric_names(cls)
 
@@ -207,6 +209,44 @@ def colon_problem(name: str) -> str | None:
         "with a ':', which Prometheus keeps for the results of recording rules (promtool check "
         f"metrics rejects it): use '_' instead ({name.replace(':', '_')})"
     )
+
+
+def _resolve_metrics(cls: type[Collector]) -> None:
+    """Take `metrics` as a list too (as a tuple), and reject what is not a sequence of MetricSpec
+    with an error saying what was written and how to write it. `metrics = (MetricSpec(...))`,
+    a tuple of one without its comma, failed with "'MetricSpec' object is not iterable", and
+    `metrics = ("x",)` with "'str' object has no attribute 'name'", neither naming the collector."""
+    metrics = cls.metrics
+    what = _what(cls)
+    if isinstance(metrics, MetricSpec):
+        raise InvalidDeclaration(
+            f"{what}: metrics = MetricSpec({metrics.name!r}, ...) is one MetricSpec, not a tuple of them: "
+            "a tuple of one needs a trailing comma, metrics = (MetricSpec(...),)"
+        )
+    if not isinstance(metrics, tuple | list):
+        kind = "" if metrics is None else f" is {with_article(type(metrics).__name__)}"
+        raise InvalidDeclaration(
+            f"{what}: metrics = {_short(metrics)}{kind}, not a tuple of MetricSpec: write "
+            "metrics = (MetricSpec(name, help), ...), or metrics = () for none"
+        )
+    for index, spec in enumerate(metrics):
+        if not isinstance(spec, MetricSpec):
+            example = (
+                f"MetricSpec({spec!r}, 'What it measures.')"
+                if isinstance(spec, str)
+                else "MetricSpec(name, help)"
+            )
+            raise InvalidDeclaration(
+                f"{what}: metrics[{index}] is {with_article(type(spec).__name__)}, {_short(spec)}, not a "
+                f"MetricSpec: declare each metric as {example}"
+            )
+    if isinstance(metrics, list):
+        cls.metrics = tuple(metrics)
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_metric_names(cls: type[Collector]) -> None:

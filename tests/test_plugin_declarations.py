@@ -169,6 +169,55 @@ def test_the_names_refused_are_those_promtool_rejects_and_the_fixes_pass_it() ->
     assert (clean.returncode, clean.stderr) == (0, "")
 
 
+@pytest.mark.parametrize(
+    ("declared", "error"),
+    [
+        (
+            MetricSpec("slip_up", "Up."),  # `(MetricSpec(...))`: parentheses, no tuple
+            "metrics = MetricSpec('slip_up', ...) is one MetricSpec, not a tuple "
+            "of them: a tuple of one needs a trailing comma, metrics = (MetricSpec(...),)",
+        ),
+        (
+            ("slip_up",),
+            "metrics[0] is a str, 'slip_up', not a MetricSpec: declare each metric "
+            "as MetricSpec('slip_up', 'What it measures.')",
+        ),
+        (
+            None,
+            "metrics = None, not a tuple of MetricSpec: write "
+            "metrics = (MetricSpec(name, help), ...), or metrics = () for none",
+        ),
+    ],
+    ids=["one-spec-without-comma", "a-name", "none"],
+)
+def test_metrics_that_are_not_a_tuple_of_specs_are_a_declaration_error_naming_the_fix(
+    declared, error
+) -> None:
+    """They failed with "'MetricSpec' object is not iterable" and "'str' object has no attribute
+    'name'", naming neither the collector nor `metrics`."""
+    with pytest.raises(InvalidDeclaration) as caught:
+
+        class Slip(Collector[CollectorOptions]):
+            name = "slip"
+            metrics = declared
+
+            def collect(self, ctx: CollectContext) -> list[Sample]:
+                return []
+
+    assert re.fullmatch(r"collector 'slip' \([\w.<>]*Slip\): (.*)", str(caught.value))[1] == error
+
+
+def test_a_list_of_specs_is_taken_as_a_tuple() -> None:
+    class Listed(Collector[CollectorOptions]):
+        name = "listed"
+        metrics = [MetricSpec("listed_up", "Up.")]  # type: ignore[assignment]  # noqa: RUF012
+
+        def collect(self, ctx: CollectContext) -> list[Sample]:
+            return []
+
+    assert Listed.metrics == (MetricSpec("listed_up", "Up."),)
+
+
 def test_every_builtin_the_example_and_the_fault_plugins_pass_the_check() -> None:
     registry = Registry.discover()
     names = [
