@@ -10,6 +10,7 @@ stderr), and a log line of its own would say the same thing a second time.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 
@@ -19,9 +20,9 @@ ENTRY_POINT_GROUP = "monitor.collectors"
 
 
 class PluginLoadError(Exception):
-    """A plugin is registered but could not be imported, is not a Collector, its class's `name`
-    is not the entry point's (errors would then name a collector no config mentions), or more
-    than one installed package registers its name."""
+    """A plugin is registered but could not be imported, is not a Collector (or one that does not
+    implement collect()), its class's `name` is not the entry point's (errors would then name a
+    collector no config mentions), or more than one installed package registers its name."""
 
 
 @dataclass
@@ -91,6 +92,14 @@ class Registry:
         if not (isinstance(loaded, type) and issubclass(loaded, Collector)):
             return PluginLoadError(
                 f"{where} is registered as collector {name!r} but is not a Collector subclass"
+            )
+        if inspect.isabstract(loaded):  # checked here, not as the class is created: a plugin's
+            # own base classes may leave collect() to their subclasses
+            missing = ", ".join(f"{method}()" for method in sorted(loaded.__abstractmethods__))
+            return PluginLoadError(
+                f"{where} is registered as collector {name!r} but its class {loaded.__qualname__} does "
+                f"not implement {missing}, so no source could use it: define `def collect(self, ctx)` "
+                "in the class (a misspelt name, or one indented outside the class, leaves it out)"
             )
         if not loaded.name:
             loaded.name = name  # left unset: messages must still name what the config writes

@@ -75,6 +75,60 @@ def test_a_plugin_calling_sys_exit_at_import_disables_only_its_sources(tmp_path:
     assert listing.stderr == f"monitor: {error}\n"
 
 
+NO_COLLECT = """
+from monitor.model import Sample
+from monitor.plugin import Collector, CollectorOptions
+
+
+class Base(Collector[CollectorOptions]):
+    \"\"\"A plugin's own base class may leave collect() to its subclasses.\"\"\"
+
+
+class Lazy(Base):
+    name = "lazy"
+
+    def colect(self, ctx):
+        return [Sample("lazy_up", 1)]
+
+
+class Fine(Base):
+    name = "fine"
+
+    def collect(self, ctx):
+        return []
+"""
+
+
+def test_a_collector_without_collect_is_a_load_error_not_a_failure_at_run_time(tmp_path: Path) -> None:
+    """`monitor check` and `monitor collectors` passed it (exit 0), and its sources then failed
+    at every collection with "Can't instantiate abstract class Lazy with abstract method collect"."""
+    site = tmp_path / "site"
+    install(site, "lazy-plugin", {"lazy": "lazy_mod:Lazy", "fine": "lazy_mod:Fine"}, {"lazy_mod": NO_COLLECT})
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n  - {name: ok, collector: fine}\n  - {name: bad, collector: lazy}\n")
+    error = (
+        "lazy_mod:Lazy (package lazy-plugin 0.1) is registered as collector 'lazy' but its class Lazy does "
+        "not implement collect(), so no source could use it: define `def collect(self, ctx)` in the class "
+        "(a misspelt name, or one indented outside the class, leaves it out)"
+    )
+
+    check = monitor("check", "--config", str(config), path=[site], cwd=tmp_path)
+    assert check.returncode == 1, check.stderr
+    assert (
+        check.stderr
+        == f"warning: {config}:3:28: sources[1].collector: {error}; its source will report this error\n"
+    )
+
+    listing = monitor("collectors", path=[site], cwd=tmp_path)
+    assert listing.returncode == 1
+    assert "\nfine: " in listing.stdout and "\nlazy: " not in listing.stdout
+    assert listing.stderr == f"monitor: {error}\n"
+
+    once = monitor("once", "--config", str(config), path=[site], cwd=tmp_path)
+    assert "== ok (fine): up" in once.stdout
+    assert f"== bad (lazy): down, 0 ms\n   error: {error}\n" in once.stdout
+
+
 def test_keyboard_interrupt_during_a_plugins_import_is_not_swallowed(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "interrupted_mod.py").write_text("raise KeyboardInterrupt\n")
     monkeypatch.syspath_prepend(str(tmp_path))
