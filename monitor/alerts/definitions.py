@@ -123,8 +123,10 @@ class LabelMatcher(_Frozen):
         found = re.fullmatch(self.value, actual) is not None
         return found if self.op == "=~" else not found
 
-    def promql(self) -> str:
-        return f'{self.name}{self.op}"{escaped_label_value(self.value)}"'
+    def promql(self, name: str | None = None) -> str:
+        """As a PromQL matcher; `name` replaces the label's (Prometheus may store it under
+        another: `exported_job`)."""
+        return f'{name or self.name}{self.op}"{escaped_label_value(self.value)}"'
 
 
 def _label_name(name: str) -> str:

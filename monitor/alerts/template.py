@@ -10,7 +10,7 @@ import contextlib
 import datetime
 import decimal
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from monitor import humanize
 from monitor.alerts.definitions import PLACEHOLDER
@@ -73,13 +73,10 @@ def render(template: str, fields: Mapping[str, str], labels: Mapping[str, str]) 
     return PLACEHOLDER.sub(substitute, template)
 
 
-PROMETHEUS_FIELDS = {
-    "value": "{{ $value }}",
-    "source": "{{ $labels.source }}",
-}
-"""The placeholders Prometheus fills per alert from the series: `$labels` holds only the series'
-labels (every series on /metrics carries `source`), not those the rule adds, such as `severity`
-and `alertname`."""
+PROMETHEUS_LABELS = {"source": "source"}
+"""The placeholders Prometheus fills per alert from a label of the series (every series on
+/metrics carries `source`): `$labels` holds only the series' labels, not those the rule adds,
+such as `severity` and `alertname`."""
 
 PROMETHEUS_VALUES = {
     Unit.RATIO: "{{ $value | humanizePercentage }}",
@@ -91,20 +88,27 @@ PROMETHEUS_VALUES = {
 "memory at 81.2%" too."""
 
 
-def to_prometheus(template: str, literals: Mapping[str, str], unit: Unit = Unit.NONE) -> str:
+def to_prometheus(
+    template: str,
+    literals: Mapping[str, str],
+    unit: Unit = Unit.NONE,
+    stored: Callable[[str], str] = str,
+) -> str:
     """The same summary in Prometheus's Go template syntax. `literals` are the fields that are
     fixed per alert (threshold, alertname, severity), written into the text as they are:
     `{{ $labels.severity }}` would expand to an empty string, since the rule's own labels are
-    not among the series' labels that `$labels` holds. `unit` is the metric's, for the value."""
+    not among the series' labels that `$labels` holds. `unit` is the metric's, for the value.
+    `stored` gives the name Prometheus stores a series' label under (`job` is `exported_job`
+    there): `{{ $labels.job }}` would write the job that scraped monitor."""
 
     def substitute(match) -> str:
         name = match.group(1)
         if name.startswith("labels."):
-            return "{{ $labels." + name.removeprefix("labels.") + " }}"
-        if name == "value" and unit in PROMETHEUS_VALUES:
-            return PROMETHEUS_VALUES[unit]
-        if name in PROMETHEUS_FIELDS:
-            return PROMETHEUS_FIELDS[name]
+            return "{{ $labels." + stored(name.removeprefix("labels.")) + " }}"
+        if name == "value":
+            return PROMETHEUS_VALUES.get(unit, "{{ $value }}")
+        if name in PROMETHEUS_LABELS:
+            return "{{ $labels." + stored(PROMETHEUS_LABELS[name]) + " }}"
         return literals.get(name, "")
 
     return PLACEHOLDER.sub(substitute, template)

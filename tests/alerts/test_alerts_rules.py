@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -10,13 +11,14 @@ import textwrap
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from monitor.alerts.definitions import AlertSettings
-from monitor.alerts.rules import alert_rule
+from monitor.alerts.rules import alert_rule, rules_yaml
 from tests.conftest import free_port, require_binary
 from tests.exporter.exporter_support import headless
 
@@ -207,84 +209,190 @@ class Prometheus:
         raise AssertionError(f"Prometheus never showed {what}")
 
 
-@pytest.mark.needs_prometheus
-def test_a_real_prometheus_fires_the_generated_alert_when_the_value_crosses(tmp_path) -> None:
+@contextlib.contextmanager
+def running_prometheus(tmp_path: Path, config: str, port: int) -> Iterator[Prometheus]:
+    """A real Prometheus on 127.0.0.1:`port` with this config, stopped after the block."""
     binary = require_binary("prometheus")
-    level = tmp_path / "level"
-    level.write_text("10\n")
-    (tmp_path / "monitor.yaml").write_text(monitor_config(level))
-    result = monitor("rules", "-c", str(tmp_path / "monitor.yaml"), "-o", str(tmp_path / "rules.yml"))
-    assert result.returncode == 0, result.stderr
-    monitor_port, prometheus_port = free_port(), free_port()
-    (tmp_path / "prometheus.yml").write_text(
-        textwrap.dedent(
-            f"""
-            global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-            rule_files: ["{tmp_path / "rules.yml"}"]
-            scrape_configs:
-              - job_name: monitor
-                static_configs: [{{targets: ["127.0.0.1:{monitor_port}"]}}]
-            """
-        )
-    )
+    (tmp_path / "prometheus.yml").write_text(textwrap.dedent(config))
     with open(tmp_path / "prometheus.log", "w") as log:
         server = subprocess.Popen(
             [
                 binary,
                 f"--config.file={tmp_path / 'prometheus.yml'}",
                 f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{prometheus_port}",
+                f"--web.listen-address=127.0.0.1:{port}",
             ],
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
     try:
-        prometheus = Prometheus(prometheus_port)
-        with headless(tmp_path / "monitor.yaml", monitor_port):
-            groups = prometheus.wait_for(lambda: prometheus.api("rules")["groups"], "the rules loaded")
-            assert {r["name"] for r in groups[0]["rules"]} == {
-                "TankHigh",
-                "BusyCPU",
-                "DiskReads",
-                "TankFull",
-                "TankDown",
-                "TankStale",
-            }
-            prometheus.wait_for(
-                lambda: prometheus.api("query", query='tank_level{source="tank"}')["result"], "tank_level"
-            )
-            assert [
-                a for a in prometheus.api("alerts")["alerts"] if a["labels"]["alertname"] == "TankHigh"
-            ] == []
-
-            level.write_text("75\n")
-
-            def tank_high(state: str):
-                alerts = prometheus.api("alerts")["alerts"]
-                return [a for a in alerts if a["labels"]["alertname"] == "TankHigh" and a["state"] == state]
-
-            prometheus.wait_for(lambda: tank_high("pending"), "TankHigh pending")
-            firing = prometheus.wait_for(lambda: tank_high("firing"), "TankHigh firing")[0]
-            assert firing["labels"]["source"] == "tank"
-            assert firing["labels"]["severity"] == "critical"
-            assert firing["annotations"]["summary"] == "TankHigh (critical): tank at 75 on tank, limit 50"
-            assert float(firing["value"]) == 75
-            # monitor's own evaluation of the same definition agrees.
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{monitor_port}/api/v1/alerts", timeout=2
-            ) as response:
-                own = json.loads(response.read())["alerts"]
-            tank = [(a["state"], a["value"], a["summary"]) for a in own if a["name"] == "TankHigh"]
-            assert tank == [("firing", 75.0, firing["annotations"]["summary"])]
-            # A ratio: both write it as a percentage, each in its own style.
-            full = prometheus.wait_for(
-                lambda: [
-                    a for a in prometheus.api("alerts")["alerts"] if a["labels"]["alertname"] == "TankFull"
-                ],
-                "TankFull",
-            )[0]
-            assert full["annotations"]["summary"] == "fill at 75%, limit 50.0 %"
-            assert [a["summary"] for a in own if a["name"] == "TankFull"] == ["fill at 75.0 %, limit 50.0 %"]
+        yield Prometheus(port)
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.needs_prometheus
+def test_a_real_prometheus_fires_the_generated_alert_when_the_value_crosses(tmp_path) -> None:
+    level = tmp_path / "level"
+    level.write_text("10\n")
+    (tmp_path / "monitor.yaml").write_text(monitor_config(level))
+    result = monitor("rules", "-c", str(tmp_path / "monitor.yaml"), "-o", str(tmp_path / "rules.yml"))
+    assert result.returncode == 0, result.stderr
+    monitor_port, prometheus_port = free_port(), free_port()
+    config = f"""
+        global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+        rule_files: ["{tmp_path / "rules.yml"}"]
+        scrape_configs:
+          - job_name: monitor
+            static_configs: [{{targets: ["127.0.0.1:{monitor_port}"]}}]
+        """
+    with (
+        running_prometheus(tmp_path, config, prometheus_port) as prometheus,
+        headless(tmp_path / "monitor.yaml", monitor_port),
+    ):
+        groups = prometheus.wait_for(lambda: prometheus.api("rules")["groups"], "the rules loaded")
+        assert {r["name"] for r in groups[0]["rules"]} == {
+            "TankHigh",
+            "BusyCPU",
+            "DiskReads",
+            "TankFull",
+            "TankDown",
+            "TankStale",
+        }
+        prometheus.wait_for(
+            lambda: prometheus.api("query", query='tank_level{source="tank"}')["result"], "tank_level"
+        )
+        assert [a for a in prometheus.api("alerts")["alerts"] if a["labels"]["alertname"] == "TankHigh"] == []
+
+        level.write_text("75\n")
+
+        def tank_high(state: str):
+            alerts = prometheus.api("alerts")["alerts"]
+            return [a for a in alerts if a["labels"]["alertname"] == "TankHigh" and a["state"] == state]
+
+        prometheus.wait_for(lambda: tank_high("pending"), "TankHigh pending")
+        firing = prometheus.wait_for(lambda: tank_high("firing"), "TankHigh firing")[0]
+        assert firing["labels"]["source"] == "tank"
+        assert firing["labels"]["severity"] == "critical"
+        assert firing["annotations"]["summary"] == "TankHigh (critical): tank at 75 on tank, limit 50"
+        assert float(firing["value"]) == 75
+        # monitor's own evaluation of the same definition agrees.
+        with urllib.request.urlopen(f"http://127.0.0.1:{monitor_port}/api/v1/alerts", timeout=2) as response:
+            own = json.loads(response.read())["alerts"]
+        tank = [(a["state"], a["value"], a["summary"]) for a in own if a["name"] == "TankHigh"]
+        assert tank == [("firing", 75.0, firing["annotations"]["summary"])]
+        # A ratio: both write it as a percentage, each in its own style.
+        full = prometheus.wait_for(
+            lambda: [a for a in prometheus.api("alerts")["alerts"] if a["labels"]["alertname"] == "TankFull"],
+            "TankFull",
+        )[0]
+        assert full["annotations"]["summary"] == "fill at 75%, limit 50.0 %"
+        assert [a["summary"] for a in own if a["name"] == "TankFull"] == ["fill at 75.0 %, limit 50.0 %"]
+
+
+def own_alerts(port: int) -> list[dict]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=2) as response:
+        return json.loads(response.read())["alerts"]
+
+
+FLEET_ALERTS = """
+  - {name: FleetTargetDown, source: fleet, metric: fleet_up, op: "==", threshold: 0, for: 2s,
+     severity: critical, summary: "{{ labels.instance }} down ({{ labels.job }}) seen by {{ source }}"}
+  - {name: NodeTargetDown, source: fleet, metric: fleet_up, labels: {job: node}, op: "==", threshold: 0}
+"""
+
+
+def test_rules_name_a_series_job_and_instance_as_prometheus_stores_them() -> None:
+    """A `promql` source's series carry the `job` and `instance` of the Prometheus it queries;
+    the Prometheus scraping monitor (honor_labels: false) keeps its own target labels under
+    those names and stores the series' as `exported_job`, `exported_instance`. A `--match`
+    label is one of the scrape's too, so a series' label of that name is exported as well."""
+    alerts = yaml.safe_load(FLEET_ALERTS)
+    settings = tuple(AlertSettings.model_validate(a) for a in alerts)
+    rules = yaml.safe_load(rules_yaml(settings, {}, ('instance="web1:9813"', 'env=~"prod|staging"')))
+    fleet, node = rules["groups"][0]["rules"]
+    assert fleet["expr"] == 'fleet_up{source="fleet",instance="web1:9813",env=~"prod|staging"} == 0.0'
+    assert fleet["annotations"]["summary"] == (
+        "{{ $labels.exported_instance }} down ({{ $labels.exported_job }}) seen by {{ $labels.source }}"
+    )
+    assert node["expr"] == (
+        'fleet_up{source="fleet",instance="web1:9813",env=~"prod|staging",exported_job="node"} == 0.0'
+    )
+    scoped = AlertSettings.model_validate(
+        {**alerts[1], "labels": {"env": "prod", "exported_job": "node", "zone": "=~eu-.*"}}
+    )
+    assert alert_rule(scoped, {}, ('env="prod"',))["expr"] == (
+        'fleet_up{source="fleet",env="prod",exported_env="prod",exported_job="node",zone=~"eu-.*"} == 0.0'
+    )
+
+
+@pytest.mark.needs_prometheus
+def test_a_real_prometheus_fires_fleet_alerts_on_promql_series_with_their_own_job_and_instance(
+    tmp_path, closed_port
+) -> None:
+    """The SRE's setup end to end: a Prometheus scrapes a dead node target (its `up` is 0) and
+    `monitor --headless`, whose `promql` source asks that Prometheus for `up`. The rules
+    `monitor rules` writes match the series by the names Prometheus stores their `job` and
+    `instance` under, and the summary names the dead target, as monitor's own alert does."""
+    monitor_port, prometheus_port = free_port(), free_port()
+    (tmp_path / "monitor.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            interval: 500ms
+            sources:
+              - {{name: fleet, collector: promql, url: "http://127.0.0.1:{prometheus_port}",
+                  queries: {{fleet_up: up}}}}
+            alerts:
+            """
+        )
+        + FLEET_ALERTS
+    )
+    result = monitor("rules", "-c", str(tmp_path / "monitor.yaml"), "-o", str(tmp_path / "rules.yml"))
+    assert result.returncode == 0, result.stderr
+    config = f"""
+        global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+        rule_files: ["{tmp_path / "rules.yml"}"]
+        scrape_configs:
+          - job_name: monitor
+            static_configs: [{{targets: ["127.0.0.1:{monitor_port}"]}}]
+          - job_name: node
+            static_configs: [{{targets: ["127.0.0.1:{closed_port}"]}}]
+        """
+    dead = f"127.0.0.1:{closed_port}"
+    with (
+        running_prometheus(tmp_path, config, prometheus_port) as prometheus,
+        headless(tmp_path / "monitor.yaml", monitor_port),
+    ):
+
+        def firing(name: str) -> list[dict]:
+            alerts = prometheus.api("alerts")["alerts"]
+            return [a for a in alerts if a["labels"]["alertname"] == name and a["state"] == "firing"]
+
+        fleet = prometheus.wait_for(lambda: firing("FleetTargetDown"), "FleetTargetDown firing")
+        summary = f"{dead} down (node) seen by fleet"
+        assert [a["annotations"]["summary"] for a in fleet] == [summary]
+        node = prometheus.wait_for(lambda: firing("NodeTargetDown"), "NodeTargetDown firing")
+        # Only the dead target is down; its alert keeps both: the scraped series' and the
+        # scrape's own job and instance.
+        for alert in (*node, *fleet):
+            assert {
+                k: alert["labels"][k] for k in ("exported_job", "exported_instance", "job", "instance")
+            } == {
+                "exported_job": "node",
+                "exported_instance": dead,
+                "job": "monitor",
+                "instance": f"127.0.0.1:{monitor_port}",
+            }
+        assert len(node) == 1
+
+        def own_firing() -> list[dict] | None:
+            alerts = [a for a in own_alerts(monitor_port) if a["state"] == "firing"]
+            return alerts if len(alerts) == 2 else None
+
+        own = prometheus.wait_for(own_firing, "monitor's own two alerts firing")
+        assert sorted((a["name"], a["labels"]["job"], a["labels"]["instance"]) for a in own) == [
+            ("FleetTargetDown", "node", dead),
+            ("NodeTargetDown", "node", dead),
+        ]
+        assert [a["summary"] for a in own if a["name"] == "FleetTargetDown"] == [summary]
