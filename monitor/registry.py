@@ -3,20 +3,25 @@
 Only plugins a config names are imported, and an import failure is kept as an error for
 that plugin alone, so one broken third-party package cannot take the dashboard down.
 
-Nothing here logs: every caller reports a failure in its own words and place (the config as a
-warning at the source's `collector` key, `monitor collectors` and `monitor schema` on
-stderr), and a log line of its own would say the same thing a second time.
+Nothing here logs at warning level: every caller reports a failure in its own words and place
+(the config as a warning at the source's `collector` key, `monitor collectors` and `monitor
+schema` on stderr), and a log line of its own would say the same thing a second time. What
+those messages cannot hold, the traceback of a plugin's import failure, is logged at debug
+level (`-vv`); the message names the plugin's file and line it was raised at.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 
 from monitor.plugin import Collector
 
 ENTRY_POINT_GROUP = "monitor.collectors"
+log = logging.getLogger(__name__)
 
 
 class PluginLoadError(Exception):
@@ -85,9 +90,11 @@ class Registry:
             loaded = entry_point.load()
         except KeyboardInterrupt:
             raise
-        except BaseException as exc:  # noqa: BLE001 - sys.exit() at import too disables only this plugin
+        except BaseException as exc:  # sys.exit() at import too disables only this plugin
+            log.debug("collector plugin %r failed to import from %s", name, where, exc_info=exc)
             return PluginLoadError(
-                f"collector plugin {name!r} failed to import from {where}: {_failure(exc)}"
+                f"collector plugin {name!r} failed to import from {where}: "
+                f"{_failure(exc)}{_raised_at(exc, entry_point.module)}"
             )
         if not (isinstance(loaded, type) and issubclass(loaded, Collector)):
             return PluginLoadError(
@@ -121,6 +128,29 @@ def _failure(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"SystemExit: the module called sys.exit({exc.code!r}) while being imported"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _raised_at(exc: BaseException, module: str) -> str:
+    """` (badplug/decl.py:12)`: the last line of the plugin's own package the exception went
+    through, where the plugin author has something to fix (the line that raised, or the one that
+    called what raised). Left out for an ImportError, whose message names the module to install
+    or fix, and a SyntaxError, whose message has its own file and line; the whole traceback is
+    logged at debug level."""
+    if isinstance(exc, ImportError | SyntaxError):
+        return ""
+    package = module.partition(".")[0]
+    last = None
+    frames = exc.__traceback__
+    while frames is not None:
+        frame_module = frames.tb_frame.f_globals.get("__name__", "")
+        if frame_module == package or frame_module.startswith(package + "."):
+            last = frames
+        frames = frames.tb_next
+    if last is None:
+        return ""
+    path = Path(last.tb_frame.f_code.co_filename)
+    depth = last.tb_frame.f_globals["__name__"].count(".") + 1 + (path.name == "__init__.py")
+    return f" ({'/'.join(path.parts[-depth:])}:{last.tb_lineno})"
 
 
 def _clash(name: str, points: tuple[EntryPoint, ...]) -> PluginLoadError:

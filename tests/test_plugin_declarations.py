@@ -260,7 +260,8 @@ def test_a_plugin_declaring_a_total_gauge_disables_only_its_sources(tmp_path, mo
     sources = collect_once(config).sources
     assert sources["ok"].health.up and not sources["bad"].health.up
     error = sources["bad"].health.last_error
-    assert "collector plugin 'dirstats' failed to import" in error and error.endswith(FIX)
+    assert "collector plugin 'dirstats' failed to import" in error
+    assert error.endswith(f"{FIX} (dirstats_plugin.py:5)")  # the class statement
 
 
 class Declared(Collector[CollectorOptions]):

@@ -55,7 +55,7 @@ def test_a_plugin_calling_sys_exit_at_import_disables_only_its_sources(tmp_path:
     config.write_text("sources:\n  - {name: ok, collector: system}\n  - {name: bad, collector: exits}\n")
     error = (
         "collector plugin 'exits' failed to import from exits_mod:Plugin (package exiting 0.1): "
-        "SystemExit: the module called sys.exit('x') while being imported"
+        "SystemExit: the module called sys.exit('x') while being imported (exits_mod.py:2)"
     )
 
     once = monitor("once", "--config", str(config), path=[site], cwd=tmp_path)
@@ -127,6 +127,38 @@ def test_a_collector_without_collect_is_a_load_error_not_a_failure_at_run_time(t
     once = monitor("once", "--config", str(config), path=[site], cwd=tmp_path)
     assert "== ok (fine): up" in once.stdout
     assert f"== bad (lazy): down, 0 ms\n   error: {error}\n" in once.stdout
+
+
+def test_an_import_failure_names_the_plugins_line_and_logs_its_traceback_with_vv(tmp_path: Path) -> None:
+    """The warning said `NameError: name 'Feild' is not defined` and nothing more, even with
+    -vv: in a package of several modules, the author had to hunt for the line."""
+    site = tmp_path / "site"
+    install(site, "typo-plugin", {"typo": "typo_pkg:Typo"}, {})
+    (site / "typo_pkg").mkdir()
+    (site / "typo_pkg" / "__init__.py").write_text("from typo_pkg.decl import Typo\n")
+    (site / "typo_pkg" / "decl.py").write_text(
+        "from monitor.plugin import Collector, CollectorOptions\n"
+        "\n"
+        "\n"
+        "class TypoOptions(CollectorOptions):\n"
+        "    retries: int = Feild(default=3)\n"
+    )
+    error = (
+        "monitor: collector plugin 'typo' failed to import from typo_pkg:Typo (package typo-plugin 0.1): "
+        "NameError: name 'Feild' is not defined (typo_pkg/decl.py:5)"
+    )
+    listing = monitor("collectors", "typo", path=[site], cwd=tmp_path)
+    assert (listing.returncode, listing.stderr) == (1, f"{error}\n")
+
+    verbose = monitor("collectors", "typo", "-vv", path=[site], cwd=tmp_path)
+    assert verbose.returncode == 1
+    assert (
+        "DEBUG monitor.registry: collector plugin 'typo' failed to import from typo_pkg:Typo"
+        in verbose.stderr
+    )
+    assert "Traceback (most recent call last):" in verbose.stderr
+    assert f'File "{site}/typo_pkg/decl.py", line 5, in TypoOptions' in verbose.stderr
+    assert verbose.stderr.endswith(f"{error}\n")
 
 
 def test_keyboard_interrupt_during_a_plugins_import_is_not_swallowed(tmp_path: Path, monkeypatch) -> None:
