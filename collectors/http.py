@@ -133,6 +133,14 @@ class HttpCollector(Collector[HttpOptions]):
         _spec("http_check_success", "1 when the status and body met the expectations.", key=True),
     )
 
+    @classmethod
+    def dynamic_metrics_for(cls, options: HttpOptions) -> bool:
+        """Only the `json` metrics are named at run time (series per match, labelled `index`):
+        a source without `json` has exactly the metrics above, so `monitor check` holds its
+        `show`, `thresholds` and alerts to them (`http_upp` gets a did-you-mean). The class
+        keeps `dynamic_metrics = True` for the poller, which sees no options."""
+        return bool(options.json_metrics)
+
     def setup(self) -> None:
         self.client = HttpClient(self.options)
         self.client.open()

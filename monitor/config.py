@@ -568,11 +568,15 @@ def _resolve_source(
             loaded,
             valid_keys=sorted(COMMON_SOURCE_KEYS) + option_keys,
         )
-    thresholds = _resolve_thresholds(raw.get("thresholds"), collector_class, (*path, "thresholds"), loaded)
+    thresholds = _resolve_thresholds(
+        raw.get("thresholds"), collector_class, (*path, "thresholds"), loaded, options
+    )
     show = raw.get("show")
     for index, metric in enumerate(show if isinstance(show, list) else ()):
         if isinstance(metric, str):  # anything else is a type error from SourceSettings
-            _check_metric(metric, collector_class, (*path, "show", index), loaded, at_key=False)
+            _check_metric(
+                metric, collector_class, (*path, "show", index), loaded, at_key=False, options=options
+            )
     if settings_model is not None and collector_class is not None:
         _check_static_labels(settings_model.labels, collector_class, (*path, "labels"), loaded)
     timing = _timing(common, settings, path, loaded)
@@ -640,13 +644,17 @@ def _timing(
 
 
 def _resolve_thresholds(
-    raw: object, collector_class: type[Collector] | None, path: KeyPath, loaded: LoadedYaml
+    raw: object,
+    collector_class: type[Collector] | None,
+    path: KeyPath,
+    loaded: LoadedYaml,
+    options: CollectorOptions | None = None,
 ) -> dict[str, ThresholdSettings]:
     if raw is not None and not isinstance(raw, Mapping):
         loaded.add(path, f"expected a mapping of metric name to thresholds, got {type(raw).__name__}")
     resolved = {}
     for metric, entry in raw.items() if isinstance(raw, Mapping) else ():
-        _check_metric(str(metric), collector_class, (*path, metric), loaded, at_key=True)
+        _check_metric(str(metric), collector_class, (*path, metric), loaded, at_key=True, options=options)
         threshold = _validate(ThresholdSettings, entry, (*path, metric), loaded)
         if threshold is None:
             continue
@@ -656,21 +664,42 @@ def _resolve_thresholds(
     return resolved
 
 
-def _declared_specs(collector_class: type[Collector] | None) -> dict[str, MetricSpec] | None:
+def _declared_specs(
+    collector_class: type[Collector] | None, options: CollectorOptions | None = None
+) -> dict[str, MetricSpec] | None:
     """Each name /metrics can show for a collector, with its spec; None when it names metrics at
     run time (scraped endpoints, queries, commands) and any valid name must be accepted."""
-    if collector_class is None or collector_class.dynamic_metrics:
+    if collector_class is None or _dynamic_metrics(collector_class, options):
         return None
     return {n: spec for spec in collector_class.metrics for n in (spec.name, exposed_name(spec.name, spec))}
 
 
+def _dynamic_metrics(collector_class: type[Collector], options: CollectorOptions | None) -> bool:
+    """Whether this source names metrics at run time: the class's `dynamic_metrics`, unless the
+    collector decides from the source's options with a `dynamic_metrics_for(options)` classmethod
+    (`http` does: only its `json` metrics are named at run time, so without `json` its names are
+    checked). Options that failed validation (already reported) leave it to the class.
+
+    Looked up with getattr until monitor/plugin.py gives Collector a default that returns
+    `cls.dynamic_metrics`; config would then call `collector_class.dynamic_metrics_for(options)`."""
+    decide = getattr(collector_class, "dynamic_metrics_for", None)
+    if decide is None or options is None:
+        return collector_class.dynamic_metrics
+    return bool(decide(options))
+
+
 def _check_metric(
-    metric: str, collector_class: type[Collector] | None, path: KeyPath, loaded: LoadedYaml, at_key: bool
+    metric: str,
+    collector_class: type[Collector] | None,
+    path: KeyPath,
+    loaded: LoadedYaml,
+    at_key: bool,
+    options: CollectorOptions | None = None,
 ) -> None:
     if not METRIC_NAME.fullmatch(metric):
         loaded.add(path, f"{metric!r} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", at_key=at_key)
         return
-    known = _declared_specs(collector_class)
+    known = _declared_specs(collector_class, options)
     if known is not None and metric not in known:
         assert collector_class is not None
         message = unknown_name("metric", metric, sorted(known))
@@ -684,7 +713,7 @@ def _check_matcher_labels(
     spec declares, one of the source's static labels, or `source`. A typo would otherwise match
     nothing and the alert would never fire. Checked only where the metric is declared statically;
     names that are not valid label names are reported by AlertSettings."""
-    spec = (_declared_specs(source.collector_class) or {}).get(metric)
+    spec = (_declared_specs(source.collector_class, source.options) or {}).get(metric)
     if spec is None or not isinstance(matchers, Mapping):
         return
     assert source.collector_class is not None
@@ -770,7 +799,15 @@ def _resolve_alerts(
             loaded.add((*path, "source"), unknown_name("source", source, sorted(map(str, names))))
         metric = raw.get("metric") if isinstance(raw, Mapping) else None
         if isinstance(metric, str) and source in resolved:
-            _check_metric(metric, resolved[source].collector_class, (*path, "metric"), loaded, at_key=False)
+            resolved_source = resolved[source]
+            _check_metric(
+                metric,
+                resolved_source.collector_class,
+                (*path, "metric"),
+                loaded,
+                at_key=False,
+                options=resolved_source.options,
+            )
             _check_matcher_labels(raw.get("labels"), metric, resolved[source], (*path, "labels"), loaded)
         alert = _validate(AlertSettings, raw, path, loaded)
         if alert is None:

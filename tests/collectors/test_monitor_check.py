@@ -1,0 +1,51 @@
+"""`monitor check` on the network collectors' options, as a user runs it: every problem is
+printed, each at its own file:line:col, before a poll could fail on it."""
+
+from __future__ import annotations
+
+from tests.collectors.test_collectors_together import monitor
+
+
+def check(write_config, text: str) -> list[str]:
+    """The problems `monitor check` prints for this config, the file's path shown as config.yaml."""
+    path = write_config(text)
+    result = monitor("check", "--config", str(path), env={"API_TOKEN": "t0ken"})
+    assert result.stdout == ""
+    return [line.replace(str(path), "config.yaml") for line in result.stderr.splitlines()]
+
+
+def test_http_metric_names_are_checked_unless_json_names_them(write_config):
+    """`http` accepted any name in `show`, `thresholds` and alerts, as if every source had
+    `json`: a typo passed the check, and the panel row or alert waited for a metric that never
+    came. Only a source with `json` names metrics at run time."""
+    found = check(
+        write_config,
+        """
+        sources:
+          - name: api
+            collector: http
+            url: http://127.0.0.1/health
+            show: [http_upp, http_duration_seconds]
+            thresholds:
+              http_duration_second: {warning: 0.5}
+          - name: queue
+            collector: http
+            url: http://127.0.0.1/stats
+            json: {queue_depth: $.depth}
+            show: [queue_depth, http_up]
+            thresholds:
+              queue_depth: {warning: 100}
+        alerts:
+          - {name: ApiDown, source: api, metric: http_statuscode, op: ">=", threshold: 500}
+          - {name: QueueDeep, source: queue, metric: queue_depth, op: ">", threshold: 1000}
+        """,
+    )
+    assert found == [
+        "config.yaml:5:12: sources[0].show[0]: unknown metric 'http_upp'; did you mean 'http_up'? "
+        "(collector 'http' declares these)",
+        "config.yaml:7:7: sources[0].thresholds.http_duration_second: unknown metric "
+        "'http_duration_second'; did you mean 'http_duration_seconds'? (collector 'http' declares these)",
+        "config.yaml:16:42: alerts[0].metric: unknown metric 'http_statuscode'; did you mean "
+        "'http_status_code'? (collector 'http' declares these)",
+        "monitor: 3 problems in the config; nothing started",
+    ]
