@@ -92,13 +92,57 @@ class HttpClientOptions(CollectorOptions):
         description="Bigger responses fail the poll unread past this size (e.g. 512KiB, 10MiB).",
     )
 
+    @field_validator("bearer_token")
+    @classmethod
+    def _one_authorization_header(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """`headers` comes first, so it is validated by now. The two would send two
+        Authorization headers (`authorization:` in headers) or one would silently replace the other."""
+        if value is not None and _sets_authorization(info.data.get("headers")):
+            raise ValueError("set either bearer_token or an Authorization header in headers, not both")
+        return value
+
     @field_validator("basic_auth")
     @classmethod
     def _one_auth(cls, value: BasicAuth | None, info: ValidationInfo) -> BasicAuth | None:
         """At the `basic_auth` key rather than in a model validator, which pydantic runs only
-        when every field is valid: one typo elsewhere would hide this problem until it was fixed."""
+        when every field is valid: one typo elsewhere would hide this problem until it was fixed.
+        aiohttp refuses basic auth beside an Authorization header at every request."""
         if value is not None and info.data.get("bearer_token") is not None:
             raise ValueError("set either bearer_token or basic_auth, not both")
+        if value is not None and _sets_authorization(info.data.get("headers")):
+            raise ValueError("set either basic_auth or an Authorization header in headers, not both")
+        return value
+
+    @field_validator("url", check_fields=False)
+    @classmethod
+    def _one_credential_with_url(cls, value: str, info: ValidationInfo) -> str:
+        """Credentials written in the URL (`https://user:password@host/`) are sent as basic
+        auth. With bearer_token or an Authorization header, aiohttp refuses every request
+        ("Cannot combine AUTHORIZATION header with ... credentials encoded in URL"), and
+        basic_auth would be silently ignored for the URL's: `monitor check` says so at the
+        `url` key instead, which each collector declares after the keys above. The URL is not
+        quoted: its credentials may be a secret."""
+        try:
+            url = URL(value)
+        except ValueError:
+            return value  # the collector's own URL check says what is wrong
+        if (url.user is None and url.password is None) or url.scheme not in ("http", "https"):
+            return value  # no credentials, or a URL the collector's own check refuses first
+        data = info.data
+        other = (
+            "bearer_token"
+            if data.get("bearer_token") is not None
+            else "basic_auth"
+            if data.get("basic_auth") is not None
+            else "an Authorization header in headers"
+            if _sets_authorization(data.get("headers"))
+            else None
+        )
+        if other is not None:
+            raise ValueError(
+                f"the URL carries credentials (user:password@), which are sent as basic auth: "
+                f"set either those or {other}, not both"
+            )
         return value
 
     @field_validator("ca_file")
@@ -112,6 +156,14 @@ class HttpClientOptions(CollectorOptions):
         if value <= 0:
             raise ValueError("max_response_size must be positive")
         return value
+
+
+def _sets_authorization(headers: object) -> bool:
+    """Whether `headers` has an Authorization header, in any case (HTTP names are not
+    case-sensitive: `authorization:` beside bearer_token would send two)."""
+    return isinstance(headers, Mapping) and any(
+        isinstance(name, str) and name.lower() == "authorization" for name in headers
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,3 +49,54 @@ def test_http_metric_names_are_checked_unless_json_names_them(write_config):
         "'http_status_code'? (collector 'http' declares these)",
         "monitor: 3 problems in the config; nothing started",
     ]
+
+
+def test_credentials_in_the_url_with_other_auth_are_refused(write_config):
+    """Credentials in the URL beside bearer_token (or an Authorization header) passed the check,
+    then every poll failed with aiohttp's 'Cannot combine AUTHORIZATION header with AUTH
+    argument or credentials encoded in URL'; beside basic_auth, basic_auth was silently
+    ignored; an Authorization header beside basic_auth failed every poll too, and beside
+    bearer_token, written `authorization:`, sent two Authorization headers."""
+    found = check(
+        write_config,
+        """
+        sources:
+          - name: api
+            collector: http
+            url: "https://monitor:${API_TOKEN}@api.example.com/health"
+            bearer_token: ${API_TOKEN}
+          - name: scrape
+            collector: prometheus
+            url: "http://scraper:pw@127.0.0.1:9100/metrics"
+            basic_auth: {username: scraper, password: "${API_TOKEN}"}
+          - name: fleet
+            collector: promql
+            url: "http://reader@prometheus:9090"
+            headers: {Authorization: "Bearer ${API_TOKEN}"}
+            queries: {fleet_up: up}
+          - name: header-and-token
+            collector: http
+            url: http://127.0.0.1/
+            headers: {authorization: "Bearer ${API_TOKEN}"}
+            bearer_token: ${API_TOKEN}
+          - name: header-and-basic
+            collector: http
+            url: http://127.0.0.1/
+            headers: {AUTHORIZATION: "Bearer ${API_TOKEN}"}
+            basic_auth: {username: u, password: "${API_TOKEN}"}
+          - name: url-alone
+            collector: prometheus
+            url: "http://scraper:${API_TOKEN}@127.0.0.1:9100/metrics"
+        """,
+    )
+    both = "the URL carries credentials (user:password@), which are sent as basic auth: set either those or"
+    assert found == [
+        f"config.yaml:4:10: sources[0].url: {both} bearer_token, not both",
+        f"config.yaml:8:10: sources[1].url: {both} basic_auth, not both",
+        f"config.yaml:12:10: sources[2].url: {both} an Authorization header in headers, not both",
+        "config.yaml:19:19: sources[3].bearer_token: set either bearer_token or an Authorization header "
+        "in headers, not both",
+        "config.yaml:24:17: sources[4].basic_auth: set either basic_auth or an Authorization header in "
+        "headers, not both",
+        "monitor: 5 problems in the config; nothing started",
+    ]
