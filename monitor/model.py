@@ -203,16 +203,38 @@ class SourceHealth:
     hung_since: float | None = None
     """When the collection still running past its timeout started (wall time); None otherwise.
     No retry is due while it runs: the one poller thread is stuck in it."""
+    first_attempt: float | None = None
+    """When the first collection ended (wall time): a source that has never succeeded is stale
+    `stale_after` later. Set here from the first `last_attempt`, and kept from then on, as the
+    poller makes each health from the one before with dataclasses.replace."""
+
+    def __post_init__(self) -> None:
+        if self.first_attempt is None and self.last_attempt is not None:
+            object.__setattr__(self, "first_attempt", self.last_attempt)
 
     def state(self, now: float) -> SourceState:
-        """Staleness depends on when one looks, so it is computed at read time."""
+        """What the dashboard's badge says: down wins over stale (a source that fails is
+        shown as down however long it has failed). Staleness depends on when one looks, so it
+        is computed at read time; `stale()` tells it whether the source is up or down."""
         if self.last_attempt is None:
             return SourceState.PENDING
         if not self.up:
             return SourceState.DOWN
-        if self.last_success is not None and now - self.last_success > self.stale_after:
+        if self.stale(now):
             return SourceState.STALE
         return SourceState.UP
+
+    def stale_at(self) -> float:
+        """When the source is stale from: `stale_after` after its last success, or after its
+        first collection if none has succeeded; never (inf) before its first collection."""
+        since = self.last_success if self.last_success is not None else self.first_attempt
+        return math.inf if since is None else since + self.stale_after
+
+    def stale(self, now: float) -> bool:
+        """No success for `stale_after`, whether the last collection failed or not: what
+        `monitor_source_stale` and a `stale` alert report. A source that fails for good is
+        first down, then also stale."""
+        return now > self.stale_at()
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +254,9 @@ class SourceData:
 
     def state(self, now: float) -> SourceState:
         return self.health.state(now)
+
+    def stale(self, now: float) -> bool:
+        return self.health.stale(now)
 
 
 @dataclass(frozen=True, slots=True)

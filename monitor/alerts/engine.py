@@ -278,8 +278,10 @@ class AlertEngine:
             return []
         state = source.state(now)
         if rule.condition is not None:
+            # Stale whether the source is up or down: a source failing for longer than its
+            # stale_after is both, as monitor_source_up and monitor_source_stale say.
             down = rule.condition == "down"
-            if state is not (SourceState.DOWN if down else SourceState.STALE):
+            if not (state is SourceState.DOWN if down else source.stale(now)):
                 return []
             # The labels and value of the monitor_source_up (0) or monitor_source_stale (1) series
             # its Prometheus rule matches.
@@ -358,7 +360,6 @@ def _wake_time(
         for i in instances
         if i.state in (AlertState.PENDING, AlertState.RESOLVED)
     ]
-    health = source.health if source is not None else None
-    if health is not None and health.up and health.last_success is not None:
-        times.append(health.last_success + health.stale_after)  # when it would turn stale
+    if source is not None and source.health.stale_at() >= now:
+        times.append(source.health.stale_at())  # when it turns stale, up or down
     return min(times, default=math.inf)

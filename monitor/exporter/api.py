@@ -32,6 +32,7 @@ def source_health_json(source: SourceData, now: float) -> dict[str, Any]:
         "interval_seconds": source.interval,
         "labels": dict(source.labels),
         "state": str(source.state(now)),
+        "stale": source.stale(now),
         "up": health.up,
         "collections": health.collections,
         "errors_total": health.errors_total,
@@ -81,7 +82,7 @@ class JsonViews:
     def body(self, with_values: bool) -> bytes:
         """Safe from several threads at once: a race only builds the same body twice."""
         snapshot, now = self._snapshot(), self._clock()
-        key = [(source.version, source.state(now)) for source in snapshot.sources.values()]
+        key = [(source.version, source.state(now), source.stale(now)) for source in snapshot.sources.values()]
         cached = self._cache.get(with_values)
         if cached is not None and cached[0] == key:
             return cached[1]

@@ -21,9 +21,13 @@ HEALTH_PREFIX = "monitor_source_"
 GENERIC_HELP = "Reported by collector {collector!r}, which declares no description for it."
 
 
-def health_families(source: SourceData, state: SourceState) -> list[Metric]:
-    """How collection from the source is going: exported whatever its state."""
+def health_families(source: SourceData, state: SourceState, stale: bool | None = None) -> list[Metric]:
+    """How collection from the source is going: exported whatever its state. `stale` is
+    reported whether the source is up or down (a source failing for longer than its
+    stale_after is both); without it, only a source in state stale is."""
     health = source.health
+    if stale is None:
+        stale = state is SourceState.STALE
     labels = label_set(source)
     # No `up` before the first collection ends: a 0 there would fire every `up == 0` alert each
     # time monitor starts or a reload restarts a source. Absent reads as "not known yet".
@@ -34,7 +38,7 @@ def health_families(source: SourceData, state: SourceState) -> list[Metric]:
             "stale",
             "gauge",
             "1 if the source's last success is older than its stale_after, else 0.",
-            float(state is SourceState.STALE),
+            float(stale),
         ),
         (
             "last_success_timestamp_seconds",
@@ -124,15 +128,18 @@ class SourceCollector:
     scrape, so a source whose values cannot be turned into families loses only its values.
     """
 
-    def __init__(self, source: SourceData, state: SourceState, with_values: bool = True) -> None:
+    def __init__(
+        self, source: SourceData, state: SourceState, with_values: bool = True, stale: bool | None = None
+    ) -> None:
         self.source = source
         self.state = state
         self.with_values = with_values
+        self.stale = stale
 
     def collect(self) -> Iterator[Metric]:
         name = self.source.name
         try:
-            health = health_families(self.source, self.state)
+            health = health_families(self.source, self.state, self.stale)
         except Exception:
             log.exception("source %r: cannot build its health families; leaving it out", name)
             return

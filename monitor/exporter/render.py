@@ -46,6 +46,9 @@ OPENMETRICS_SUFFIXES: dict[bytes, tuple[bytes, ...]] = {
 """The sample names an OpenMetrics family of each type owns besides its own name: no other
 family may be named so (prometheus_client's parser: "Clashing name")."""
 Encoder = Callable[[Collector], bytes]
+SourceKey = tuple[int, SourceState, bool]
+"""What a source's encoding depends on: the store version that last changed it, its state and
+whether it is stale (which changes with time alone, while a down source stays down)."""
 TYPE_LINE = re.compile(rb"^# TYPE (\S+) (\S+)$", re.MULTILINE)
 """(name, type) of every family of an encoding; cheaper than split_families when that is all
 a scrape needs to know of the own metrics."""
@@ -213,9 +216,9 @@ class MetricsRenderer:
         self._clock = clock
         self._own_metrics = own_metrics if own_metrics is not None else process_registry()
         self._lock = threading.Lock()
-        self._sources: dict[str, dict[str, tuple[tuple[int, SourceState], list[Family]]]] = {}
+        self._sources: dict[str, dict[str, tuple[SourceKey, list[Family]]]] = {}
         self._assembled: dict[
-            str, tuple[list[tuple[int, SourceState]], list[tuple[bytes, bytes]], bytes, list[Family]]
+            str, tuple[list[SourceKey], list[tuple[bytes, bytes]], bytes, list[Family]]
         ] = {}
 
     def render(self, accept: str | None = None) -> tuple[list[bytes], str]:
@@ -245,7 +248,9 @@ class MetricsRenderer:
         metrics' (name, type) list changes."""
         snapshot = self._snapshot()
         now = self._clock()
-        keys = [(source.version, source.state(now)) for source in snapshot.sources.values()]
+        keys = [
+            (source.version, source.state(now), source.stale(now)) for source in snapshot.sources.values()
+        ]
         cached = self._assembled.get(content_type)
         if cached is not None and cached[0] == keys and cached[1] == own_kinds:
             return cached[2], cached[3]
@@ -260,7 +265,7 @@ class MetricsRenderer:
         for source, key in zip(snapshot.sources.values(), keys, strict=True):
             entry = previous.get(source.name)
             if entry is None or entry[0] != key:
-                entry = (key, _encode_source(encoder, source, key[1], openmetrics))
+                entry = (key, _encode_source(encoder, source, key, openmetrics))
             current[source.name] = entry
             families += entry[1]
         self._sources[content_type] = current
@@ -289,16 +294,15 @@ class MetricsRenderer:
         return body, shared
 
 
-def _encode_source(
-    encoder: Encoder, source: SourceData, state: SourceState, openmetrics: bool
-) -> list[Family]:
+def _encode_source(encoder: Encoder, source: SourceData, key: SourceKey, openmetrics: bool) -> list[Family]:
     """Encode one source, with what the format cannot hold within it resolved once here (a
     node_exporter page's counter and gauge of one OpenMetrics name); if its values cannot be
     encoded, its health still is."""
+    _, state, stale = key
     for with_values in (True, False):
         try:
             return merge_families(
-                split_families(encoder(SourceCollector(source, state, with_values))), openmetrics
+                split_families(encoder(SourceCollector(source, state, with_values, stale))), openmetrics
             )
         except Exception:
             log.exception(

@@ -3,15 +3,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
-import sys
 import textwrap
-import time
-import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +14,7 @@ import yaml
 
 from monitor.alerts.definitions import AlertSettings
 from monitor.alerts.rules import alert_rule, rules_yaml
+from tests.alerts.prometheus_support import monitor, own_alerts, running_prometheus
 from tests.conftest import free_port, require_binary
 from tests.exporter.exporter_support import headless
 
@@ -103,10 +99,6 @@ def test_summary_inlines_what_is_no_series_label_and_templates_the_rest() -> Non
     assert alert_rule(gone, {})["annotations"]["summary"] == "HostGone "
 
 
-def monitor(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True)
-
-
 def test_rules_file_passes_promtool_and_uses_the_names_metrics_exposes(tmp_path) -> None:
     promtool = require_binary("promtool")
     config = tmp_path / "monitor.yaml"
@@ -187,51 +179,6 @@ def test_rules_go_to_stdout_without_output_and_a_bad_config_writes_nothing(tmp_p
     assert not (tmp_path / "out.yml").exists()
 
 
-class Prometheus:
-    def __init__(self, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-
-    def api(self, path: str, **params: str) -> dict:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        with urllib.request.urlopen(f"{self.url}/api/v1/{path}{query}", timeout=2) as response:
-            return json.loads(response.read())["data"]
-
-    def wait_for(self, check, what: str, deadline: float = 30.0):
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            try:
-                result = check()
-            except OSError:
-                result = None
-            if result:
-                return result
-            time.sleep(0.25)
-        raise AssertionError(f"Prometheus never showed {what}")
-
-
-@contextlib.contextmanager
-def running_prometheus(tmp_path: Path, config: str, port: int) -> Iterator[Prometheus]:
-    """A real Prometheus on 127.0.0.1:`port` with this config, stopped after the block."""
-    binary = require_binary("prometheus")
-    (tmp_path / "prometheus.yml").write_text(textwrap.dedent(config))
-    with open(tmp_path / "prometheus.log", "w") as log:
-        server = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    try:
-        yield Prometheus(port)
-    finally:
-        server.terminate()
-        server.wait(10)
-
-
 @pytest.mark.needs_prometheus
 def test_a_real_prometheus_fires_the_generated_alert_when_the_value_crosses(tmp_path) -> None:
     level = tmp_path / "level"
@@ -289,11 +236,6 @@ def test_a_real_prometheus_fires_the_generated_alert_when_the_value_crosses(tmp_
         )[0]
         assert full["annotations"]["summary"] == "fill at 75%, limit 50.0 %"
         assert [a["summary"] for a in own if a["name"] == "TankFull"] == ["fill at 75.0 %, limit 50.0 %"]
-
-
-def own_alerts(port: int) -> list[dict]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=2) as response:
-        return json.loads(response.read())["alerts"]
 
 
 FLEET_ALERTS = """

@@ -130,6 +130,24 @@ def test_a_source_turning_stale_without_a_publish_loses_its_values_on_the_next_s
     assert ("y", (("source", "s"),)) not in samples(render(metrics)[0])
 
 
+def test_a_down_source_turns_stale_once_its_last_success_is_older_than_its_stale_after() -> None:
+    """monitor_source_stale says what its help says whether the source is up or down: a source
+    failing for minutes was exported as up 0, stale 0, so `stale` alerts never fired. The
+    scrape's cache must notice it too, though nothing was published."""
+    store = MetricsStore()
+    add_source(store, "s", {("y", ()): 1.0}, health=healthy(stale_after=30))
+    store.publish("s", dataclasses.replace(healthy(stale_after=30), up=False, last_attempt=NOW + 10))
+    clock = [NOW + 10]
+    metrics = MetricsRenderer(store.snapshot, clock=lambda: clock[0])
+    source = (("source", "s"),)
+    got = samples(render(metrics)[0])
+    assert (got[("monitor_source_up", source)], got[("monitor_source_stale", source)]) == (0, 0)
+    clock[0] = NOW + 31
+    got = samples(render(metrics)[0])
+    assert (got[("monitor_source_up", source)], got[("monitor_source_stale", source)]) == (0, 1)
+    assert ("y", source) not in got
+
+
 def test_published_values_are_on_the_very_next_scrape_and_removed_sources_vanish() -> None:
     store = MetricsStore()
     add_source(store, "a", {("v", ()): 1.0})
