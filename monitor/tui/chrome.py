@@ -41,8 +41,15 @@ class StatusLine(Widget):
         terminal would otherwise cut off the exporter's URL, the part worth copying); as many
         whole parts as fit, so a narrower one never ends in half a word or a bare separator."""
         if (text, tuple(compact)) != (self.text, self.compact):
+            rows = self._rows()
             self.text, self.compact = text, tuple(compact)
-            self.refresh()
+            self.refresh(layout=self._rows() != rows)
+
+    def _rows(self) -> int:
+        """Lines the text wraps to. A banner's height is auto: a longer text needs a layout
+        pass to grow into its new line (the pause banner lost the end of its sentence)."""
+        width = self.content_size.width
+        return -(-cell_len(self._fitted()) // width) if width else 1
 
     def render(self) -> Content:
         """As written: a plain string would be read as markup, and the line quotes the filter

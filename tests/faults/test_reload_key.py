@@ -230,10 +230,13 @@ async def test_a_reload_while_paused_waits_for_resume(tmp_path: Path) -> None:
         await pilot.press("p")
         banner = app.screen.banner
         assert banner.display and banner.text.endswith("p resumes.")
+        assert banner.size.height == 1
         config.write_text("sources:\n" + LINES.format(extra=", show: [high]"))
         await pilot.press("r")
         await wait_for_notification(app, pilot, "reloaded")
         await wait_for(pilot, lambda: "applies the config reloaded since" in banner.text, "the banner")
+        await pilot.pause()
+        assert banner.size.height == 2, "the banner grows into the line its longer text needs"
         assert list(panel_rows(app)) == ["low"], "the frozen panel keeps the settings it was drawn with"
         await pilot.press("p")
         await pilot.pause()
