@@ -13,18 +13,50 @@ import functools
 import json
 import re
 from collections.abc import Iterator
-from typing import Literal
+from typing import Annotated, Literal
 
 from jsonpath_ng import JSONPath
 from jsonpath_ng import parse as parse_jsonpath
 from jsonpath_ng.exceptions import JSONPathError
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 from collectors.exposition import check_metric_name
 from collectors.httpclient import HTTP_URL_SCHEMA, HttpClient, HttpClientOptions, HttpResponse, check_http_url
 from collectors.jsonvalues import json_number
 from monitor.model import MetricSpec, MetricType, Sample, Unit, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(path: str) -> JSONPath:
+    """Cached: jsonpath-ng builds a parser per call (milliseconds), and many sources share paths."""
+    try:
+        return parse_jsonpath(path)
+    except JSONPathError as exc:
+        raise ValueError(f"invalid JSONPath {path!r}: {exc}") from None
+
+
+def _json_metric_name(name: str) -> str:
+    return check_metric_name(name, "http_")
+
+
+def _json_path(path: str) -> str:
+    _compile(path)
+    return path
+
+
+CHECKED_JSON_METRICS = TypeAdapter(
+    dict[Annotated[str, AfterValidator(_json_metric_name)], Annotated[str, AfterValidator(_json_path)]]
+)
+"""`json` with each name and path checked as the mapping's key and value types, so that
+`monitor check` reports every bad one, each at its own line and column."""
 
 
 class HttpOptions(HttpClientOptions):
@@ -68,29 +100,24 @@ class HttpOptions(HttpClientOptions):
                 raise ValueError(f"expect_body is not a valid regular expression: {exc}") from None
         return value
 
-    @field_validator("json_metrics")
+    @field_validator("json_metrics", mode="wrap")
     @classmethod
-    def _valid_json_metrics(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+    def _valid_json_metrics(
+        cls, value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> dict[str, str]:
         """Checked here rather than in a model validator so that `monitor check` points at the
         `json` key: a HEAD response has no body, so its JSON metrics could never be read and
-        would fail every poll. (`method` is declared first, so it is validated by now.)"""
+        would fail every poll. (`method` is declared first, so it is validated by now.) Before
+        the names and paths are: with HEAD, json goes or the method changes, so that is the
+        problem to report, and the paths' problems may never need fixing. Names and paths go
+        through CHECKED_JSON_METRICS rather than the field's own type, which `monitor
+        collectors` prints (`dict[str, str]`, not the validators'); their errors keep their
+        places under `json`."""
         if value and info.data.get("method") == "HEAD":
             raise ValueError(
                 "a HEAD response has no body to read the json metrics from; use method GET or drop json"
             )
-        for name, path in value.items():
-            check_metric_name(name, "http_")
-            _compile(path)
-        return value
-
-
-@functools.lru_cache(maxsize=256)
-def _compile(path: str) -> JSONPath:
-    """Cached: jsonpath-ng builds a parser per call (milliseconds), and many sources share paths."""
-    try:
-        return parse_jsonpath(path)
-    except JSONPathError as exc:
-        raise ValueError(f"invalid JSONPath {path!r}: {exc}") from None
+        return CHECKED_JSON_METRICS.validate_python(handler(value))
 
 
 def _ok_status(status: int, expected: list[int] | None) -> bool:

@@ -12,15 +12,32 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, TypeAdapter, field_validator
 
 from collectors.exposition import check_metric_name, exported_labels, valid_label_names
 from collectors.httpclient import HTTP_URL_SCHEMA, HttpClient, HttpClientOptions, HttpResponse, check_http_url
 from monitor.model import MetricSpec, MetricType, Sample, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector
 from monitor.validation import METRIC_NAME
+
+
+def _query_name(name: str) -> str:
+    return check_metric_name(name, "promql_")
+
+
+def _query_text(query: str) -> str:
+    if not query.strip():
+        raise ValueError("the query is empty")
+    return query
+
+
+CHECKED_QUERIES = TypeAdapter(
+    dict[Annotated[str, AfterValidator(_query_name)], Annotated[str, AfterValidator(_query_text)]]
+)
+"""`queries` with each name and expression checked as the mapping's key and value types, so
+that `monitor check` reports every bad one, each at its own line and column."""
 
 
 class PromqlOptions(HttpClientOptions):
@@ -45,11 +62,10 @@ class PromqlOptions(HttpClientOptions):
     @field_validator("queries")
     @classmethod
     def _valid_queries(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, query in value.items():
-            check_metric_name(name, "promql_")
-            if not query.strip():
-                raise ValueError(f"query {name!r} is empty")
-        return value
+        """Through CHECKED_QUERIES rather than the field's own type, which `monitor collectors`
+        prints (`dict[str, str]`, not the validators'). Its errors keep their places under
+        `queries`: `queries.bad-name` at the key, `queries.empty` at the expression."""
+        return CHECKED_QUERIES.validate_python(value)
 
 
 MALFORMED = (AttributeError, KeyError, IndexError, TypeError, ValueError)

@@ -60,7 +60,10 @@ def test_every_collector_reports_its_bad_options_with_positions():
         "got 'ftp://example.com/'",
         "collectors.yaml:5:18: sources[0].expect_body: expect_body is not a valid regular expression: "
         "missing ), unterminated subpattern at position 0",
-        "collectors.yaml:6:11: sources[0].json: 'bad name' is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
+        "collectors.yaml:6:12: sources[0].json.bad name: 'bad name' is not a valid metric name "
+        "([a-zA-Z_:][a-zA-Z0-9_:]*)",
+        "collectors.yaml:6:38: sources[0].json.ok_name: invalid JSONPath '$..[': Parse error near the "
+        "end of string!",
         "collectors.yaml:7:24: sources[0].max_response_size: could not parse value and unit from byte "
         "string, got 'lots'",
         "collectors.yaml:8:5: sources[1]: missing required key 'url'",
@@ -91,8 +94,11 @@ def test_bad_jsonpath_and_promql_names():
         """
     )
     assert found == [
-        "collectors.yaml:5:11: sources[0].json: invalid JSONPath '$..[': Parse error near the end of string!",
-        "collectors.yaml:9:14: sources[1].queries: 'promql_up': the promql_ prefix is the collector's own",
+        "collectors.yaml:5:19: sources[0].json.depth: invalid JSONPath '$..[': Parse error near the end "
+        "of string!",
+        "collectors.yaml:9:15: sources[1].queries.promql_up: 'promql_up': the promql_ prefix is the "
+        "collector's own",
+        "collectors.yaml:9:30: sources[1].queries.: '' is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
     ]
 
 

@@ -100,3 +100,39 @@ def test_credentials_in_the_url_with_other_auth_are_refused(write_config):
         "headers, not both",
         "monitor: 5 problems in the config; nothing started",
     ]
+
+
+def test_every_bad_query_name_and_json_path_is_reported_at_its_own_place(write_config):
+    """Only the first bad query name was printed, at the `queries` mapping, and only the first
+    bad JSONPath: a user fixed one, ran the check again, and met the next."""
+    found = check(
+        write_config,
+        """
+        sources:
+          - name: fleet
+            collector: promql
+            url: http://127.0.0.1:9090
+            queries: {"bad-name": up, "9x": up, fleet_up: up, blank: " "}
+          - name: api
+            collector: http
+            url: http://127.0.0.1/
+            json:
+              good: "$$..["
+              good2: "$.a["
+              good3: "items[?(@.x"
+              http_depth: $.depth
+              depth: $.depth
+        """,
+    )
+    not_a_name = "is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
+    assert found == [
+        f"config.yaml:5:15: sources[0].queries.bad-name: 'bad-name' {not_a_name}",
+        f"config.yaml:5:31: sources[0].queries.9x: '9x' {not_a_name}",
+        "config.yaml:5:62: sources[0].queries.blank: the query is empty",
+        "config.yaml:10:13: sources[1].json.good: invalid JSONPath '$..[': Parse error near the end of string!",
+        "config.yaml:11:14: sources[1].json.good2: invalid JSONPath '$.a[': Parse error near the end of string!",
+        "config.yaml:12:14: sources[1].json.good3: invalid JSONPath 'items[?(@.x': Error on line 1, col 6: "
+        "Unexpected character: ? ",
+        "config.yaml:13:7: sources[1].json.http_depth: 'http_depth': the http_ prefix is the collector's own",
+        "monitor: 7 problems in the config; nothing started",
+    ]
