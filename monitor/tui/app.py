@@ -286,6 +286,8 @@ class MonitorApp(App[int]):
         if view is None or (previous is not None and view.version == previous.version):
             return
         self.alert_view = view
+        if previous is None or bool(view.rules) != bool(previous.rules):
+            self.refresh_bindings()
         levels: dict[str, Level] = {}
         for alert in view.in_state(AlertState.FIRING):
             levels[alert.source] = max(levels.get(alert.source, Level.OK), alert_level(alert))
@@ -355,8 +357,16 @@ class MonitorApp(App[int]):
         self.redraw()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The help screen has nothing to filter: its footer offered `/ Filter`, which did nothing."""
+        """The help screen has nothing to filter: its footer offered `/ Filter`, which did nothing.
+        Without alert rules `a` opened an empty screen, and took a footer place that `t` and `r`
+        lost at 80 columns; a reload that adds rules brings it back."""
+        if action == "alerts":
+            return self.has_alert_rules
         return action != "filter" or isinstance(self.screen, DashboardScreen)
+
+    @property
+    def has_alert_rules(self) -> bool:
+        return self.alert_view is not None and bool(self.alert_view.rules)
 
     def action_filter(self) -> None:
         if isinstance(self.screen, DashboardScreen):
@@ -397,7 +407,7 @@ class MonitorApp(App[int]):
 
     def help_sections(self) -> dict[str, Iterable]:
         reload = [RELOAD_HELP] if self.reload_config is not None else []
-        alerts = [ALERTS_HELP] if self.alerts is not None else []
+        alerts = [ALERTS_HELP] if self.has_alert_rules else []
         return {
             "Everywhere": [*self.BINDINGS, *reload, *alerts, *DashboardScreen.BINDINGS],
             "Overview": OverviewScreen.BINDINGS,
@@ -419,7 +429,7 @@ class MonitorApp(App[int]):
         yield SystemCommand("Overview", "Back to the overview of all sources", self.action_overview)
         yield SystemCommand("Monitoring cost", "Cost of each source and poller threads", self.action_costs)
         yield SystemCommand("Log", "Messages logged while the dashboard runs", self.action_log)
-        if self.alerts is not None:
+        if self.has_alert_rules:
             yield SystemCommand("Alerts", "Active alerts and their history", self.action_alerts)
         if self.reload_config is not None:
             yield SystemCommand(

@@ -3,6 +3,7 @@ the bell, in Pilot tests and an SVG snapshot (frozen clock, no blinking)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
@@ -15,7 +16,7 @@ from monitor.alerts.state import AlertsView
 from monitor.tui.alerthistory import AlertHistoryScreen
 from monitor.tui.app import MonitorApp
 from monitor.tui.panel import SourcePanel
-from tests.tui.dashboard_support import make_app
+from tests.tui.dashboard_support import footer_row, make_app
 from tests.tui.feed import Clock, feed
 
 THRESHOLDS = {
@@ -215,18 +216,38 @@ async def test_detail_keeps_table_rows_on_80x24_with_the_alert_bar_and_the_filte
         assert table.size.height >= 7, table.size  # the header and six rows: the chart gives way first
 
 
-async def test_the_alerts_screen_says_when_no_alert_is_configured() -> None:
-    """It said "No alert has fired yet.", as if alerts were watching."""
-    clock = Clock()
-    app = make_app(feed(clock), clock, alerts=AlertsView)
+async def test_without_alert_rules_a_is_not_offered_and_the_open_screen_says_so() -> None:
+    """`a` opened an empty screen and took a footer place from `t` and `r` at 80 columns; the
+    screen, open when a reload removes every rule, said "No alert has fired yet." as if alerts
+    were watching."""
+    app, engine, _clock = alerting_app()
+    views = [engine.view]
+    app.alerts = lambda: views[-1]
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
+        assert "Alerts" in footer_row(app)
         await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, AlertHistoryScreen)
+        views.append(AlertsView(version=engine.view.version + 1))  # a reload removed the rules
+        app.tick()
         await pilot.pause()
         assert (
             str(app.screen.query_one("#no-alerts").render())
             == "No alerts are configured: see docs/ALERTS.md."
         )
+        app.pop_screen()
+        await pilot.pause()
+        assert "Alerts" not in footer_row(app)
+        await pilot.press("a")
+        await pilot.pause()
+        assert not isinstance(app.screen, AlertHistoryScreen)
+        assert "Alerts" not in [c.title for c in app.get_system_commands(app.screen)]
+        assert "Active alerts" not in str(app.help_sections())
+        views.append(dataclasses.replace(engine.view, version=engine.view.version + 2))
+        app.tick()
+        await pilot.pause()
+        assert "Alerts" in footer_row(app), "a reload that adds rules brings `a` back"
 
 
 async def test_summaries_are_cut_to_the_screen_and_shown_as_written() -> None:
