@@ -208,6 +208,14 @@ class OverviewScreen(DashboardScreen):
     def on_source_panel_selected(self, message: SourcePanel.Selected) -> None:
         self.dashboard.open_detail(message.source)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Enter is offered while a shown panel has the focus: under a filter that matches
+        nothing the footer said `⏎ Detail`, and Enter did nothing."""
+        if action == "open_detail":
+            focused = self.focused
+            return isinstance(focused, SourcePanel) and focused.display
+        return super().check_action(action, parameters)
+
     def action_open_detail(self) -> None:
         if isinstance(self.focused, SourcePanel):
             self.dashboard.open_detail(self.focused.source_name)

@@ -17,7 +17,7 @@ from monitor.model import SourceHealth
 from monitor.store import MetricsStore
 from monitor.tui.app import MonitorApp
 from monitor.tui.panel import SourcePanel
-from tests.tui.dashboard_support import EXPORTER_URL, make_app, panel_text
+from tests.tui.dashboard_support import EXPORTER_URL, footer_row, make_app, panel_text
 from tests.tui.feed import HOST_SPECS, NOW, Clock, feed, host_series, up
 from tests.tui.test_dashboard_view import many_core_host
 
@@ -466,3 +466,21 @@ async def test_the_focused_panel_stays_in_view_when_the_terminal_is_resized(
         for _ in range(3):  # the grid's columns, then the panels' row budget: two relayouts
             await _settle(app, pilot)
         assert app.screen.focused is target and _in_view(app, target)
+
+
+async def test_enter_is_not_offered_while_a_filter_hides_every_panel(clock: Clock) -> None:
+    """The footer said `⏎ Detail` under `no source or series matches 'xyzq'`, and Enter did
+    nothing."""
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        assert "Detail" in footer_row(app)
+        await pilot.press("slash", *"xyzq", "enter")
+        await _settle(app, pilot)
+        assert "Detail" not in footer_row(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.id == "overview"
+        await pilot.press("escape")
+        await _settle(app, pilot)
+        assert "Detail" in footer_row(app)
