@@ -7,14 +7,19 @@ documented exactly like the built-ins.
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import textwrap
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, get_args
 
 from pydantic.fields import FieldInfo
 
+from monitor.config import ConfigError, parse_config
 from monitor.plugin import Collector
 from monitor.registry import PluginLoadError, Registry
+from monitor.wording import with_article
+from monitor.yamlsource import Problem, load_yaml
 
 CONSTRAINTS = (
     ("gt", ">"),
@@ -100,11 +105,171 @@ def describe(name: str, registry: Registry) -> str:
     return "\n".join(parts)
 
 
+YAML_KINDS = {dict: "a mapping", str: "a text", type(None): "nothing"}
+
+
+class SampleEnvironment(Mapping[str, str]):
+    """The environment a sample config is checked in: every `${VAR}` it names is set, to the
+    variable's name as a word (`${API_TOKEN}` is `api-token`), which passes for a token, a host
+    or a path. A sample cannot know the reader's values, and its check must not depend on them."""
+
+    def __getitem__(self, name: str) -> str:
+        return name.lower().replace("_", "-")
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def sample_config_problems(collector: type[Collector], registry: Registry) -> list[str]:
+    """What `monitor check` finds wrong in the collector's sample config, positioned in the
+    sample itself (`FilesCollector.sample_config:3:3: path: unknown key 'path'; did you mean
+    'paths'?`). It is printed as the way to write a source; a typo'd key or a `show` naming an
+    undeclared metric there is copied into configs that then fail. No sample, no problem."""
+    text = collector.sample_config
+    if not text.strip():
+        return []
+    label = f"{collector.__qualname__}.sample_config"
+    environ = SampleEnvironment()
+    shape = load_yaml(text, label, environ)
+    if shape.problems:  # not YAML: positions are the sample's own
+        return [str(problem) for problem in shape.problems]
+    items = shape.data
+    if not isinstance(items, list) or not items:
+        kind = YAML_KINDS.get(type(items)) or with_article(type(items).__name__)
+        got = "an empty list" if items == [] else kind
+        return [
+            f"{label}: not a YAML list of sources (`- name: ...`, as under `sources:` in config.yaml), "
+            f"got {got}"
+        ]
+    wrapped = "sources:\n" + textwrap.indent(text, "  ")  # one line down and two columns right
+    try:
+        config = parse_config(wrapped, label, registry=registry, environ=environ)
+    except ConfigError as exc:
+        return [_in_sample(problem, len(items)) for problem in exc.problems]
+    problems = list(config.warnings)
+    for source in config.sources:
+        if source.collector != collector.name:
+            problems.append(
+                f"{label}:{source.line - 1}: source {source.name!r} uses collector {source.collector!r}, "
+                f"not {collector.name!r}: a sample shows a source of its own collector"
+            )
+    return problems
+
+
+def _in_sample(problem: Problem | str, sources: int) -> str:
+    """A problem of the wrapped sample, positioned and named as in the sample alone."""
+    if not isinstance(problem, Problem):
+        return str(problem)
+    path = problem.path.removeprefix("sources")
+    if sources == 1:
+        path = path.removeprefix("[0]").removeprefix(".")
+    line, column = max(1, problem.line - 1), max(1, problem.column - 2)
+    return str(Problem(problem.file, line, column, path, problem.message))
+
+
+def shared_metric_problems(
+    collector: type[Collector], others: Sequence[type[Collector]], later: Sequence[type[Collector]] = ()
+) -> list[str]:
+    """Metrics `collector` should rename, one message each: names another collector declares
+    differently. A name after a collector (`http_up`, the http collector's) is that collector's
+    to keep, and the others are held to its declaration; a name after none is held to every
+    other declaration, but against the collectors in `later` it is not this one's to rename: a
+    caller going through every pair has the later of the two rename it.
+
+    /metrics writes one family per name, with one HELP and one TYPE: the series of both
+    collectors' sources are written under the header of whichever source comes first (the
+    http collector's `http_up` described by another plugin's help), and with different types
+    both are exported untyped. Declared alike (a subclass inheriting its parent's metrics), a
+    name may be shared."""
+    everyone = [collector, *others, *later]
+    problems = []
+    for spec in collector.metrics:
+        owner = _named_after(spec.name, everyone)
+        if owner is collector:
+            continue
+        held_to = [owner] if owner is not None else others
+        for other in held_to:
+            their = next((s for s in other.metrics if s.name == spec.name), None)
+            if other is collector or their is None:
+                continue
+            differences = [
+                f"{attribute} {_shown(getattr(spec, attribute))}, not {_shown(getattr(their, attribute))}"
+                for attribute in ("type", "unit", "help")
+                if getattr(spec, attribute) != getattr(their, attribute)
+            ]
+            if differences:
+                problems.append(
+                    f"collector {collector.name!r} declares metric {spec.name!r}, which collector "
+                    f"{other.name!r} declares too, with another {'; '.join(differences)}: /metrics "
+                    "writes one HELP and TYPE per name, the first source's, for the series of both "
+                    f"(with different types, untyped): name it after collector {collector.name!r}, or "
+                    f"declare it as {other.name!r} does if it is the same measurement"
+                )
+                break
+    return problems
+
+
+def _shown(value: object) -> str:
+    return repr(value.value if isinstance(value, enum.Enum) else value)
+
+
+def _named_after(metric: str, collectors: Iterable[type[Collector]]) -> type[Collector] | None:
+    """The collector `metric` is named after (`http_up`: http), the longest name if several,
+    if it declares the metric."""
+    owners = [
+        c
+        for c in collectors
+        if c.name and metric.startswith(c.name + "_") and any(s.name == metric for s in c.metrics)
+    ]
+    return max(owners, key=lambda c: len(c.name), default=None)
+
+
 def catalog(registry: Registry, only: str | None = None) -> str:
     """Every installed plugin's entry (or only `only`'s). A plugin that cannot be loaded is left
-    out; `registry.failures()` says why, for the caller to report on stderr and in its status."""
+    out; `registry.failures()` says why, for the caller to report on stderr and in its status.
+    A listed plugin whose sample config fails `monitor check`, or which declares a metric name
+    another installed collector declares differently, is listed and noted in the registry,
+    which reports it with the failures."""
     entries = []
+    listed: list[type[Collector]] = []
     for name in [only] if only else registry.names():
-        with contextlib.suppress(PluginLoadError):
+        try:
             entries.append(describe(name, registry))
+        except PluginLoadError:
+            continue
+        collector = registry.load(name)
+        listed.append(collector)
+        problems = sample_config_problems(collector, registry)
+        if problems:
+            registry.note(
+                name,
+                f"collector {name!r}: its sample config fails `monitor check`:"
+                + "".join(f"\n  {problem}" for problem in problems),
+            )
+    installed = listed if only is None else [*listed, *_others(registry, only)]
+    for index, collector in enumerate(listed):
+        if only is None:  # every pair once: a name after neither is the later one's to rename
+            problems = shared_metric_problems(collector, installed[:index], installed[index + 1 :])
+        else:
+            problems = shared_metric_problems(collector, installed)
+        for problem in problems:
+            registry.note(collector.name, problem)
     return "\n\n".join(entries)
+
+
+def _others(registry: Registry, name: str) -> list[type[Collector]]:
+    """The installed collectors but `name` that load, through a registry of their own: the
+    failures of plugins `monitor collectors NAME` does not list are not its to report."""
+    others = Registry(dict(registry.entry_points), clashes=dict(registry.clashes))
+    loaded = []
+    for other in others.names():
+        if other != name:
+            with contextlib.suppress(PluginLoadError):
+                loaded.append(others.load(other))
+    return loaded

@@ -30,6 +30,13 @@ class PluginLoadError(Exception):
     collector no config mentions), or more than one installed package registers its name."""
 
 
+class PluginProblem(PluginLoadError):
+    """A plugin loads and its sources work, but something it declares is wrong (a sample config
+    that `monitor check` rejects, a metric name another collector declares differently):
+    reported as a failure is, so the plugin's author sees it. A subclass, so that `monitor
+    collectors` reports it (and exits 1) through the one channel it reads, `failures()`."""
+
+
 @dataclass
 class Registry:
     entry_points: dict[str, EntryPoint]
@@ -38,6 +45,7 @@ class Registry:
     """Names that more than one installed package registers, each with a different target: which
     one Python's entry-point lookup returns depends on the order the packages were installed
     in, so such a name is a load error naming every provider rather than a silent pick."""
+    _noted: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def discover(cls) -> Registry:
@@ -74,10 +82,21 @@ class Registry:
             raise result
         return result
 
+    def note(self, name: str, problem: str) -> None:
+        """Record a problem of a plugin that loads (`monitor collectors` finds its sample config
+        rejected by `monitor check`, or a metric name it shares): reported with the failures,
+        as a PluginProblem, while the plugin stays usable."""
+        self._noted.setdefault(name, []).append(problem)
+
     def failures(self) -> dict[str, PluginLoadError]:
         """The plugins tried so far that could not be loaded, by name: for a caller that skips
-        them (the schema) and must still say why they are missing."""
-        return {name: r for name, r in self._loaded.items() if isinstance(r, PluginLoadError)}
+        them (the schema) and must still say why they are missing; then those that load but
+        were noted with a problem (a PluginProblem, one per plugin, its problems a line each),
+        for `monitor collectors` to report on stderr and exit 1 for, like a failure."""
+        failed = {name: r for name, r in self._loaded.items() if isinstance(r, PluginLoadError)}
+        for name, problems in self._noted.items():
+            failed.setdefault(name, PluginProblem("\n".join(problems)))
+        return failed
 
     def _import(self, name: str) -> type[Collector] | PluginLoadError:
         entry_point = self.entry_points.get(name)

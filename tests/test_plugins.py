@@ -11,12 +11,13 @@ from importlib.metadata import EntryPoint
 import pytest
 from pydantic import Field
 
-from monitor.catalog import describe_options
+from monitor.catalog import catalog, describe_options, sample_config_problems
 from monitor.config import parse_config
 from monitor.model import Sample
 from monitor.once import collect_once
 from monitor.plugin import CollectContext, Collector, CollectorOptions
 from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
+from tests.test_plugin_loading import install, monitor
 
 
 def run_monitor(*args: str, cwd=None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -202,3 +203,128 @@ def test_example_package_pip_installs_and_is_found_through_its_entry_point(tmp_p
     assert result.returncode == 0, result.stderr
     assert f"loaded from {target}/monitor_example/files.py" in result.stdout
     assert f'file_size_bytes{{path="{tmp_path}/a.txt"}} 5' in result.stdout
+
+
+def test_every_installed_collectors_sample_config_passes_monitor_check() -> None:
+    """The built-ins, the example package and the fault plugins: the sample `monitor collectors
+    NAME` prints is a source that `monitor check` accepts, as the listing now checks."""
+    registry = Registry.discover()
+    assert {"system", "http", "tcp", "command", "prometheus", "promql", "files"} <= set(registry.names())
+    for name in registry.names():
+        assert sample_config_problems(registry.load(name), registry) == [], name
+    catalog(registry)
+    assert registry.failures() == {}
+
+
+SAMPLES = """
+from monitor.model import MetricSpec
+from monitor.plugin import Collector, CollectorOptions
+
+
+class QueueOptions(CollectorOptions):
+    port: int = 5672
+    token: str = ""
+
+
+class Queue(Collector[QueueOptions]):
+    name = "queue"
+    metrics = (MetricSpec("queue_depth", "Messages waiting."),)
+    sample_config = \"\"\"\\
+- name: jobs
+  collector: queue
+  prot: 80
+  token: ${QUEUE_TOKEN}
+  show: [queue_dept]
+\"\"\"
+
+    def collect(self, ctx):
+        return []
+
+
+class Flat(Queue):
+    name = "flat"
+    sample_config = "name: jobs\\ncollector: flat\\n"
+"""
+
+
+def test_a_sample_config_monitor_check_rejects_is_listed_but_reported_and_exits_1(tmp_path) -> None:
+    """A typo'd option, a `show` naming an undeclared metric, or no list at all: printed by
+    `monitor collectors NAME` with exit 0, and copied from there into configs that then fail."""
+    site = tmp_path / "site"
+    install(
+        site, "samples", {"queue": "samples_mod:Queue", "flat": "samples_mod:Flat"}, {"samples_mod": SAMPLES}
+    )
+
+    queue = monitor("collectors", "queue", path=[site], cwd=tmp_path)
+    assert queue.returncode == 1
+    assert "sample config:\n  - name: jobs\n    collector: queue\n    prot: 80" in queue.stdout
+    assert queue.stderr.splitlines() == [
+        "monitor: collector 'queue': its sample config fails `monitor check`:",
+        "  Queue.sample_config:3:3: prot: unknown key 'prot'; did you mean 'port'?",
+        "  Queue.sample_config:5:10: show[0]: unknown metric 'queue_dept'; did you mean 'queue_depth'? "
+        "(collector 'queue' declares these)",
+    ]
+
+    flat = monitor("collectors", "flat", path=[site], cwd=tmp_path)
+    assert flat.returncode == 1 and "\nsample config:\n  name: jobs\n" in flat.stdout
+    assert flat.stderr.splitlines() == [
+        "monitor: collector 'flat': its sample config fails `monitor check`:",
+        "  Flat.sample_config: not a YAML list of sources (`- name: ...`, as under `sources:` in "
+        "config.yaml), got a mapping",
+    ]
+
+    every = monitor("collectors", path=[site], cwd=tmp_path)
+    assert every.returncode == 1
+    assert "\nflat: " in every.stdout and "\nqueue: " in every.stdout and "\nsystem: " in every.stdout
+    assert sorted(line for line in every.stderr.splitlines() if line.startswith("monitor: ")) == [
+        "monitor: collector 'flat': its sample config fails `monitor check`:",
+        "monitor: collector 'queue': its sample config fails `monitor check`:",
+    ]
+    assert (monitor("collectors", "system", path=[site], cwd=tmp_path).returncode) == 0
+
+
+SHADOW = """
+from monitor.model import MetricSpec, MetricType
+from monitor.plugin import Collector, CollectorOptions
+from collectors.http import HttpCollector
+
+
+class Shadow(Collector[CollectorOptions]):
+    name = "shadow"
+    metrics = (MetricSpec("http_up", "1 if the shadow answered.", type=MetricType.UNTYPED),)
+
+    def collect(self, ctx):
+        return []
+
+
+class Mirror(HttpCollector):
+    name = "mirror"
+    sample_config = HttpCollector.sample_config.replace("collector: http", "collector: mirror")
+"""
+
+
+def test_a_metric_another_collector_declares_differently_is_reported_for_the_one_to_rename(tmp_path) -> None:
+    """A plugin's `http_up` and the http collector's are one family on /metrics: one HELP (the
+    first source's) and, with different types, untyped for both. The plugin the name is not
+    after is told; a subclass inheriting the http collector's metrics declares them alike."""
+    site = tmp_path / "site"
+    install(
+        site,
+        "shadows",
+        {"shadow": "shadow_mod:Shadow", "mirror": "shadow_mod:Mirror"},
+        {"shadow_mod": SHADOW},
+    )
+    problem = (
+        "monitor: collector 'shadow' declares metric 'http_up', which collector 'http' declares too, with "
+        "another type 'untyped', not 'gauge'; help "
+        "'1 if the shadow answered.', not '1 when the server answered (without an answer the source is "
+        "down).': /metrics writes one HELP and TYPE per name, the first source's, for the series of both "
+        "(with different types, untyped): name it after collector 'shadow', or declare it as 'http' does "
+        "if it is the same measurement"
+    )
+    for args in (["collectors"], ["collectors", "shadow"]):
+        listing = monitor(*args, path=[site], cwd=tmp_path)
+        assert (listing.returncode, listing.stderr.splitlines()) == (1, [problem])
+        assert "\nshadow: " in f"\n{listing.stdout}"
+    for name in ("http", "mirror"):
+        assert monitor("collectors", name, path=[site], cwd=tmp_path).returncode == 0

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 import time
 import types
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.catalog import describe
+from monitor.catalog import catalog, describe
 from monitor.config import parse_config
 from monitor.model import MetricSpec, Sample
 from monitor.once import collect_once, render_table
@@ -65,6 +66,22 @@ def test_the_guides_example_runs_as_a_source_and_shows_what_the_guide_says(logwa
     guide = (REPO / "docs/PLUGINS.md").read_text()
     assert "max_lines: int, >= 1 (default: 100000)" in describe("logwatch", registry)
     assert "max_lines: int, >= 1 (default: 100000)" in guide
+
+
+def test_the_guides_sample_config_passes_and_a_typo_in_it_is_reported_as_the_guide_shows(
+    logwatch, monkeypatch
+) -> None:
+    registry = Registry.of(logwatch.LogwatchCollector)
+    assert "sample config:\n  - name: app-log" in catalog(registry, "logwatch")
+    assert registry.failures() == {}
+
+    typo = logwatch.LogwatchCollector.sample_config.replace("patterns:", "pattern:")
+    monkeypatch.setattr(logwatch.LogwatchCollector, "sample_config", typo)
+    registry = Registry.of(logwatch.LogwatchCollector)
+    assert "  pattern: {errors:" in catalog(registry, "logwatch")  # still listed, as written
+    reported = f"monitor: {registry.failures()['logwatch']}"
+    guide = (REPO / "docs/PLUGINS.md").read_text()
+    assert textwrap.indent(reported, "    ") + "\n" in guide
 
 
 def test_the_guides_test_recipe_catches_a_sample_the_collector_does_not_declare(logwatch, tmp_path) -> None:
