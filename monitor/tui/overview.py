@@ -187,7 +187,10 @@ class OverviewScreen(DashboardScreen):
             max_rows,
             missed_collections(source, health.state, now),
         )
-        if self._drawn.get(source.name) != built_from or panel.view is None:
+        # A source a reload removed while paused has no history left in the store: its frozen
+        # rows are kept as drawn (rebuilt after a resize, its sparklines went blank).
+        gone = source.name not in self.dashboard.live.sources
+        if panel.view is None or (self._drawn.get(source.name) != built_from and not gone):
             rows, hidden = panel_rows(
                 self.dashboard.store,
                 source,

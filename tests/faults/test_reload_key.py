@@ -241,3 +241,28 @@ async def test_a_reload_while_paused_waits_for_resume(tmp_path: Path) -> None:
         await pilot.press("p")
         await pilot.pause()
         assert not banner.display and list(panel_rows(app)) == ["high"]
+
+
+async def test_a_source_removed_while_paused_keeps_its_frozen_sparklines(tmp_path: Path) -> None:
+    """The store drops a removed source's history at once: a redraw of its frozen panel (after
+    a resize) blanked its sparklines while its values stayed."""
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n" + SOURCE.format(name="one") + SOURCE.format(name="two"))
+    async with dashboard_over(config) as (runtime, app, pilot):
+
+        def history_of_two() -> tuple[float, ...]:
+            panel = app.screen.query_one("#panel-two", SourcePanel)
+            return panel.view.rows[0].history if panel.view is not None and panel.view.rows else ()
+
+        await wait_for(pilot, lambda: len(history_of_two()) >= 3, "a few points of history")
+        await pilot.press("p")
+        frozen = history_of_two()
+        config.write_text("sources:\n" + SOURCE.format(name="one"))
+        await pilot.press("r")
+        await wait_for_notification(app, pilot, "reloaded")
+        await wait_for(pilot, lambda: "two" not in runtime.store.snapshot().sources, "two removed")
+        await pilot.resize_terminal(100, 40)
+        await pilot.pause(0.3)
+        assert history_of_two() == frozen
+        await pilot.press("p")
+        await wait_for(pilot, lambda: not app.screen.query("#panel-two"), "the panel goes on resume")
