@@ -296,6 +296,10 @@ class WebhookSettings(_Frozen):
     retries: int = Field(default=3, ge=0, le=20)
     backoff: Duration = 1.0
     send_resolved: bool = True
+    repeat_interval: Hold = 4 * 3600.0
+    """How long after its last message an alertname's firing alerts are sent again (0: never),
+    as Alertmanager's route option of that name, with its default: a receiver that lost a
+    message, or was added later, learns what fires."""
 
 
 def _placeholder_with_suggestion(field: str) -> str:

@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterator
 
 from prometheus_client.metrics_core import Metric
 
+from monitor.alerts.definitions import WebhookSettings
 from monitor.alerts.evaluator import AlertEvaluator
-from monitor.alerts.state import AlertEvent, AlertState, AlertsView
+from monitor.alerts.state import AlertEvent, AlertInstance, AlertState, AlertsView
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.config import Config
 from monitor.store import MetricsStore
@@ -21,11 +22,19 @@ log = logging.getLogger(__name__)
 class Alerting:
     def __init__(self, config: Config, store: MetricsStore, clock: Callable[[], float] = time.time) -> None:
         self.evaluator = AlertEvaluator(config.alerts, store, clock=clock, listeners=[self._notify])
-        self.notifier = WebhookNotifier(config.webhook) if config.webhook is not None else None
+        self.notifier = self._notifier(config.webhook) if config.webhook is not None else None
         self._started = False
 
     def current(self) -> AlertsView:
         return self.evaluator.current()
+
+    def _firing(self) -> tuple[AlertInstance, ...]:
+        return self.evaluator.current().in_state(AlertState.FIRING)
+
+    def _notifier(self, settings: WebhookSettings) -> WebhookNotifier:
+        """It reads what fires from the evaluator's view: to tell a receiver added by a reload
+        or a new URL, and to repeat (repeat_interval)."""
+        return WebhookNotifier(settings, firing=self._firing)
 
     def _notify(self, events: list[AlertEvent]) -> None:
         """The evaluator's listener: the webhook gets the events and every alert firing after
@@ -33,7 +42,7 @@ class Alerting:
         firing group, as Alertmanager's do."""
         notifier = self.notifier
         if notifier is not None:
-            notifier(events, self.evaluator.current().in_state(AlertState.FIRING))
+            notifier(events, self._firing())
 
     def configure(self, config: Config) -> None:
         """Apply a reloaded config: changed alerts go to the evaluator (replace_rules says
@@ -51,7 +60,7 @@ class Alerting:
             self.notifier = None
             old.stop()
         elif config.webhook is not None:
-            self.notifier = WebhookNotifier(config.webhook)
+            self.notifier = self._notifier(config.webhook)
             if self._started:
                 self.notifier.start()
 

@@ -15,6 +15,12 @@ firing forever). At most one message per alertname waits: a newer one takes the 
 one's place and keeps the resolutions it held, so a receiver that is down for a while gets
 the current state when it comes back rather than every step it missed. A message being
 retried is replaced the same way when a newer one for its alertname arrives.
+
+As Alertmanager does, the receiver is told again what fires: the firing alerts of an alertname
+are sent again `repeat_interval` after its last message (sooner, FAILED_RESEND, after a message
+given up, which also hands its resolutions on), and all alerts firing are sent when the
+notifier starts (a webhook added by a reload) or its URL changes: a receiver that lost a
+message, or was not there when it was sent, is not left believing an alert is not firing.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import itertools
 import logging
 import math
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +52,11 @@ MAX_WAITING = 100
 """Messages waiting to be sent. With one per alertname at most, only a flood of different
 alertnames fills it; past it the oldest message without a resolution is dropped."""
 MAX_BACKOFF = 60.0
+FAILED_RESEND = 300.0
+"""Seconds after a message was given up before its alertname's firing alerts, and the
+resolutions it held, are sent again (if repeat_interval is not shorter, and not 0): as
+Alertmanager tries a failed notification again at its group's next group_interval (5 minutes
+by default)."""
 ZERO_TIME = "0001-01-01T00:00:00Z"
 """What Alertmanager writes as the endsAt of an alert still firing."""
 
@@ -146,11 +157,28 @@ def describe(messages: Iterable[Message]) -> str:
     return ", ".join(m.describe() for m in messages)
 
 
+def firing_messages(firing: Iterable[AlertInstance]) -> dict[str, Message]:
+    """The alerts firing now, one message per alertname."""
+    messages: dict[str, Message] = {}
+    for instance in firing:
+        document = alert_document(instance)
+        messages.setdefault(instance.alert, Message(instance.alert, {})).alerts[document["fingerprint"]] = (
+            document
+        )
+    return messages
+
+
 class WebhookNotifier:
     """Call it with each evaluation's events (and the alerts firing after it)."""
 
-    def __init__(self, settings: WebhookSettings) -> None:
+    def __init__(
+        self, settings: WebhookSettings, firing: Callable[[], Iterable[AlertInstance]] = tuple
+    ) -> None:
+        """`firing` gives the alerts firing now (the evaluator's view), read from the
+        notifier's thread: what it sends when it starts, when its URL changes and at each
+        repeat_interval."""
         self.settings = settings
+        self._firing = firing
         self.delivered = 0
         """Messages the receiver accepted."""
         self.failed = 0
@@ -167,6 +195,13 @@ class WebhookNotifier:
         self._retry_now = asyncio.Event()
         """Cuts a backoff short: new settings, or a newer message for the one being retried."""
         self._settings_version = 0
+        self._told: dict[str, tuple[float, bool]] = {}
+        """Per alertname, when its last message was done with (the loop's clock) and whether
+        it was delivered: its firing alerts are sent again repeat_interval later."""
+        self._told_changed = asyncio.Event()
+        self._lost: dict[str, dict[str, dict[str, Any]]] = {}
+        """Per alertname, the resolutions of its last message, given up: the next message for
+        it carries them, or the receiver would show those alerts firing for good."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: aiohttp.ClientSession | None = None
         self._thread: threading.Thread | None = None
@@ -182,6 +217,8 @@ class WebhookNotifier:
         return len(self._waiting) + (self._sending is not None)
 
     def start(self) -> None:
+        """Start sending, beginning with the alerts firing now: a webhook a reload adds is
+        told of the alerts that fired before it was there."""
         self._thread = threading.Thread(target=self._serve, name="alert-webhook", daemon=True)
         self._thread.start()
         self._ready.wait(5.0)
@@ -190,19 +227,20 @@ class WebhookNotifier:
         loop = asyncio.new_event_loop()
         self._loop = loop
         loop.run_until_complete(self._open())
-        worker = loop.create_task(self._deliver_in_order())
+        workers = [loop.create_task(self._deliver_in_order()), loop.create_task(self._repeat())]
+        self._tell_what_fires()
         self._ready.set()
         try:
             loop.run_forever()
         finally:
-            loop.run_until_complete(self._close(worker))
+            loop.run_until_complete(self._close(workers))
             loop.close()
 
     async def _open(self) -> None:
         # No session-wide timeout: each attempt takes the one of the settings it is sent with.
         self._session = aiohttp.ClientSession()
 
-    async def _close(self, worker: asyncio.Task) -> None:
+    async def _close(self, workers: list[asyncio.Task]) -> None:
         abandoned = [*([self._sending] if self._sending is not None else []), *self._waiting.values()]
         if abandoned:
             log.warning(
@@ -211,8 +249,9 @@ class WebhookNotifier:
                 len(abandoned),
                 describe(abandoned),
             )
-        worker.cancel()
-        await asyncio.gather(worker, return_exceptions=True)
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
 
@@ -242,9 +281,15 @@ class WebhookNotifier:
         except RuntimeError:  # the loop has closed: stop() ran
             log.warning("alert webhook %s: stopped; not sent: %s", self.url, describe(messages.values()))
 
+    def _tell_what_fires(self) -> None:
+        """Queue the alerts firing now (on the loop)."""
+        self._enqueue(list(firing_messages(self._firing()).values()))
+
     def _enqueue(self, messages: list[Message]) -> None:
         for message in messages:
             name = message.alertname
+            for fingerprint, resolution in self._lost.pop(name, {}).items():
+                message.alerts.setdefault(fingerprint, resolution)
             waiting = self._waiting.get(name)
             if waiting is not None:
                 message.absorb(waiting)
@@ -295,6 +340,7 @@ class WebhookNotifier:
             problem = await self._post(message.payload(), settings)
             if problem is None:
                 self.delivered += 1
+                self._done_with(message, delivered=True)
                 return
             self.failed_attempts += 1
             attempt += 1
@@ -328,7 +374,57 @@ class WebhookNotifier:
                     )
                 return
             if last:
+                self._done_with(message, delivered=False)
                 return
+
+    def _done_with(self, message: Message, delivered: bool) -> None:
+        """Note when the alertname was last told, for its repeat; keep the resolutions of a
+        message given up for its next one."""
+        name = message.alertname
+        if not delivered:
+            resolutions = {fp: a for fp, a in message.alerts.items() if a["status"] == "resolved"}
+            if resolutions:
+                self._lost[name] = resolutions
+        assert self._loop is not None
+        self._told[name] = (self._loop.time(), delivered)
+        self._told_changed.set()
+
+    async def _repeat(self) -> None:
+        """Send each alertname's firing alerts again when its repeat is due."""
+        while True:
+            self._told_changed.clear()
+            wait = self._queue_due_repeats()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._told_changed.wait(), wait)
+
+    def _queue_due_repeats(self) -> float | None:
+        """Queue the repeats due now; return the seconds until the next one is (None: none).
+        An alertname with a message waiting or being sent has no repeat: that message is
+        the news, and its delivery sets the next repeat."""
+        interval = self.settings.repeat_interval
+        if not interval:
+            return None
+        assert self._loop is not None
+        now, next_due, due = self._loop.time(), math.inf, []
+        for name, (at, delivered) in self._told.items():
+            when = at + (interval if delivered else min(interval, FAILED_RESEND))
+            if when <= now:
+                due.append(name)
+            else:
+                next_due = min(next_due, when)
+        if due:
+            busy = {*self._waiting, *([self._sending.alertname] if self._sending is not None else [])}
+            firing = firing_messages(i for i in self._firing() if i.alert in due)
+            for name in due:
+                del self._told[name]
+            self._enqueue(
+                [
+                    firing.get(name) or Message(name, {})
+                    for name in due
+                    if name not in busy and (name in firing or name in self._lost)
+                ]
+            )
+        return None if next_due == math.inf else next_due - now
 
     async def _post(self, payload: dict[str, Any], settings: WebhookSettings) -> str | None:
         """None when the receiver took it, else what went wrong. A redirect is not followed:
@@ -360,10 +456,12 @@ class WebhookNotifier:
 
     def reconfigure(self, settings: WebhookSettings) -> None:
         """New settings (a config reload): messages waiting or being retried are kept and sent
-        with them, each with a full set of attempts; a backoff under way is cut short."""
+        with them, each with a full set of attempts; a backoff under way is cut short. A new
+        URL may be a receiver that has heard of nothing: it is sent the alerts firing now."""
         if settings == self.settings:
             return
         undelivered = self.queued
+        new_receiver = settings.url != self.settings.url
         self.settings = settings
         log.info(
             "alert webhook settings changed; %d undelivered message(s) kept, to be sent to %s",
@@ -373,11 +471,14 @@ class WebhookNotifier:
         loop = self._loop
         if loop is not None:
             with contextlib.suppress(RuntimeError):  # stopped meanwhile
-                loop.call_soon_threadsafe(self._settings_changed)
+                loop.call_soon_threadsafe(self._settings_changed, new_receiver)
 
-    def _settings_changed(self) -> None:
+    def _settings_changed(self, new_receiver: bool) -> None:
         self._settings_version += 1
         self._retry_now.set()
+        self._told_changed.set()  # a new repeat_interval applies at once
+        if new_receiver:
+            self._tell_what_fires()
 
     def collect(self) -> Iterator[Metric]:
         """The notifier's counters, for /metrics (see Alerting.collect)."""
