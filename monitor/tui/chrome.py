@@ -78,6 +78,10 @@ class DashboardFooter(Footer):
     """Actions whose keys give way, first to last: each has a palette command and a help row,
     and most are named where they matter (the config banner's `press r`, the log's toast)."""
 
+    KEPT: ClassVar[tuple[str, ...]] = ("quit", "help")
+    """Actions whose keys the footer always shows, with the palette's: quitting, and the two
+    that list every key the footer leaves out."""
+
     _fitted_width = 0
 
     def compose(self) -> ComposeResult:
@@ -91,7 +95,16 @@ class DashboardFooter(Footer):
         spare = iter(self.SPARE)
         while _footer_width(keys, self.compact) > width and (action := next(spare, None)):
             keys = [key for key in keys if key.action != action]
+        # Narrower still (a tmux split of 60 or 40 columns): the last keys go, but for the
+        # ones that lead to all the others.
+        while _footer_width(keys, self.compact) > width and (
+            last := next((k for k in reversed(keys) if not self._kept(k)), None)
+        ):
+            keys.remove(last)
         yield from keys
+
+    def _kept(self, key: FooterKey) -> bool:
+        return key.action in self.KEPT or key.has_class("-command-palette")
 
     def on_resize(self, event: events.Resize) -> None:
         if event.size.width != self._fitted_width:
