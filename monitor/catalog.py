@@ -10,13 +10,15 @@ import contextlib
 import enum
 import json
 import textwrap
+import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, get_args
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 
 from monitor.config import ConfigError, parse_config
-from monitor.plugin import Collector
+from monitor.durations import format_duration
+from monitor.plugin import Collector, is_duration
 from monitor.registry import PluginLoadError, Registry
 from monitor.wording import with_article
 from monitor.yamlsource import Problem, load_yaml
@@ -48,19 +50,45 @@ def describe_constraints(field: FieldInfo) -> str:
     return "".join(f", {text}" for text in shown)
 
 
+def describe_type(annotation: Any, metadata: Iterable[object] = ()) -> str:
+    """`int`, `list[str]`, `Literal['fast', 'full']`; `duration` for a Duration, which is a float
+    underneath but is written `30s` in config (`duration | None`, `list[duration]` inside other
+    types)."""
+    if is_duration(metadata):
+        return "duration"
+    if get_origin(annotation) is Annotated:
+        inner, *markers = get_args(annotation)
+        return describe_type(inner, markers)
+    args = get_args(annotation)
+    if not _holds_duration(annotation):
+        kind = str(annotation) if args else getattr(annotation, "__name__", str(annotation))
+        return kind.replace("typing.", "")
+    if get_origin(annotation) in (Union, types.UnionType):
+        return " | ".join("None" if arg is type(None) else describe_type(arg) for arg in args)
+    origin = get_origin(annotation)
+    return f"{getattr(origin, '__name__', origin)}[{', '.join(describe_type(arg) for arg in args)}]"
+
+
+def _holds_duration(annotation: Any) -> bool:
+    if get_origin(annotation) is Annotated:
+        inner, *markers = get_args(annotation)
+        return is_duration(markers) or _holds_duration(inner)
+    return any(_holds_duration(arg) for arg in get_args(annotation))
+
+
 def describe_options(collector: type[Collector]) -> list[str]:
     lines = []
     for field_name, field in collector.Options.model_fields.items():
         name = field.alias or field_name
         required = field.is_required()
-        default = (
-            ""
-            if required
-            else f" (default: {json.dumps(field.get_default(call_default_factory=True), default=str)})"
-        )
-        annotation = field.annotation
-        kind = str(annotation) if get_args(annotation) else getattr(annotation, "__name__", str(annotation))
-        kind = kind.replace("typing.", "")
+        value = None if required else field.get_default(call_default_factory=True)
+        if required:
+            default = ""
+        elif is_duration(field.metadata) and isinstance(value, int | float):
+            default = f" (default: {format_duration(value)})"  # as config writes it: 30s, not 30.0
+        else:
+            default = f" (default: {json.dumps(value, default=str)})"
+        kind = describe_type(field.annotation, field.metadata)
         text = f"  {name}: {kind}{describe_constraints(field)}{' (required)' if required else default}"
         if field.description:
             text += f"\n      {field.description}"

@@ -16,8 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from monitor.durations import Duration as Duration  # re-exported: part of the plugin API
+from monitor.durations import parse_duration
 from monitor.model import Labels, MetricSpec, MetricType, Sample
 from monitor.validation import InvalidDeclaration, check_declared_metrics, suffix_problem
 from monitor.wording import with_article
@@ -300,6 +302,12 @@ def _resolve_options(cls: type[Collector]) -> None:
 
     for field_name, info in options.model_fields.items():
         key = info.alias or field_name
+        if is_duration(info.metadata) and isinstance(info.default, str):
+            raise InvalidDeclaration(
+                f"{what}: option {key!r} of {options.__name__} is a Duration with the default "
+                f"{info.default!r}, which pydantic does not read: self.options.{field_name} would be "
+                f"that text, not seconds; write the default in seconds ({key}: Duration = 30.0)"
+            )
         if key in COMMON_SOURCE_KEYS:
             common = ", ".join(sorted(COMMON_SOURCE_KEYS))
             raise InvalidDeclaration(
@@ -308,6 +316,15 @@ def _resolve_options(cls: type[Collector]) -> None:
                 f"rename the field (e.g. {cls.name or 'my'}_{key}), or read the source's own value "
                 "from self.source (name, interval, timeout, labels, max_series)"
             )
+
+
+def is_duration(metadata: Iterable[object]) -> bool:
+    """Whether a field's or an `Annotated` type's metadata makes it a Duration (or one of the
+    config's own kinds of duration): its value is read with parse_duration."""
+    return any(
+        isinstance(marker, BeforeValidator) and getattr(marker.func, "func", marker.func) is parse_duration
+        for marker in metadata
+    )
 
 
 def _generic_options(cls: type) -> type | None:

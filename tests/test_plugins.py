@@ -12,11 +12,12 @@ import pytest
 from pydantic import Field
 
 from monitor.catalog import catalog, describe_options, sample_config_problems
-from monitor.config import parse_config
+from monitor.config import ConfigError, parse_config
 from monitor.model import Sample
 from monitor.once import collect_once
-from monitor.plugin import CollectContext, Collector, CollectorOptions
+from monitor.plugin import CollectContext, Collector, CollectorOptions, Duration
 from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
+from monitor.validation import InvalidDeclaration
 from tests.test_plugin_loading import install, monitor
 
 
@@ -153,6 +154,50 @@ def test_collectors_command_shows_each_options_field_constraints_as_the_schema_d
         "  tag: str, length >= 1, length <= 8, matching '^[a-z]+$' (default: \"x\")",
         "  plain: int (default: 3)",
     ]
+
+
+class FreshOptions(CollectorOptions):
+    max_age: Duration = Field(default=30.0, description="Files older than this are stale.")
+    grace: Duration | None = None
+
+
+class Fresh(Collector[FreshOptions]):
+    name = "fresh"
+
+    def collect(self, ctx: CollectContext) -> list[Sample]:
+        return []
+
+
+def test_a_duration_option_is_written_like_an_interval_and_listed_as_a_duration() -> None:
+    """datetime.timedelta rejects `30s`; monitor.durations.Duration took it but was undocumented
+    and listed as `max_age: float (default: 30.0)`."""
+    assert describe_options(Fresh) == [
+        "  max_age: duration (default: 30s)\n      Files older than this are stale.",
+        "  grace: duration | None (default: null)",
+    ]
+    registry = Registry.of(Fresh)
+    config = parse_config("sources:\n  - {name: f, collector: fresh, max_age: 1m30s}\n", registry=registry)
+    assert config.sources[0].options.max_age == 90.0 and config.sources[0].options.grace is None
+    with pytest.raises(
+        ConfigError, match=r":2:42: sources\[0\]\.max_age: expected a duration like 250ms, 2s"
+    ):
+        parse_config("sources:\n  - {name: f, collector: fresh, max_age: soon}\n", registry=registry)
+
+
+def test_a_duration_default_written_as_text_is_a_declaration_error() -> None:
+    """pydantic does not validate defaults: `= "30s"` left the text in self.options, not 30.0."""
+    with pytest.raises(
+        InvalidDeclaration, match=r"write the default in seconds \(max_age: Duration = 30.0\)"
+    ):
+
+        class TextDefault(CollectorOptions):
+            max_age: Duration = "30s"  # type: ignore[assignment]
+
+        class Stale(Collector[TextDefault]):
+            name = "stale"
+
+            def collect(self, ctx: CollectContext) -> list[Sample]:
+                return []
 
 
 def test_collectors_command_rejects_an_unknown_name() -> None:

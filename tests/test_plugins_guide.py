@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.catalog import catalog, describe
+from monitor.catalog import catalog, describe, describe_options
 from monitor.config import parse_config
 from monitor.model import MetricSpec, Sample
 from monitor.once import collect_once, render_table
@@ -82,6 +82,27 @@ def test_the_guides_sample_config_passes_and_a_typo_in_it_is_reported_as_the_gui
     reported = f"monitor: {registry.failures()['logwatch']}"
     guide = (REPO / "docs/PLUGINS.md").read_text()
     assert textwrap.indent(reported, "    ") + "\n" in guide
+
+
+def test_the_guides_duration_option_is_listed_and_read_as_the_guide_says() -> None:
+    block = textwrap.dedent(next(block for block in guide_blocks() if "class BackupOptions" in block))
+    namespace: dict = {}
+    exec(compile(block, "docs/PLUGINS.md", "exec", dont_inherit=True), namespace)  # annotations evaluated
+
+    class Backups(Collector[namespace["BackupOptions"]]):
+        name = "backups"
+
+        def collect(self, ctx: CollectContext) -> list[Sample]:
+            return []
+
+    listed = "\n".join(describe_options(Backups))
+    guide = (REPO / "docs/PLUGINS.md").read_text()
+    assert textwrap.indent(listed, "    ") + "\n" in guide
+    config = parse_config(
+        "sources:\n  - {name: b, collector: backups, max_age: 1d12h}\n", registry=Registry.of(Backups)
+    )
+    assert config.sources[0].options.max_age == 36 * 3600.0
+    assert "and a source sets it with `max_age: 1d12h`" in guide
 
 
 def test_the_guides_test_recipe_catches_a_sample_the_collector_does_not_declare(logwatch, tmp_path) -> None:
