@@ -303,10 +303,14 @@ def _resolve_options(cls: type[Collector]) -> None:
     for field_name, info in options.model_fields.items():
         key = info.alias or field_name
         if is_duration(info.metadata) and isinstance(info.default, str):
+            try:
+                seconds = repr(parse_duration(info.default))
+            except ValueError:
+                seconds = "30.0"
             raise InvalidDeclaration(
                 f"{what}: option {key!r} of {options.__name__} is a Duration with the default "
                 f"{info.default!r}, which pydantic does not read: self.options.{field_name} would be "
-                f"that text, not seconds; write the default in seconds ({key}: Duration = 30.0)"
+                f"that text, not seconds; write the default in seconds ({field_name}: Duration = {seconds})"
             )
         if key in COMMON_SOURCE_KEYS:
             common = ", ".join(sorted(COMMON_SOURCE_KEYS))
