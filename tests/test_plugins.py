@@ -187,7 +187,7 @@ def test_a_duration_option_is_written_like_an_interval_and_listed_as_a_duration(
 def test_a_duration_default_written_as_text_is_a_declaration_error() -> None:
     """pydantic does not validate defaults: `= "2m"` left the text in self.options, not 120.0."""
     with pytest.raises(
-        InvalidDeclaration, match=r"write the default in seconds \(max_age: Duration = 30.0\)"
+        InvalidDeclaration, match=r"write the default in seconds \(max_age: Duration = 120.0\)"
     ):
 
         class TextDefault(CollectorOptions):
