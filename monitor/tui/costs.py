@@ -47,21 +47,39 @@ def _percent(share: float | None) -> str:
     return "measuring…" if share is None else f"{share * 100:.2f} %"
 
 
+def _read_only_table(id: str) -> DataTable:
+    """A table the keys scroll past rather than into. It is rebuilt at every refresh, which put
+    a row cursor back on its first row four times a second; focused, it kept ↓ and End to its
+    own rows, and the threads and stacks below stayed out of reach."""
+    table: DataTable = DataTable(id=id, cursor_type="none", zebra_stripes=True)
+    table.can_focus = False
+    return table
+
+
 class CostScreen(DashboardScreen):
+    """The page scrolls as one, focused from the start: ↓ ↑, PgDn PgUp, Home End reach the
+    threads and stacks below the fold, and ← → the columns past the right edge, without a Tab
+    first (nothing was focused, and the keys did nothing)."""
+
+    AUTO_FOCUS = "#costs-scroll"
+
     def __init__(self) -> None:
         super().__init__(id="costs")
         self._cpu: dict[str, deque[tuple[float, float]]] = {}
-        self.costs: DataTable = DataTable(id="cost-table", cursor_type="row", zebra_stripes=True)
-        # What a failing source costs first: at 120 columns the last column is cut.
+        self._stuck_told = ""
+        self.costs = _read_only_table("cost-table")
+        # What a failing source costs first: at 120 columns the last columns are past the edge.
         self.costs.add_columns(
             "source", "collector", "interval", "last collect", "CPU/s", "errors", "backoff",
             "overruns", "series", "collections",
         )  # fmt: skip
-        self.threads: DataTable = DataTable(id="thread-table", cursor_type="row", zebra_stripes=True)
+        self.threads = _read_only_table("thread-table")
         self.threads.add_columns("thread", "doing now")
         self.stacks = Static(id="stacks", markup=False)
+        self.stuck_notice = Static(id="cost-stuck", markup=False)
 
     def body(self) -> ComposeResult:
+        yield self.stuck_notice
         with VerticalScroll(id="costs-scroll"):
             yield Static("Monitoring cost per source", classes="section")
             yield self.costs
@@ -112,8 +130,9 @@ class CostScreen(DashboardScreen):
         if scheduler is None:
             threads.add_row("–", "no pollers in this process")
             stacks.update("")
+            self._tell_stuck([])
             return
-        stuck = []
+        stuck, stuck_threads = [], []
         pollers = [(poller, "") for poller in scheduler.pollers.values()]
         pollers += [(poller, "left running by a reload: ") for poller in scheduler.left_running()]
         for poller, left in pollers:
@@ -125,8 +144,28 @@ class CostScreen(DashboardScreen):
             threads.add_row(v.fit_middle(thread, NAME_WIDTH), left + describe(activity, timeout, now))
             if is_stuck(activity, timeout, now):
                 stuck.append(f"Stack of {thread} ({left}{activity.phase}):\n{poller.stack()}")
+                stuck_threads.append(v.fit_middle(thread, NAME_WIDTH))
         stacks.update("\n".join(stuck) or "No poller is stuck in a collection.")
         stacks.set_class(bool(stuck), "-stuck")
+        self._tell_stuck(stuck_threads)
+
+    def _tell_stuck(self, threads: list[str]) -> None:
+        """A stuck poller is why one opens this screen, and its stack is at the bottom, below
+        both tables: with 30 sources, two screens down. Named above them, with the key that
+        gets there. Updated only on change (an update lays out the screen)."""
+        if len(threads) == 1:
+            text = f"✖ {threads[0]} is stuck in a collection: End shows its stack"
+        elif threads:
+            text = (
+                f"✖ {len(threads)} pollers are stuck in a collection ({', '.join(threads)}): "
+                "End shows their stacks"
+            )
+        else:
+            text = ""
+        if text != self._stuck_told:
+            self._stuck_told = text
+            self.stuck_notice.update(text)
+            self.stuck_notice.display = bool(text)
 
 
 def _backoff(source: SourceData, now: float) -> str:

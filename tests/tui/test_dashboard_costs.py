@@ -188,3 +188,69 @@ async def test_a_hung_poller_a_reload_removed_stays_in_view_until_its_thread_end
     finally:
         StuckCollector.release.set()
         runtime.stop()
+
+
+def screen_rows(app: MonitorApp) -> list[str]:
+    """The terminal's rows as drawn: what is scrolled out of view is not in them."""
+    return ["".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips()]
+
+
+async def test_the_keys_reach_a_hung_pollers_stack_below_the_fold_without_a_tab_first() -> None:
+    """With 30 sources the threads and the hung poller's stack are two screens down, and the
+    screen opened with nothing focused: ↓, PageDown and End did nothing until a Tab."""
+    StuckCollector.release.clear()
+    many = "".join(
+        f"  - {{name: fine{i:02d}, collector: scripted, interval: 200ms, timeout: 100ms}}\n"
+        for i in range(32)
+    )
+    runtime = Runtime(config_of(CONFIG + many, StuckCollector))
+    runtime.start()
+    app = MonitorApp.from_runtime(runtime, host="testhost", blink=False)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("c")
+            deadline = time.monotonic() + 10
+            while "Stack of poller:frozen (hung)" not in str(app.screen.stacks.render()):
+                assert time.monotonic() < deadline, "the hung poller's stack never appeared"
+                await pilot.pause(0.1)
+            await pilot.pause(0.2)
+            shown = "\n".join(screen_rows(app))
+            assert "✖ poller:frozen is stuck in a collection: End shows its stack" in shown
+            assert "Stack of poller:frozen" not in shown and "Poller threads" not in shown
+            await pilot.press("down", "down")  # a line each: the padding, then the title
+            await pilot.pause()
+            assert "Monitoring cost per source" not in "\n".join(screen_rows(app)), "↓ scrolls the page"
+            await pilot.press("pagedown")
+            await pilot.pause()
+            assert "poller:fine" in "\n".join(screen_rows(app)), "PageDown reaches the threads"
+            await pilot.press("end")
+            await pilot.pause()
+            shown = "\n".join(screen_rows(app))
+            assert "in wait_for_the_test_to_release" in shown, "End shows the stack"
+            assert "✖ poller:frozen is stuck" in shown, "the notice stays on screen"
+            await pilot.press("home")
+            await pilot.pause()
+            assert "Monitoring cost per source" in "\n".join(screen_rows(app))
+    finally:
+        StuckCollector.release.set()
+        runtime.stop()
+
+
+async def test_right_reaches_the_cost_columns_past_the_edge_of_an_80_column_terminal() -> None:
+    """The table's own scrolling was put back to its left edge at every refresh, and the table
+    took no keys without a Tab: series and collections could not be seen at 80 columns."""
+    clock = Clock()
+    app = make_app(feed(clock), clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        before = screen_rows(app)
+        assert "collections" not in "\n".join(before)
+        await pilot.press("right")
+        app.tick()
+        await pilot.pause()
+        assert screen_rows(app)[4][:-2] == before[4][1:-1], "→ scrolls the page a column"
+        await pilot.press("ctrl+pagedown")  # a page to the right
+        app.tick()
+        await pilot.pause()
+        assert "collections" in "\n".join(screen_rows(app))
