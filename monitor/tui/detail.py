@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
 from monitor.humanize import axis_scale, format_age, format_timestamp, format_value
-from monitor.model import Snapshot, SourceData, Unit
+from monitor.model import SeriesKey, Snapshot, SourceData, Unit
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
 from monitor.tui.colours import ERROR_TEXT, WARNING_TEXT, state_style
@@ -28,6 +28,8 @@ PADDING = 2
 """A DataTable cell's padding, one column each side."""
 SCROLLBAR = 2
 MIN_SERIES_WIDTH = 24
+TITLE_MARGIN = 4
+"""Columns of the chart's width its title cannot have: plotext's frame and margins."""
 CHART_CHROME = 5
 """Rows of the chart that are not plot: title, frame top, x axis, its labels and its title."""
 SORT_KEYS: dict[str, Callable[[tuple[v.SeriesView, v.WindowStats]], tuple | float]] = {
@@ -110,6 +112,8 @@ class DetailScreen(DashboardScreen):
         self.sort_reverse = False
         self._drawn: tuple | None = None
         self._rows: dict[str, tuple[v.SeriesView, v.WindowStats, v.Points]] = {}
+        self._shared: dict[str, frozenset[str]] = {}
+        """Per metric, the labels all its listed series share: left out first when names are cut."""
         self._charted: tuple | None = None
         self.title_bar = Static(id="detail-title")
         self.table: DataTable = DataTable(id="series", cursor_type="row", zebra_stripes=True)
@@ -195,6 +199,10 @@ class DetailScreen(DashboardScreen):
             rows.append((series, stats, history))
         sort_rows(rows, self.sort_column, self.sort_reverse)
         self._rows = {row[0].full_name: row for row in rows}
+        by_metric: dict[str, list[SeriesKey]] = {}
+        for series, _, _ in rows:
+            by_metric.setdefault(series.key[0], []).append(series.key)
+        self._shared = {metric: v.shared_labels(keys) for metric, keys in by_metric.items()}
         table = self.table
         selected = self._selected_key(table)
         arrow = " ▼" if self.sort_reverse else " ▲"
@@ -214,11 +222,14 @@ class DetailScreen(DashboardScreen):
         width = self.size.width or self.app.size.width
         name_width = max(MIN_SERIES_WIDTH, width - numbers - PADDING - SCROLLBAR)
         for (series, _, _), row in zip(rows, cells, strict=True):
-            labels = series.full_name.removeprefix(series.key[0])
-            name = v.fit_series(series.key[0], labels, name_width, prefix=f"{source.collector}_")
-            table.add_row(name, *row, key=series.full_name)
+            name = self._short_name(series, name_width, source)
+            table.add_row(Text(name), *row, key=series.full_name)  # Text: label values are not markup
         if selected in self._rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
+
+    def _short_name(self, series: v.SeriesView, width: int, source: SourceData) -> str:
+        shared = self._shared.get(series.key[0], frozenset())
+        return v.short_series_name(series.key, shared, width, prefix=f"{source.collector}_")
 
     @staticmethod
     def _selected_key(table: DataTable) -> str | None:
@@ -230,7 +241,8 @@ class DetailScreen(DashboardScreen):
         table = self.table
         key = self._selected_key(table)
         row = self._rows.get(key or "")
-        charted = (key, self._drawn)
+        width = self.chart.size.width or self.app.size.width  # 0 before the first layout
+        charted = (key, self._drawn, width)
         if charted == self._charted:
             return
         self._charted = charted
@@ -248,7 +260,10 @@ class DetailScreen(DashboardScreen):
             if unit is Unit.TIMESTAMP:  # the history holds its ages (view.points)
                 unit, what = Unit.SECONDS, "age, "
             scale, unit_label = axis_scale(max((abs(y) for _, y in finite), default=0.0), unit)
-            plt.title(f"{series.full_name}{' per second' if series.rate else ''} ({what}{unit_label})")
+            # plotext leaves out a title wider than the chart: the name gives way first.
+            suffix = f"{' per second' if series.rate else ''} ({what}{unit_label})"
+            room = max(MIN_SERIES_WIDTH, width - TITLE_MARGIN - len(suffix))
+            plt.title(self._short_name(series, room, source) + suffix)
             plt.xlabel("seconds before the snapshot")
             window = self.effective_window()
             if finite:

@@ -149,6 +149,18 @@ def fit_words(text: str, width: int) -> str:
     return fitted if cell_len(fitted) <= width else fit_middle(text, width)
 
 
+def short_series_name(key: SeriesKey, shared: Collection[str], width: int, prefix: str = "") -> str:
+    """A series' name in `width` cells for the detail screen: whole when it fits; else without
+    the labels its metric's other series share (a fleet's `service`), which told six rows
+    apart by nothing but a cut in their middle, and then cut by fit_series."""
+    full = series_name(key)
+    if cell_len(full) <= width:
+        return full
+    metric, labels = key
+    differing = series_name((metric, tuple(label for label in labels if label[0] not in shared)))
+    return fit_series(metric, differing.removeprefix(metric), width, prefix)
+
+
 def fit_series(metric: str, labels: str, width: int, prefix: str = "") -> str:
     """A series' full name in `width` cells for the detail table. A source's metrics share their
     beginnings (`system_network_`, `system_disk_`) and differ towards the end (`receive_bytes`,
@@ -197,7 +209,7 @@ def fit_middle(text: str, width: int) -> str:
     return set_cell_size(text, head) + "…" + set_cell_size(text[::-1], tail)[::-1]
 
 
-def _shared_labels(keys: Collection[SeriesKey]) -> frozenset[str]:
+def shared_labels(keys: Collection[SeriesKey]) -> frozenset[str]:
     """Labels with one value across all of a metric's series (a fleet query's `job`), or of a
     source's (the `job` and `instance` of every query of a promql source against one host):
     shown on each row they only push the labels that differ off the panel's width. Nothing is
@@ -281,8 +293,8 @@ def series_views(source: SourceData, metrics: Iterable[str] | None = None) -> li
     for key in source.series:
         by_name.setdefault(key[0], []).append(key)
     names = sorted(by_name, key=natural_order) if metrics is None else metrics
-    everywhere = _shared_labels(source.series)
-    shared = {name: _shared_labels(keys) | everywhere for name, keys in by_name.items()}
+    everywhere = shared_labels(source.series)
+    shared = {name: shared_labels(keys) | everywhere for name, keys in by_name.items()}
     chosen = [
         (key, shared[name]) for name in names for key in sorted(by_name.get(name, ()), key=reading_order)
     ]

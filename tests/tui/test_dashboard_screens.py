@@ -376,8 +376,8 @@ async def test_long_series_names_are_cut_so_every_column_stays_on_screen(clock: 
         assert len(names) == 3 and all("…" in n for n in names)
         for i, shown in enumerate(names):  # the metric's name is cut, not what tells the rows apart
             assert shown.startswith("…") and shown.endswith(
-                f'_instance {{instance="host-{i}.example.internal:9100",job="node"}}'
-            )
+                f'_instance {{instance="host-{i}.example.internal:9100"}}'
+            ), "and the `job` every row shares goes first"
         await pilot.resize_terminal(80, 24)  # narrower: cut harder, the columns still all there
         await pilot.pause(0.3)
         widths = [column.get_render_width(table) for column in table.columns.values()]
@@ -513,3 +513,27 @@ async def test_text_from_outside_is_shown_as_written_not_read_as_markup(clock: C
             assert "filter: [bold]" in str(app.screen.query_one("#status").render())
     finally:
         logger.removeHandler(buffer)
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_detail_rows_that_differ_in_one_label_stay_apart_and_the_chart_has_a_title(
+    clock: Clock, size: tuple[int, int]
+) -> None:
+    """Six series of a long metric, one service, endpoints differing at their ends: the cut in
+    the middle left six identical names, and plotext dropped the chart's too-long title."""
+    metric = "app_extremely_long_metric_name_for_request_processing_duration_seconds"
+    service = ("service", "payments-gateway-eu-west-1-primary-cluster")
+    endpoints = [f"/api/v2/customers/{{id}}/invoices/{n}" for n in (1, 2, 3, 10, 11, 20)]
+    series = {(metric, (("endpoint", e), service)): 0.01 * i for i, e in enumerate(endpoints, 1)}
+    series[(metric, (("endpoint", "[/var] [bold]x"), service))] = 1.0  # shown as written
+    store = feed(clock)
+    publish_every_second(store, clock, "app", series)
+    app = make_app(store, clock)
+    async with app.run_test(size=size) as pilot:
+        await open_detail(pilot, app, "app")
+        names = [row[0] for row in table_rows(app)]
+        assert len(set(names)) == len(names) == 7, names
+        assert all(any(name.endswith(f'invoices/{n}"}}') for name in names) for n in (1, 2, 3, 10, 11, 20))
+        assert any("[/var] [bold]x" in name for name in names)
+        title = chart_title(app)
+        assert "invoices/" in title and title.endswith("(ms)"), title
