@@ -675,17 +675,10 @@ def _declared_specs(
 
 
 def _dynamic_metrics(collector_class: type[Collector], options: CollectorOptions | None) -> bool:
-    """Whether this source names metrics at run time: the class's `dynamic_metrics`, unless the
-    collector decides from the source's options with a `dynamic_metrics_for(options)` classmethod
-    (`http` does: only its `json` metrics are named at run time, so without `json` its names are
-    checked). Options that failed validation (already reported) leave it to the class.
-
-    Looked up with getattr until monitor/plugin.py gives Collector a default that returns
-    `cls.dynamic_metrics`; config would then call `collector_class.dynamic_metrics_for(options)`."""
-    decide = getattr(collector_class, "dynamic_metrics_for", None)
-    if decide is None or options is None:
+    """Options that failed validation (already reported) leave it to the class."""
+    if options is None:
         return collector_class.dynamic_metrics
-    return bool(decide(options))
+    return collector_class.dynamic_metrics_for(options)
 
 
 def _check_metric(

@@ -115,6 +115,13 @@ class Collector(ABC, Generic[OptionsT]):
     command's output) besides those declared in `metrics`: config then accepts any metric name
     in `thresholds` and `alerts` for its sources instead of checking it against `metrics`."""
 
+    @classmethod
+    def dynamic_metrics_for(cls, options: OptionsT) -> bool:
+        """`dynamic_metrics` for one source, decided from its options: a collector whose
+        run-time names come only with some option (http: `json`) overrides this, so that the
+        names of a source without it are still checked."""
+        return cls.dynamic_metrics
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Check the class's declaration as it is created: one /metrics cannot export (a gauge
         named `..._total`, a counter not named so, an invalid name, a name monitor exports
