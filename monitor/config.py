@@ -453,11 +453,12 @@ def parse_config(
         named: list[tuple[int, str]] = []
         for index, raw in enumerate(raw_sources):
             defaults = settings or _valid_globals(loaded.data)
+            name = raw.get("name") if isinstance(raw, Mapping) else None
+            if isinstance(name, str):  # also of a source with other problems: all are reported
+                named.append((index, name))
             source = _resolve_source(raw, ("sources", index), defaults, registry, loaded, warnings)
-            if source is None:
-                continue
-            named.append((index, source.name))
-            sources.append(source)
+            if source is not None:
+                sources.append(source)
         _check_unique_names("sources", "source", named, loaded)
 
     alerts = _resolve_alerts(loaded.data.get("alerts"), raw_sources, sources, loaded)
@@ -635,10 +636,14 @@ def _timing(
     timeout = own[1] or min(settings.timeout, interval)
     if timeout > interval:
         loaded.add((*path, "timeout"), f"timeout ({timeout:g}s) must not exceed the interval ({interval:g}s)")
-    if own[2] is not None and own[2] < interval:
-        # stale between two polls: the source would flap to stale and drop out of /metrics
+    if own[2] is not None and own[2] < interval + timeout:
+        # Successes of a healthy source can be an interval plus a timeout apart (one collection
+        # quick, the next taking its whole timeout): it would flap to stale between them.
         loaded.add(
-            (*path, "stale_after"), f"stale_after ({own[2]:g}s) must be at least the interval ({interval:g}s)"
+            (*path, "stale_after"),
+            f"stale_after ({own[2]:g}s) must be at least the interval plus the timeout "
+            f"({interval:g}s + {timeout:g}s = {interval + timeout:g}s): successes of a healthy source can be "
+            "that far apart, and it would turn stale between them",
         )
     return interval, timeout, own[2] or 3 * interval
 

@@ -173,12 +173,18 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         "sources:\n  - name: a\n    collector: scripted\n    interval: 5s\n    stale_after: 1s\n",
-        ["c.yaml:5:18: sources[0].stale_after: stale_after (1s) must be at least the interval (5s)"],
+        [
+            "c.yaml:5:18: sources[0].stale_after: stale_after (1s) must be at least the interval plus the timeout "
+            "(5s + 1s = 6s): successes of a healthy source can be that far apart, and it would turn stale between them"
+        ],
         id="stale-after-under-interval",
     ),
     pytest.param(
         "interval: 2s\nsources:\n  - name: a\n    collector: scripted\n    stale_after: 500ms\n",
-        ["c.yaml:5:18: sources[0].stale_after: stale_after (0.5s) must be at least the interval (2s)"],
+        [
+            "c.yaml:5:18: sources[0].stale_after: stale_after (0.5s) must be at least the interval plus the timeout "
+            "(2s + 1s = 3s): successes of a healthy source can be that far apart, and it would turn stale between them"
+        ],
         id="stale-after-under-the-inherited-interval",
     ),
     pytest.param(
@@ -475,15 +481,18 @@ def test_a_source_with_a_bad_key_still_gets_its_timing_checked() -> None:
     ) == [
         "c.yaml:4:14: sources[0].labels.bad-label: 'bad-label' is not a valid Prometheus label name",
         "c.yaml:6:14: sources[0].timeout: timeout (3s) must not exceed the interval (2s)",
-        "c.yaml:7:18: sources[0].stale_after: stale_after (1s) must be at least the interval (2s)",
+        "c.yaml:7:18: sources[0].stale_after: stale_after (1s) must be at least the interval plus the timeout "
+        "(2s + 3s = 5s): successes of a healthy source can be that far apart, and it would turn stale between them",
     ]
 
 
-def test_stale_after_equal_to_the_interval_is_accepted() -> None:
+def test_stale_after_of_the_interval_plus_the_timeout_is_accepted() -> None:
+    """The least a source can have that never turns stale while healthy: a stale_after equal to
+    the interval flapped stale and back for a command taking 0.1 to 0.8 s each second."""
     [source] = config_of(
-        "sources:\n  - {name: a, collector: scripted, interval: 2s, stale_after: 2s}\n"
+        "sources:\n  - {name: a, collector: scripted, interval: 2s, timeout: 1s, stale_after: 3s}\n"
     ).sources
-    assert (source.interval, source.stale_after) == (2.0, 2.0)
+    assert (source.interval, source.timeout, source.stale_after) == (2.0, 1.0, 3.0)
 
 
 def test_both_auths_and_their_literal_secrets_are_all_reported() -> None:
