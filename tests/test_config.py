@@ -796,3 +796,16 @@ def test_label_regexes_prometheus_would_not_read_as_monitor_does_are_refused(mat
         found = problems(text)
     assert len(found) == 1 and found[0].split(": ", 2)[1] == "alerts[0].labels.i", found
     assert why in found[0]
+
+
+def test_a_duplicate_source_name_is_reported_with_the_other_problems_of_its_sources() -> None:
+    """It was left out whenever one of the two sources had a problem of its own: fix that,
+    run check again, and only then learn of the duplicate."""
+    assert problems(
+        "sources:\n  - {name: a, collector: scriptd}\n  - {name: a, collector: scripted, interval: 0}\n"
+    ) == [
+        "c.yaml:2:26: sources[0].collector: unknown collector 'scriptd'; did you mean 'scripted'?",
+        "c.yaml:3:12: sources[1].name: duplicate source name 'a' (first defined at sources[0], line 2); "
+        "give each source its own name",
+        "c.yaml:3:46: sources[1].interval: a duration must be positive, got 0",
+    ]
