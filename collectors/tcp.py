@@ -187,7 +187,10 @@ class TcpCollector(Collector[TcpOptions]):
         MetricSpec("tcp_connect_seconds", "Time to resolve and connect.", Unit.SECONDS, key=True),
         MetricSpec("tcp_tls_handshake_seconds", "Time of the TLS handshake.", Unit.SECONDS),
         MetricSpec(
-            "tcp_tls_cert_expiry_days", "Days until the server's certificate expires.", Unit.DAYS, key=True
+            "tcp_tls_cert_expiry_seconds",
+            "Seconds until the server's certificate expires.",
+            Unit.SECONDS,
+            key=True,
         ),
     )
 
@@ -271,4 +274,4 @@ class TcpCollector(Collector[TcpOptions]):
         yield Sample("tcp_tls_handshake_seconds", elapsed)
         if der:
             expires = x509.load_der_x509_certificate(der).not_valid_after_utc
-            yield Sample("tcp_tls_cert_expiry_days", (expires - datetime.now(UTC)).total_seconds() / 86400)
+            yield Sample("tcp_tls_cert_expiry_seconds", (expires - datetime.now(UTC)).total_seconds())

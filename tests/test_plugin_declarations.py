@@ -373,3 +373,19 @@ def test_a_metric_declared_at_collection_time_is_held_to_the_suffix_rule(
     good = ctx()
     good.declare(MetricSpec("ctr_hits_total", "Hits.", type=MetricType.COUNTER))
     assert good.errors == [] and good.declared["ctr_hits_total"].type is MetricType.COUNTER
+
+
+def test_every_metric_a_built_in_collector_declares_passes_promtool() -> None:
+    """`tcp_tls_cert_expiry_days` failed it ("use base unit "seconds" instead of "days""), so
+    /metrics of a config with a TLS check failed `promtool check metrics`."""
+    promtool = require_binary("promtool")
+    registry = Registry.discover()
+    specs = [
+        spec
+        for name in ("system", "http", "prometheus", "promql", "command", "tcp")
+        for spec in registry.load(name).metrics
+    ]
+    linted = subprocess.run(
+        [promtool, "check", "metrics"], input=exposition(*specs), capture_output=True, text=True
+    )
+    assert (linted.returncode, linted.stderr) == (0, "")

@@ -46,7 +46,7 @@ def test_tls_handshake_and_certificate_expiry(tls_server, tls_files):
     for extra in ({"ca_file": str(cert)}, {"tls_verify": False}):
         samples, _ = run_collector(TcpCollector, options | extra)
         assert samples[("tcp_tls_handshake_seconds", ())] > 0
-        assert 29.9 < samples[("tcp_tls_cert_expiry_days", ())] <= 30
+        assert 29.9 * 86400 < samples[("tcp_tls_cert_expiry_seconds", ())] <= 30 * 86400
 
 
 def test_tls_against_a_plain_server_fails_clearly(server):

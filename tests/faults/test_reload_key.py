@@ -225,7 +225,7 @@ async def test_a_reload_while_paused_waits_for_resume(tmp_path: Path) -> None:
     collected under the old one; the banner says a reload is waiting, `p` applies it."""
     config = tmp_path / "config.yaml"
     config.write_text("sources:\n" + LINES.format(extra=", show: [low]"))
-    async with dashboard_over(config) as (runtime, app, pilot):
+    async with dashboard_over(config) as (_runtime, app, pilot):
         await wait_for(pilot, lambda: "low" in panel_rows(app), "the panel shows the series `show` names")
         await pilot.press("p")
         banner = app.screen.banner
