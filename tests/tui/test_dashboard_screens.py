@@ -7,7 +7,7 @@ import math
 import threading
 
 import pytest
-from textual.widgets import DataTable, Log, Static
+from textual.widgets import DataTable, RichLog, Static
 from textual.widgets._footer import FooterKey
 from textual_plotext import PlotextPlot
 
@@ -37,6 +37,16 @@ def chart_title(app) -> str:
     """The first line of the chart as drawn: plotext centres the title there."""
     rendered = app.screen.query_one("#chart", PlotextPlot).render()
     return getattr(rendered, "plain", str(rendered)).splitlines()[0].strip()
+
+
+def log_lines(app) -> list[str]:
+    """The log screen's lines as it draws them, long ones wrapped into several."""
+    return [strip.text.rstrip() for strip in app.screen.query_one("#log", RichLog).lines]
+
+
+def screen_rows(app) -> list[str]:
+    """The terminal's rows as drawn: what is scrolled out of view is not in them."""
+    return ["".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips()]
 
 
 async def open_detail(pilot, app, source: str) -> None:
@@ -300,19 +310,61 @@ async def test_warnings_logged_from_a_thread_reach_notifications_and_the_log_scr
             await pilot.press("l")
             await pilot.pause()
             assert not app.screen.query_one("#log-empty", Static).display
-            log = app.screen.query_one("#log", Log)
             assert any(
-                "WARNING tests.tui.poller: source 'web' is down: refused" in line for line in log.lines
+                "WARNING tests.tui.poller: source 'web' is down: refused" in line for line in log_lines(app)
             )
             logger.warning("source %r is down: %s", "cache", "timeout")
             await pilot.press("slash", *"cache", "enter")  # `/` filters the log's lines
             await pilot.pause(0.2)
-            assert [line for line in log.lines if line] == [
-                line for line in log.lines if "cache" in line.lower()
-            ] and any("'cache' is down" in line for line in log.lines)
+            assert [line for line in log_lines(app) if line] == [
+                line for line in log_lines(app) if "cache" in line.lower()
+            ] and any("'cache' is down" in line for line in log_lines(app))
             await pilot.press("escape")
             await pilot.pause(0.2)
-            assert any("'web' is down" in line for line in log.lines)
+            assert any("'web' is down" in line for line in log_lines(app))
+    finally:
+        logger.removeHandler(buffer)
+
+
+async def test_a_long_log_line_wraps_and_the_keys_scroll_the_log_without_a_tab(clock: Clock) -> None:
+    """The log cut lines at the terminal's edge, and the cut-off end is the error itself; →
+    (and every other key) did nothing until a Tab. Scrolled up to read, new lines do not pull
+    the log back down; End follows them again."""
+    buffer = LogBuffer()
+    logger = logging.getLogger("tests.tui.longline")
+    logger.addHandler(buffer)
+    app = make_app(feed(clock), clock, log_buffer=buffer)
+    try:
+        for i in range(60):
+            logger.warning("line %d", i)
+        logger.warning(
+            "source 'db' is down: %s: disk full", " ".join(["while writing the write-ahead log"] * 6)
+        )
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("l")
+            await pilot.pause()
+            shown = "\n".join(screen_rows(app))
+            assert "source 'db' is down: while writing" in shown and "log: disk full" in shown
+            await pilot.press("home")
+            await pilot.pause()
+            assert "line 0 " in "\n".join(screen_rows(app))
+            logger.warning("a line that comes while reading")
+            app.tick()
+            await pilot.pause()
+            shown = "\n".join(screen_rows(app))
+            assert "line 0 " in shown and "while reading" not in shown
+            await pilot.press("end")
+            await pilot.pause()
+            assert "a line that comes while reading" in "\n".join(screen_rows(app))
+            logger.warning("and one after End")
+            app.tick()
+            await pilot.pause()
+            assert "and one after End" in "\n".join(screen_rows(app))
+            await pilot.resize_terminal(50, 24)  # a narrower split wraps the lines anew
+            app.tick()
+            await pilot.pause()
+            assert "disk full" in "\n".join(screen_rows(app))
+            assert max(len(line) for line in log_lines(app)) <= 50
     finally:
         logger.removeHandler(buffer)
 
@@ -344,7 +396,7 @@ async def test_news_the_screen_already_shows_makes_no_toast_and_a_burst_makes_on
             ]
             await pilot.press("l")
             await pilot.pause()
-            lines = app.screen.query_one("#log", Log).lines
+            lines = log_lines(app)
             assert any("source 'web' is down: refused" in line for line in lines)
             assert any("plugin 9 misbehaved" in line for line in lines)
     finally:
