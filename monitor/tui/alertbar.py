@@ -18,15 +18,18 @@ SHORT_SCREEN_LINES = 2
 
 
 def _line(alert: AlertInstance, now: float) -> Content:
+    """`▲ FIRING WARNING TcpDown for 1m: summary`. How long comes before the summary, whose
+    length nobody controls: the bar cuts a row's end with "…", and after the summary it cut
+    `firing for 1m` off at 80 columns (at 120 too, for a long one)."""
     if alert.state is AlertState.FIRING:
         head = f"▲ FIRING {alert.severity.upper()} {alert.alert}"
-        since = f"firing for {format_age(now - (alert.fired_at or now))}"
+        since = format_age(now - (alert.fired_at or now))
     else:
         head = f"△ pending {alert.severity} {alert.alert}"
-        since = f"pending for {format_age(now - (alert.active_since or now))}"
+        since = format_age(now - (alert.active_since or now))
     # Separators end a span: SVG renderers drop a span's leading spaces.
     return Content.assemble(
-        (f"{head}: ", alert_style(alert)), f"{alert.summary}  ", (since, "$foreground-muted")
+        (f"{head} ", alert_style(alert)), (f"for {since}", "$foreground-muted"), f": {alert.summary}"
     )
 
 

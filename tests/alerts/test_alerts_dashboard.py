@@ -76,12 +76,11 @@ async def test_alert_bar_lists_firing_most_severe_first_then_pending_and_panels_
         await pilot.pause()
         lines = bar_lines(app)
         assert [line.split(": ")[0] for line in lines] == [
-            "▲ FIRING CRITICAL DiskFull",
-            "▲ FIRING WARNING WebDown",
-            "△ pending info CacheStale",
+            "▲ FIRING CRITICAL DiskFull for 0.0s",
+            "▲ FIRING WARNING WebDown for 0.0s",
+            "△ pending info CacheStale for 0.0s",
         ]
-        assert lines[0].split(": ")[1].split("  ")[0] == "/ at 93.0 %"  # as the panel shows the ratio
-        assert lines[0].endswith("firing for 0.0s") and lines[2].endswith("pending for 0.0s")
+        assert lines[0].split(": ", 1)[1] == "/ at 93.0 %"  # as the panel shows the ratio
         panels = {panel.source_name: panel for panel in app.screen.query(SourcePanel)}
         assert panels["host"].has_class("-critical")  # disk over its critical threshold, DiskFull firing
         assert panels["web"].has_class("-warning") and panels["web"].has_class("-down")
@@ -103,11 +102,35 @@ async def test_on_a_short_terminal_the_bar_keeps_to_one_row_per_alert_and_two_al
         await pilot.pause()
         lines = bar_lines(app)
         assert [line.split(": ")[0] for line in lines[:2]] == [
-            "▲ FIRING CRITICAL DiskFull",
-            "▲ FIRING WARNING WebDown",
+            "▲ FIRING CRITICAL DiskFull for 0.0s",
+            "▲ FIRING WARNING WebDown for 0.0s",
         ]
         assert lines[2] == "+1 more: a for all alerts" and len(lines) == 3
         assert app.screen.alert_bar.size.height == 3  # no line wrapped
+
+
+def drawn_bar_rows(app: MonitorApp) -> list[str]:
+    """The bar's rows as the terminal shows them, cut to its width."""
+    bar = app.screen.alert_bar.region
+    strips = app.screen._compositor.render_strips()
+    return ["".join(segment.text for segment in strips[y]).strip() for y in range(bar.y, bar.bottom)]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_a_long_summary_is_cut_and_how_long_the_alert_has_fired_stays_on_its_row(width: int) -> None:
+    """`▲ FIRING WARNING WebDown: a very long summary that goes on and on to see how …`: the
+    summary pushed `firing for 1m` off the row, at 80 columns and, for a long one, at 120."""
+    summary = "a very long summary that goes on and on to see how far it goes " * 3
+    rules = [dict(rule, summary=summary) if rule["name"] == "WebDown" else rule for rule in RULES]
+    app, engine, clock = alerting_app(rules)
+    async with app.run_test(size=(width, 40)) as pilot:
+        clock.now += 60
+        engine.evaluate(app.store.snapshot(), clock())
+        app.tick()
+        await pilot.pause()
+        [row] = [row for row in drawn_bar_rows(app) if "WebDown" in row]
+        assert row.startswith("▲ FIRING WARNING WebDown for 1m00s: a very long summary that goes on"), row
+        assert row.endswith("…"), row
 
 
 async def test_the_bar_is_hidden_without_active_alerts_and_values_use_builtin_colours() -> None:
@@ -167,7 +190,7 @@ async def test_the_bell_rings_once_per_evaluation_that_fires_something_when_enab
         engine.evaluate(app.store.snapshot(), clock())  # CacheStale has been stale for 5 minutes
         await pilot.pause(0.2)
         assert app.bells == 2
-        assert [line.split(": ")[0] for line in bar_lines(app)] == [
+        assert [line.split(" for ")[0] for line in bar_lines(app)] == [
             "▲ FIRING WARNING WebDown",
             "▲ FIRING INFO CacheStale",
         ]
@@ -196,7 +219,8 @@ async def test_while_paused_the_alert_bar_and_header_age_keep_moving() -> None:
         engine.evaluate(app.store.snapshot(), clock())
         app.tick()
         lines = bar_lines(app)
-        assert lines[0].endswith("firing for 7.0s"), lines  # DiskFull has fired 7 s ago, paused or not
+        # WebDown has fired 7 s ago, paused or not
+        assert lines[0].startswith("▲ FIRING WARNING WebDown for 7.0s: "), lines
         header = str(app.screen.query_one("#status").render())
         assert "7.0s old" in header, header  # the frozen snapshot's real age, as the banner's "behind"
         stale = next(p for p in app.screen.query(SourcePanel) if p.source_name == "cache")
