@@ -134,10 +134,14 @@ class LoadedYaml:
         return node.start_mark.line + 1 if node is not None else 1
 
     def _node(self, path: Path, *, at_key: bool) -> yaml.Node | None:
+        """The node whose value the data holds at `path`: of a key written twice, the last
+        (YAML keeps the last value: errors about it pointed into the first), and of a key both
+        merged in with `<<` and written, the written one (the merged pairs come first once
+        constructed)."""
         node, key_node = self.root, None
         for part in path:
             if isinstance(node, yaml.MappingNode):
-                match = next((kv for kv in node.value if kv[0].value == str(part)), None)
+                match = next((kv for kv in reversed(node.value) if kv[0].value == str(part)), None)
                 if match is None:
                     return node
                 key_node, node = match
@@ -396,6 +400,8 @@ def _check_nodes(
     environ: Mapping[str, str],
     cycles: set[_Edge],
     substituted: dict[int, tuple[tuple[str, ...], bool]],
+    *,
+    shadowed: bool = False,
 ) -> None:
     """Substitute environment references and catch duplicate keys PyYAML would hide.
 
@@ -403,6 +409,8 @@ def _check_nodes(
     (`$${X}` must not become $X's value at its second use); the variables it lacks are
     reported at every path it is used at, and each path of a text that used a variable is
     remembered. Aliases in `cycles` (inside their own anchor, already reported) are not followed.
+    Under a `shadowed` value (of a key written again later in its mapping) paths are not
+    remembered: they are the kept value's paths, and the data holds that value there.
     """
     if isinstance(node, yaml.ScalarNode):
         if node.tag == _STR_TAG:
@@ -413,18 +421,20 @@ def _check_nodes(
                     node.value, missing, used = _substitute(node.value, result, environ)
                 known = substituted[id(node)] = (missing, used)
             missing, used = known
-            if used:
+            if used and not shadowed:
                 result.from_environment.add(path)
             for name in missing:
                 message = f"environment variable {name!r} is not set"
                 result.problems.append(problem_at(result.file, node.start_mark, path, message))
-                result.settled.add(path)
+                if not shadowed:
+                    result.settled.add(path)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             if (id(node), index, False) not in cycles:
-                _check_nodes(item, (*path, index), result, environ, cycles, substituted)
+                _check_nodes(item, (*path, index), result, environ, cycles, substituted, shadowed=shadowed)
     elif isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
+        kept = {_key_text(key_node): index for index, (key_node, _) in enumerate(node.value)}
         for index, (key_node, value_node) in enumerate(node.value):
             key = _key_text(key_node)
             if key in seen:
@@ -432,7 +442,10 @@ def _check_nodes(
                 result.problems.append(problem_at(result.file, key_node.start_mark, (*path, key), message))
             seen.setdefault(key, key_node.start_mark.line + 1)
             if (id(node), index, False) not in cycles:
-                _check_nodes(value_node, (*path, key), result, environ, cycles, substituted)
+                # A value YAML drops for a later one of its key is still checked, but what it
+                # leaves behind (a variable it took, an error it settled) is the kept value's.
+                dropped = shadowed or (index != kept[key] and key != "<<")  # every `<<` is merged
+                _check_nodes(value_node, (*path, key), result, environ, cycles, substituted, shadowed=dropped)
 
 
 def _substitute(

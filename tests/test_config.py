@@ -798,6 +798,68 @@ def test_label_regexes_prometheus_would_not_read_as_monitor_does_are_refused(mat
     assert why in found[0]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "sources:\n  - name: local\n    collector: scripted\nsources:\n  - name: bad\n    collector: nope\n",
+            [
+                "c.yaml:4:1: sources: duplicate key 'sources' (first defined at line 1)",
+                "c.yaml:6:16: sources[0].collector: unknown collector 'nope'; expected one of: failing, "
+                "hanging, scripted",
+            ],
+            id="top-level",
+        ),
+        pytest.param(
+            "sources:\n  - name: a\n    collector: scripted\n    interval: 1s\n    interval: soon\n",
+            [
+                "c.yaml:5:5: sources[0].interval: duplicate key 'interval' (first defined at line 4)",
+                "c.yaml:5:15: sources[0].interval: expected a duration like 250ms, 2s, 1m30s, 1h or 1d, "
+                "got 'soon'",
+            ],
+            id="in-a-source",
+        ),
+        pytest.param(
+            "sources:\n  - name: a\n    collector: scripted\n    interval: ${NOPE}\n    interval: soon\n",
+            [
+                "c.yaml:4:15: sources[0].interval: environment variable 'NOPE' is not set",
+                "c.yaml:5:5: sources[0].interval: duplicate key 'interval' (first defined at line 4)",
+                "c.yaml:5:15: sources[0].interval: expected a duration like 250ms, 2s, 1m30s, 1h or 1d, "
+                "got 'soon'",
+            ],
+            id="the-dropped-value-does-not-hide-the-kept-ones-error",
+        ),
+        pytest.param(
+            'max_series: ${N}\nmax_series: "5"\nsources:\n  - {name: a, collector: scripted}\n',
+            [
+                "c.yaml:2:1: max_series: duplicate key 'max_series' (first defined at line 1)",
+                "c.yaml:2:13: max_series: expected an integer, got the string '5' (the quotes make it text: "
+                "remove them)",
+            ],
+            id="the-kept-value-is-not-from-the-environment",
+        ),
+        pytest.param(
+            "base: &base {collector: scripted, interval: 1s}\n"
+            "sources:\n  - <<: *base\n    name: a\n    interval: soon\n",
+            [
+                "c.yaml:1:1: base: unknown key 'base'; expected one of: alerts, dashboard, exporter, "
+                "history, interval, max_backoff, max_series, sources, timeout, webhook",
+                "c.yaml:5:15: sources[0].interval: expected a duration like 250ms, 2s, 1m30s, 1h or 1d, "
+                "got 'soon'",
+            ],
+            id="written-over-a-merged-key",
+        ),
+    ],
+)
+def test_errors_about_a_key_written_twice_point_at_the_value_yaml_keeps(
+    text: str, expected: list[str]
+) -> None:
+    """YAML keeps a key's last value, and errors about that value pointed into the first: with
+    `sources:` twice, an unknown collector in the second list was reported at the first list's
+    `collector: scripted`. A key a `<<` merge brings and the source writes again likewise."""
+    assert problems(text, environ={"N": "7"}) == expected
+
+
 def test_a_duplicate_source_name_is_reported_with_the_other_problems_of_its_sources() -> None:
     """It was left out whenever one of the two sources had a problem of its own: fix that,
     run check again, and only then learn of the duplicate."""
