@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from monitor.model import Sample, SourceHealth
@@ -46,45 +48,54 @@ sources:
 """
 
 
-async def test_costs_and_the_stack_of_a_hung_poller() -> None:
+@contextlib.asynccontextmanager
+async def costs_with_a_hung_poller(
+    config: str = CONFIG, size: tuple[int, int] = (140, 40)
+) -> AsyncIterator[tuple[Runtime, MonitorApp, Pilot]]:
+    """The real pollers of `config` under the dashboard, on the cost screen once the stack of
+    the poller `frozen` (stuck until the test ends) shows there."""
     StuckCollector.release.clear()
-    runtime = Runtime(config_of(CONFIG, StuckCollector))
+    runtime = Runtime(config_of(config, StuckCollector))
     runtime.start()
     app = MonitorApp.from_runtime(runtime, host="testhost", blink=False)
     try:
-        async with app.run_test(size=(140, 40)) as pilot:
+        async with app.run_test(size=size) as pilot:
             await pilot.press("c")
             deadline = time.monotonic() + 10
             while "Stack of poller:frozen (hung)" not in str(app.screen.stacks.render()):
                 assert time.monotonic() < deadline, "the hung poller's stack never appeared"
                 await pilot.pause(0.1)
-            stacks = str(app.screen.stacks.render())
-            assert "in wait_for_the_test_to_release" in stacks
-            assert "poller:fine" not in stacks
-            threads = {name: cells[0] for name, cells in rows_by_name(app.screen.threads).items()}
-            assert threads["poller:frozen"].startswith("HUNG: collecting for")
-            assert "past its 0.1s timeout" in threads["poller:frozen"]
-            assert threads["poller:fine"].startswith(
-                ("sleeping until", "sleeping, due now", "collecting for")
-            )
-            costs = rows_by_name(app.screen.costs)
-            assert costs["fine"][0:2] == ["scripted", "0.2s"]
-            assert int(costs["fine"][8]) >= 1, "collections are counted"
-            assert int(costs["frozen"][4]) >= 1, "the hang counts as an error"
-            while not str(app.screen.costs.get_row_at(0)[4]).endswith(" %"):
-                assert time.monotonic() < deadline, "the CPU share was never measured"
-                await pilot.pause(0.1)
-            await pilot.press("slash", *"froz", "enter")  # `/` filters this screen's rows too
-            await pilot.pause(0.3)
-            assert list(rows_by_name(app.screen.costs)) == ["frozen"]
-            assert list(rows_by_name(app.screen.threads)) == ["poller:frozen"]
-            await pilot.press("escape")
-            await pilot.press("question_mark")
-            await pilot.pause()
-            assert "Reload the config file" in screen_text(app)
+            yield runtime, app, pilot
     finally:
         StuckCollector.release.set()
         runtime.stop()
+
+
+async def test_costs_and_the_stack_of_a_hung_poller() -> None:
+    async with costs_with_a_hung_poller() as (_runtime, app, pilot):
+        deadline = time.monotonic() + 10
+        stacks = str(app.screen.stacks.render())
+        assert "in wait_for_the_test_to_release" in stacks
+        assert "poller:fine" not in stacks
+        threads = {name: cells[0] for name, cells in rows_by_name(app.screen.threads).items()}
+        assert threads["poller:frozen"].startswith("HUNG: collecting for")
+        assert "past its 0.1s timeout" in threads["poller:frozen"]
+        assert threads["poller:fine"].startswith(("sleeping until", "sleeping, due now", "collecting for"))
+        costs = rows_by_name(app.screen.costs)
+        assert costs["fine"][0:2] == ["scripted", "0.2s"]
+        assert int(costs["fine"][8]) >= 1, "collections are counted"
+        assert int(costs["frozen"][4]) >= 1, "the hang counts as an error"
+        while not str(app.screen.costs.get_row_at(0)[4]).endswith(" %"):
+            assert time.monotonic() < deadline, "the CPU share was never measured"
+            await pilot.pause(0.1)
+        await pilot.press("slash", *"froz", "enter")  # `/` filters this screen's rows too
+        await pilot.pause(0.3)
+        assert list(rows_by_name(app.screen.costs)) == ["frozen"]
+        assert list(rows_by_name(app.screen.threads)) == ["poller:frozen"]
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert "Reload the config file" in screen_text(app)
 
 
 async def test_threads_view_without_pollers_says_so() -> None:
@@ -156,38 +167,24 @@ async def test_a_long_source_name_leaves_the_failure_columns_on_a_120_column_scr
 async def test_a_hung_poller_a_reload_removed_stays_in_view_until_its_thread_ends() -> None:
     """A reload cannot stop a collector that ignores its timeout; the poller was dropped from
     the thread list at once, so the hang vanished from view while it went on."""
-    StuckCollector.release.clear()
-    runtime = Runtime(config_of(CONFIG, StuckCollector))
-    runtime.start()
-    app = MonitorApp.from_runtime(runtime, host="testhost", blink=False)
-    try:
-        async with app.run_test(size=(140, 40)) as pilot:
-            await pilot.press("c")
-            deadline = time.monotonic() + 10
-            while "Stack of poller:frozen (hung)" not in str(app.screen.stacks.render()):
-                assert time.monotonic() < deadline, "the hung poller's stack never appeared"
-                await pilot.pause(0.1)
-            without_frozen = (
-                "sources:\n  - {name: fine, collector: scripted, interval: 200ms, timeout: 100ms}\n"
-            )
-            runtime.scheduler.apply(config_of(without_frozen, StuckCollector), stop_timeout=0.2)
-            app.tick()
-            await pilot.pause()
-            threads = {name: cells[0] for name, cells in rows_by_name(app.screen.threads).items()}
-            assert threads["poller:frozen (old)"].startswith("left running by a reload: HUNG: collecting for")
-            stacks = str(app.screen.stacks.render())
-            assert "Stack of poller:frozen (old) (left running by a reload: hung)" in stacks
-            assert "in wait_for_the_test_to_release" in stacks
-            assert "frozen" not in rows_by_name(app.screen.costs), "no longer a source"
-            StuckCollector.release.set()
-            while "poller:frozen (old)" in rows_by_name(app.screen.threads):
-                assert time.monotonic() < deadline + 10, "the ended thread stayed in the list"
-                app.tick()
-                await pilot.pause(0.1)
-            assert "No poller is stuck" in str(app.screen.stacks.render())
-    finally:
+    async with costs_with_a_hung_poller() as (runtime, app, pilot):
+        deadline = time.monotonic() + 10
+        without_frozen = "sources:\n  - {name: fine, collector: scripted, interval: 200ms, timeout: 100ms}\n"
+        runtime.scheduler.apply(config_of(without_frozen, StuckCollector), stop_timeout=0.2)
+        app.tick()
+        await pilot.pause()
+        threads = {name: cells[0] for name, cells in rows_by_name(app.screen.threads).items()}
+        assert threads["poller:frozen (old)"].startswith("left running by a reload: HUNG: collecting for")
+        stacks = str(app.screen.stacks.render())
+        assert "Stack of poller:frozen (old) (left running by a reload: hung)" in stacks
+        assert "in wait_for_the_test_to_release" in stacks
+        assert "frozen" not in rows_by_name(app.screen.costs), "no longer a source"
         StuckCollector.release.set()
-        runtime.stop()
+        while "poller:frozen (old)" in rows_by_name(app.screen.threads):
+            assert time.monotonic() < deadline + 10, "the ended thread stayed in the list"
+            app.tick()
+            await pilot.pause(0.1)
+        assert "No poller is stuck" in str(app.screen.stacks.render())
 
 
 def screen_rows(app: MonitorApp) -> list[str]:
@@ -198,43 +195,31 @@ def screen_rows(app: MonitorApp) -> list[str]:
 async def test_the_keys_reach_a_hung_pollers_stack_below_the_fold_without_a_tab_first() -> None:
     """With 30 sources the threads and the hung poller's stack are two screens down, and the
     screen opened with nothing focused: ↓, PageDown and End did nothing until a Tab."""
-    StuckCollector.release.clear()
     many = "".join(
         f"  - {{name: fine{i:02d}, collector: scripted, interval: 200ms, timeout: 100ms}}\n"
         for i in range(32)
     )
-    runtime = Runtime(config_of(CONFIG + many, StuckCollector))
-    runtime.start()
-    app = MonitorApp.from_runtime(runtime, host="testhost", blink=False)
-    try:
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("c")
-            deadline = time.monotonic() + 10
-            while "Stack of poller:frozen (hung)" not in str(app.screen.stacks.render()):
-                assert time.monotonic() < deadline, "the hung poller's stack never appeared"
-                await pilot.pause(0.1)
-            notice = "✖ poller:frozen is stuck in a collection: End shows its stack"
-            while notice not in (shown := "\n".join(screen_rows(app))):  # a layout pass after the stack
-                assert time.monotonic() < deadline, f"no notice of the stuck poller on screen:\n{shown}"
-                await pilot.pause(0.1)
-            assert "Stack of poller:frozen" not in shown and "Poller threads" not in shown
-            await pilot.press("down", "down")  # a line each: the padding, then the title
-            await pilot.pause()
-            assert "Monitoring cost per source" not in "\n".join(screen_rows(app)), "↓ scrolls the page"
-            await pilot.press("pagedown")
-            await pilot.pause()
-            assert "poller:fine" in "\n".join(screen_rows(app)), "PageDown reaches the threads"
-            await pilot.press("end")
-            await pilot.pause()
-            shown = "\n".join(screen_rows(app))
-            assert "in wait_for_the_test_to_release" in shown, "End shows the stack"
-            assert "✖ poller:frozen is stuck" in shown, "the notice stays on screen"
-            await pilot.press("home")
-            await pilot.pause()
-            assert "Monitoring cost per source" in "\n".join(screen_rows(app))
-    finally:
-        StuckCollector.release.set()
-        runtime.stop()
+    async with costs_with_a_hung_poller(CONFIG + many, size=(120, 40)) as (_runtime, app, pilot):
+        deadline = time.monotonic() + 10
+        notice = "✖ poller:frozen is stuck in a collection: End shows its stack"
+        while notice not in (shown := "\n".join(screen_rows(app))):  # a layout pass after the stack
+            assert time.monotonic() < deadline, f"no notice of the stuck poller on screen:\n{shown}"
+            await pilot.pause(0.1)
+        assert "Stack of poller:frozen" not in shown and "Poller threads" not in shown
+        await pilot.press("down", "down")  # a line each: the padding, then the title
+        await pilot.pause()
+        assert "Monitoring cost per source" not in "\n".join(screen_rows(app)), "↓ scrolls the page"
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert "poller:fine" in "\n".join(screen_rows(app)), "PageDown reaches the threads"
+        await pilot.press("end")
+        await pilot.pause()
+        shown = "\n".join(screen_rows(app))
+        assert "in wait_for_the_test_to_release" in shown, "End shows the stack"
+        assert "✖ poller:frozen is stuck" in shown, "the notice stays on screen"
+        await pilot.press("home")
+        await pilot.pause()
+        assert "Monitoring cost per source" in "\n".join(screen_rows(app))
 
 
 async def test_right_reaches_the_cost_columns_past_the_edge_of_an_80_column_terminal() -> None:
