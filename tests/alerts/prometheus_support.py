@@ -71,3 +71,23 @@ def own_alerts(port: int) -> list[dict]:
     """The alerts the `monitor --headless` on `port` evaluates itself (/api/v1/alerts)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=2) as response:
         return json.loads(response.read())["alerts"]
+
+
+def prometheus_config_over(tmp_path: Path, monitor_config: Path, monitor_port: int, **jobs: str) -> str:
+    """A Prometheus config that loads the rules `monitor rules` writes for `monitor_config` and
+    scrapes every second the monitor on `monitor_port` (job `monitor`) and each further job
+    given as name=HOST:PORT."""
+    rules = tmp_path / "rules.yml"
+    result = monitor("rules", "-c", str(monitor_config), "-o", str(rules))
+    assert result.returncode == 0, result.stderr
+    targets = {"monitor": f"127.0.0.1:{monitor_port}", **jobs}
+    scrapes = [
+        {"job_name": job, "static_configs": [{"targets": [target]}]} for job, target in targets.items()
+    ]
+    return json.dumps(
+        {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(rules)],
+            "scrape_configs": scrapes,
+        }
+    )

@@ -14,7 +14,7 @@ import yaml
 
 from monitor.alerts.definitions import AlertSettings
 from monitor.alerts.rules import alert_rule, rules_yaml
-from tests.alerts.prometheus_support import monitor, own_alerts, running_prometheus
+from tests.alerts.prometheus_support import monitor, own_alerts, prometheus_config_over, running_prometheus
 from tests.conftest import free_port, require_binary
 from tests.exporter.exporter_support import headless
 
@@ -184,16 +184,8 @@ def test_a_real_prometheus_fires_the_generated_alert_when_the_value_crosses(tmp_
     level = tmp_path / "level"
     level.write_text("10\n")
     (tmp_path / "monitor.yaml").write_text(monitor_config(level))
-    result = monitor("rules", "-c", str(tmp_path / "monitor.yaml"), "-o", str(tmp_path / "rules.yml"))
-    assert result.returncode == 0, result.stderr
     monitor_port, prometheus_port = free_port(), free_port()
-    config = f"""
-        global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-        rule_files: ["{tmp_path / "rules.yml"}"]
-        scrape_configs:
-          - job_name: monitor
-            static_configs: [{{targets: ["127.0.0.1:{monitor_port}"]}}]
-        """
+    config = prometheus_config_over(tmp_path, tmp_path / "monitor.yaml", monitor_port)
     with (
         running_prometheus(tmp_path, config, prometheus_port) as prometheus,
         headless(tmp_path / "monitor.yaml", monitor_port),
@@ -290,17 +282,9 @@ def test_a_real_prometheus_fires_fleet_alerts_on_promql_series_with_their_own_jo
         )
         + FLEET_ALERTS
     )
-    result = monitor("rules", "-c", str(tmp_path / "monitor.yaml"), "-o", str(tmp_path / "rules.yml"))
-    assert result.returncode == 0, result.stderr
-    config = f"""
-        global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-        rule_files: ["{tmp_path / "rules.yml"}"]
-        scrape_configs:
-          - job_name: monitor
-            static_configs: [{{targets: ["127.0.0.1:{monitor_port}"]}}]
-          - job_name: node
-            static_configs: [{{targets: ["127.0.0.1:{closed_port}"]}}]
-        """
+    config = prometheus_config_over(
+        tmp_path, tmp_path / "monitor.yaml", monitor_port, node=f"127.0.0.1:{closed_port}"
+    )
     dead = f"127.0.0.1:{closed_port}"
     with (
         running_prometheus(tmp_path, config, prometheus_port) as prometheus,

@@ -14,7 +14,7 @@ from alerts_support import Clock, Fleet, alert, told
 
 from monitor.alerts.engine import AlertEngine
 from monitor.model import SourceHealth, SourceState
-from tests.alerts.prometheus_support import monitor, own_alerts, running_prometheus
+from tests.alerts.prometheus_support import own_alerts, prometheus_config_over, running_prometheus
 from tests.conftest import free_port
 from tests.exporter.exporter_support import get, headless
 
@@ -103,16 +103,8 @@ def test_a_dead_source_is_stale_on_metrics_in_monitor_and_in_prometheus(tmp_path
             """
         )
     )
-    result = monitor("rules", "-c", str(config), "-o", str(tmp_path / "rules.yml"))
-    assert result.returncode == 0, result.stderr
     monitor_port, prometheus_port = free_port(), free_port()
-    prometheus_config = f"""
-        global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-        rule_files: ["{tmp_path / "rules.yml"}"]
-        scrape_configs:
-          - job_name: monitor
-            static_configs: [{{targets: ["127.0.0.1:{monitor_port}"]}}]
-        """
+    prometheus_config = prometheus_config_over(tmp_path, config, monitor_port)
     with (
         running_prometheus(tmp_path, prometheus_config, prometheus_port) as prometheus,
         headless(config, monitor_port),
