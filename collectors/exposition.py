@@ -309,13 +309,20 @@ class ExpositionParser:
         other families are series that each stand alone, so they may be cut between series.
         (A `# HELP` line before the family's `# TYPE` still reaches the parser, which makes of
         it an empty family.) An OpenMetrics page cut short is closed with the `# EOF` it needs.
+
+        A histogram or summary that include/exclude cut (`exclude: ["*_bucket"]`) is no longer
+        one either: the parts kept reach the parser as untyped families (see `_untyped_parts`).
         """
         wanted = self.filter
         cap = self.max_series
-        family, group = "", frozenset[str]()
-        """The histogram or summary being read, and its sample names, while its lines are held."""
+        family, group, kind = "", frozenset[str](), ""
+        """The histogram or summary being read, its sample names and type, while its lines are held."""
         held: list[tuple[int, str]] = []
         held_samples = 0
+        cut = False
+        """Whether include/exclude left out a part of the family being held."""
+        help_line = ""
+        """The last `# HELP` line that started a family: a cut family's parts keep its help."""
         for number, (start, line) in enumerate(_lines(text), 1):
             stripped = line.lstrip()
             if stripped and stripped[0] != "#":
@@ -323,10 +330,12 @@ class ExpositionParser:
                     name_match = _SAMPLE_NAME.match(stripped)
                     name = name_match.group() if name_match else ""
                     if wanted is not None and not wanted.match(name):
+                        if group and name in group and name != family + "_created":
+                            cut = True  # `_created` is optional: a family without it is whole
                         continue
                 if group and name not in group:  # the family was read whole
-                    yield from self._release(held, state)
-                    family, group, held_samples = "", frozenset(), 0
+                    yield from self._release(held, state, family, kind, help_line, openmetrics, cut)
+                    family, group, held_samples, cut = "", frozenset(), 0, False
                 if state.kept >= cap:
                     state.kept -= held_samples
                     state.dropped += held_samples + _count_samples(text, start, wanted)
@@ -336,23 +345,99 @@ class ExpositionParser:
                 state.kept += 1
                 held_samples += bool(group)
             elif stripped.startswith(_METADATA) and _family_named(stripped) != family:
-                yield from self._release(held, state)
-                family, group = _group_of(stripped)
-                held_samples = 0
+                yield from self._release(held, state, family, kind, help_line, openmetrics, cut)
+                family, group, kind = _group_of(stripped)
+                held_samples, cut = 0, False
+                if stripped.startswith("# HELP"):
+                    help_line = stripped
             if group:
                 held.append((number, line))
             else:
                 state.line_number, state.line = number, line
                 yield line
-        yield from self._release(held, state)
+        yield from self._release(held, state, family, kind, help_line, openmetrics, cut)
 
-    @staticmethod
-    def _release(held: list[tuple[int, str]], state: _LineState) -> Iterator[str]:
-        """Hand held-back lines to the parser, each with its line number for error messages."""
+    def _release(
+        self,
+        held: list[tuple[int, str]],
+        state: _LineState,
+        family: str,
+        kind: str,
+        help_line: str,
+        openmetrics: bool,
+        cut: bool,
+    ) -> Iterator[str]:
+        """Hand held-back lines to the parser, each with its line number for error messages;
+        those of a family include/exclude cut, as one untyped family per sample name."""
+        if cut:
+            origin = f"{self.origin}, part of the {kind} {family} that include/exclude keep"
+            held[:] = _untyped_parts(held, family, help_line, openmetrics, origin)
         for number, line in held:
             state.line_number, state.line = number, line
             yield line
         held.clear()
+
+
+def _untyped_parts(
+    held: list[tuple[int, str]], family: str, help_line: str, openmetrics: bool, origin: str
+) -> list[tuple[int, str]]:
+    """The sample lines of a histogram or summary that include/exclude cut (`exclude: ["*_bucket"]`
+    keeps `_sum` and `_count`), as one untyped family per sample name, under the family's help.
+
+    What is left of such a family is not one: a histogram without its `+Inf` bucket or its
+    `_count` fails an OpenMetrics parser, this one on the scraped page and prometheus_client's
+    on monitor's /metrics. Untyped, each part keeps its name and values (`rate(x_sum[5m]) /
+    rate(x_count[5m])` still works), which is also what Prometheus stores when
+    metric_relabel_configs drop some of a family's series. Exemplars go: OpenMetrics allows
+    them only on a histogram's buckets and on counters."""
+    helps = [line for _, line in held if line.lstrip().startswith(f"# HELP {family} ")]
+    if help_line.startswith(f"# HELP {family} "):
+        helps.append(help_line)
+    given = helps[0].rstrip("\n").split(None, 3)[3:] if helps else []
+    help_text = given[0] if given else ""
+    # A summary's quantiles are named as the family: its `# HELP` line, if it came first, was
+    # passed on already and must not be written twice (OpenMetrics: "More than one HELP").
+    help_given = help_line.startswith(f"# HELP {family} ")
+    first_number = held[0][0] if held else 0
+    by_name: dict[str, list[tuple[int, str]]] = {}
+    for number, line in held:
+        stripped = line.lstrip()
+        if not stripped or stripped[0] == "#":
+            continue
+        name_match = _SAMPLE_NAME.match(stripped)
+        name = name_match.group() if name_match else ""
+        by_name.setdefault(name, []).append((number, _without_exemplar(line) if openmetrics else line))
+    parts: list[tuple[int, str]] = []
+    for name, lines in by_name.items():
+        if not (name == family and help_given):
+            parts.append((first_number, f"# HELP {name} {help_text or f'{name} ({origin})'}\n"))
+        parts.append((first_number, f"# TYPE {name} {'unknown' if openmetrics else 'untyped'}\n"))
+        parts.extend(lines)
+    return parts
+
+
+def _without_exemplar(line: str) -> str:
+    """An OpenMetrics sample line without its exemplar (` # {trace_id="..."} 0.5`), if any. The
+    `#` is looked for past the labels, whose quoted values may hold anything."""
+    if "#" not in line:
+        return line
+    name_end = _SAMPLE_NAME.match(line.lstrip())
+    position = len(line) - len(line.lstrip()) + (name_end.end() if name_end else 0)
+    if line.startswith("{", position):
+        quoted = escaped = False
+        while position + 1 < len(line):
+            position += 1
+            char = line[position]
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = quoted
+            elif char == '"':
+                quoted = not quoted
+            elif char == "}" and not quoted:
+                break
+    marker = line.find(" # ", position)
+    return line if marker == -1 else line[:marker].rstrip() + "\n"
 
 
 _METADATA = ("# HELP", "# TYPE", "# UNIT", "# EOF")
@@ -371,10 +456,10 @@ def _family_named(metadata: str) -> str:
     return parts[2] if len(parts) > 2 else ""
 
 
-def _group_of(metadata: str) -> tuple[str, frozenset[str]]:
-    """The family a `# TYPE name histogram` line starts and its sample names, held back until
-    the family is read whole; nothing for any other type or metadata line."""
+def _group_of(metadata: str) -> tuple[str, frozenset[str], str]:
+    """The family a `# TYPE name histogram` line starts, its sample names and its type, held
+    back until the family is read whole; nothing for any other type or metadata line."""
     parts = metadata.split(None, 4)
     if len(parts) < 4 or parts[1] != "TYPE" or parts[3] not in _GROUP_SUFFIXES:
-        return "", frozenset()
-    return parts[2], frozenset(parts[2] + suffix for suffix in _GROUP_SUFFIXES[parts[3]])
+        return "", frozenset(), ""
+    return parts[2], frozenset(parts[2] + suffix for suffix in _GROUP_SUFFIXES[parts[3]]), parts[3]
