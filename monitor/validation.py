@@ -100,6 +100,11 @@ class SampleValidator:
         whether this metric may carry these labels."""
         self._declared: Mapping[str, MetricSpec] | None = None
         self._declared_by: type | None = None
+        self._families: dict[str, str] = {}
+        """The histogram or summary each part the collector's `metrics` declare belongs to."""
+        self._declared_before: dict[str, MetricSpec] = {}
+        """What earlier collections declared with ctx.declare(), kept for the source's life as
+        the poller keeps it for export: a family declared once is still exported as one."""
 
     def validate(
         self,
@@ -109,6 +114,13 @@ class SampleValidator:
     ) -> tuple[dict[SeriesKey, float], int]:
         """Return the series to publish and how many were dropped by the series cap: those
         over it here, plus those the collector counted with `ctx.count_dropped()`.
+
+        A histogram or summary (the parts a spec's `family` groups) is never cut by the cap:
+        one that does not fit whole is left out whole, the series of it already kept counted
+        as dropped with the rest, as the `prometheus` collector does while reading a page. A
+        histogram without its `+Inf` bucket or `_count` fails an OpenMetrics parser on /metrics
+        and gives `histogram_quantile` NaN; other series stand alone and are dropped one by one.
+        This costs nothing until the cap is reached.
 
         Given the `collector` class that returned them (and the collection's `ctx`, for metrics
         declared at collection time and for reporting), samples whose name, or a label name,
@@ -123,6 +135,9 @@ class SampleValidator:
         dropped = 0
         undeclared: Counter[tuple[str, str]] = Counter()
         repeated: Counter[SeriesKey] = Counter()
+        cut: set[str] = set()
+        """Histograms and summaries of which a series did not fit."""
+        families: dict[str, str] = {}
         for index, sample in enumerate(samples):
             if type(sample) is not Sample:
                 raise InvalidSample(
@@ -144,9 +159,18 @@ class SampleValidator:
                 repeated[key] += 1
             elif len(series) >= self.max_series:
                 dropped += 1
+                family = families.get(sample.name)
+                if family is None:
+                    family = families[sample.name] = self._family(sample.name, ctx)
+                if family:
+                    cut.add(family)
                 continue
             series[key] = value
+        if cut:
+            dropped += self._leave_out(series, cut, families, ctx)
         if ctx is not None:
+            if ctx.declared:
+                self._declared_before.update(ctx.declared)
             if undeclared:
                 self._report(undeclared, ctx)
             if repeated:
@@ -165,6 +189,38 @@ class SampleValidator:
         self._good_series.clear()
         enforced = not collector.dynamic_metrics
         self._declared = {spec.name: spec for spec in collector.metrics} if enforced else None
+        self._families = {spec.name: spec.family for spec in collector.metrics if spec.family}
+        self._declared_before.clear()
+
+    def _family(self, name: str, ctx: CollectContext | None) -> str:
+        """The histogram or summary `name` is a part of, "" for a series that stands alone: by
+        the spec /metrics exports it with (this collection's declaration, an earlier one's,
+        else the collector's `metrics`)."""
+        spec = ctx.declared.get(name) if ctx is not None else None
+        if spec is None:
+            spec = self._declared_before.get(name)
+        return spec.family if spec is not None else self._families.get(name, "")
+
+    def _leave_out(
+        self,
+        series: dict[SeriesKey, float],
+        cut: set[str],
+        families: dict[str, str],
+        ctx: CollectContext | None,
+    ) -> int:
+        """Remove the series of the families in `cut` kept before the cap was reached; return
+        how many. The room they leave is not given to later series: what the cap kept of the
+        collection is its beginning, as for a page read up to the cap."""
+        left_out = []
+        for key in series:
+            family = families.get(key[0])
+            if family is None:
+                family = families[key[0]] = self._family(key[0], ctx)
+            if family in cut:
+                left_out.append(key)
+        for key in left_out:
+            del series[key]
+        return len(left_out)
 
     def _spec(self, name: str, ctx: CollectContext | None) -> MetricSpec | None:
         """The spec `name` is held to; None when nothing is enforced or it was not declared."""

@@ -10,8 +10,10 @@ import threading
 import time
 
 import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
-from monitor.model import Sample, SourceState
+from monitor.exporter import MetricsRenderer
+from monitor.model import MetricSpec, MetricType, Sample, SourceState
 from monitor.once import collect_once
 from monitor.plugin import CollectContext, CollectError, Collector, CollectorOptions
 from monitor.scheduler import Phase, Poller, Scheduler
@@ -374,3 +376,39 @@ def test_collect_once_tries_each_source_one_time_while_a_slow_one_finishes() -> 
     assert (broken.collections, broken.errors_total, broken.last_error) == (1, 1, "cannot open the device")
     assert broken.next_attempt is None  # no retry is coming
     assert sources["slow"].health.up and sources["slow"].health.collections == 1
+
+
+def test_the_series_cap_leaves_out_whole_a_summary_declared_in_an_earlier_collection() -> None:
+    """The family of a part is the one /metrics exports it with, which a declaration of an
+    earlier collection gives (declarations are kept for the source's life) as well as this
+    one's: the second collection's summary lost its _sum and _count to the cap, and
+    prometheus_client's OpenMetrics parser refused the whole /metrics."""
+    config = config_of("sources:\n  - {name: s, collector: scripted, max_series: 5}\n")
+    clock = FakeClock()
+    store = MetricsStore(clock=clock.wall)
+    poller = Poller(config.sources[0], store, clock=clock, start_jitter=False)
+    summary = [
+        Sample("rpc_seconds", 0.2, {"quantile": "0.5"}),
+        Sample("rpc_seconds_sum", 12),
+        Sample("rpc_seconds_count", 40),
+    ]
+
+    def declared_once(ctx, n):
+        if n == 1:  # 4 series, under the cap
+            for part in ("", "_sum", "_count"):
+                spec = MetricSpec(
+                    f"rpc_seconds{part}", "RPC time.", type=MetricType.SUMMARY, family="rpc_seconds"
+                )
+                ctx.declare(spec)
+            return [*summary, Sample("v", 0, {"i": "0"})]
+        poller.stop_event.set()  # 4 series before the summary: the cap falls after its quantile
+        return [*(Sample("v", i, {"i": str(i)}) for i in range(4)), *summary]
+
+    ScriptedCollector.script = staticmethod(declared_once)
+    poller.register()
+    poller._run()
+    source = store.snapshot().sources["s"]
+    assert (source.health.collections, source.health.series_count, source.health.series_dropped) == (2, 4, 3)
+    assert {name for name, _ in source.series} == {"v"}
+    body = b"".join(MetricsRenderer(store.snapshot).render("application/openmetrics-text; version=1.0.0")[0])
+    assert "rpc_seconds" not in {family.name for family in parse_openmetrics(body.decode())}
