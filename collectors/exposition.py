@@ -24,12 +24,15 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import parser as openmetrics_parser
 
 from monitor.model import MetricSpec, MetricType, Sample, unit_of
-from monitor.plugin import CollectContext
+from monitor.plugin import PART_SUFFIXES, CollectContext
 from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
 from monitor.wording import plural
 
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text"
 _SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created", "_info")
+_NOT_GAUGE_SUFFIXES = ("_total", *PART_SUFFIXES)
+"""Name endings promtool refuses on a gauge ("non-histogram and non-summary metrics should not
+have "_count" suffix"), and lets pass on an untyped series."""
 _GROUPED_TYPES = ("histogram", "summary")
 """Kept whole on re-export: their parts only make sense (and lint clean) as one family."""
 _SAMPLE_NAME = re.compile(r"[^{\s]+")
@@ -132,7 +135,9 @@ def _new_spec(name: str, family: Metric, key: bool, origin: str) -> MetricSpec:
     their family's type and name; a counter's `_created` is a gauge).
 
     A family without a `# TYPE` line (the parser's "unknown") stays untyped: calling it a gauge
-    would be a guess, and one that promtool rejects for a `_total` name. `origin` says where
+    would be a guess, and one that promtool rejects for a `_total` name. So does a gauge (or a
+    counter not named `_total`, in the text format) with a name promtool refuses on a gauge:
+    `_total`, `_count`, `_sum`, `_bucket`. `origin` says where
     the line came from, for the help text of a family that has none."""
     if family.type == "unknown":
         help = family.documentation or f"{name} ({origin}, no type given)"
@@ -142,8 +147,9 @@ def _new_spec(name: str, family: Metric, key: bool, origin: str) -> MetricSpec:
         metric_type, group = MetricType(family.type), family.name
     else:
         is_counter = family.type == "counter" and name.endswith("_total")
-        # A page's gauge named `..._total` stays untyped: as a gauge it would fail promtool.
-        plain = MetricType.UNTYPED if name.endswith("_total") else MetricType.GAUGE
+        # A page's gauge named `..._total`, `_count`, `_sum` or `_bucket` (postgres_exporter's
+        # `pg_stat_activity_count`) stays untyped: as a gauge it would fail promtool.
+        plain = MetricType.UNTYPED if name.endswith(_NOT_GAUGE_SUFFIXES) else MetricType.GAUGE
         metric_type, group = (MetricType.COUNTER if is_counter else plain), ""
     return MetricSpec(name, help, unit_of(group or name), metric_type, key=key, family=group)
 

@@ -80,11 +80,13 @@ class CollectContext:
     def declare(self, spec: MetricSpec) -> None:
         """Describe a metric discovered at collection time (e.g. from a scraped endpoint).
 
-        Held to the suffix rule of a collector's `metrics`: a counter without `_total` (or a
+        Held to the suffix rules of a collector's `metrics`: a counter without `_total` (or a
         gauge with it) would reach /metrics under another name than `monitor once` and
-        `monitor rules` use, or fail promtool. Such a spec is kept as untyped, which is
-        exported under its own name, and reported as a partial error: nothing is lost."""
-        problem = suffix_problem(spec)
+        `monitor rules` use, or fail promtool, as would a gauge named `..._count`, `..._sum`
+        or `..._bucket` (postgres_exporter's `pg_stat_activity_count`). Such a spec is kept as
+        untyped, which is exported under its own name and which promtool accepts whatever the
+        name, and reported as a partial error: nothing is lost."""
+        problem = suffix_problem(spec) or part_suffix_problem(spec, (MetricType.GAUGE,))
         if problem:
             self.error(f"{spec.name}: declared {problem}; exported untyped")
             spec = dataclasses.replace(spec, type=MetricType.UNTYPED)

@@ -17,12 +17,14 @@ import pytest
 from prometheus_client import generate_latest
 
 from monitor.config import parse_config
+from monitor.exporter import MetricsRenderer
 from monitor.exporter.families import SourceCollector, health_families
 from monitor.exporter.render import process_registry
 from monitor.model import MetricSpec, MetricType, Sample, SourceData, SourceHealth, SourceState, Unit
 from monitor.once import collect_once
 from monitor.plugin import CollectContext, Collector, CollectorOptions, reserved_name_problem
 from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
+from monitor.store import MetricsStore
 from monitor.validation import InvalidDeclaration, SampleValidator, check_declared_metrics
 from tests.conftest import require_binary
 
@@ -350,8 +352,17 @@ def test_a_series_given_several_times_keeps_its_last_value_and_is_reported() -> 
     [
         (MetricSpec("ctr_hits", "Hits.", type=MetricType.COUNTER), "a counter's name must end in _total"),
         (MetricSpec("dyn_total", "Gauge."), "as gauge with a _total suffix"),
+        (MetricSpec("pg_stat_activity_count", "Gauge."), "as gauge with a _count suffix"),
+        (MetricSpec("disk_io_sum", "Gauge."), "as gauge with a _sum suffix"),
+        (MetricSpec("queue_bucket", "Gauge."), "as gauge with a _bucket suffix"),
     ],
-    ids=["counter-without-total", "gauge-with-total"],
+    ids=[
+        "counter-without-total",
+        "gauge-with-total",
+        "gauge-with-count",
+        "gauge-with-sum",
+        "gauge-with-bucket",
+    ],
 )
 def test_a_metric_declared_at_collection_time_is_held_to_the_suffix_rule(
     spec: MetricSpec, problem: str
@@ -372,7 +383,46 @@ def test_a_metric_declared_at_collection_time_is_held_to_the_suffix_rule(
     )
     good = ctx()
     good.declare(MetricSpec("ctr_hits_total", "Hits.", type=MetricType.COUNTER))
+    # Untyped, which promtool accepts whatever the name, and a histogram's or summary's parts.
+    good.declare(MetricSpec("pg_stat_activity_count", "Connections.", type=MetricType.UNTYPED))
+    good.declare(MetricSpec("rpc_seconds_count", "RPCs.", type=MetricType.SUMMARY, family="rpc_seconds"))
     assert good.errors == [] and good.declared["ctr_hits_total"].type is MetricType.COUNTER
+    assert good.declared["rpc_seconds_count"].type is MetricType.SUMMARY
+
+
+class DeclaresGauges(Collector[CollectorOptions]):
+    """Declares, at collection time, gauges named as it found them: postgres_exporter-like."""
+
+    name = "pgwatch"
+    dynamic_metrics = True
+
+    def collect(self, ctx: CollectContext) -> Iterable[Sample]:
+        for name in ("pg_stat_activity_count", "pg_xact_sum", "pg_size_bucket", "pg_up"):
+            ctx.declare(MetricSpec(name, f"{name} as the database says."))
+            yield Sample(name, 3)
+
+
+def test_gauges_declared_at_collection_time_with_a_part_suffix_pass_promtool_on_metrics() -> None:
+    """ctx.declare() took a gauge `pg_stat_activity_count`, and /metrics then failed `promtool
+    check metrics` ("non-histogram and non-summary metrics should not have "_count" suffix")."""
+    config = parse_config(
+        "sources:\n  - {name: pg, collector: pgwatch}\n", "test.yaml", registry=Registry.of(DeclaresGauges)
+    )
+    store = MetricsStore(history=0)
+    health = collect_once(config, store).sources["pg"].health
+    assert health.up
+    assert [error.split(":")[0] for error in health.partial_errors] == [
+        "pg_stat_activity_count",
+        "pg_xact_sum",
+        "pg_size_bucket",
+    ]
+    assert all(error.endswith("; exported untyped") for error in health.partial_errors)
+    text = b"".join(MetricsRenderer(store.snapshot).render("text/plain")[0]).decode()
+    assert "# TYPE pg_stat_activity_count untyped\n" in text and "# TYPE pg_up gauge\n" in text
+    linted = subprocess.run(
+        [require_binary("promtool"), "check", "metrics"], input=text, capture_output=True, text=True
+    )
+    assert (linted.returncode, linted.stderr) == (0, "")
 
 
 def test_every_metric_a_built_in_collector_declares_passes_promtool() -> None:
