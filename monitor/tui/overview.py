@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from itertools import pairwise
 from typing import ClassVar
 
@@ -10,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.events import Resize
+from textual.message import Message
 from textual.widgets import Static
 
 from monitor.alerts.definitions import Level
@@ -28,9 +28,18 @@ from monitor.tui.panel import (
 )
 from monitor.wording import as_typed
 
-REFLOW_SETTLES = 1.0
-"""Seconds after a resize in which the overview's relayouts belong to it (the next refresh
-tick gives the panels their new row budget, within a quarter of a second)."""
+
+class PanelScroll(VerticalScroll):
+    """The panels' scroll container; it tells its screen when the mouse wheel scrolls it."""
+
+    class WheelScrolled(Message):
+        pass
+
+    def on_mouse_scroll_down(self) -> None:
+        self.post_message(self.WheelScrolled())
+
+    def on_mouse_scroll_up(self) -> None:
+        self.post_message(self.WheelScrolled())
 
 
 class OverviewScreen(DashboardScreen):
@@ -59,7 +68,7 @@ class OverviewScreen(DashboardScreen):
     def __init__(self) -> None:
         super().__init__(id="overview")
         self.grid = Grid(id="grid")
-        self.scroll = VerticalScroll(self.grid, id="overview-scroll", can_focus=False)
+        self.scroll = PanelScroll(self.grid, id="overview-scroll", can_focus=False)
         self.no_match = Static("", id="no-match", markup=False)
         self._panels: dict[str, SourcePanel] = {}
         self._drawn: dict[str, tuple] = {}
@@ -67,7 +76,9 @@ class OverviewScreen(DashboardScreen):
         """Per source, what its panel was last built from: rebuilt only when that changes."""
         self._no_match_text: str | None = None
         self._order: tuple[str, ...] = ()
-        self._follow_focus_until = 0.0
+        self._follow_focus = True
+        """Whether relayouts bring the focused panel back into view: until the user scrolls
+        away from it with the mouse wheel, and again once the focus moves."""
 
     def body(self) -> ComposeResult:
         yield self.no_match
@@ -79,15 +90,24 @@ class OverviewScreen(DashboardScreen):
 
     def on_resize(self, event: Resize) -> None:
         self.grid.styles.grid_size_columns = max(1, event.size.width // PANEL_WIDTH)
-        self._follow_focus_until = time.monotonic() + REFLOW_SETTLES
+
+    def on_descendant_focus(self) -> None:
+        self._follow_focus = True
+
+    def on_panel_scroll_wheel_scrolled(self) -> None:
+        self._follow_focus = False
 
     def _keep_focus_in_view(self, _screen: object) -> None:
         """After a resize the grid reflows to another number of columns and the panels take
-        another row budget, each a layout of its own: after each, the focused panel is scrolled
-        back into view. It moved off screen, and Enter opened a source nobody could see."""
-        focused = self.focused
-        if isinstance(focused, SourcePanel) and time.monotonic() < self._follow_focus_until:
-            self.scroll.scroll_to_widget(focused, animate=False)
+        another row budget, each a layout of its own, as a reload or a filter bring: after
+        each, the focused panel is scrolled back into view. It moved off screen, and Enter
+        opened a source nobody could see."""
+        focused, scroll = self.focused, self.scroll
+        # While a scroll animates (the focus moving by keys), stopping it midway left the
+        # view a fraction of a row short of the panel.
+        animating = scroll.scroll_y != scroll.scroll_target_y
+        if self._follow_focus and isinstance(focused, SourcePanel) and not animating:
+            scroll.scroll_to_widget(focused, animate=False)
 
     def draw(self, snapshot: Snapshot, now: float) -> None:
         panels = self._panels

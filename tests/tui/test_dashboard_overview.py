@@ -10,6 +10,7 @@ import math
 import pytest
 from rich.cells import cell_len
 from textual.containers import Grid
+from textual.events import MouseScrollUp
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -484,3 +485,32 @@ async def test_enter_is_not_offered_while_a_filter_hides_every_panel(clock: Cloc
         await pilot.press("escape")
         await _settle(app, pilot)
         assert "Detail" in footer_row(app)
+
+
+async def test_after_the_mouse_wheel_scrolls_away_a_relayout_leaves_the_view_where_it_is(
+    clock: Clock,
+) -> None:
+    """Bringing the focused panel back into view after every relayout must stop once the user
+    scrolls away from it with the wheel, until the focus moves again."""
+    store = MetricsStore(history=900.0, clock=clock)
+    for i in range(37):
+        store.add_source(f"s{i:02}", "host", 1.0, specs=HOST_SPECS, health=SourceHealth(stale_after=3.0))
+        store.publish(f"s{i:02}", up(NOW), host_series(0))
+    app = make_app(store, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        target = app.screen.query_one("#panel-s29", SourcePanel)
+        target.focus()
+        await _settle(app, pilot)
+        assert _in_view(app, target)
+        for _ in range(10):
+            await pilot._post_mouse_events([MouseScrollUp], widget="#overview-scroll")
+        await _settle(app, pilot)
+        assert not _in_view(app, target)
+        store.add_source("late", "host", 1.0, specs=HOST_SPECS)  # a new panel: a relayout
+        store.publish("late", up(NOW), host_series(0))
+        await _settle(app, pilot)
+        assert app.screen.query("#panel-late") and not _in_view(app, target)
+        await pilot.press("down")
+        await _settle(app, pilot)
+        assert _in_view(app, app.screen.query_one("#panel-s30", SourcePanel))
