@@ -70,6 +70,9 @@ def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
             raise InvalidDeclaration(f"{where} {problem}")
 
 
+_PARTS = (MetricType.HISTOGRAM, MetricType.SUMMARY)
+
+
 def suffix_problem(spec: MetricSpec, not_total: tuple[MetricType, ...] = (MetricType.GAUGE,)) -> str | None:
     """What is wrong with `spec`'s type for its name's `_total` suffix, if anything: the part
     of check_declared_metrics that ctx.declare() applies at collection time too. `not_total`:
@@ -79,6 +82,12 @@ def suffix_problem(spec: MetricSpec, not_total: tuple[MetricType, ...] = (Metric
         return (
             f"as {spec.type.value} with a _total suffix, which Prometheus reserves for counters: "
             "declare type=MetricType.COUNTER, or drop the _total suffix"
+        )
+    if spec.type in _PARTS and not spec.family:
+        return (
+            f"as a {spec.type.value} part without `family`, the name its family is exported under "
+            f"(family='jobs_seconds' for 'jobs_seconds_bucket'); without it /metrics writes it as a "
+            "lone gauge, which promtool and Prometheus' histogram queries reject"
         )
     if spec.type is MetricType.COUNTER and not spec.name.endswith("_total"):
         return (

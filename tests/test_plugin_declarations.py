@@ -355,6 +355,10 @@ def test_a_series_given_several_times_keeps_its_last_value_and_is_reported() -> 
         (MetricSpec("pg_stat_activity_count", "Gauge."), "as gauge with a _count suffix"),
         (MetricSpec("disk_io_sum", "Gauge."), "as gauge with a _sum suffix"),
         (MetricSpec("queue_bucket", "Gauge."), "as gauge with a _bucket suffix"),
+        (
+            MetricSpec("jobs_seconds_bucket", "Jobs.", type=MetricType.HISTOGRAM),
+            "as a histogram part without `family`",
+        ),
     ],
     ids=[
         "counter-without-total",
@@ -362,6 +366,7 @@ def test_a_series_given_several_times_keeps_its_last_value_and_is_reported() -> 
         "gauge-with-count",
         "gauge-with-sum",
         "gauge-with-bucket",
+        "histogram-part-without-family",
     ],
 )
 def test_a_metric_declared_at_collection_time_is_held_to_the_suffix_rule(
@@ -439,3 +444,19 @@ def test_every_metric_a_built_in_collector_declares_passes_promtool() -> None:
         [promtool, "check", "metrics"], input=exposition(*specs), capture_output=True, text=True
     )
     assert (linted.returncode, linted.stderr) == (0, "")
+
+
+def test_a_histogram_or_summary_part_without_family_is_a_declaration_error() -> None:
+    """/metrics wrote such a part as a lone gauge: promtool failed it ("non-histogram metrics
+    should not have "_bucket" suffix") and histogram_quantile() found no histogram."""
+    with pytest.raises(InvalidDeclaration) as caught:
+
+        class Parts(Collector[CollectorOptions]):
+            name = "parts"
+            metrics = (MetricSpec("jobs_seconds_bucket", "Jobs.", type=MetricType.HISTOGRAM, labels=("le",)),)
+
+            def collect(self, ctx: CollectContext) -> list[Sample]:
+                return []
+
+    assert "declares metric 'jobs_seconds_bucket' as a histogram part without `family`" in str(caught.value)
+    assert "family='jobs_seconds'" in str(caught.value)
