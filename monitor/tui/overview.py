@@ -76,6 +76,7 @@ class OverviewScreen(DashboardScreen):
         """Per source, what its panel was last built from: rebuilt only when that changes."""
         self._no_match_text: str | None = None
         self._order: tuple[str, ...] = ()
+        self._panels_shown = 0
         self._follow_focus = True
         """Whether relayouts bring the focused panel back into view: until the user scrolls
         away from it with the mouse wheel, and again once the focus moves."""
@@ -89,7 +90,15 @@ class OverviewScreen(DashboardScreen):
         self.screen_layout_refresh_signal.subscribe(self, self._keep_focus_in_view)
 
     def on_resize(self, event: Resize) -> None:
-        self.grid.styles.grid_size_columns = max(1, event.size.width // PANEL_WIDTH)
+        self._fit_columns(self._panels_shown)
+
+    def _fit_columns(self, panels: int) -> None:
+        """As many columns of PANEL_WIDTH as the terminal holds, but no more than there are
+        panels to fill them: a lone panel kept 52 columns of a 160-column terminal, and its
+        long labels squeezed the sparklines to 11 collections where 24 fit."""
+        columns = max(1, min(self.size.width // PANEL_WIDTH, panels))
+        if columns != self.grid.styles.grid_size_columns:
+            self.grid.styles.grid_size_columns = columns
 
     def on_descendant_focus(self) -> None:
         self._follow_focus = True
@@ -133,6 +142,8 @@ class OverviewScreen(DashboardScreen):
                 panels[name].display = self._shown[name] = shown
             if shown:
                 visible.append(source)
+        self._panels_shown = len(visible)
+        self._fit_columns(len(visible))
         rows = self._row_budget(len(visible))
         for source in visible:
             name = source.name

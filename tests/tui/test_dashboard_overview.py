@@ -17,9 +17,9 @@ from textual.widgets import Input
 from monitor.model import SourceHealth
 from monitor.store import MetricsStore
 from monitor.tui.app import MonitorApp
-from monitor.tui.panel import SourcePanel
+from monitor.tui.panel import SPARK_CHARS, SourcePanel
 from tests.tui.dashboard_support import EXPORTER_URL, footer_row, make_app, panel_text
-from tests.tui.feed import HOST_SPECS, NOW, Clock, feed, host_series, up
+from tests.tui.feed import HOST_SPECS, NOW, Clock, feed, host_series, publish_every_second, up
 from tests.tui.test_dashboard_view import many_core_host
 
 
@@ -514,3 +514,22 @@ async def test_after_the_mouse_wheel_scrolls_away_a_relayout_leaves_the_view_whe
         await pilot.press("down")
         await _settle(app, pilot)
         assert _in_view(app, app.screen.query_one("#panel-s30", SourcePanel))
+
+
+async def test_a_lone_panel_takes_the_width_its_sparklines_need(clock: Clock) -> None:
+    """One panel kept 52 columns of a 160-column terminal: the default panel's long labels
+    (`network transmitted eth0`) squeezed its sparklines to 11 collections of the 24."""
+    store = MetricsStore(history=900.0, clock=clock)
+    publish_every_second(
+        store, clock, "local", {("network_transmitted_bytes_on_the_long_named_interface", ()): 1.0}, 30
+    )
+    app = make_app(store, clock)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _settle(app, pilot)
+        [row] = panel_text(app)["local"].splitlines()[1:]
+        spark = row.rstrip().rsplit(" ", 1)[-1]
+        assert len(spark) == 24 and set(spark) <= set(SPARK_CHARS), row
+        store.add_source("other", "host", 1.0, specs=HOST_SPECS)  # two panels: two columns
+        store.publish("other", up(NOW), host_series(0))
+        await _settle(app, pilot)
+        assert app.screen.query_one(Grid).styles.grid_size_columns == 2
