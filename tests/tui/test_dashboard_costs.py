@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -88,6 +89,14 @@ async def test_costs_and_the_stack_of_a_hung_poller() -> None:
         while not str(app.screen.costs.get_row_at(0)[4]).endswith(" %"):
             assert time.monotonic() < deadline, "the CPU share was never measured"
             await pilot.pause(0.1)
+        # The pollers' shares leave out drawing and the exporter: the whole process is named too.
+        while "measuring" in (title := str(app.screen.cost_title.render())):
+            assert time.monotonic() < deadline, "the process's CPU was never measured"
+            await pilot.pause(0.1)
+        assert re.fullmatch(
+            r"Monitoring cost per source · the whole process: \d+\.\d\d % of a core \(CPU/s: each poller's own\)",
+            title,
+        ), title
         await pilot.press("slash", *"froz", "enter")  # `/` filters this screen's rows too
         await pilot.pause(0.3)
         assert list(rows_by_name(app.screen.costs)) == ["frozen"]
