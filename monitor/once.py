@@ -14,7 +14,9 @@ import time
 
 from monitor.config import Config
 from monitor.exporter.api import snapshot_json
-from monitor.model import Snapshot, SourceData, SourceState, series_name
+from monitor.humanize import format_value
+from monitor.model import SeriesKey, Snapshot, SourceData, SourceState, Unit, series_name, unit_of
+from monitor.ordering import reading_order
 from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
 
@@ -84,9 +86,22 @@ def render_table(snapshot: Snapshot) -> str:
         for error in health.partial_errors:
             lines.append(f"   partial error: {error}")
         if health.up:
-            for key, value in sorted(source.series.items()):
-                lines.append(f"   {series_name(key)} {table_value(value)}")
+            for key in sorted(source.series, key=reading_order):
+                lines.append(
+                    f"   {series_name(key)} {table_value(source.series[key])}{_readable(source, key)}"
+                )
     return "\n".join(lines)
+
+
+def _readable(source: SourceData, key: SeriesKey) -> str:
+    """The value as the dashboard writes it, after the raw one, where the unit makes them
+    differ (`84996182016  (79.2 GiB)`, `0.2198  (22.0 %)`): checked against `df -h` or `free -h`,
+    the raw figure alone had to be converted by hand. A counter's total, not a rate."""
+    spec = source.specs.get(key[0])
+    unit = spec.unit if spec is not None else unit_of(key[0])
+    if unit is Unit.NONE:
+        return ""
+    return f"  ({format_value(source.series[key], unit, now=source.time)})"
 
 
 def render_json(snapshot: Snapshot) -> str:

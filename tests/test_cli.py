@@ -525,3 +525,28 @@ def test_once_runs_each_source_one_time_while_a_slow_one_finishes(write_config, 
     # Judged as of its own collection: 1 s after it, past its stale_after, it is not stale.
     assert sources["fast"]["state"] == "up"
     assert sources["fast"]["next_attempt"] is None  # none will come
+
+
+def test_once_lists_series_in_reading_order_with_the_dashboards_units(tmp_path: Path) -> None:
+    """The table sorted as strings (load1, load15, load5; cores 0, 1, total) and gave bytes and
+    ratios only raw, to be converted by hand before comparing with `df -h` or `free -h`."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "sources:\n  - {name: host, collector: command, format: lines, argv: [printf, '"
+        'load15 2\\nload5 1\\nload1 3\\nused_bytes 1073741824\\nbusy_ratio{cpu=\\"total\\"} 0.5\\n'
+        'busy_ratio{cpu=\\"1\\"} 0.25\\nbusy_ratio{cpu=\\"10\\"} 0.75\\n\']}\n'
+    )
+    result = monitor("once", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    rows = [
+        line.strip() for line in result.stdout.splitlines()[1:] if not line.strip().startswith("command_")
+    ]
+    assert rows == [
+        'busy_ratio{cpu="total"} 0.5  (50.0 %)',
+        'busy_ratio{cpu="1"} 0.25  (25.0 %)',
+        'busy_ratio{cpu="10"} 0.75  (75.0 %)',
+        "load1 3",
+        "load5 1",
+        "load15 2",
+        "used_bytes 1073741824  (1 GiB)",
+    ]

@@ -59,11 +59,12 @@ def test_the_guides_example_runs_as_a_source_and_shows_what_the_guide_says(logwa
     table = render_table(collect_once(config))
     assert table.startswith("== app-log (logwatch): up, ")
     assert table.splitlines()[1:] == [
-        "   logwatch_file_size_bytes 2",
+        "   logwatch_file_size_bytes 2  (2 B)",  # with the unit, as the dashboard writes it
         '   logwatch_lines_total{pattern="errors"} 0',
         '   logwatch_lines_total{pattern="timeouts"} 0',
     ]
     guide = (REPO / "docs/PLUGINS.md").read_text()
+    assert all(f"    {line}\n" in guide for line in table.splitlines()[1:]), "the guide shows the same"
     assert "max_lines: int, >= 1 (default: 100000)" in describe("logwatch", registry)
     assert "max_lines: int, >= 1 (default: 100000)" in guide
 

@@ -10,13 +10,13 @@ import collections
 import functools
 import itertools
 import math
-import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
 
 from monitor.model import MetricSpec, MetricType, SeriesKey, SourceData, Unit, series_name, unit_of
+from monitor.ordering import natural_order, reading_order
 from monitor.store import MetricsStore
 
 UNIT_SUFFIXES = ("_total", "_bytes", "_ratio", "_seconds", "_celsius", "_rpm", "_days")
@@ -239,30 +239,6 @@ def panel_metrics(source: SourceData, show: Sequence[str] | None) -> list[str]:
     if keyed:
         return keyed
     return sorted({name for name, _ in source.series})
-
-
-def reading_order(key: SeriesKey) -> tuple:
-    """Sorts series as a person reads them: numbers by value (`cpu="2"` before `cpu="10"`,
-    `le="0.005"` before `le="0.01"` and `+Inf` last, `node_load5` before `node_load15`), digits
-    inside names by value (`eth2` before `eth10`), and named series before numbered ones, so an
-    aggregate such as `cpu="total"` leads its per-core rows. Plain string order put cores 10 to
-    15 between 1 and 2 and the total after all of them."""
-    return natural_order(key[0]), tuple((label, natural_order(value)) for label, value in key[1])
-
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-@functools.lru_cache(maxsize=65536)
-def natural_order(value: str) -> tuple:
-    """Numbers by value, digits inside text by value (`node_load5` before `node_load15`), text
-    before numbers."""
-    try:
-        number = float(value)
-    except ValueError:
-        parts = _DIGITS.split(value)
-        return (0, tuple((1, int(part)) if part.isdigit() else (0, part) for part in parts), value)
-    return (1, (math.inf, 1) if math.isnan(number) else (number, 0), value)
 
 
 def allot(views: Sequence[SeriesView], rows: int) -> list[SeriesView]:
