@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from monitor.config import ExporterSettings, TlsSettings, parse_listen
 from monitor.exporter.alerts import AlertsSource, AlertStateCollector
@@ -25,6 +26,25 @@ from monitor.exporter.render import MetricsRenderer, process_registry
 from monitor.model import Snapshot
 
 log = logging.getLogger(__name__)
+
+
+class MalformedRequests(logging.Filter):
+    """A request aiohttp cannot parse (a header over 8 KiB, too many headers, a garbled
+    line) is the client's doing, not the exporter's: aiohttp logged each at ERROR with a
+    9-line traceback, before auth, so any client could fill the log and bury real warnings.
+    They are logged in one line at debug; anything else goes through as aiohttp logs it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, BadHttpMessage):
+            return True
+        if HTTP_SERVER_LOG.isEnabledFor(logging.DEBUG):
+            HTTP_SERVER_LOG.debug("malformed request answered with 400: %s", error)
+        return False
+
+
+HTTP_SERVER_LOG = logging.getLogger("monitor.exporter.http")
+HTTP_SERVER_LOG.addFilter(MalformedRequests())
 
 START_TIMEOUT = 10.0
 SHUTDOWN_GRACE = 0.5
@@ -134,7 +154,9 @@ class ExporterServer:
             loop.close()
 
     async def _open(self, ssl_context: ssl.SSLContext | None) -> None:
-        runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
+        runner = web.AppRunner(
+            self._app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE, logger=HTTP_SERVER_LOG
+        )
         await runner.setup()
         self._runner = runner
         site = web.TCPSite(runner, self.host, self.port, ssl_context=ssl_context)

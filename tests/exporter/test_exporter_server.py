@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import ssl
 import subprocess
@@ -166,3 +167,31 @@ def test_runtime_serves_healthz_from_its_pollers(write_config) -> None:
     finally:
         assert runtime.stop() == []
     assert runtime.problem() == "the pollers have not started"
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /healthz HTTP/1.1\r\nX-A: " + b"a" * 9000 + b"\r\n\r\n",  # a header over 8 KiB
+        b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n",  # a URL over 8 KiB
+        b"GET /healthz HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(300)) + b"\r\n",
+    ],
+    ids=["long-header", "long-url", "many-headers"],
+)
+def test_a_malformed_request_gets_a_400_and_no_error_in_the_log(caplog, request_bytes: bytes) -> None:
+    """aiohttp logged each at ERROR with a 9-line traceback, before auth: any client could fill
+    the log (450 lines for 50 requests) and bury real warnings."""
+    port = free_port()
+    server = ExporterServer(MetricsStore().snapshot, ExporterSettings(listen=f"127.0.0.1:{port}"))
+    server.start()
+    try:
+        for _ in range(5):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(request_bytes)
+                assert sock.recv(100).split(b" ")[1] == b"400"
+        status, _ = get(f"http://127.0.0.1:{port}/healthz")
+        assert status == 200, "and the exporter serves on"
+    finally:
+        server.stop()
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "Traceback" not in caplog.text
