@@ -509,11 +509,15 @@ def _check_exporter(raw: object, loaded: LoadedYaml) -> None:
         value: object = raw
         for part in key:
             value = value.get(part) if isinstance(value, Mapping) else None
-        if value is not None and not (isinstance(value, str) and value in loaded.secrets):
-            loaded.add(
-                ("exporter", *key),
-                "write the secret as ${VARIABLE} and set it in the environment, not in the file",
-            )
+        if value is None or (isinstance(value, str) and value in loaded.secrets):
+            continue
+        if value == "" and ("exporter", *key) in loaded.from_environment:
+            # Told to write ${VARIABLE}, a user whose EnvironmentFile says `TOKEN=` looked for a
+            # secret written in the file.
+            message = "the environment variable it names is set but empty: give the secret a value"
+        else:
+            message = "write the secret as ${VARIABLE} and set it in the environment, not in the file"
+        loaded.add(("exporter", *key), message)
     try:
         tls = TlsSettings.model_validate(raw.get("tls"))
     except ValidationError:

@@ -195,3 +195,13 @@ def test_a_malformed_request_gets_a_400_and_no_error_in_the_log(caplog, request_
         server.stop()
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert "Traceback" not in caplog.text
+
+
+def test_an_empty_secret_variable_is_named_as_such() -> None:
+    """`TOKEN=` in an EnvironmentFile was told "write the secret as ${VARIABLE} ... not in the
+    file", for a file that did."""
+    text = "exporter:\n  bearer_token: ${T}\n" + SOURCES
+    with pytest.raises(ConfigError) as error:
+        parse_config(text, environ={"T": ""})
+    assert "exporter.bearer_token: the environment variable it names is set but empty" in str(error.value)
+    assert "not in the file" not in str(error.value)
