@@ -306,6 +306,21 @@ class Poller:
                     log.warning("source %r is down: %s", self.name, error, extra=SHOWN_ELSEWHERE)
             self._health = health
             self.store.publish(self.name, health, outcome.series, specs)
+        if log.isEnabledFor(logging.DEBUG):  # -vv: every collection, for troubleshooting a source
+            self._log_collection(outcome, health, next_attempt)
+
+    def _log_collection(self, outcome: _Outcome, health: SourceHealth, next_attempt: float | None) -> None:
+        took = f"{outcome.duration * 1000:.1f} ms"
+        retry = (
+            f", next attempt in {next_attempt - health.last_attempt:.1f}s"
+            if next_attempt and not health.up
+            else ""
+        )
+        if health.up:
+            partial = f", {len(outcome.partial_errors)} partial errors" if outcome.partial_errors else ""
+            log.debug("source %r collected %d series in %s%s", self.name, health.series_count, took, partial)
+        else:
+            log.debug("source %r failed in %s: %s%s", self.name, took, health.last_error, retry)
 
     def check_hung(self) -> None:
         """Called by the watchdog: report a collection running past its timeout, once."""

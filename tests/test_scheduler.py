@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 import itertools
+import logging
 import math
 import random
+import re
 import threading
 import time
 
@@ -412,3 +414,18 @@ def test_the_series_cap_leaves_out_whole_a_summary_declared_in_an_earlier_collec
     assert {name for name, _ in source.series} == {"v"}
     body = b"".join(MetricsRenderer(store.snapshot).render("application/openmetrics-text; version=1.0.0")[0])
     assert "rpc_seconds" not in {family.name for family in parse_openmetrics(body.decode())}
+
+
+def test_at_debug_level_every_collection_is_logged(caplog) -> None:
+    """`--log-level debug` added only asyncio's selector line: nothing told what a source did at
+    each collection, which is what one turns debug on for."""
+    caplog.set_level(logging.DEBUG, logger="monitor.scheduler")
+    config = config_of(
+        "sources:\n  - {name: good, collector: scripted}\n  - {name: bad, collector: failing}\n"
+    )
+    collect_once(config)
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any(re.fullmatch(r"source 'good' collected 1 series in \d+\.\d ms", line) for line in lines), lines
+    assert any(
+        line.startswith("source 'bad' failed in ") and "connection refused by test" in line for line in lines
+    ), lines
