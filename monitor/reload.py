@@ -35,6 +35,15 @@ log = logging.getLogger(__name__)
 
 WATCH_TIMEOUT = 500
 """Milliseconds `--watch` waits for changes before it looks at its stop event again."""
+SETTLE_QUIET = 0.4
+"""Seconds the config file must stay unchanged (size, mtime, inode) before `--watch` reads it.
+A writer that rewrites it in place in pieces (`cat >`, `tee`, `rsync --inplace`, config
+management writing in chunks) leaves a valid prefix on disk between its writes; reading then
+would apply half a config and remove the sources still to come."""
+SETTLE_MAX = 5.0
+"""Seconds `--watch` waits at most for the file to settle: a file that never stops changing is
+read anyway after this long."""
+SETTLE_POLL = 0.05
 BUILT_IN = "<"
 """Config.path of the packaged default config starts with this: there is no file to re-read."""
 
@@ -73,6 +82,16 @@ def config_fingerprint(path: str | None) -> str | None:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError as exc:
         return f"unreadable: {type(exc).__name__}"
+
+
+def file_state(path: str) -> tuple[int, int, int, int] | str:
+    """What says the file is still being written: its size, mtime, ctime and inode (or why it
+    cannot be looked at)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return f"unreadable: {type(exc).__name__}"
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 def watched_folders(config: Path) -> tuple[Path, ...]:
@@ -272,11 +291,32 @@ class Reloader:
             log.exception("watching %s failed; reload with SIGHUP or `monitor reload` instead", self.path)
 
     def _reload_if_changed(self) -> None:
+        if config_fingerprint(self.path) == self._seen_on_disk:
+            return  # something else in the folder changed (or a save without a change)
+        if not self._settled():
+            return  # stopping
         seen = config_fingerprint(self.path)
         if seen != self._seen_on_disk:
             self._seen_on_disk = seen
             log.info("%s changed on disk, reloading", self.path)
             self.request()
+
+    def _settled(self) -> bool:
+        """Wait until the config file has not changed for SETTLE_QUIET seconds (SETTLE_MAX at
+        most); False if the reloader is stopped meanwhile. watchfiles cannot tell this: its
+        batch ends when its set of changes stops growing, and a second write to the same file
+        adds nothing to that set, so a writer's pause of 60 ms already ends a batch."""
+        assert self.path is not None
+        give_up = time.monotonic() + SETTLE_MAX
+        state = file_state(self.path)
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < SETTLE_QUIET and time.monotonic() < give_up:
+            if self._stop.wait(SETTLE_POLL):
+                return False
+            now = file_state(self.path)
+            if now != state:
+                state, quiet_since = now, time.monotonic()
+        return True
 
     def collect(self) -> Iterator[Metric]:
         """prometheus_client Collector protocol: the two reload gauges, built per scrape."""
