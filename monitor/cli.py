@@ -1,16 +1,67 @@
 """The `monitor` command: the dashboard by default, plus check, once and collectors."""
 
+# ruff: noqa: E402  (the early SIGHUP handler is installed before the other imports, on purpose)
+
 from __future__ import annotations
+
+import signal
+
+
+class _EarlyHangup:
+    """Holds a SIGHUP that arrives before the real handler is installed.
+
+    Installing that one needs the heavy imports, the config and the runtime: 0.2-0.7 s in which
+    SIGHUP's default action killed a fresh `monitor --headless` silently (exit 129, empty log),
+    so `systemctl reload` right after start, or config management's "start, then reload", took
+    the exporter down. This handler is installed before anything else is imported and only
+    records the signal; `_run` replaces it with the real one and acts on a recorded HUP as the
+    real one would have. Commands that run no monitor get SIGHUP's default action back at once
+    (and die of a HUP that came early, as before)."""
+
+    def __init__(self) -> None:
+        self.installed = False
+        self.received = False
+
+    def install(self) -> None:
+        try:
+            if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+                signal.signal(signal.SIGHUP, self._record)
+                self.installed = True
+        except ValueError:  # imported outside the main thread (embedding code): not our process
+            pass
+
+    def _record(self, _signum: int, _frame: object) -> None:
+        self.received = True
+
+    def hand_over(self, handler: Callable[[int, object], None]) -> bool:
+        """Install the real handler; True if a HUP came in before it."""
+        signal.signal(signal.SIGHUP, handler)
+        self.installed = False
+        received, self.received = self.received, False
+        return received
+
+    def release(self) -> None:
+        """Back to SIGHUP's default action, delivering a HUP that came in meanwhile."""
+        if not self.installed:
+            return
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        self.installed = False
+        if self.received:
+            self.received = False
+            signal.raise_signal(signal.SIGHUP)
+
+
+EARLY_HANGUP = _EarlyHangup()
+EARLY_HANGUP.install()
 
 import argparse
 import contextlib
 import dataclasses
 import logging
 import os
-import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from monitor import __version__
@@ -245,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
+    if args.command is not None:
+        EARLY_HANGUP.release()  # no monitor runs: SIGHUP ends the command, as it always did
     configure_logging(args)
     if args.command == "collectors":
         return _collectors(args.name)
@@ -406,7 +459,7 @@ def _rules(config: Config, output: str | None, matchers: list[str]) -> int:
 
 def _run(config: Config, args: argparse.Namespace) -> int:
     from monitor.exporter import ExporterStartError
-    from monitor.reload import hangup_handler
+    from monitor.reload import hangup_handler, terminal_alive
     from monitor.runtime import Runtime
 
     runtime = Runtime(
@@ -416,7 +469,13 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         keep_history=not args.headless,
         watch_config=args.watch,
     )
-    signal.signal(signal.SIGHUP, hangup_handler(runtime.reloader, dashboard=not args.headless))
+    if EARLY_HANGUP.hand_over(hangup_handler(runtime.reloader, dashboard=not args.headless)):
+        # A HUP came before this handler: do what it would have done.
+        if not args.headless and not terminal_alive():
+            print("monitor: the terminal hung up before the dashboard started", file=sys.stderr)
+            return 128 + signal.SIGHUP
+        log.info("received SIGHUP while starting, reloading once started")
+        runtime.reloader.request()
     try:
         if args.headless:
             return _run_headless(runtime)

@@ -1,12 +1,13 @@
 """Reload races of the real `monitor --headless`: a config rewritten in place in pieces under
---watch."""
+--watch, and a SIGHUP that arrives while the process is still starting."""
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
-from tests.faults.harness import MonitorProcess, wait_for
+from tests.faults.harness import MonitorProcess, metric_value, wait_for
 from tests.faults.test_reload import DEADLINE, command_source, value_of, write
 
 
@@ -31,3 +32,25 @@ def test_watch_waits_for_a_file_written_in_place_in_two_pieces(tmp_path: Path) -
     assert len(reloads) == 1, log
     assert "1 added (added), 0 removed" in reloads[0], log
     assert log.count("changed on disk") == 1, log
+
+
+def test_sighup_while_starting_neither_kills_nor_is_lost(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    write(config, command_source("one", 1))
+    monitor = MonitorProcess(config)
+    process = monitor.start()
+    try:
+        time.sleep(0.1)  # long before the real handler is installed (imports, runtime setup)
+        process.send_signal(signal.SIGHUP)
+        wait_for(monitor._healthy, DEADLINE, "monitor answering /healthz after an early SIGHUP")
+        wait_for(
+            lambda: "received SIGHUP while starting" in monitor.log() and "reloaded" in monitor.log(),
+            DEADLINE,
+            "the reload the early SIGHUP asked for",
+        )
+        time.sleep(0.5)
+        assert process.poll() is None, monitor.log()
+        assert monitor.log().count("reloaded") == 1, monitor.log()
+        assert metric_value(monitor.metrics(), "monitor_config_reload_success") == 1.0
+    finally:
+        monitor.stop()
