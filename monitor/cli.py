@@ -1,72 +1,22 @@
 """The `monitor` command: the dashboard by default, plus check, once and collectors."""
 
-# ruff: noqa: E402  (the early SIGHUP handler is installed before the other imports, on purpose)
-
 from __future__ import annotations
-
-import signal
-
-
-class _EarlyHangup:
-    """Holds a SIGHUP that arrives before the real handler is installed.
-
-    Installing that one needs the heavy imports, the config and the runtime: 0.2-0.7 s in which
-    SIGHUP's default action killed a fresh `monitor --headless` silently (exit 129, empty log),
-    so `systemctl reload` right after start, or config management's "start, then reload", took
-    the exporter down. This handler is installed before anything else is imported and only
-    records the signal; `_run` replaces it with the real one and acts on a recorded HUP as the
-    real one would have. Commands that run no monitor get SIGHUP's default action back at once
-    (and die of a HUP that came early, as before)."""
-
-    def __init__(self) -> None:
-        self.installed = False
-        self.received = False
-
-    def install(self) -> None:
-        try:
-            if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
-                signal.signal(signal.SIGHUP, self._record)
-                self.installed = True
-        except ValueError:  # imported outside the main thread (embedding code): not our process
-            pass
-
-    def _record(self, _signum: int, _frame: object) -> None:
-        self.received = True
-
-    def hand_over(self, handler: Callable[[int, object], None]) -> bool:
-        """Install the real handler; True if a HUP came in before it."""
-        signal.signal(signal.SIGHUP, handler)
-        self.installed = False
-        received, self.received = self.received, False
-        return received
-
-    def release(self) -> None:
-        """Back to SIGHUP's default action, delivering a HUP that came in meanwhile."""
-        if not self.installed:
-            return
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
-        self.installed = False
-        if self.received:
-            self.received = False
-            signal.raise_signal(signal.SIGHUP)
-
-
-EARLY_HANGUP = _EarlyHangup()
-EARLY_HANGUP.install()
 
 import argparse
 import contextlib
 import dataclasses
 import logging
 import os
+import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from monitor import __version__
 from monitor.catalog import catalog
 from monitor.config import DEFAULT_LISTEN, Config, ConfigError, load_config, parse_listen, unknown_name
+from monitor.launch import EARLY_HANGUP
 from monitor.lognews import shown_elsewhere
 from monitor.registry import Registry
 from monitor.wording import plural
