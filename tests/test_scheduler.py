@@ -416,10 +416,11 @@ def test_the_series_cap_leaves_out_whole_a_summary_declared_in_an_earlier_collec
     assert "rpc_seconds" not in {family.name for family in parse_openmetrics(body.decode())}
 
 
-def test_at_debug_level_every_collection_is_logged(caplog) -> None:
+def test_at_debug_level_every_collection_is_logged(caplog, monkeypatch) -> None:
     """`--log-level debug` added only asyncio's selector line: nothing told what a source did at
     each collection, which is what one turns debug on for."""
     caplog.set_level(logging.DEBUG, logger="monitor.scheduler")
+    monkeypatch.setattr(ScriptedCollector, "script", staticmethod(lambda ctx, n: [Sample("test_value", 1.0)]))
     config = config_of(
         "sources:\n  - {name: good, collector: scripted}\n  - {name: bad, collector: failing}\n"
     )
