@@ -28,7 +28,7 @@ class EarlyHangup:
             if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
                 signal.signal(signal.SIGHUP, self._record)
                 self.installed = True
-        except ValueError:  # imported outside the main thread (embedding code): not our process
+        except ValueError:  # called outside the main thread (embedding code): not our process
             pass
 
     def _record(self, _signum: int, _frame: object) -> None:
