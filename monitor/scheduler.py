@@ -188,7 +188,9 @@ class Poller:
         series, dropped, error = None, 0, None
         try:
             collector = self._collector or self._open_collector()
-            series, dropped = self._validator.validate(collector.collect(ctx), type(collector), ctx)
+            series, dropped = self._validator.validate(
+                collector.collect(ctx), type(collector), ctx, declared_before=self._specs
+            )
         except CollectError as exc:
             error = str(exc) or type(exc).__name__
         except InvalidSample as exc:

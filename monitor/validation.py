@@ -15,7 +15,7 @@ from collections.abc import AsyncIterable, Awaitable, Coroutine, Iterable, Mappi
 from types import GeneratorType
 from typing import TYPE_CHECKING
 
-from monitor.model import MetricSpec, MetricType, Sample, SeriesKey, series_name
+from monitor.model import EMPTY_MAPPING, MetricSpec, MetricType, Sample, SeriesKey, series_name
 from monitor.wording import plural, with_article
 
 if TYPE_CHECKING:
@@ -111,15 +111,13 @@ class SampleValidator:
         self._declared_by: type | None = None
         self._families: dict[str, str] = {}
         """The histogram or summary each part the collector's `metrics` declare belongs to."""
-        self._declared_before: dict[str, MetricSpec] = {}
-        """What earlier collections declared with ctx.declare(), kept for the source's life as
-        the poller keeps it for export: a family declared once is still exported as one."""
 
     def validate(
         self,
         samples: Iterable[Sample] | None,
         collector: type[Collector] | None = None,
         ctx: CollectContext | None = None,
+        declared_before: Mapping[str, MetricSpec] = EMPTY_MAPPING,
     ) -> tuple[dict[SeriesKey, float], int]:
         """Return the series to publish and how many were dropped by the series cap: those
         over it here, plus those the collector counted with `ctx.count_dropped()`.
@@ -134,7 +132,9 @@ class SampleValidator:
         Given the `collector` class that returned them (and the collection's `ctx`, for metrics
         declared at collection time and for reporting), samples whose name, or a label name,
         it did not declare are dropped too, and reported once per name as the collection's
-        partial errors, not counted as over the cap.
+        partial errors, not counted as over the cap. `declared_before`: what earlier
+        collections declared with ctx.declare(), which the poller keeps for export (a family
+        declared once is still exported as one), read only when the cap cuts a family.
         """
         if collector is not None:
             self._enforce(collector)
@@ -170,16 +170,14 @@ class SampleValidator:
                 dropped += 1
                 family = families.get(sample.name)
                 if family is None:
-                    family = families[sample.name] = self._family(sample.name, ctx)
+                    family = families[sample.name] = self._family(sample.name, ctx, declared_before)
                 if family:
                     cut.add(family)
                 continue
             series[key] = value
         if cut:
-            dropped += self._leave_out(series, cut, families, ctx)
+            dropped += self._leave_out(series, cut, families, ctx, declared_before)
         if ctx is not None:
-            if ctx.declared:
-                self._declared_before.update(ctx.declared)
             if undeclared:
                 self._report(undeclared, ctx)
             if repeated:
@@ -199,15 +197,16 @@ class SampleValidator:
         enforced = not collector.dynamic_metrics
         self._declared = {spec.name: spec for spec in collector.metrics} if enforced else None
         self._families = {spec.name: spec.family for spec in collector.metrics if spec.family}
-        self._declared_before.clear()
 
-    def _family(self, name: str, ctx: CollectContext | None) -> str:
+    def _family(
+        self, name: str, ctx: CollectContext | None, declared_before: Mapping[str, MetricSpec]
+    ) -> str:
         """The histogram or summary `name` is a part of, "" for a series that stands alone: by
         the spec /metrics exports it with (this collection's declaration, an earlier one's,
         else the collector's `metrics`)."""
         spec = ctx.declared.get(name) if ctx is not None else None
         if spec is None:
-            spec = self._declared_before.get(name)
+            spec = declared_before.get(name)
         return spec.family if spec is not None else self._families.get(name, "")
 
     def _leave_out(
@@ -216,6 +215,7 @@ class SampleValidator:
         cut: set[str],
         families: dict[str, str],
         ctx: CollectContext | None,
+        declared_before: Mapping[str, MetricSpec],
     ) -> int:
         """Remove the series of the families in `cut` kept before the cap was reached; return
         how many. The room they leave is not given to later series: what the cap kept of the
@@ -224,7 +224,7 @@ class SampleValidator:
         for key in series:
             family = families.get(key[0])
             if family is None:
-                family = families[key[0]] = self._family(key[0], ctx)
+                family = families[key[0]] = self._family(key[0], ctx, declared_before)
             if family in cut:
                 left_out.append(key)
         for key in left_out:
