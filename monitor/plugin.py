@@ -21,7 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 from monitor.durations import Duration as Duration  # re-exported: part of the plugin API
 from monitor.durations import parse_duration
 from monitor.model import Labels, MetricSpec, MetricType, Sample
-from monitor.validation import InvalidDeclaration, check_declared_metrics, suffix_problem
+from monitor.validation import InvalidDeclaration, check_declared_metrics, short_repr, suffix_problem
 from monitor.wording import with_article
 
 
@@ -242,7 +242,7 @@ def _resolve_metrics(cls: type[Collector]) -> None:
     if not isinstance(metrics, tuple | list):
         kind = "" if metrics is None else f" is {with_article(type(metrics).__name__)}"
         raise InvalidDeclaration(
-            f"{what}: metrics = {_short(metrics)}{kind}, not a tuple of MetricSpec: write "
+            f"{what}: metrics = {short_repr(metrics)}{kind}, not a tuple of MetricSpec: write "
             "metrics = (MetricSpec(name, help), ...), or metrics = () for none"
         )
     for index, spec in enumerate(metrics):
@@ -253,16 +253,11 @@ def _resolve_metrics(cls: type[Collector]) -> None:
                 else "MetricSpec(name, help)"
             )
             raise InvalidDeclaration(
-                f"{what}: metrics[{index}] is {with_article(type(spec).__name__)}, {_short(spec)}, not a "
+                f"{what}: metrics[{index}] is {with_article(type(spec).__name__)}, {short_repr(spec)}, not a "
                 f"MetricSpec: declare each metric as {example}"
             )
     if isinstance(metrics, list):
         cls.metrics = tuple(metrics)
-
-
-def _short(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_metric_names(cls: type[Collector]) -> None:
@@ -318,13 +313,13 @@ def _resolve_options(cls: type[Collector]) -> None:
         key = info.alias or field_name
         if is_duration(info.metadata) and isinstance(info.default, str):
             try:
-                seconds = repr(parse_duration(info.default))
-            except ValueError:
-                seconds = "30.0"
+                fix = f"({field_name}: Duration = {parse_duration(info.default)!r})"
+            except ValueError:  # not a duration at all: no value to suggest
+                fix = "as a number"
             raise InvalidDeclaration(
                 f"{what}: option {key!r} of {options.__name__} is a Duration with the default "
                 f"{info.default!r}, which pydantic does not read: self.options.{field_name} would be "
-                f"that text, not seconds; write the default in seconds ({field_name}: Duration = {seconds})"
+                f"that text, not seconds; write the default in seconds {fix}"
             )
         if key in COMMON_SOURCE_KEYS:
             common = ", ".join(sorted(COMMON_SOURCE_KEYS))

@@ -53,7 +53,7 @@ def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
         where = f"collector {collector or '?'!r} declares metric {spec.name!r}"
         if not isinstance(spec, MetricSpec):
             raise InvalidDeclaration(
-                f"collector {collector!r}: metrics holds {_short(spec)}, not a MetricSpec"
+                f"collector {collector!r}: metrics holds {short_repr(spec)}, not a MetricSpec"
             )
         if spec.name in seen:  # the later one won, unseen, while `monitor collectors` listed both
             raise InvalidDeclaration(f"{where} twice: declare each metric once")
@@ -62,7 +62,7 @@ def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
             raise InvalidDeclaration(f"{where}: not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
         for label in spec.labels:
             if not isinstance(label, str) or not LABEL_NAME.fullmatch(label) or label.startswith("__"):
-                raise InvalidDeclaration(f"{where} with invalid label name {_short(label)}")
+                raise InvalidDeclaration(f"{where} with invalid label name {short_repr(label)}")
             if label in RESERVED_LABELS:
                 raise InvalidDeclaration(f"{where} with the reserved label {label!r}")
         problem = suffix_problem(spec, (MetricType.GAUGE, MetricType.UNTYPED))
@@ -150,7 +150,7 @@ class SampleValidator:
         for index, sample in enumerate(samples):
             if type(sample) is not Sample:
                 raise InvalidSample(
-                    f"item {index} is {with_article(type(sample).__name__)}, not a Sample: {_short(sample)}"
+                    f"item {index} is {with_article(type(sample).__name__)}, not a Sample: {short_repr(sample)}"
                 )
             value = sample.value
             if type(value) is not float:
@@ -248,11 +248,11 @@ class SampleValidator:
                 return float(value)
             except OverflowError:  # an int past 1.8e308: say which sample, as for other values
                 raise InvalidSample(
-                    f"sample {sample.name!r} (item {index}) has value {_short(value)}, too large for a "
+                    f"sample {sample.name!r} (item {index}) has value {short_repr(value)}, too large for a "
                     "float (at most about 1.8e308; return math.inf for an unbounded value)"
                 ) from None
         raise InvalidSample(
-            f"sample {sample.name!r} (item {index}) has value {_short(value)} of type "
+            f"sample {sample.name!r} (item {index}) has value {short_repr(value)} of type "
             f"{type(value).__name__}; expected a number (NaN and ±Inf are allowed)"
         )
 
@@ -260,7 +260,7 @@ class SampleValidator:
         """False when the name is valid but not declared: the sample is dropped, not fatal."""
         if not isinstance(sample.name, str) or not METRIC_NAME.fullmatch(sample.name):
             raise InvalidSample(
-                f"item {index} has invalid metric name {_short(sample.name)}; "
+                f"item {index} has invalid metric name {short_repr(sample.name)}; "
                 "names match [a-zA-Z_:][a-zA-Z0-9_:]*"
             )
         if self._declared is not None and self._spec(sample.name, ctx) is None:
@@ -289,7 +289,7 @@ class SampleValidator:
         names = [name for name, _ in sample.labels]
         for name, value in sample.labels:
             if not isinstance(name, str) or not LABEL_NAME.fullmatch(name) or name.startswith("__"):
-                raise InvalidSample(f"sample {sample.name!r} has invalid label name {_short(name)}")
+                raise InvalidSample(f"sample {sample.name!r} has invalid label name {short_repr(name)}")
             if name in RESERVED_LABELS:
                 raise InvalidSample(f"sample {sample.name!r} uses the reserved label {name!r}")
             if type(value) is not str:
@@ -330,7 +330,7 @@ def _check_returned(samples: object) -> None:
         raise InvalidSample(f"collect() returned None; {_EXPECTED}")
     if isinstance(samples, Sample):
         raise InvalidSample(
-            f"collect() returned a single Sample, not an iterable of them: {_short(samples)}; "
+            f"collect() returned a single Sample, not an iterable of them: {short_repr(samples)}; "
             "yield it, or return [it]"
         )
     if isinstance(samples, Awaitable | AsyncIterable):
@@ -345,19 +345,19 @@ def _check_returned(samples: object) -> None:
         )
     if isinstance(samples, Mapping):
         raise InvalidSample(
-            f"collect() returned {with_article(type(samples).__name__)}, {_short(samples)}; return an "
+            f"collect() returned {with_article(type(samples).__name__)}, {short_repr(samples)}; return an "
             "iterable of Sample, such as [Sample(name, value) for name, value in values.items()]"
         )
     if isinstance(samples, str | bytes | bytearray):
         raise InvalidSample(
-            f"collect() returned {with_article(type(samples).__name__)}, {_short(samples)}; {_EXPECTED}"
+            f"collect() returned {with_article(type(samples).__name__)}, {short_repr(samples)}; {_EXPECTED}"
         )
     if not isinstance(samples, Iterable):
         try:
             iter(samples)  # type: ignore[call-overload]  # a class with only __getitem__ iterates
         except TypeError:
             raise InvalidSample(
-                f"collect() returned {with_article(type(samples).__name__)}, {_short(samples)}; {_EXPECTED}"
+                f"collect() returned {with_article(type(samples).__name__)}, {short_repr(samples)}; {_EXPECTED}"
             ) from None
 
 
@@ -377,6 +377,7 @@ def _report_repeated(repeated: Counter[SeriesKey], ctx: CollectContext) -> None:
         ctx.error(f"{more} more series given several values; the last value of each is kept")
 
 
-def _short(value: object, limit: int = 60) -> str:
+def short_repr(value: object, limit: int = 60) -> str:
+    """A value as an error message quotes it: its repr, cut at `limit` characters."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

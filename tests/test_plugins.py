@@ -200,6 +200,20 @@ def test_a_duration_default_written_as_text_is_a_declaration_error() -> None:
                 return []
 
 
+def test_a_text_default_that_is_no_duration_gets_no_made_up_value() -> None:
+    """It was told `Duration = 30.0`, a value its author never wrote."""
+    with pytest.raises(InvalidDeclaration, match=r"write the default in seconds as a number$"):
+
+        class NoDuration(CollectorOptions):
+            max_age: Duration = "soon"  # type: ignore[assignment]
+
+        class Vague(Collector[NoDuration]):
+            name = "vague"
+
+            def collect(self, ctx: CollectContext) -> list[Sample]:
+                return []
+
+
 def test_collectors_command_rejects_an_unknown_name() -> None:
     result = run_monitor("collectors", "nope")
     assert result.returncode == 1
