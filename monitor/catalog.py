@@ -280,24 +280,28 @@ def catalog(registry: Registry, only: str | None = None) -> str:
                 f"collector {name!r}: its sample config fails `monitor check`:"
                 + "".join(f"\n  {problem}" for problem in problems),
             )
-    installed = listed if only is None else [*listed, *_others(registry, only)]
-    for index, collector in enumerate(listed):
-        if only is None:  # every pair once: a name after neither is the later one's to rename
-            problems = shared_metric_problems(collector, installed[:index], installed[index + 1 :])
-        else:
-            problems = shared_metric_problems(collector, installed)
+    # Every pair once, in the listing's order: a name after neither collector is the later
+    # one's to rename. `monitor collectors NAME` judges NAME against the others in that same
+    # order, so that it gives the advice the full listing gives.
+    installed = listed if only is None else _installed(registry, only, listed[0]) if listed else []
+    for collector in listed:
+        index = installed.index(collector)
+        problems = shared_metric_problems(collector, installed[:index], installed[index + 1 :])
         for problem in problems:
             registry.note(collector.name, problem)
     return "\n\n".join(entries)
 
 
-def _others(registry: Registry, name: str) -> list[type[Collector]]:
-    """The installed collectors but `name` that load, through a registry of their own: the
-    failures of plugins `monitor collectors NAME` does not list are not its to report."""
+def _installed(registry: Registry, name: str, collector: type[Collector]) -> list[type[Collector]]:
+    """Every installed collector that loads, in the listing's order, `collector` (NAME's)
+    among them; the others through a registry of their own: the failures of plugins
+    `monitor collectors NAME` does not list are not its to report."""
     others = Registry(dict(registry.entry_points), clashes=dict(registry.clashes))
     loaded = []
     for other in others.names():
-        if other != name:
+        if other == name:
+            loaded.append(collector)
+        else:
             with contextlib.suppress(PluginLoadError):
                 loaded.append(others.load(other))
     return loaded
