@@ -116,7 +116,7 @@ class OverviewScreen(DashboardScreen):
         # view a fraction of a row short of the panel.
         animating = scroll.scroll_y != scroll.scroll_target_y
         if self._follow_focus and isinstance(focused, SourcePanel) and not animating:
-            scroll.scroll_to_widget(focused, animate=False)
+            scroll.scroll_to_widget(focused, animate=False, immediate=True)  # by this layout
 
     def draw(self, snapshot: Snapshot, now: float) -> None:
         panels = self._panels
