@@ -233,8 +233,15 @@ class SystemCollector(Collector[SystemOptions]):
             yield Sample("system_disk_writes_total", io.write_count, labels)
 
     def _network(self) -> Iterator[Sample]:
+        """An interface that is down and has never carried a byte (an unused `ifb0`, `dummy0`,
+        a spare NIC) has nothing to show but rows of zeros; one that goes down after carrying
+        traffic stays, so an outage is still seen."""
+        states = psutil.net_if_stats()
         for interface, io in psutil.net_io_counters(pernic=True).items():
             if _matches(interface, self.options.ignore_interfaces):
+                continue
+            state = states.get(interface)
+            if state is not None and not state.isup and io.bytes_recv == io.bytes_sent == 0:
                 continue
             labels = {"interface": interface}
             yield Sample("system_network_received_bytes_total", io.bytes_recv, labels)

@@ -155,3 +155,25 @@ def test_guest_time_is_not_counted_twice() -> None:
         raise AssertionError("Linux's cpu_times carry guest; this machine's do not")
     after = before._replace(user=before.user + 1.0, guest=before.guest + 1.0, idle=before.idle + 1.0)
     assert _busy_ratio(before, after) == 0.5
+
+
+def test_an_interface_down_and_never_used_is_left_out_but_one_gone_down_stays(monkeypatch) -> None:
+    """Interfaces cannot be made up or down here without privileges CI may lack: psutil's
+    two readings are replaced by an unused `ifb0`, a `wlan0` that went down after use and an
+    `eth0` that is up and idle."""
+    real_io = next(iter(psutil.net_io_counters(pernic=True).values()))
+    real_state = next(iter(psutil.net_if_stats().values()))
+    unused = real_io._replace(bytes_recv=0, bytes_sent=0)
+    counters = {"ifb0": unused, "wlan0": real_io._replace(bytes_recv=1200, bytes_sent=3400), "eth0": unused}
+    states = {
+        "ifb0": real_state._replace(isup=False),
+        "wlan0": real_state._replace(isup=False),
+        "eth0": real_state._replace(isup=True),
+    }
+    monkeypatch.setattr(psutil, "net_io_counters", lambda pernic=False: counters)
+    monkeypatch.setattr(psutil, "net_if_stats", lambda: states)
+    series, _ = collect_twice()
+    interfaces = {
+        dict(labels)["interface"] for labels in values(series, "system_network_received_bytes_total")
+    }
+    assert interfaces == {"wlan0", "eth0"}
