@@ -266,7 +266,7 @@ class Poller:
             self._deadline = None
             partial = tuple(self._clip(e) for e in outcome.partial_errors[:MAX_PARTIAL_ERRORS])
             common = dict(
-                collections=previous.collections + 1,
+                collections=previous.collections + (0 if already_counted else 1),
                 overruns=previous.overruns + overruns,
                 last_attempt=now,
                 next_attempt=next_attempt,
@@ -359,6 +359,9 @@ class Poller:
                 # first collection that hangs would otherwise show "down, 0 ms" next to an error
                 # saying it has run for longer than its timeout.
                 last_duration=running,
+                # Counted now, as a failed collection, and not again when it ends: errors_total
+                # never runs ahead of collections (an error ratio above 1 on the API).
+                collections=previous.collections + 1,
                 errors_total=previous.errors_total + 1,
                 consecutive_failures=previous.consecutive_failures + 1,
             )

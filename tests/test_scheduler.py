@@ -295,8 +295,10 @@ def test_a_hung_collection_reports_how_long_it_has_been_running() -> None:
     assert hung.last_duration == pytest.approx(0.6)
     assert hung.hung_since == pytest.approx(clock.wall() - 0.6)  # the dashboard counts on from it
     assert hung.next_attempt is None  # no retry while the one poller thread is stuck
+    assert (hung.collections, hung.errors_total) == (1, 1)  # a failed collection, counted once
     finished = store.snapshot().sources["s"].health
     assert finished.hung_since is None and finished.next_attempt is not None
+    assert (finished.collections, finished.errors_total) == (1, 1)
 
 
 def test_a_collection_cut_short_by_shutdown_logs_no_warning(caplog) -> None:
