@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import BadHttpMessage
 
 from monitor.config import ExporterSettings, TlsSettings, parse_listen
@@ -43,8 +44,30 @@ class MalformedRequests(logging.Filter):
         return False
 
 
+class RequestLog(AbstractAccessLogger):
+    """At debug level, one line per request: is Prometheus scraping us at all, how often,
+    does it get 401s, how long do the answers take. The path only, never the query string
+    or headers, where a client may put a credential."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.debug(
+            "%s %s from %s: %d, %d bytes in %.1f ms",
+            request.method,
+            request.path,
+            request.remote,
+            response.status,
+            response.body_length,
+            time * 1000,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.DEBUG)
+
+
 HTTP_SERVER_LOG = logging.getLogger("monitor.exporter.http")
 HTTP_SERVER_LOG.addFilter(MalformedRequests())
+REQUEST_LOG = logging.getLogger("monitor.exporter.requests")
 
 START_TIMEOUT = 10.0
 SHUTDOWN_GRACE = 0.5
@@ -155,7 +178,11 @@ class ExporterServer:
 
     async def _open(self, ssl_context: ssl.SSLContext | None) -> None:
         runner = web.AppRunner(
-            self._app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE, logger=HTTP_SERVER_LOG
+            self._app,
+            access_log=REQUEST_LOG,
+            access_log_class=RequestLog,
+            shutdown_timeout=SHUTDOWN_GRACE,
+            logger=HTTP_SERVER_LOG,
         )
         await runner.setup()
         self._runner = runner

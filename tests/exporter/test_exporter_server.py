@@ -7,6 +7,7 @@ import logging
 import socket
 import ssl
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -205,3 +206,35 @@ def test_an_empty_secret_variable_is_named_as_such() -> None:
         parse_config(text, environ={"T": ""})
     assert "exporter.bearer_token: the environment variable it names is set but empty" in str(error.value)
     assert "not in the file" not in str(error.value)
+
+
+def test_requests_are_logged_one_line_each_at_debug_only(caplog) -> None:
+    """An operator asking "is Prometheus scraping us, and what does it get?" runs with -vv:
+    each request is one line with its path and status, and never its query string."""
+    port = free_port()
+    server = ExporterServer(
+        MetricsStore().snapshot,
+        ExporterSettings(listen=f"127.0.0.1:{port}", bearer_token="s3cret-token"),
+    )
+    server.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="monitor"):
+            assert get(f"http://127.0.0.1:{port}/metrics")[0] == 401
+        assert "/metrics" not in caplog.text, "at info level, requests are not logged"
+        with caplog.at_level(logging.DEBUG, logger="monitor"):
+            assert get(f"http://127.0.0.1:{port}/metrics?token=leaked")[0] == 401
+            assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+            deadline = time.monotonic() + 5  # the line is written once the answer has gone out
+            while len(request_lines(caplog)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+    finally:
+        server.stop()
+    lines = request_lines(caplog)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("GET /metrics from 127.0.0.1: 401,")
+    assert lines[1].startswith("GET /healthz from 127.0.0.1: 200,") and lines[1].endswith(" ms")
+    assert "leaked" not in caplog.text
+
+
+def request_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "monitor.exporter.requests"]
