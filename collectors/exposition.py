@@ -23,7 +23,7 @@ from prometheus_client import parser as prometheus_parser
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import parser as openmetrics_parser
 
-from monitor.model import MetricSpec, MetricType, Sample, unit_of
+from monitor.model import GROUPED_TYPES, MetricSpec, MetricType, Sample, unit_of
 from monitor.plugin import PART_SUFFIXES, CollectContext
 from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
 from monitor.wording import plural
@@ -33,7 +33,6 @@ _SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created", "_info")
 _NOT_GAUGE_SUFFIXES = ("_total", *PART_SUFFIXES)
 """Name endings promtool refuses on a gauge ("non-histogram and non-summary metrics should not
 have "_count" suffix"), and lets pass on an untyped series."""
-_GROUPED_TYPES = ("histogram", "summary")
 """Kept whole on re-export: their parts only make sense (and lint clean) as one family."""
 _SAMPLE_NAME = re.compile(r"[^{\s]+")
 COUNT_CHUNK = 256 * 1024
@@ -143,7 +142,7 @@ def _new_spec(name: str, family: Metric, key: bool, origin: str) -> MetricSpec:
         help = family.documentation or f"{name} ({origin}, no type given)"
         return MetricSpec(name, help, unit_of(name), MetricType.UNTYPED, key=key)
     help = family.documentation or f"{name} ({family.type}, {origin})"
-    if family.type in _GROUPED_TYPES:
+    if family.type in GROUPED_TYPES:
         metric_type, group = MetricType(family.type), family.name
     else:
         is_counter = family.type == "counter" and name.endswith("_total")

@@ -57,6 +57,10 @@ class MetricType(enum.StrEnum):
     name, rather than as a gauge that a `_total` name makes a lint error."""
 
 
+GROUPED_TYPES = frozenset({MetricType.HISTOGRAM, MetricType.SUMMARY})
+"""The types whose series are parts of one family, exported together under `family`."""
+
+
 class Unit(enum.StrEnum):
     """Units the dashboard knows how to format; metric names carry the unit as a suffix."""
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterable, Awaitable, Coroutine, Iterable, Mappi
 from types import GeneratorType
 from typing import TYPE_CHECKING
 
-from monitor.model import EMPTY_MAPPING, MetricSpec, MetricType, Sample, SeriesKey, series_name
+from monitor.model import EMPTY_MAPPING, GROUPED_TYPES, MetricSpec, MetricType, Sample, SeriesKey, series_name
 from monitor.wording import plural, with_article
 
 if TYPE_CHECKING:
@@ -70,9 +70,6 @@ def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
             raise InvalidDeclaration(f"{where} {problem}")
 
 
-_PARTS = (MetricType.HISTOGRAM, MetricType.SUMMARY)
-
-
 def suffix_problem(spec: MetricSpec, not_total: tuple[MetricType, ...] = (MetricType.GAUGE,)) -> str | None:
     """What is wrong with `spec`'s type for its name's `_total` suffix, if anything: the part
     of check_declared_metrics that ctx.declare() applies at collection time too. `not_total`:
@@ -83,7 +80,7 @@ def suffix_problem(spec: MetricSpec, not_total: tuple[MetricType, ...] = (Metric
             f"as {spec.type.value} with a _total suffix, which Prometheus reserves for counters: "
             "declare type=MetricType.COUNTER, or drop the _total suffix"
         )
-    if spec.type in _PARTS and not spec.family:
+    if spec.type in GROUPED_TYPES and not spec.family:
         return (
             f"as a {spec.type.value} part without `family`, the name its family is exported under "
             f"(family='jobs_seconds' for 'jobs_seconds_bucket'); without it /metrics writes it as a "

@@ -15,12 +15,20 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
 
-from monitor.model import MetricSpec, MetricType, SeriesKey, SourceData, Unit, series_name, unit_of
+from monitor.model import (
+    GROUPED_TYPES,
+    MetricSpec,
+    MetricType,
+    SeriesKey,
+    SourceData,
+    Unit,
+    series_name,
+    unit_of,
+)
 from monitor.ordering import natural_order, reading_order
 from monitor.store import MetricsStore
 
 UNIT_SUFFIXES = ("_total", "_bytes", "_ratio", "_seconds", "_celsius", "_rpm", "_days")
-GROUPED = (MetricType.HISTOGRAM, MetricType.SUMMARY)
 COUNT_PARTS = ("_bucket", "_count")
 CREATED = "_created"
 Points = list[tuple[float, float]]
@@ -44,7 +52,7 @@ class SeriesView:
         if spec is None:
             return False
         name = self.key[0]
-        cumulative = spec.type in GROUPED and name != spec.family and not name.endswith(CREATED)
+        cumulative = spec.type in GROUPED_TYPES and name != spec.family and not name.endswith(CREATED)
         return spec.type is MetricType.COUNTER or cumulative
 
     @property
@@ -54,9 +62,9 @@ class SeriesView:
         spec = self.spec
         if spec is None:  # a sample nothing declared: its name's suffix is all there is to go by
             return unit_of(self.key[0])
-        if spec.type in GROUPED and self.key[0].endswith(CREATED):  # when the family began
+        if spec.type in GROUPED_TYPES and self.key[0].endswith(CREATED):  # when the family began
             return Unit.TIMESTAMP
-        if spec.type in GROUPED and self.key[0].endswith(COUNT_PARTS):
+        if spec.type in GROUPED_TYPES and self.key[0].endswith(COUNT_PARTS):
             return Unit.NONE
         return spec.unit
 
