@@ -23,8 +23,9 @@ from prometheus_client import parser as prometheus_parser
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import parser as openmetrics_parser
 
+from monitor.declarations import PART_SUFFIXES
 from monitor.model import GROUPED_TYPES, MetricSpec, MetricType, Sample, unit_of
-from monitor.plugin import PART_SUFFIXES, CollectContext
+from monitor.plugin import CollectContext
 from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
 from monitor.wording import plural
 

@@ -18,10 +18,17 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from monitor.declarations import (
+    PART_SUFFIX_ENDINGS,
+    InvalidDeclaration,
+    check_declared_metrics,
+    part_suffix_problem,
+    suffix_problem,
+)
 from monitor.durations import Duration as Duration  # re-exported: part of the plugin API
 from monitor.durations import parse_duration
 from monitor.model import Labels, MetricSpec, MetricType, Sample
-from monitor.validation import InvalidDeclaration, check_declared_metrics, short_repr, suffix_problem
+from monitor.validation import short_repr
 from monitor.wording import with_article
 
 
@@ -89,7 +96,7 @@ class CollectContext:
         problem = suffix_problem(spec)
         # Tested here first, name first (`MetricType.GAUGE` costs an enum lookup): the
         # prometheus collector declares every spec of every scrape.
-        if problem is None and spec.name.endswith(_PART_SUFFIX_ENDINGS) and spec.type is MetricType.GAUGE:
+        if problem is None and spec.name.endswith(PART_SUFFIX_ENDINGS) and spec.type is MetricType.GAUGE:
             problem = part_suffix_problem(spec, (MetricType.GAUGE,))
         if problem:
             self.error(f"{spec.name}: declared {problem}; exported untyped")
@@ -139,7 +146,6 @@ class Collector(ABC, Generic[OptionsT]):
         _resolve_options(cls)
         _resolve_metrics(cls)
         check_declared_metrics(cls.name, cls.metrics)
-        _check_metric_names(cls)
 
     def __init__(self, options: OptionsT, source: SourceInfo) -> None:
         self.options = options
@@ -154,77 +160,6 @@ class Collector(ABC, Generic[OptionsT]):
 
     def close(self) -> None:
         """Release what `setup` opened; called in the poller thread at shutdown."""
-
-
-RESERVED_PREFIXES = {
-    "monitor_": "monitor's own metrics are named monitor_* (monitor_source_up{source=...}, "
-    "monitor_build_info, ...): /metrics would write your series into their families, under their "
-    "HELP, and a series of the same name and labels twice",
-    "process_": "process_* are the metrics of the process serving /metrics (process_cpu_seconds_total, "
-    "...), which monitor writes for itself: your series would join their families, under one HELP",
-    "python_": "python_* describe the Python runtime serving /metrics (python_info, python_gc_*), "
-    "which monitor writes for itself: your series would join their families, under one HELP",
-    "scrape_": "Prometheus adds scrape_* series of its own to every target it scrapes",
-}
-"""Metric name prefixes a collector may not declare: the families /metrics writes besides the
-sources' (monitor/exporter: each source's health, the build, reload and alert families, and
-prometheus_client's process, platform and GC collectors), and those Prometheus adds to every
-target. Whole prefixes, not today's names: prometheus_client's names vary by platform and
-version, and monitor's own families grow."""
-RESERVED_NAMES = {
-    "up": "Prometheus adds up{job, instance} to every target it scrapes: `up == 0` alerts would "
-    "match your series too"
-}
-
-
-def reserved_name_problem(name: str) -> str | None:
-    """Why `name` is not a collector's to declare, if monitor or Prometheus writes it itself."""
-    if name in RESERVED_NAMES:
-        return RESERVED_NAMES[name]
-    return next((reason for prefix, reason in RESERVED_PREFIXES.items() if name.startswith(prefix)), None)
-
-
-PART_SUFFIXES = {
-    "_bucket": "a histogram's buckets",
-    "_count": "the count of a histogram or summary",
-    "_sum": "the sum of a histogram or summary",
-}
-"""Name endings that Prometheus keeps for the parts of histograms and summaries."""
-_PART_SUFFIX_ENDINGS = tuple(PART_SUFFIXES)
-
-
-def part_suffix_problem(
-    spec: MetricSpec, refused: tuple[MetricType, ...] = (MetricType.GAUGE, MetricType.UNTYPED)
-) -> str | None:
-    """What is wrong with `spec`'s name ending as a histogram's or summary's part does (`_count`,
-    `_sum`, `_bucket`) for its type, if anything: the companion of validation.suffix_problem's
-    `_total` rule, for the types in `refused`. promtool rejects such a gauge ("non-histogram and
-    non-summary metrics should not have "_count" suffix"; a counter cannot end so). It lets an
-    untyped one pass, but in a collector's `metrics`, as for `_total`, untyped is refused too:
-    the name still reads as a part of a family that is not there, to Prometheus' users and to
-    the queries written for one (`x_sum / x_count`)."""
-    if spec.type not in refused:
-        return None
-    suffix = next((suffix for suffix in PART_SUFFIXES if spec.name.endswith(suffix)), None)
-    if suffix is None:
-        return None
-    base = spec.name.removesuffix(suffix)
-    linted = " (promtool check metrics rejects it)" if spec.type is MetricType.GAUGE else ""
-    return (
-        f"as {spec.type.value} with a {suffix} suffix, which Prometheus reserves for "
-        f"{PART_SUFFIXES[suffix]}{linted}: name it without the suffix ({base}), or {base}_total with "
-        "type=MetricType.COUNTER if it is a total that only grows"
-    )
-
-
-def colon_problem(name: str) -> str | None:
-    """promtool: "metric names should not contain ':'"; colons mark recording rules' results."""
-    if ":" not in name:
-        return None
-    return (
-        "with a ':', which Prometheus keeps for the results of recording rules (promtool check "
-        f"metrics rejects it): use '_' instead ({name.replace(':', '_')})"
-    )
 
 
 def _resolve_metrics(cls: type[Collector]) -> None:
@@ -258,24 +193,6 @@ def _resolve_metrics(cls: type[Collector]) -> None:
             )
     if isinstance(metrics, list):
         cls.metrics = tuple(metrics)
-
-
-def _check_metric_names(cls: type[Collector]) -> None:
-    """The naming rules check_declared_metrics does not apply: names monitor writes itself, and
-    names promtool rejects besides the `_total` ones."""
-    collector = cls.name or cls.__qualname__
-    for spec in cls.metrics:
-        where = f"collector {collector!r} declares metric {spec.name!r}"
-        problem = reserved_name_problem(spec.name)
-        if problem:
-            stem = spec.name.split("_", 1)[-1]
-            raise InvalidDeclaration(
-                f"{where}, a name monitor or Prometheus writes itself: {problem}; name it after your "
-                f"collector ({cls.name or 'mine'}_{stem})"
-            )
-        problem = colon_problem(spec.name) or part_suffix_problem(spec)
-        if problem:
-            raise InvalidDeclaration(f"{where} {problem}")
 
 
 def _what(cls: type) -> str:

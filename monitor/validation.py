@@ -15,7 +15,7 @@ from collections.abc import AsyncIterable, Awaitable, Coroutine, Iterable, Mappi
 from types import GeneratorType
 from typing import TYPE_CHECKING
 
-from monitor.model import EMPTY_MAPPING, GROUPED_TYPES, MetricSpec, MetricType, Sample, SeriesKey, series_name
+from monitor.model import EMPTY_MAPPING, MetricSpec, Sample, SeriesKey, series_name
 from monitor.wording import plural, with_article
 
 if TYPE_CHECKING:
@@ -28,71 +28,6 @@ RESERVED_LABELS = frozenset({"source"})
 
 class InvalidSample(Exception):
     """A collector returned something that is not a valid sample."""
-
-
-class InvalidDeclaration(TypeError):
-    """A collector class declares a metric /metrics cannot export as declared, or options that
-    config could not fill as written.
-
-    Raised while the class is created, so a plugin with such a declaration fails to import and
-    its sources report it the way they report any other import failure.
-    """
-
-
-def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
-    """Reject what would reach /metrics as a lint error or mislead the dashboard.
-
-    A gauge (or untyped metric) named `..._total` is exported under that name with a non-counter
-    type, which promtool rejects, while the dashboard takes the suffix for a counter and shows
-    a raw running total where a rate is expected. A counter without the suffix is exported with
-    it added, so the series on /metrics is not the one `monitor once`, the dashboard and config
-    name. Found at load time, it names the fix.
-    """
-    seen: set[str] = set()
-    for spec in specs:
-        where = f"collector {collector or '?'!r} declares metric {spec.name!r}"
-        if not isinstance(spec, MetricSpec):
-            raise InvalidDeclaration(
-                f"collector {collector!r}: metrics holds {short_repr(spec)}, not a MetricSpec"
-            )
-        if spec.name in seen:  # the later one won, unseen, while `monitor collectors` listed both
-            raise InvalidDeclaration(f"{where} twice: declare each metric once")
-        seen.add(spec.name)
-        if not isinstance(spec.name, str) or not METRIC_NAME.fullmatch(spec.name):
-            raise InvalidDeclaration(f"{where}: not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
-        for label in spec.labels:
-            if not isinstance(label, str) or not LABEL_NAME.fullmatch(label) or label.startswith("__"):
-                raise InvalidDeclaration(f"{where} with invalid label name {short_repr(label)}")
-            if label in RESERVED_LABELS:
-                raise InvalidDeclaration(f"{where} with the reserved label {label!r}")
-        problem = suffix_problem(spec, (MetricType.GAUGE, MetricType.UNTYPED))
-        if problem:
-            raise InvalidDeclaration(f"{where} {problem}")
-
-
-def suffix_problem(spec: MetricSpec, not_total: tuple[MetricType, ...] = (MetricType.GAUGE,)) -> str | None:
-    """What is wrong with `spec`'s type for its name's `_total` suffix, if anything: the part
-    of check_declared_metrics that ctx.declare() applies at collection time too. `not_total`:
-    the types a `_total` name is refused for (untyped is, in a collector's `metrics`; at
-    collection time it is the way out, exported as is and linted clean)."""
-    if spec.type in not_total and spec.name.endswith("_total"):
-        return (
-            f"as {spec.type.value} with a _total suffix, which Prometheus reserves for counters: "
-            "declare type=MetricType.COUNTER, or drop the _total suffix"
-        )
-    if spec.type in GROUPED_TYPES and not spec.family:
-        return (
-            f"as a {spec.type.value} part without `family`, the name its family is exported under "
-            f"(family='jobs_seconds' for 'jobs_seconds_bucket'); without it /metrics writes it as a "
-            "lone gauge, which promtool and Prometheus' histogram queries reject"
-        )
-    if spec.type is MetricType.COUNTER and not spec.name.endswith("_total"):
-        return (
-            f"as a counter, but a counter's name must end in _total (/metrics would export it as "
-            f"{spec.name}_total while the dashboard and `monitor once` show {spec.name}): name it "
-            f"{spec.name}_total, or declare it a gauge"
-        )
-    return None
 
 
 class SampleValidator:

@@ -17,15 +17,16 @@ import pytest
 from prometheus_client import generate_latest
 
 from monitor.config import parse_config
+from monitor.declarations import InvalidDeclaration, check_declared_metrics, reserved_name_problem
 from monitor.exporter import MetricsRenderer
 from monitor.exporter.families import SourceCollector, health_families
 from monitor.exporter.render import process_registry
 from monitor.model import MetricSpec, MetricType, Sample, SourceData, SourceHealth, SourceState, Unit
 from monitor.once import collect_once
-from monitor.plugin import CollectContext, Collector, CollectorOptions, reserved_name_problem
+from monitor.plugin import CollectContext, Collector, CollectorOptions
 from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
 from monitor.store import MetricsStore
-from monitor.validation import InvalidDeclaration, SampleValidator, check_declared_metrics
+from monitor.validation import SampleValidator
 from tests.conftest import require_binary
 
 FIX = "declare type=MetricType.COUNTER, or drop the _total suffix"

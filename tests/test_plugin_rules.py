@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from monitor.config import ConfigError, parse_config
+from monitor.declarations import InvalidDeclaration
 from monitor.exporter.render import MetricsRenderer
 from monitor.humanize import format_value
 from monitor.model import MetricSpec, MetricType, Sample
@@ -18,7 +19,7 @@ from monitor.once import collect_once, render_table
 from monitor.plugin import CollectContext, Collector, CollectorOptions
 from monitor.registry import Registry
 from monitor.store import MetricsStore
-from monitor.validation import InvalidDeclaration, SampleValidator
+from monitor.validation import SampleValidator
 
 
 class Strings(Collector[CollectorOptions]):

@@ -13,11 +13,11 @@ from pydantic import Field
 
 from monitor.catalog import catalog, describe_options, sample_config_problems
 from monitor.config import ConfigError, parse_config
+from monitor.declarations import InvalidDeclaration
 from monitor.model import Sample
 from monitor.once import collect_once
 from monitor.plugin import CollectContext, Collector, CollectorOptions, Duration
 from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
-from monitor.validation import InvalidDeclaration
 from tests.test_plugin_loading import install, monitor
 
 
