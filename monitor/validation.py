@@ -1,4 +1,4 @@
-"""Checks what a collector returned before it reaches the store, and what it declares.
+"""Checks what a collector returned before it reaches the store (its declarations: declarations.py).
 
 A plugin's bug (a string value, None, a bad metric name) must become that source's error,
 never a broken /metrics page or a crashed poller. Names and series already seen valid are
