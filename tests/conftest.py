@@ -52,3 +52,14 @@ def write_config(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def _restore_the_scripted_collector() -> Iterator[None]:
+    """Tests set ScriptedCollector.script on the class, which every scripted source shares:
+    put the default back after each, so no test runs on the script an earlier one left."""
+    from tests.support import ScriptedCollector
+
+    script = ScriptedCollector.__dict__["script"]
+    yield
+    ScriptedCollector.script = script
