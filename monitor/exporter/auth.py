@@ -7,7 +7,6 @@ they never appear in a repr, a log line or an error message.
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 
 from pydantic import SecretStr
@@ -18,7 +17,11 @@ REALM = "monitor"
 
 
 def _same(given: str, expected: SecretStr) -> bool:
-    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
+    """aiohttp decodes header bytes as UTF-8 with surrogateescape, so a header that is not
+    UTF-8 (bytes 0xff 0xfe after `Bearer `) holds lone surrogates that a strict encode() refuses: that
+    raised, and every such request was a 500 with a traceback in the log. surrogateescape
+    gives back the bytes the client sent, which are then compared as any others."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.get_secret_value().encode())
 
 
 class Authenticator:
@@ -50,8 +53,9 @@ class Authenticator:
         if scheme.lower() != "basic":
             return False
         try:
+            # b64decode raises a bare ValueError, not binascii.Error, on a non-ASCII str.
             decoded = base64.b64decode(credentials, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors too
             return False
         username, sep, password = decoded.partition(":")
         # Both comparisons always run, so the time taken does not tell which one failed.

@@ -238,3 +238,52 @@ def test_requests_are_logged_one_line_each_at_debug_only(caplog) -> None:
 
 def request_lines(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "monitor.exporter.requests"]
+
+
+def raw_get(port: int, header_lines: bytes) -> bytes:
+    """The status line of a GET /metrics sent as raw bytes, headers as given."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + header_lines + b"\r\n")
+        return sock.recv(200).split(b"\r\n")[0]
+
+
+@pytest.mark.parametrize(
+    ("auth", "authorization"),
+    [
+        ({"bearer_token": "s3cret-token"}, b"Bearer \xff\xfe"),  # not UTF-8
+        ({"bearer_token": "s3cret-token"}, "Bearer tök".encode()),
+        ({"basic_auth": {"username": "prom", "password": "pässword"}}, "Basic é".encode()),
+        ({"basic_auth": {"username": "prom", "password": "pässword"}}, b"Basic \xff"),
+    ],
+    ids=["bearer-bytes", "bearer-utf8", "basic-utf8", "basic-bytes"],
+)
+def test_a_non_ascii_authorization_header_is_a_plain_401(caplog, auth, authorization: bytes) -> None:
+    """Bearer raised UnicodeEncodeError comparing the token, basic a ValueError from b64decode:
+    each such request, unauthenticated, was a 500 and a 31-line ERROR traceback in the log."""
+    port = free_port()
+    server = ExporterServer(MetricsStore().snapshot, ExporterSettings(listen=f"127.0.0.1:{port}", **auth))
+    server.start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="monitor"):  # from here on: the requests only
+            for _ in range(3):
+                status = raw_get(port, b"Authorization: " + authorization + b"\r\n")
+                assert status == b"HTTP/1.1 401 Unauthorized"
+    finally:
+        server.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelno > logging.DEBUG] == []
+    assert "Traceback" not in caplog.text
+
+
+def test_a_non_ascii_bearer_token_sent_as_utf8_is_accepted() -> None:
+    """The header's bytes are compared, not a re-encoding that may refuse them."""
+    port = free_port()
+    settings = ExporterSettings(listen=f"127.0.0.1:{port}", bearer_token="tökén-ünïcode")
+    server = ExporterServer(MetricsStore().snapshot, settings)
+    server.start()
+    try:
+        assert raw_get(port, "Authorization: Bearer tökén-ünïcode\r\n".encode()) == b"HTTP/1.1 200 OK"
+        assert (
+            raw_get(port, "Authorization: Bearer tökén-ünïcodé\r\n".encode()) == b"HTTP/1.1 401 Unauthorized"
+        )
+    finally:
+        server.stop()
