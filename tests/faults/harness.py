@@ -48,6 +48,21 @@ def wait_for(check: Callable[[], T | None], deadline: float, what: str, period: 
     raise AssertionError(f"{what}: not within {deadline:g}s (last seen: {last!r})")
 
 
+def sighup_phase(pid: int) -> str | None:
+    """None while the process has no SIGHUP handler (/proc/PID/status SigCgt); then "early" if
+    the first handler came before the heavy imports (pydantic_core not yet mapped: the entry
+    point's, which holds a HUP through them), else "late" (only the real one, after them).
+    In the 20-50 ms Python takes to start, before either, a HUP kills any process."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+        if not int(caught, 16) >> (signal.SIGHUP - 1) & 1:
+            return None
+        return "late" if "_pydantic_core" in Path(f"/proc/{pid}/maps").read_text() else "early"
+    except OSError:
+        return None
+
+
 def promtool_problems(text: bytes) -> str:
     """promtool's complaints about an exposition ('' when it is clean)."""
     promtool = require_binary("promtool")

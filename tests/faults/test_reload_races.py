@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from tests.faults.harness import MonitorProcess, metric_value, wait_for
+from tests.faults.harness import MonitorProcess, metric_value, sighup_phase, wait_for
 from tests.faults.test_reload import DEADLINE, command_source, value_of, write
 
 
@@ -40,7 +40,11 @@ def test_sighup_while_starting_neither_kills_nor_is_lost(tmp_path: Path) -> None
     monitor = MonitorProcess(config)
     process = monitor.start()
     try:
-        time.sleep(0.1)  # long before the real handler is installed (imports, runtime setup)
+        # The entry point's handler is there, long before the real one (imports, runtime setup).
+        phase = wait_for(lambda: sighup_phase(process.pid), DEADLINE, "monitor catching SIGHUP", period=0.005)
+        assert phase == "early", (
+            "monitor caught SIGHUP only after its imports, with nothing holding it before"
+        )
         process.send_signal(signal.SIGHUP)
         wait_for(monitor._healthy, DEADLINE, "monitor answering /healthz after an early SIGHUP")
         wait_for(

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from tests.conftest import REPO, free_port, require_binary
-from tests.faults.harness import MonitorProcess, http_get, wait_for
+from tests.faults.harness import MonitorProcess, http_get, sighup_phase, wait_for
 
 EXIT_BOUND = 2.0
 SLACK = 1.0
@@ -136,6 +136,42 @@ def test_sighup_reloads_the_dashboard_but_a_terminal_hangup_ends_it(tmux: Tmux, 
     subprocess.run([tmux.binary, "-L", tmux.socket, "kill-server"], capture_output=True, timeout=10)
     gone, _alive = psutil.wait_procs([monitor], timeout=HANGUP_BOUND)
     assert gone, "the dashboard lived on after its terminal hung up"
+
+
+def test_a_sighup_while_the_dashboard_starts_reloads_once_it_runs(tmux: Tmux, tmp_path: Path) -> None:
+    """A reload asked for before the dashboard's handler exists (config management's "start,
+    then reload") is held until the dashboard runs, then done: not lost, and not taken for
+    the terminal hanging up, which would end the dashboard."""
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n  - {name: one, collector: command, argv: [echo, '1'], interval: 300ms}\n")
+    port = free_port()
+    command = shlex.join(
+        [sys.executable, "-m", "monitor", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    )
+    tmux("send-keys", f"cd {shlex.quote(str(REPO))} && {command}", "Enter")
+    shell = psutil.Process(int(tmux("display", "-p", "#{pane_pid}")))
+    monitor = wait_for(lambda: _child_running(shell, "monitor"), 30, "the monitor process")
+    # The entry point's handler is there, long before the real one (imports, runtime setup).
+    phase = wait_for(lambda: sighup_phase(monitor.pid), 30, "monitor catching SIGHUP", period=0.005)
+    assert phase == "early", "monitor caught SIGHUP only after its imports, with nothing holding it before"
+    monitor.send_signal(signal.SIGHUP)
+    url = f"http://127.0.0.1:{port}/metrics"
+    wait_for(lambda: _get_ok(url, b'source="one"'), 30, "the dashboard's exporter")
+    wait_for(lambda: "reloaded" in tmux("capture-pane", "-p"), 30, "the reload the early SIGHUP asked for")
+    assert monitor.is_running()
+    assert _get_ok(url, b"monitor_config_reload_success 1.0")
+
+
+def _child_running(shell: psutil.Process, word: str) -> psutil.Process | None:
+    """The shell's child whose command line has `word`: the shell forks short-lived helpers too
+    (prompt hooks), and a signal meant for monitor must not go to one of those."""
+    for child in shell.children():
+        try:
+            if word in " ".join(child.cmdline()):
+                return child
+        except psutil.Error:  # gone between the listing and the read
+            continue
+    return None
 
 
 def _get_ok(url: str, needle: bytes) -> bool:
