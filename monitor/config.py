@@ -8,8 +8,10 @@ so a third-party collector gets the same quality of error messages as a built-in
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import ssl
+import stat
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -392,11 +394,32 @@ def default_config_text() -> str:
     return resources.files("monitor").joinpath("default_config.yaml").read_text(encoding="utf-8")
 
 
+def refuse_untrusted(local: Path) -> None:
+    """A config can run commands as whoever runs monitor, so the one picked up from the current
+    directory unasked must be as trusted as monitor's user: owned by that user or root, and not
+    writable by others. Otherwise root running `monitor` in a shared directory (/tmp, another
+    user's checkout) runs what another user wrote, as git refuses a repository another user owns.
+    A file named with --config is the user's explicit choice and is read as it is."""
+    info = local.stat()
+    owner_ok = info.st_uid in (os.getuid(), 0)
+    if owner_ok and not info.st_mode & stat.S_IWOTH:
+        return
+    why = f"owned by uid {info.st_uid}, not by you" if not owner_ok else "writable by every user"
+    raise ConfigError(
+        [
+            f"./config.yaml is {why}: a config can run commands, so monitor does not pick one up "
+            "from the current directory unless it is yours alone; pass --config ./config.yaml to "
+            "use it anyway"
+        ]
+    )
+
+
 def resolve_config_path(path: str | None) -> tuple[str, str]:
     """Return (display name, text): --config, else ./config.yaml, else the packaged default."""
     if path is None:
         local = Path("config.yaml")
         if local.is_file():
+            refuse_untrusted(local)
             path = str(local)
         else:
             return ("<built-in default config>", default_config_text())

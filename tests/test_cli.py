@@ -81,6 +81,25 @@ def test_without_config_flag_the_packaged_default_is_used_from_any_folder(tmp_pa
     assert result.stdout.startswith("<built-in default config>: OK, 1 source (system)")
 
 
+def test_a_config_yaml_in_the_current_folder_someone_else_can_write_is_not_picked_up(tmp_path) -> None:
+    """Root running `monitor` in a shared folder must not run the commands another user put in
+    its config.yaml; naming the file with --config is a deliberate choice and is honoured."""
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n  - {name: mine, collector: command, argv: [echo, '1']}\n")
+    assert monitor("check", cwd=tmp_path).returncode == 0
+    config.chmod(0o666)
+    result = monitor("check", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "./config.yaml is writable by every user" in result.stderr
+    assert "pass --config ./config.yaml to use it anyway" in result.stderr
+    assert monitor("check", "--config", "./config.yaml", cwd=tmp_path).returncode == 0
+    if os.getuid() == 0:  # CI runs as root: a file another user owns
+        config.chmod(0o644)
+        os.chown(config, 65534, 65534)
+        result = monitor("check", cwd=tmp_path)
+        assert "./config.yaml is owned by uid 65534, not by you" in result.stderr
+
+
 def test_once_prints_a_table_with_values_and_errors(write_config) -> None:
     path = write_config(
         """
