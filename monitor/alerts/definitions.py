@@ -221,7 +221,8 @@ MatcherLabels = dict[
 
 class AlertSettings(_Frozen):
     """One alert: a metric condition (`metric`, `op`, `threshold`, `labels`) or a source
-    condition (`condition: down|stale`), held for `for` before it fires."""
+    condition (`condition: down|stale`), held for `for` before it fires, and kept firing for
+    `keep_firing_for` after it last held."""
 
     name: str
     source: str
@@ -231,6 +232,10 @@ class AlertSettings(_Frozen):
     threshold: FiniteFloat | None = None
     condition: Literal["down", "stale"] | None = None
     for_: Hold = Field(default=0.0, alias="for")
+    keep_firing_for: Hold = 0.0
+    """How long a firing alert goes on firing once its condition stops holding (Prometheus's
+    option of that name, 0: it resolves at once): a value flapping around the threshold then
+    makes one firing episode, not a resolved/firing pair of notifications per dip."""
     severity: Severity = Severity.WARNING
     summary: str = ""
 

@@ -4,7 +4,9 @@ At each evaluation every series matching an alert's condition is active. A newly
 is pending from that moment; it fires at the first evaluation at least `for` later (at once when
 `for` is 0). A pending series whose condition stops holding is dropped without ever firing, so a
 value flapping around the threshold never fires before it has held for `for`. A firing series
-whose condition stops holding is resolved, and kept visible for RESOLVED_RETENTION.
+whose condition stops holding is resolved, and kept visible for RESOLVED_RETENTION; with
+`keep_firing_for` it first goes on firing until the condition has not held for that long
+(Prometheus's keep_firing_for), and if it holds again meanwhile it simply fires on.
 
 A config reload hands over new definitions through `reconfigured`, which carries the state over
 (unchanged alerts go on untouched; see its docstring). A source with no collection yet (just
@@ -217,7 +219,11 @@ class AlertEngine:
                 leftover.append(instance)
                 if instance.state is not AlertState.RESOLVED:
                     engine._instances[index][labels] = replace(
-                        instance, severity=rule.severity, state=AlertState.PENDING, fired_at=None
+                        instance,
+                        severity=rule.severity,
+                        state=AlertState.PENDING,
+                        fired_at=None,
+                        keep_firing_since=None,
                     )
         for old, by_labels in enumerate(self._instances[:-1]):
             if old not in taken:
@@ -259,8 +265,15 @@ class AlertEngine:
                     events.append(AlertEvent(now, updated))
         for labels in [labels for labels in instances if labels not in active]:
             current = instances[labels]
+            if current.state is AlertState.FIRING and _kept_firing(rule, current, now):
+                if current.keep_firing_since is None:
+                    instances[labels] = replace(current, keep_firing_since=now)
+                    changed = max(changed, VALUES_CHANGED)
+                continue
             if current.state is AlertState.FIRING:
-                instances[labels] = replace(current, state=AlertState.RESOLVED, resolved_at=now)
+                instances[labels] = replace(
+                    current, state=AlertState.RESOLVED, resolved_at=now, keep_firing_since=None
+                )
                 events.append(AlertEvent(now, instances[labels]))
             elif (
                 current.state is AlertState.PENDING
@@ -325,9 +338,10 @@ class AlertEngine:
                 **self._valued(rule, labels, value, unit, now, fires=rule.for_ <= 0),
             )
         fires = current.state is AlertState.PENDING and now - (current.active_since or now) >= rule.for_
-        if not fires and current.value == value and not redefined:
+        kept = current.keep_firing_since is not None  # held again within keep_firing_for: fires on
+        if not fires and not kept and current.value == value and not redefined:
             return current
-        return replace(current, **self._valued(rule, labels, value, unit, now, fires))
+        return replace(current, keep_firing_since=None, **self._valued(rule, labels, value, unit, now, fires))
 
     def _valued(
         self, rule: AlertSettings, labels: Labels, value: float, unit: Unit, now: float, fires: bool
@@ -349,6 +363,15 @@ class AlertEngine:
         return render(rule.summary_template, fields, dict(labels))
 
 
+def _kept_firing(rule: AlertSettings, instance: AlertInstance, now: float) -> bool:
+    """Whether a firing instance whose condition does not hold at `now` goes on firing. As
+    Prometheus counts it: until `keep_firing_for` has passed since the first evaluation that
+    found it not holding, so it resolves at the first one at least that long after. A pending
+    instance is never kept: it has not fired."""
+    since = instance.keep_firing_since if instance.keep_firing_since is not None else now
+    return now - since < rule.keep_firing_for
+
+
 def _wake_time(
     rule: AlertSettings, instances: Iterable[AlertInstance], source: SourceData | None, now: float
 ) -> float:
@@ -360,6 +383,9 @@ def _wake_time(
         for i in instances
         if i.state in (AlertState.PENDING, AlertState.RESOLVED)
     ]
+    times.extend(
+        i.keep_firing_since + rule.keep_firing_for for i in instances if i.keep_firing_since is not None
+    )
     if source is not None and source.health.stale_at() >= now:
         times.append(source.health.stale_at())  # when it turns stale, up or down
     return min(times, default=math.inf)

@@ -93,6 +93,8 @@ def alert_rule(alert: AlertSettings, specs: Mapping[str, MetricSpec], scope: tup
     rule: dict = {"alert": alert.name, "expr": alert_expression(alert, specs, scope)}
     if alert.for_:
         rule["for"] = _duration(alert.for_)
+    if alert.keep_firing_for:
+        rule["keep_firing_for"] = _duration(alert.keep_firing_for)
     rule["labels"] = {"severity": str(alert.severity)}
     unit = metric_unit(alert.metric, specs)
     literals = {

@@ -42,6 +42,9 @@ class AlertInstance:
     """When the condition started to hold (the start of pending)."""
     fired_at: float | None = None
     resolved_at: float | None = None
+    keep_firing_since: float | None = None
+    """When the condition of a firing alert stopped holding, while its `keep_firing_for` keeps
+    it firing; None while the condition holds (as Prometheus's keepFiringSince)."""
     unit: Unit = Unit.NONE
     """The compared metric's, so screens write the value as its summary does."""
 

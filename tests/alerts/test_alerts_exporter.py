@@ -188,3 +188,40 @@ def test_webhook_delivery_is_counted_on_metrics(write_config, tmp_path, closed_p
         assert "monitor_webhook_messages_queued " in fetch(f"{url}/metrics").decode()
     finally:
         runtime.stop()
+
+
+def test_a_kept_alert_stays_firing_on_metrics_and_api_until_keep_firing_for_passes(
+    write_config, tmp_path
+) -> None:
+    level = tmp_path / "level"
+    level.write_text("50\n")
+    config = write_config(
+        f"""
+        sources:
+          - {{name: tank, collector: command, argv: [cat, "{level}"], format: number, metric: tank_level,
+              interval: 100ms}}
+        alerts:
+          - {{name: TankHigh, source: tank, metric: tank_level, op: ">", threshold: 10, keep_firing_for: 3s}}
+        """
+    )
+    port = free_port()
+    runtime = Runtime(load_config(str(config)), serve_metrics=True, listen=f"127.0.0.1:{port}")
+    runtime.start()
+    url = f"http://127.0.0.1:{port}"
+    firing = 'monitor_alert_state{alertname="TankHigh",severity="warning",source="tank"} 2.0'
+    try:
+        wait_for(lambda: states(url).get("TankHigh") == "firing", "TankHigh firing")
+        level.write_text("5\n")
+        wait_for(lambda: 'tank_level{source="tank"} 5.0' in fetch(f"{url}/metrics").decode(), "the drop")
+        dropped = time.monotonic()
+        time.sleep(0.5)  # a few evaluations (at least every 0.2 s) under the threshold
+        assert firing in fetch(f"{url}/metrics").decode()
+        high = alerts_api(url)["alerts"][0]
+        assert (high["state"], high["value"], high["resolved_at"]) == ("firing", 50.0, None)
+        assert [e["state"] for e in alerts_api(url)["history"]] == ["firing"]
+        wait_for(lambda: states(url).get("TankHigh") == "resolved", "TankHigh resolved")
+        assert time.monotonic() - dropped > 2.0  # 3 s after the evaluation that saw the drop
+        assert firing not in fetch(f"{url}/metrics").decode()
+        assert [e["state"] for e in alerts_api(url)["history"]] == ["firing", "resolved"]
+    finally:
+        assert runtime.stop() == []

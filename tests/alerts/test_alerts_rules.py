@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
+import time
 import urllib.request
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def monitor_config(level: Path) -> str:
             op: ">="
             threshold: 50
             for: 2s
+            keep_firing_for: 6s
             severity: critical
             summary: "{{{{ alertname }}}} ({{{{ severity }}}}): tank at {{{{ value }}}} on {{{{ source }}}},
               limit {{{{ threshold }}}}"
@@ -54,6 +56,7 @@ def monitor_config(level: Path) -> str:
             op: ">"
             threshold: 0.9
             for: 1m30s
+            keep_firing_for: 2m30s
           - name: DiskReads
             source: local
             metric: system_disk_read_bytes_total
@@ -69,6 +72,7 @@ def monitor_config(level: Path) -> str:
             source: tank
             condition: down
             for: 10s
+            keep_firing_for: 1500ms
           - name: TankStale
             source: tank
             condition: stale
@@ -116,6 +120,7 @@ def test_rules_file_passes_promtool_and_uses_the_names_metrics_exposes(tmp_path)
     }
     assert rules["TankHigh"]["expr"] == 'tank_level{source="tank"} >= 50.0'
     assert rules["TankHigh"]["for"] == "2s"
+    assert rules["TankHigh"]["keep_firing_for"] == "6s"
     assert rules["TankHigh"]["labels"] == {"severity": "critical"}
     # alertname and severity are no labels of the series ($labels holds only those): inlined.
     assert (
@@ -124,12 +129,16 @@ def test_rules_file_passes_promtool_and_uses_the_names_metrics_exposes(tmp_path)
     )
     assert rules["BusyCPU"]["expr"] == 'system_cpu_usage_ratio{source="local",cpu="total",role!="x"} > 0.9'
     assert rules["BusyCPU"]["for"] == "90s"
+    assert rules["BusyCPU"]["keep_firing_for"] == "150s"
+    assert rules["TankDown"]["keep_firing_for"] == "1500ms"  # Prometheus durations are integers
+    assert list(rules["TankDown"])[:4] == ["alert", "expr", "for", "keep_firing_for"]
     # A ratio reads as a percentage, in Prometheus's own words for the value.
     assert rules["BusyCPU"]["annotations"]["summary"] == (
         "system_cpu_usage_ratio > 90.0 % on {{ $labels.source }} (now {{ $value | humanizePercentage }})"
     )
     assert rules["DiskReads"]["expr"] == 'system_disk_read_bytes_total{source="local"} > 1000000000000000.0'
     assert "for" not in rules["DiskReads"]
+    assert "keep_firing_for" not in rules["DiskReads"]  # 0, the default: left out
     assert rules["TankDown"]["expr"] == 'monitor_source_up{source="tank"} == 0'
     assert rules["TankStale"]["expr"] == 'monitor_source_stale{source="tank"} == 1'
 
@@ -228,6 +237,23 @@ def test_a_real_prometheus_fires_the_generated_alert_when_the_value_crosses(tmp_
         )[0]
         assert full["annotations"]["summary"] == "fill at 75%, limit 50.0 %"
         assert [a["summary"] for a in own if a["name"] == "TankFull"] == ["fill at 75.0 %, limit 50.0 %"]
+
+        # Under the threshold again: both keep TankHigh firing for its keep_firing_for (6s),
+        # with the last value it held at, then both resolve it.
+        level.write_text("10\n")
+        prometheus.wait_for(
+            lambda: prometheus.api("query", query='tank_level{source="tank"} == 10')["result"], "the drop"
+        )
+        time.sleep(1.5)  # past Prometheus's next rule evaluation (every 1s) and monitor's (0.2s)
+        assert [(a["state"], float(a["value"])) for a in tank_high("firing")] == [("firing", 75.0)]
+        tank = [(a["state"], a["value"]) for a in own_alerts(monitor_port) if a["name"] == "TankHigh"]
+        assert tank == [("firing", 75.0)]
+        prometheus.wait_for(lambda: not tank_high("firing"), "TankHigh resolved")
+
+        def own_resolved() -> bool:
+            return [a["state"] for a in own_alerts(monitor_port) if a["name"] == "TankHigh"] == ["resolved"]
+
+        prometheus.wait_for(own_resolved, "monitor's own TankHigh resolved")
 
 
 FLEET_ALERTS = """
