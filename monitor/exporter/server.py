@@ -29,18 +29,27 @@ from monitor.model import Snapshot
 log = logging.getLogger(__name__)
 
 
-class MalformedRequests(logging.Filter):
-    """A request aiohttp cannot parse (a header over 8 KiB, too many headers, a garbled
-    line) is the client's doing, not the exporter's: aiohttp logged each at ERROR with a
-    9-line traceback, before auth, so any client could fill the log and bury real warnings.
-    They are logged in one line at debug; anything else goes through as aiohttp logs it."""
+class ClientFaults(logging.Filter):
+    """What a client does wrong is not the exporter's fault: aiohttp logged each at ERROR with
+    a traceback, before auth, so any client could fill the log and bury real warnings. Such
+    records are logged in one line at debug; anything else goes through as aiohttp logs it.
+
+    - A request aiohttp cannot parse (a header over 8 KiB, too many headers, a garbled line):
+      answered with 400, 9 lines at ERROR.
+    - A client that closes its connection before its answer is written (a request sent and
+      the socket closed, a scrape given up): 25 lines at ERROR. Nothing in a handler makes a
+      connection of its own, so a ConnectionResetError there is the client's."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if not isinstance(error, BadHttpMessage):
+        if isinstance(error, BadHttpMessage):
+            what = "malformed request answered with 400"
+        elif isinstance(error, ConnectionResetError):
+            what = "the client closed the connection before its answer was written"
+        else:
             return True
         if HTTP_SERVER_LOG.isEnabledFor(logging.DEBUG):
-            HTTP_SERVER_LOG.debug("malformed request answered with 400: %s", error)
+            HTTP_SERVER_LOG.debug("%s: %s", what, error)
         return False
 
 
@@ -66,7 +75,7 @@ class RequestLog(AbstractAccessLogger):
 
 
 HTTP_SERVER_LOG = logging.getLogger("monitor.exporter.http")
-HTTP_SERVER_LOG.addFilter(MalformedRequests())
+HTTP_SERVER_LOG.addFilter(ClientFaults())
 REQUEST_LOG = logging.getLogger("monitor.exporter.requests")
 
 START_TIMEOUT = 10.0

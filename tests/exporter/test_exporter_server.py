@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 import ssl
+import struct
 import subprocess
 import time
 import urllib.request
@@ -195,6 +196,27 @@ def test_a_malformed_request_gets_a_400_and_no_error_in_the_log(caplog, request_
     finally:
         server.stop()
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+def test_a_client_gone_before_its_answer_leaves_no_error_in_the_log(caplog, reset: bool) -> None:
+    """A request sent and the socket closed at once (as a scrape that times out does): writing
+    /metrics failed, and aiohttp logged a 25-line ERROR traceback for each."""
+    port = free_port()
+    server = ExporterServer(MetricsStore().snapshot, ExporterSettings(listen=f"127.0.0.1:{port}"))
+    server.start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="monitor"):  # from here on: the requests only
+            for _ in range(10):
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                    if reset:  # close with an RST instead of a FIN
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert get(f"http://127.0.0.1:{port}/metrics")[0] == 200, "and the exporter serves on"
+    finally:
+        server.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelno > logging.DEBUG] == []
     assert "Traceback" not in caplog.text
 
 
