@@ -6,11 +6,19 @@ completion on it. Keeping the loop and session for the collector's lifetime reus
 keep-alive connections and TLS sessions across polls, and no loop is ever shared between
 threads. Every request, body included, is bounded by the poll's remaining time and by a
 size cap, so a hung, slow or huge server costs one source its poll and nothing more.
+
+Credentials (`bearer_token`, `basic_auth`, `user:password@` in the URL) and the configured
+`headers` are sent only to the configured URL's origin (scheme, host and port). aiohttp
+cannot be told so: it puts a session's `auth` back on every request of a redirect chain,
+whatever the host, and keeps every header but Authorization and Cookie. So the session
+carries none of them, and `fetch` follows redirects itself, adding them to each request that
+goes to the configured origin and to no other.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import ssl
 import time
@@ -34,6 +42,8 @@ CHUNK = 64 * 1024
 STOP_CHECK = 0.25
 """How often an in-flight request looks at the shutdown flag, so quitting never waits for a
 slow server's full timeout."""
+MAX_REDIRECTS = 10
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 class BasicAuth(BaseModel):
@@ -74,7 +84,8 @@ class HttpClientOptions(CollectorOptions):
     """Options every HTTP-based collector shares (http, prometheus, promql)."""
 
     headers: dict[str, str] = Field(
-        default_factory=dict, description="Extra request headers; values may use ${ENV}."
+        default_factory=dict,
+        description="Extra request headers, sent to the configured origin only; values may use ${ENV}.",
     )
     bearer_token: str | None = Field(
         default=None, description="Sent as 'Authorization: Bearer <token>'; write it as ${ENV}."
@@ -86,7 +97,10 @@ class HttpClientOptions(CollectorOptions):
     ca_file: str | None = Field(
         default=None, description="PEM file of CA certificates to trust instead of the system's."
     )
-    follow_redirects: bool = Field(default=True, description="Follow 3xx redirects (at most 10).")
+    follow_redirects: bool = Field(
+        default=True,
+        description="Follow 3xx redirects (at most 10); credentials and headers stay with the configured origin.",
+    )
     max_response_size: ByteSize = Field(
         default=ByteSize(DEFAULT_MAX_RESPONSE),
         description="Bigger responses fail the poll unread past this size (e.g. 512KiB, 10MiB).",
@@ -180,6 +194,35 @@ def display_url(url: str) -> str:
     return str(URL(url).with_user(None))
 
 
+Origin = tuple[str, str | None, int | None]
+
+
+def origin_of(url: URL) -> Origin:
+    """Scheme, host and port, the port filled in for the scheme (`http://a` is `http://a:80`)."""
+    return url.scheme, url.host, url.port
+
+
+def basic_authorization(username: str, password: str) -> str:
+    """The Authorization value for basic auth: latin-1, as aiohttp and requests encode it, or
+    UTF-8 (RFC 7617's charset) for a name or password latin-1 cannot write."""
+    credentials = f"{username}:{password}"
+    try:
+        raw = credentials.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = credentials.encode("utf-8")
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """A URL as fetched: without its user:password, the origin its credentials belong to,
+    and the headers only that origin is sent (configured headers and the credential)."""
+
+    url: URL
+    origin: Origin
+    own_headers: Mapping[str, str]
+
+
 class HttpClient:
     """Open in `Collector.setup()`, close in `Collector.close()`; both run in the poller thread."""
 
@@ -187,31 +230,43 @@ class HttpClient:
         self.options = options
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._targets: dict[str, _Target] = {}
 
     def open(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._session = self._loop.run_until_complete(self._new_session())
 
     async def _new_session(self) -> aiohttp.ClientSession:
+        """No credentials or configured headers here: see the module's docstring."""
         options = self.options
         # True: aiohttp's own verifying context, built once when aiohttp is imported.
         tls: ssl.SSLContext | bool = options.tls_verify
         if options.tls_verify and options.ca_file:
             tls = verifying_context(options.ca_file)
-        headers = {"User-Agent": USER_AGENT, **options.headers}
-        if options.bearer_token is not None:
-            headers["Authorization"] = f"Bearer {options.bearer_token}"
-        auth = (
-            aiohttp.BasicAuth(options.basic_auth.username, options.basic_auth.password)
-            if options.basic_auth
-            else None
-        )
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=tls, limit=8),
-            headers=headers,
-            auth=auth,
+            headers={"User-Agent": USER_AGENT},
             timeout=aiohttp.ClientTimeout(total=None),
         )
+
+    def _target(self, url: str) -> _Target:
+        """Worked out once per URL (a collector fetches one or two)."""
+        target = self._targets.get(url)
+        if target is None:
+            options = self.options
+            parsed = URL(url)
+            own = dict(options.headers)
+            if options.bearer_token is not None:
+                own["Authorization"] = f"Bearer {options.bearer_token}"
+            elif options.basic_auth is not None:
+                own["Authorization"] = basic_authorization(
+                    options.basic_auth.username, options.basic_auth.password
+                )
+            elif parsed.user is not None or parsed.password is not None:
+                own["Authorization"] = basic_authorization(parsed.user or "", parsed.password or "")
+            bare = parsed.with_user(None)
+            target = self._targets[url] = _Target(bare, origin_of(bare), own)
+        return target
 
     def close(self) -> None:
         if self._loop is None:
@@ -257,29 +312,46 @@ class HttpClient:
         data: str | None = None,
         params: Mapping[str, str] | None = None,
     ) -> HttpResponse:
-        """Fetch and read the whole body up to `max_response_size`; errors become CollectError."""
+        """Fetch and read the whole body up to `max_response_size`; errors become CollectError.
+
+        Redirects are followed here, not by aiohttp, so that credentials and configured
+        headers go only to the configured origin (see the module's docstring). What aiohttp
+        did is kept: at most 10, 303 (and 301/302 after a POST) turn into a GET without body,
+        `params` go with the first request only."""
         assert self._session is not None, "HttpClient.open() was not called"
+        target = self._target(url)
         started = time.perf_counter()
+        current = target.url
+        redirects = 0
         try:
-            async with self._session.request(
-                method,
-                url,
-                headers=headers,
-                data=data,
-                params=params,
-                allow_redirects=self.options.follow_redirects,
-                max_redirects=10,
-            ) as response:
-                body = await self._read_capped(response, url)
-                return HttpResponse(
-                    response.status,
-                    body,
-                    response.content_type,
-                    time.perf_counter() - started,
-                    len(response.history),
-                )
-        except aiohttp.TooManyRedirects:
-            raise CollectError(f"{display_url(url)}: more than 10 redirects") from None
+            while True:
+                to_origin = origin_of(current) == target.origin
+                async with self._session.request(
+                    method,
+                    current,
+                    headers=_merged(target.own_headers, headers) if to_origin else headers,
+                    data=data,
+                    params=params,
+                    allow_redirects=False,
+                ) as response:
+                    status = response.status
+                    location = (
+                        response.headers.get("Location")
+                        if status in REDIRECT_STATUSES and self.options.follow_redirects
+                        else None
+                    )
+                    if location is None:
+                        body = await self._read_capped(response, url)
+                        return HttpResponse(
+                            status, body, response.content_type, time.perf_counter() - started, redirects
+                        )
+                redirects += 1
+                if redirects > MAX_REDIRECTS:
+                    raise CollectError(f"{display_url(url)}: more than {MAX_REDIRECTS} redirects")
+                current = _redirected(url, current, location)
+                if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+                    method, data = "GET", None
+                params = None
         except aiohttp.ClientConnectorCertificateError as exc:
             raise CollectError(
                 f"{display_url(url)}: TLS certificate not trusted: {exc.certificate_error}"
@@ -300,6 +372,27 @@ class HttpClient:
             if len(body) > cap:
                 raise CollectError(too_big)
         return bytes(body)
+
+
+def _merged(own: Mapping[str, str], headers: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The configured headers and credential, with the collector's own (`Accept`) replacing
+    any of the same name, in any case, as they replaced the session's."""
+    if not headers:
+        return own
+    replaced = {name.lower() for name in headers}
+    return {**{name: value for name, value in own.items() if name.lower() not in replaced}, **headers}
+
+
+def _redirected(url: str, current: URL, location: str) -> URL:
+    """Where a redirect's Location leads from `current`, relative or not. A user:password in
+    it is dropped: the server does not choose what credentials monitor sends."""
+    try:
+        target = current.join(URL(location))
+    except ValueError:
+        raise CollectError(f"{display_url(url)}: redirected to an invalid URL") from None
+    if target.scheme not in ("http", "https") or not target.host:
+        raise CollectError(f"{display_url(url)}: redirected to a URL that is not http(s) with a host")
+    return target.with_user(None).with_fragment(None)
 
 
 def _describe(exc: aiohttp.ClientError) -> str:
