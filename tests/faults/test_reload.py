@@ -337,7 +337,8 @@ def test_reload_finds_the_monitor_running_the_file_even_when_the_file_is_broken(
 def test_a_stale_pid_file_never_signals_an_unrelated_process(tmp_path: Path) -> None:
     bystander = subprocess.Popen(["sleep", "60"])  # SIGHUP would kill it
     try:
-        (tmp_path / "monitor-127.0.0.1_1.pid").write_text(f"{bystander.pid}\n")
+        (tmp_path / "monitor").mkdir(mode=0o700)  # the private run directory in $XDG_RUNTIME_DIR
+        (tmp_path / "monitor" / "monitor-127.0.0.1_1.pid").write_text(f"{bystander.pid}\n")
         result = subprocess.run(
             [sys.executable, "-m", "monitor", "reload", "--listen", "127.0.0.1:1"],
             capture_output=True,
@@ -346,6 +347,7 @@ def test_a_stale_pid_file_never_signals_an_unrelated_process(tmp_path: Path) -> 
             env={**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)},
         )
         assert result.returncode == 1 and "no running monitor found" in result.stderr
+        assert f"process {bystander.pid} is not a monitor" in result.stderr
         assert bystander.poll() is None
     finally:
         bystander.kill()
