@@ -14,6 +14,7 @@ from monitor.alerts.evaluator import AlertEvaluator
 from monitor.alerts.state import AlertEvent, AlertInstance, AlertState, AlertsView
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.config import Config
+from monitor.redaction import make_redactor
 from monitor.store import MetricsStore
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 class Alerting:
     def __init__(self, config: Config, store: MetricsStore, clock: Callable[[], float] = time.time) -> None:
+        self._secrets = config.secrets
+        self._redact = make_redactor(self._secrets)
         self.evaluator = AlertEvaluator(config.alerts, store, clock=clock, listeners=[self._notify])
         self.notifier = self._notifier(config.webhook) if config.webhook is not None else None
         self._started = False
@@ -34,7 +37,7 @@ class Alerting:
     def _notifier(self, settings: WebhookSettings) -> WebhookNotifier:
         """It reads what fires from the evaluator's view: to tell a receiver added by a reload
         or a new URL, and to repeat (repeat_interval)."""
-        return WebhookNotifier(settings, firing=self._firing)
+        return WebhookNotifier(settings, firing=self._firing, redact=lambda text: self._redact(text))
 
     def _notify(self, events: list[AlertEvent]) -> None:
         """The evaluator's listener: the webhook gets the events and every alert firing after
@@ -48,11 +51,15 @@ class Alerting:
         """Apply a reloaded config: changed alerts go to the evaluator (replace_rules says
         what becomes of their state). Changed webhook settings apply to the messages not yet
         delivered too, which are kept; a webhook removed from the config abandons them (logged)."""
+        # Secrets are only ever added: a webhook a reload removed still logs (its messages
+        # abandoned) with the URL of the config that had it.
+        self._secrets |= config.secrets
+        self._redact = make_redactor(self._secrets)
+        old = self.notifier
         if config.alerts != self.evaluator.engine.rules:
             self.evaluator.replace_rules(config.alerts)
             if self._started and config.alerts and not self.evaluator.alive():
                 self.evaluator.start()
-        old = self.notifier
         if old is not None and config.webhook is not None:
             old.reconfigure(config.webhook)
         elif old is not None:

@@ -45,6 +45,7 @@ from yarl import URL
 
 from monitor.alerts.definitions import WebhookSettings
 from monitor.alerts.state import AlertEvent, AlertInstance, AlertState
+from monitor.redaction import REDACTED
 
 log = logging.getLogger(__name__)
 
@@ -172,12 +173,17 @@ class WebhookNotifier:
     """Call it with each evaluation's events (and the alerts firing after it)."""
 
     def __init__(
-        self, settings: WebhookSettings, firing: Callable[[], Iterable[AlertInstance]] = tuple
+        self,
+        settings: WebhookSettings,
+        firing: Callable[[], Iterable[AlertInstance]] = tuple,
+        redact: Callable[[str], str] = str,
     ) -> None:
         """`firing` gives the alerts firing now (the evaluator's view), read from the
         notifier's thread: what it sends when it starts, when its URL changes and at each
-        repeat_interval."""
+        repeat_interval. `redact` hides the config's ${VAR} values from what is logged: a
+        webhook's URL often carries a token (in its path, query or user info)."""
         self.settings = settings
+        self._redact = redact
         self._firing = firing
         self.delivered = 0
         """Messages the receiver accepted."""
@@ -209,7 +215,14 @@ class WebhookNotifier:
 
     @property
     def url(self) -> str:
-        return str(self.settings.url)
+        """The URL as logs and notifications show it: secrets and any password left out."""
+        return self._shown(self.settings)
+
+    def _shown(self, settings: WebhookSettings) -> str:
+        url = URL(str(settings.url))
+        if url.password:
+            url = url.with_password(REDACTED)
+        return self._redact(str(url))
 
     @property
     def queued(self) -> int:
@@ -348,10 +361,10 @@ class WebhookNotifier:
             delay = min(MAX_BACKOFF, settings.backoff * 2 ** (attempt - 1))
             log.warning(
                 "alert webhook %s: attempt %d of %d failed: %s; %s %s",
-                settings.url,
+                self._shown(settings),
                 attempt,
                 settings.retries + 1,
-                problem,
+                self._redact(problem),
                 "giving up on" if last else "retrying",
                 message.describe() if last else f"{message.describe()} in {delay:g}s",
             )
@@ -368,7 +381,7 @@ class WebhookNotifier:
                     self.superseded += 1
                     log.info(
                         "alert webhook %s: %s replaced by the newer %s, sent next",
-                        settings.url,
+                        self._shown(settings),
                         message.describe(),
                         newer.describe(),
                     )

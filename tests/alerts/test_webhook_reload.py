@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import subprocess
 import time
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from webhook_support import HIGH, Receiver, config, serve, until
+from webhook_support import HIGH, SOURCE, Receiver, config, serve, until
 
 from monitor.alerts.service import Alerting
+from monitor.config import parse_config
 from monitor.store import MetricsStore
 from tests.conftest import require_binary
 
@@ -85,3 +87,44 @@ async def test_the_webhook_counters_are_on_metrics_and_survive_a_settings_change
 
 def test_without_a_webhook_there_are_no_webhook_series() -> None:
     assert scrape(Alerting(config(None), MetricsStore(history=0))) == {}
+
+
+async def test_the_webhook_url_is_logged_without_its_secrets(aiohttp_server, scene, caplog) -> None:
+    """A webhook URL written with ${VAR} in its user info and query was logged whole at WARNING
+    (and so shown in the dashboard's notifications) on each failed attempt, and when a reload
+    removed it, against the README's promise that ${VAR} values are never shown."""
+    caplog.set_level(logging.INFO)
+    receiver = Receiver(lambda body, n: 500)
+    url = (await serve(aiohttp_server, receiver)).replace("http://", "http://hookuser:${HOOK_TOK}@")
+    text = (
+        "sources:\n"
+        + SOURCE
+        + f"alerts: {json.dumps(HIGH)}\n"
+        + f"webhook: {{url: '{url}?k=${{HOOK_TOK}}', retries: 0}}\n"
+    )
+    secret = {"HOOK_TOK": "HookTokSecret7"}
+    alerts = scene(parse_config(text, environ=secret))
+    assert alerts.publish(3.0) == ["High firing"]
+    await until(lambda: alerts.notifier.failed == 1)
+    assert receiver.posts[0].path == "/hook", "the real URL was used"
+    alerts.alerting.configure(parse_config("sources:\n" + SOURCE))  # removes the webhook
+    logged = monitors_log(caplog)
+    assert "attempt 1 of 1 failed: HTTP 500" in logged
+    assert "no longer POSTed to http://hookuser:***@127.0.0.1:" in logged
+    assert "HookTokSecret7" not in logged
+
+
+async def test_a_password_written_in_the_webhook_url_is_not_logged(aiohttp_server, scene, caplog) -> None:
+    receiver = Receiver(lambda body, n: 500)
+    url = (await serve(aiohttp_server, receiver)).replace("http://", "http://hookuser:literal-pw@")
+    alerts = scene(config(url, retries=0))
+    assert alerts.publish(3.0) == ["High firing"]
+    await until(lambda: alerts.notifier.failed == 1)
+    logged = monitors_log(caplog)
+    assert "alert webhook http://hookuser:***@127.0.0.1:" in logged
+    assert "literal-pw" not in logged
+
+
+def monitors_log(caplog) -> str:
+    """What monitor logged (the test receiver's aiohttp access log has the URL it was sent)."""
+    return "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("monitor"))
