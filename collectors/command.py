@@ -1,9 +1,11 @@
 """`command`: run a program on the interval and read numbers from what it prints.
 
 The argv list is executed directly, never through a shell, so config values cannot inject
-commands. The program runs in its own process group: on timeout (or shutdown) the whole
-group is killed, so a script's children cannot outlive the poll. Output is read with a
-size cap; stderr keeps only its tail, which is what a failure shows.
+commands. The program runs in its own process group, and the whole group is killed when the
+poll ends: on timeout or shutdown, and once the program has exited, so what it started in
+the background (`daemon &`) does not outlive the poll either. A child that leaves the group
+(`setsid`) is out of reach. Output is read with a size cap; stderr keeps only its tail, which
+is what a failure shows.
 """
 
 from __future__ import annotations
@@ -142,18 +144,19 @@ class CommandCollector(Collector[CommandOptions]):
         with process:
             try:
                 stdout, stderr = self._read(process, ctx)
-                code = process.wait(max(ctx.remaining(), 0.001))
+                _wait_for_exit(process, ctx)
             except subprocess.TimeoutExpired:
-                _kill_group(process)
                 why = (
                     "monitor is shutting down"
                     if ctx.stopping
                     else f"still running after the {ctx.timeout:g}s timeout"
                 )
                 raise CollectError(f"{argv[0]}: {why}; killed its process group") from None
-            except BaseException:
+            finally:
+                # On timeout, shutdown or error the program and its children; after it exited,
+                # what it left running in its group (`daemon &`), one more on every poll else.
                 _kill_group(process)
-                raise
+        code = process.returncode
         if code != 0:
             tail = stderr.decode("utf-8", errors="replace").strip()
             how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
@@ -247,8 +250,37 @@ def _flatten(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
         yield prefix, value
 
 
+def _wait_for_exit(process: subprocess.Popen, ctx: CollectContext) -> None:
+    """Wait until the program has exited, without reaping it (TimeoutExpired past the poll's
+    time, or at shutdown).
+
+    Until it is reaped, the program's pid is its process group's id and cannot be given to
+    another process, so `_kill_group` can only reach the program's own group. Where
+    `os.waitid` is missing (macOS before Python 3.13), it is reaped here: its pid could then
+    be reused before the group is killed, which needs the pids to wrap around in between."""
+    delay = 0.0005
+    while not _exited(process):
+        budget = ctx.remaining()
+        if budget <= 0 or ctx.stopping:
+            raise subprocess.TimeoutExpired(process.args, ctx.timeout)
+        time.sleep(min(delay, budget, STOP_CHECK))
+        delay = min(delay * 2, 0.05)
+
+
+def _exited(process: subprocess.Popen) -> bool:
+    if not hasattr(os, "waitid"):
+        return process.poll() is not None
+    if process.returncode is not None:
+        return True
+    try:
+        return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # reaped by someone else: Popen.wait() will say so
+        return True
+
+
 def _kill_group(process: subprocess.Popen) -> None:
-    """SIGKILL the whole process group the program leads (it was started in its own session)."""
-    with contextlib.suppress(ProcessLookupError):
+    """SIGKILL the whole process group the program leads (it was started in its own session),
+    then reap the program."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()

@@ -3,9 +3,12 @@ the whole process group, and arguments that are never interpreted by a shell."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import time
+from collections.abc import Iterator
 
 import psutil
 import pytest
@@ -15,6 +18,8 @@ from monitor.config import parse_config
 from monitor.once import collect_once
 from monitor.plugin import CollectError
 from tests.collectors.conftest import run_collector
+from tests.conftest import free_port
+from tests.exporter.exporter_support import headless
 
 PY = sys.executable
 
@@ -154,3 +159,73 @@ def test_arguments_are_not_interpreted_by_a_shell(tmp_path):
     samples, _ = run_collector(CommandCollector, options)
     assert samples[("command_value", ())] == len(argument)
     assert not marker.exists()
+
+
+def _sleeps(marker: str) -> list[psutil.Process]:
+    """Live (not zombie) `sleep MARKER` processes, wherever they are in the process tree."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        if process.info["cmdline"] == ["sleep", marker] and process.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(process)
+    return found
+
+
+def _gone_within(pid: int, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+@pytest.fixture
+def sleep_marker() -> Iterator[str]:
+    """A `sleep` argument no other test uses; whatever still sleeps on it is killed afterwards,
+    so a failing test leaves nothing behind either."""
+    marker = f"{2800 + os.getpid() % 100}.{time.monotonic_ns() % 1_000_000}"
+    yield marker
+    for process in _sleeps(marker):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+
+
+@pytest.mark.parametrize("exit_status", [0, 3])
+def test_what_the_program_left_running_is_killed_when_it_exits(sleep_marker, exit_status):
+    """`daemon &` in a script: the background child has let go of the output, so the poll
+    ends when the script exits, and the child, still in the script's process group, is killed
+    then, whether the script succeeded or failed. Before, each poll left one more behind."""
+    script = f"sleep {sleep_marker} >/dev/null 2>&1 & echo $!; echo $! >&2; exit {exit_status}"
+    options = {"argv": ["/bin/sh", "-c", script], "format": "number"}
+    if exit_status == 0:
+        samples, _ = run_collector(CommandCollector, options)
+        child = int(samples[("command_value", ())])
+    else:
+        with pytest.raises(CollectError, match=r"exited with status 3: \d+$") as caught:
+            run_collector(CommandCollector, options)
+        child = int(str(caught.value).rsplit(" ", 1)[1])
+    assert _gone_within(child), "the background child outlived the poll"
+
+
+def test_monitor_headless_leaves_no_background_children(sleep_marker, tmp_path):
+    """The review's reproduction, with the real `monitor --headless`: a command source whose
+    script starts `sleep ... &` every second. Before, every poll's sleep was still alive when
+    monitor exited (7 after 8 s); now none is alive while it runs, between polls, or after."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "sources:\n"
+        "  - name: leaky\n"
+        "    collector: command\n"
+        f"    argv: [/bin/sh, -c, 'sleep {sleep_marker} >/dev/null 2>&1 & echo 1']\n"
+        "    interval: 250ms\n"
+    )
+    seen_alive = 0
+    with headless(config, free_port()):
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            seen_alive = max(seen_alive, len(_sleeps(sleep_marker)))
+            time.sleep(0.1)
+    # A poll's sleep lives only between the script's start and its exit, a few ms.
+    assert seen_alive <= 1
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _sleeps(sleep_marker):
+        time.sleep(0.05)
+    assert _sleeps(sleep_marker) == [], "background children outlived monitor"
