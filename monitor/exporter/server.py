@@ -23,6 +23,7 @@ from monitor.config import ExporterSettings, TlsSettings, parse_listen
 from monitor.exporter.alerts import AlertsSource, AlertStateCollector
 from monitor.exporter.app import HealthCheck, make_app
 from monitor.exporter.auth import Authenticator
+from monitor.exporter.limits import AcceptErrorLog, raise_open_files_limit
 from monitor.exporter.render import MetricsRenderer, process_registry
 from monitor.model import Snapshot
 
@@ -80,6 +81,12 @@ REQUEST_LOG = logging.getLogger("monitor.exporter.requests")
 
 START_TIMEOUT = 10.0
 SHUTDOWN_GRACE = 0.5
+REQUEST_TIMEOUT = 10.0
+"""Seconds a connection has to send a complete request line and headers, counted from when it
+is accepted or its previous answer was sent; then it is closed. Without it a client sending
+half a request (slowloris) held its connection for an hour, and enough of them used up every
+file descriptor. aiohttp's keepalive_timeout is that bound from aiohttp 3.14.4 on (before, it
+only limited the wait between two requests); an answer being written is not limited by it."""
 
 
 class ExporterStartError(Exception):
@@ -145,6 +152,7 @@ class ExporterServer:
 
     def start(self) -> None:
         ssl_context = _ssl_context(self.settings.tls) if self.settings.tls else None
+        raise_open_files_limit()
         if not self.authenticator.enabled and not _is_loopback(self.host):
             log.warning(
                 "the exporter listens on %s without authentication: anyone who can reach it can "
@@ -178,6 +186,7 @@ class ExporterServer:
             self._started.set()
             loop.close()
             return
+        loop.set_exception_handler(AcceptErrorLog(self.port, self._open_connections))
         self._started.set()
         try:
             loop.run_forever()
@@ -192,6 +201,7 @@ class ExporterServer:
             access_log_class=RequestLog,
             shutdown_timeout=SHUTDOWN_GRACE,
             logger=HTTP_SERVER_LOG,
+            keepalive_timeout=REQUEST_TIMEOUT,
         )
         await runner.setup()
         self._runner = runner
@@ -202,6 +212,10 @@ class ExporterServer:
             await runner.cleanup()
             raise
         self.port = runner.addresses[0][1]  # the real port when the config asked for port 0
+
+    def _open_connections(self) -> int:
+        server = self._runner.server if self._runner is not None else None
+        return len(server.connections) if server is not None else 0
 
     async def _close(self) -> None:
         if self._runner is not None:

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
 from monitor.model import Labels, MetricSpec, SourceHealth
 from monitor.store import MetricsStore
@@ -56,17 +57,37 @@ def get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+WITH_OPEN_FILES_LIMIT = """
+import os, resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[2])))
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+"""`python -c WITH_OPEN_FILES_LIMIT SOFT HARD COMMAND...` runs COMMAND (same process id)
+with that limit on open files."""
+
+
 @contextlib.contextmanager
 def headless(
-    config: Path | None, port: int, deadline: float = 20.0, cwd: Path | None = None
+    config: Path | None,
+    port: int,
+    deadline: float = 20.0,
+    cwd: Path | None = None,
+    *,
+    open_files: tuple[int, int] | None = None,
+    stderr: IO[str] | int = subprocess.PIPE,
 ) -> Iterator[subprocess.Popen]:
-    """Start `monitor --headless` and yield once /healthz answers 200; always stop it."""
+    """Start `monitor --headless` and yield once /healthz answers 200; always stop it.
+
+    `open_files` (soft, hard) is the RLIMIT_NOFILE it starts with, as `prlimit` would set it."""
     config_args = ["--config", str(config)] if config is not None else []
+    command = [sys.executable, "-m", "monitor", "--headless", *config_args, "--listen", f"127.0.0.1:{port}"]
+    if open_files is not None:
+        command = [sys.executable, "-c", WITH_OPEN_FILES_LIMIT, *map(str, open_files), *command]
     process = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--headless", *config_args, "--listen", f"127.0.0.1:{port}"],
+        command,
         cwd=cwd,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -87,7 +108,8 @@ def wait_until_healthy(process: subprocess.Popen, port: int, deadline: float) ->
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if process.poll() is not None:
-            raise AssertionError(f"monitor exited with {process.returncode}: {process.stderr.read()}")
+            stderr = process.stderr.read() if process.stderr else "(see its stderr)"
+            raise AssertionError(f"monitor exited with {process.returncode}: {stderr}")
         try:
             if get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)[0] == 200:
                 return
