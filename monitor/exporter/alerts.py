@@ -59,6 +59,7 @@ def instance_json(instance: AlertInstance) -> dict[str, Any]:
         "active_since": instance.active_since,
         "fired_at": instance.fired_at,
         "resolved_at": instance.resolved_at,
+        "keep_firing_since": instance.keep_firing_since,
     }
 
 

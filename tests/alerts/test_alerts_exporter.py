@@ -218,6 +218,7 @@ def test_a_kept_alert_stays_firing_on_metrics_and_api_until_keep_firing_for_pass
         assert firing in fetch(f"{url}/metrics").decode()
         high = alerts_api(url)["alerts"][0]
         assert (high["state"], high["value"], high["resolved_at"]) == ("firing", 50.0, None)
+        assert time.time() - 1.5 < high["keep_firing_since"] < time.time()  # kept since the drop
         assert [e["state"] for e in alerts_api(url)["history"]] == ["firing"]
         wait_for(lambda: states(url).get("TankHigh") == "resolved", "TankHigh resolved")
         assert time.monotonic() - dropped > 2.0  # 3 s after the evaluation that saw the drop
