@@ -18,6 +18,7 @@ from monitor.catalog import catalog
 from monitor.config import DEFAULT_LISTEN, Config, ConfigError, load_config, parse_listen, unknown_name
 from monitor.launch import EARLY_HANGUP
 from monitor.lognews import shown_elsewhere
+from monitor.printable import PrintableFormatter
 from monitor.registry import Registry
 from monitor.wording import plural
 
@@ -212,9 +213,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def configure_logging(args: argparse.Namespace) -> None:
     quiet = "info" if getattr(args, "headless", False) else "warning"  # a service says what it serves
     level = args.log_level or {0: quiet, 1: "info"}.get(args.verbose, "debug")
-    logging.basicConfig(
-        level=level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Printable: a line quotes what servers and commands said (`source 'api' is down: ...`).
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 def main(argv: list[str] | None = None) -> int:

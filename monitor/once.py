@@ -17,6 +17,7 @@ from monitor.exporter.api import snapshot_json
 from monitor.humanize import format_value
 from monitor.model import SeriesKey, Snapshot, SourceData, SourceState, Unit, series_name, unit_of
 from monitor.ordering import reading_order
+from monitor.printable import printable
 from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
 
@@ -75,6 +76,8 @@ def table_value(value: float) -> str:
 
 
 def render_table(snapshot: Snapshot) -> str:
+    """For a terminal: errors and label values are printable() (a server or a command wrote
+    them); the JSON form escapes them itself."""
     lines = []
     for source in snapshot.sources.values():
         health = source.health
@@ -82,13 +85,13 @@ def render_table(snapshot: Snapshot) -> str:
         head = f"== {source.name} ({source.collector}): {state}, {health.last_duration * 1000:.0f} ms"
         lines.append(head + (f", {health.series_count} series" if health.up else ""))
         if health.last_error:
-            lines.append(f"   error: {health.last_error}")
+            lines.append(f"   error: {printable(health.last_error, lines=True)}")
         for error in health.partial_errors:
-            lines.append(f"   partial error: {error}")
+            lines.append(f"   partial error: {printable(error, lines=True)}")
         if health.up:
             for key in sorted(source.series, key=reading_order):
                 lines.append(
-                    f"   {series_name(key)} {table_value(source.series[key])}{_readable(source, key)}"
+                    f"   {printable(series_name(key))} {table_value(source.series[key])}{_readable(source, key)}"
                 )
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ from textual.content import Content
 
 from monitor.alerts.state import AlertInstance, AlertState, AlertsView
 from monitor.humanize import format_age
+from monitor.printable import printable
 from monitor.tui.colours import alert_style
 
 MAX_LINES = 4
@@ -29,7 +30,9 @@ def _line(alert: AlertInstance, now: float) -> Content:
         since = format_age(now - (alert.active_since or now))
     # Separators end a span: SVG renderers drop a span's leading spaces.
     return Content.assemble(
-        (f"{head} ", alert_style(alert)), (f"for {since}", "$foreground-muted"), f": {alert.summary}"
+        (f"{head} ", alert_style(alert)),
+        (f"for {since}", "$foreground-muted"),
+        f": {printable(alert.summary)}",  # its template quotes label values
     )
 
 

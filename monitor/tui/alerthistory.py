@@ -16,6 +16,7 @@ from monitor import humanize
 from monitor.alerts.state import AlertInstance, AlertState, AlertsView
 from monitor.alerts.template import format_value
 from monitor.model import Snapshot, Unit
+from monitor.printable import printable
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
 from monitor.tui.colours import alert_style
@@ -45,8 +46,8 @@ def _value(alert: AlertInstance) -> str:
 
 
 def _labels(alert: AlertInstance) -> str:
-    """Without `source`, which has its own column."""
-    text = ", ".join(f"{name}={value}" for name, value in alert.labels if name != "source")
+    """Without `source`, which has its own column; values printable(), as on the panels."""
+    text = ", ".join(f"{name}={printable(value)}" for name, value in alert.labels if name != "source")
     return v.fit_words(text, LABELS_WIDTH)
 
 
@@ -101,7 +102,7 @@ class AlertHistoryScreen(DashboardScreen):
             )
             state = Content.styled(f"{alert.state} {alert.severity}", alert_style(alert))
             cells = (state, alert.alert, alert.source, _value(alert), clock_time(since), _labels(alert))
-            active.append((*cells, alert.summary))
+            active.append((*cells, printable(alert.summary)))
         history = []
         for event in reversed(view.history):
             alert = event.instance
@@ -115,7 +116,7 @@ class AlertHistoryScreen(DashboardScreen):
                     _value(alert),
                     _labels(alert),
                 )
-                history.append((*cells, alert.summary))
+                history.append((*cells, printable(alert.summary)))
         _refill(self.active, active, width)
         _refill(self.history, history, width)
         quiet = not view.alerts and not view.history

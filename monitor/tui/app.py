@@ -21,12 +21,14 @@ from typing import ClassVar, TypedDict, TypeVar
 
 from textual.app import App, InvalidThemeError, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 
 from monitor.alerts.definitions import Level, ThresholdSettings
 from monitor.alerts.state import AlertState, AlertsView
 from monitor.config import Config
+from monitor.printable import printable
 from monitor.reload import ReloadStatus, terminal_alive
 from monitor.runtime import Runtime
 from monitor.scheduler import Scheduler
@@ -183,6 +185,24 @@ class MonitorApp(App[int]):
         timer pulls both, like snapshots: the reloading thread never calls into Textual."""
         self._current_config, self._reload_status = config, status
         self._config_applied, self._status_seen = config(), status()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast is printable(): one quotes a log message, another a reload's errors."""
+        super().notify(
+            printable(message, lines=True),
+            title=printable(title),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
 
     def _follow_reloads(self) -> None:
         if self._reload_status is not None:

@@ -19,6 +19,7 @@ from textual.widgets._footer import FooterKey  # not re-exported by textual.widg
 
 from monitor.humanize import format_age
 from monitor.model import Snapshot
+from monitor.printable import printable
 from monitor.tui.alertbar import alert_bar
 
 if TYPE_CHECKING:
@@ -35,14 +36,18 @@ class StatusLine(Widget):
         super().__init__(id=id)
         self.text = ""
         self.compact: tuple[str, ...] = ()
+        self._given: tuple[str, tuple[str, ...]] = ("", ())
 
     def set_text(self, text: str, compact: Sequence[str] = ()) -> None:
         """`compact` parts are shown instead when `text` does not fit the line (an 80-column
         terminal would otherwise cut off the exporter's URL, the part worth copying); as many
-        whole parts as fit, so a narrower one never ends in half a word or a bare separator."""
-        if (text, tuple(compact)) != (self.text, self.compact):
+        whole parts as fit, so a narrower one never ends in half a word or a bare separator.
+        Printable (a failed reload's error quotes the config), once per new text."""
+        given = (text, tuple(compact))
+        if given != self._given:
+            self._given = given
             rows = self._rows()
-            self.text, self.compact = text, tuple(compact)
+            self.text, self.compact = printable(text), tuple(printable(part) for part in compact)
             self.refresh(layout=self._rows() != rows)
 
     def _rows(self) -> int:

@@ -16,6 +16,7 @@ from textual.widgets.data_table import ColumnKey
 
 from monitor.humanize import axis_scale, format_age, format_timestamp, format_value
 from monitor.model import SeriesKey, Snapshot, SourceData, Unit
+from monitor.printable import printable
 from monitor.tui import view as v
 from monitor.tui.chrome import DashboardScreen
 from monitor.tui.colours import ERROR_TEXT, WARNING_TEXT, state_style
@@ -178,11 +179,15 @@ class DetailScreen(DashboardScreen):
     @staticmethod
     def _problems(source: SourceData) -> list[Content]:
         """The whole error of a down source and every partial error, which a panel has room
-        for only one line of: the detail screen is where a user goes to find out why."""
+        for only one line of: the detail screen is where a user goes to find out why. In
+        full, lines and all, but printable(): a server or a command wrote them."""
         health = source.health
         if health.last_error and not health.up:
-            return [Content.styled(f"error: {health.last_error}", ERROR_TEXT)]
-        return [Content.styled(f"partial error: {error}", WARNING_TEXT) for error in health.partial_errors]
+            return [Content.styled(f"error: {printable(health.last_error, lines=True)}", ERROR_TEXT)]
+        return [
+            Content.styled(f"partial error: {printable(error, lines=True)}", WARNING_TEXT)
+            for error in health.partial_errors
+        ]
 
     def _fill(self, source: SourceData) -> None:
         since = source.time - self.effective_window()

@@ -2,7 +2,8 @@
 
 A log line written to stderr would tear through Textual's screen, so `run_dashboard`
 swaps the root handlers for this buffer; the app shows warnings as notifications and
-everything on the log screen. Pollers log from their threads: the buffer only appends
+everything on the log screen. A line is printable() as the record comes in, once: a message
+quotes what servers and commands said. Pollers log from their threads: the buffer only appends
 under a lock, it never calls into Textual.
 """
 
@@ -14,9 +15,10 @@ from collections import deque
 from dataclasses import dataclass
 
 from monitor.lognews import shown_elsewhere
+from monitor.printable import PrintableFormatter
 
 CAPACITY = 1000
-FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+FORMAT = PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,7 @@ class LogBuffer(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = FORMAT.format(record)
-            message = record.getMessage()
+            message = record.getMessage()  # for a notification: MonitorApp.notify makes it printable
         except (TypeError, ValueError, KeyError):  # a broken log call must not kill a poller
             self.handleError(record)
             return

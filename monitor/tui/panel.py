@@ -20,6 +20,7 @@ from monitor.alerts.definitions import Level, ThresholdSettings
 from monitor.alerts.engine import exposed_name
 from monitor.humanize import format_age, format_value
 from monitor.model import SourceData, SourceState, Unit
+from monitor.printable import printable
 from monitor.store import MetricsStore
 from monitor.tui import view as v
 from monitor.tui.colours import (
@@ -109,6 +110,8 @@ def badge(source: SourceData, now: float) -> Badge:
 
 
 def _clip(error: str) -> str:
+    """An error in one printable() line: a server or a command wrote it."""
+    error = printable(error)
     return error if len(error) <= MAX_ERROR else error[: MAX_ERROR - 1] + "…"
 
 

@@ -26,6 +26,7 @@ from monitor.model import (
     unit_of,
 )
 from monitor.ordering import natural_order, reading_order
+from monitor.printable import printable
 from monitor.store import MetricsStore
 
 UNIT_SUFFIXES = ("_total", "_bytes", "_ratio", "_seconds", "_celsius", "_rpm", "_days")
@@ -98,7 +99,8 @@ def label_parts(
 ) -> tuple[str, str]:
     """A panel label's two parts: the metric's words (collector prefix and unit suffixes
     dropped) and its label values, except those `hidden` (values every series of the metric
-    shares: they tell none apart)."""
+    shares: they tell none apart). The values are printable(): a scraped one is anybody's text,
+    and cached here it is made safe once per label set, not at every redraw."""
     name, labels = key
     name = name.removeprefix(collector + "_")
     trimmed = not keep_suffixes
@@ -107,7 +109,9 @@ def label_parts(
         for suffix in UNIT_SUFFIXES:
             if name.endswith(suffix) and len(name) > len(suffix):
                 name, trimmed = name[: -len(suffix)], True
-    return name.replace("_", " "), " ".join(value for label, value in labels if label not in hidden)
+    return name.replace("_", " "), " ".join(
+        printable(value) for label, value in labels if label not in hidden
+    )
 
 
 def short_label(
@@ -160,12 +164,13 @@ def fit_words(text: str, width: int) -> str:
 def short_series_name(key: SeriesKey, shared: Collection[str], width: int, prefix: str = "") -> str:
     """A series' name in `width` cells for the detail screen: whole when it fits; else without
     the labels its metric's other series share (a fleet's `service`), which told six rows
-    apart by nothing but a cut in their middle, and then cut by fit_series."""
-    full = series_name(key)
+    apart by nothing but a cut in their middle, and then cut by fit_series. Printable (its
+    label values are anybody's text) before it is measured and cut."""
+    full = printable(series_name(key))
     if cell_len(full) <= width:
         return full
     metric, labels = key
-    differing = series_name((metric, tuple(label for label in labels if label[0] not in shared)))
+    differing = printable(series_name((metric, tuple(label for label in labels if label[0] not in shared))))
     return fit_series(metric, differing.removeprefix(metric), width, prefix)
 
 
