@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, SourceConfig
 from monitor.lognews import SHOWN_ELSEWHERE
-from monitor.model import SeriesKey, SourceHealth
+from monitor.model import MetricSpec, SeriesKey, SourceHealth
 from monitor.plugin import CollectContext, CollectError, Collector, SourceInfo
 from monitor.redaction import make_redactor
 from monitor.store import MetricsStore
@@ -37,6 +37,8 @@ MAX_ERROR_LENGTH = 500
 MAX_PARTIAL_ERRORS = 10
 HUNG_GRACE = 0.05
 WATCHDOG_PERIOD = 0.1
+SPECS_SLACK = 1000
+"""Declarations of names no longer collected a poller keeps before it prunes them."""
 
 
 class Phase(enum.StrEnum):
@@ -103,9 +105,10 @@ class Poller:
         self._retired = False
         self._collector: Collector | None = None
         self._validator = SampleValidator(source.max_series)
-        self._specs = {
+        self._class_specs = {
             spec.name: spec for spec in (source.collector_class.metrics if source.collector_class else ())
         }
+        self._specs = self._class_specs
 
     @property
     def name(self) -> str:
@@ -247,6 +250,18 @@ class Poller:
             self._retired = True
             self.stop_event.set()
 
+    def _current_specs(self, specs: dict[str, MetricSpec], outcome: _Outcome) -> dict[str, MetricSpec]:
+        """`specs`, less the declarations of names no longer collected once there are far more
+        of those than current ones: a source whose metric names churn (a job name in each)
+        would otherwise keep, copy on every new name, and publish to the store every name it
+        ever declared, growing for as long as monitor runs. The collector's own `metrics`,
+        and the families of what is collected, are always kept."""
+        if outcome.series is None or len(specs) <= SPECS_SLACK + 2 * len(outcome.declared):
+            return specs
+        collected = {name for name, _ in outcome.series}
+        keep = collected | {spec.family for name in collected if (spec := specs.get(name)) and spec.family}
+        return {name: spec for name, spec in specs.items() if name in keep or name in self._class_specs}
+
     def _publish(self, outcome: _Outcome, overruns: int, next_attempt: float | None) -> None:
         now = self.clock.wall()
         specs = None
@@ -256,7 +271,7 @@ class Poller:
         if outcome.declared and any(
             known.get(n) is not s and known.get(n) != s for n, s in outcome.declared.items()
         ):
-            self._specs = {**self._specs, **outcome.declared}
+            self._specs = self._current_specs({**self._specs, **outcome.declared}, outcome)
             specs = self._specs
         with self._lock:
             if self._retired:

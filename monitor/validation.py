@@ -26,6 +26,12 @@ LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 RESERVED_LABELS = frozenset({"source"})
 
 
+CACHE_CHURN = 4
+CACHE_SLACK = 1000
+"""A validator's caches are cleared past CACHE_SLACK + CACHE_CHURN x the series a collection
+kept: a stable source never reaches that, a churning one starts afresh now and then."""
+
+
 class InvalidSample(Exception):
     """A collector returned something that is not a valid sample."""
 
@@ -115,7 +121,19 @@ class SampleValidator:
             if repeated:
                 _report_repeated(repeated, ctx)
             dropped += ctx.series_dropped  # read after the loop: a generator counts as it yields
+        self._bound_caches(len(series))
         return series, dropped
+
+    def _bound_caches(self, kept: int) -> None:
+        """Forget the names and label sets found valid once the caches hold far more than one
+        collection returns: they are then mostly ones gone (request ids, job names that churn),
+        and kept for good they grow by every one ever seen, for weeks (about 1 MB a minute in a
+        soak with 5 new names a scrape). Started afresh, they fill again with what is current."""
+        limit = CACHE_SLACK + CACHE_CHURN * kept
+        if len(self._good_series) > limit:
+            self._good_series.clear()
+        if len(self._good_names) > limit:
+            self._good_names.clear()
 
     def _enforce(self, collector: type[Collector]) -> None:
         """Hold samples to `collector`'s declaration, unless it names metrics at run time.
