@@ -51,6 +51,7 @@ class Runtime:
         self.reloader = Reloader(config, self.scheduler, on_config=self._use_config)
         if self.exporter is not None:
             self.exporter.own_metrics.register(self.reloader)
+            self.exporter.own_metrics.register(self.scheduler)  # pollers a reload left hung
             self.exporter.own_metrics.register(self.alerting)  # webhook delivery counters
         self._watch_config = watch_config
         self._started = False

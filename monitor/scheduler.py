@@ -19,8 +19,11 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, SourceConfig
@@ -558,6 +561,19 @@ class Scheduler:
         or the hang that a reload could not stop would vanish from view while it goes on."""
         self._left_running = tuple(p for p in self._left_running if p.thread.is_alive())
         return self._left_running
+
+    def collect(self) -> Iterator[Metric]:
+        """prometheus_client Collector protocol: the hung pollers reloads left behind, each a
+        thread that ends only when its collector returns, so a service reloaded often around
+        a hung collector shows the threads it piles up on /metrics, not only in the dashboard."""
+        yield GaugeMetricFamily(
+            "monitor_pollers_left_running",
+            "Poller threads a config reload retired that are still stuck in a collection past "
+            "its timeout (each ends when its collector returns).",
+            value=sum(
+                poller.thread.is_alive() for poller in self._left_running
+            ),  # read only: reloads write it
+        )
 
     def alive(self) -> bool:
         return self._watchdog.is_alive() and all(p.thread.is_alive() for p in self.pollers.values())

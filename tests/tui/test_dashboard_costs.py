@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 
+from prometheus_client import CollectorRegistry
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
@@ -188,12 +189,22 @@ async def test_a_hung_poller_a_reload_removed_stays_in_view_until_its_thread_end
         assert "Stack of poller:frozen (old) (left running by a reload: hung)" in stacks
         assert "in wait_for_the_test_to_release" in stacks
         assert "frozen" not in rows_by_name(app.screen.costs), "no longer a source"
+        assert left_running_on_metrics(runtime) == 1.0
         StuckCollector.release.set()
         while "poller:frozen (old)" in rows_by_name(app.screen.threads):
             assert time.monotonic() < deadline + 10, "the ended thread stayed in the list"
             app.tick()
             await pilot.pause(0.1)
         assert "No poller is stuck" in str(app.screen.stacks.render())
+        assert left_running_on_metrics(runtime) == 0.0
+
+
+def left_running_on_metrics(runtime) -> float:
+    """monitor_pollers_left_running as /metrics writes it (the scheduler is one of the
+    exporter's own collectors)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(runtime.scheduler)
+    return registry.get_sample_value("monitor_pollers_left_running")
 
 
 def screen_rows(app: MonitorApp) -> list[str]:
