@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple, TypeVar
@@ -31,9 +32,30 @@ def series_name(key: SeriesKey) -> str:
 
 def label_set(source: SourceData, labels: Labels = ()) -> dict[str, str]:
     """The labels a series of `source` carries on /metrics: the source's static labels, the
-    series' own (more specific), then `source`. Alert instances take the same, so
-    `{{ labels.team }}`, label matchers and the webhook read what Prometheus reads."""
-    return {**dict(source.labels), **dict(labels), "source": source.name}
+    series' own, then `source`. Alert instances take the same, so `{{ labels.team }}`, label
+    matchers and the webhook read what Prometheus reads.
+
+    A label of the series named like a static label (a scraped page's own `team`) is renamed
+    `exported_team`, as Prometheus's `honor_labels: false` renames a scraped label clashing
+    with a target label: merged, `m{team="ops"}` and a plain `m` of a source labelled
+    `team: ops` were the same series twice on /metrics, one of them dropped by Prometheus."""
+    static = dict(source.labels)
+    own = dict(labels)
+    if static and not static.keys().isdisjoint(own):
+        own = exported_clashes(own, static.keys())
+    return {**static, **own, "source": source.name}
+
+
+def exported_clashes(labels: Mapping[str, str], taken: AbstractSet[str]) -> dict[str, str]:
+    """`labels` with each one named in `taken` renamed `exported_NAME` (again, until the name is
+    free), shortest names first, never overwriting another label."""
+    kept = {name: value for name, value in labels.items() if name not in taken}
+    for name in sorted(taken & labels.keys(), key=lambda name: (len(name), name)):
+        new_name = "exported_" + name
+        while new_name in labels or new_name in taken or new_name in kept:
+            new_name = "exported_" + new_name
+        kept[new_name] = labels[name]
+    return kept
 
 
 def escaped_label_value(value: str) -> str:

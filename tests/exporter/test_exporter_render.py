@@ -59,6 +59,22 @@ def test_every_series_carries_source_and_static_labels_and_each_family_appears_o
     assert got[("monitor_source_up", (("env", "prod"), ("source", "web1")))] == 1.0
 
 
+def test_a_series_label_named_like_a_static_label_is_exported_not_merged() -> None:
+    """A page's own `team` beside the source's static `team: ops` made `m{team="ops"}` and a
+    plain `m` the same series twice on /metrics; Prometheus kept one and dropped the other."""
+    store = MetricsStore()
+    page = {("dup_metric", (("team", "ops"),)): 1.0, ("dup_metric", ()): 2.0}
+    add_source(store, "c", page, labels=(("team", "ops"),), specs=SPECS)
+    body, _ = render(renderer(store), OPENMETRICS)
+    got = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in parse_openmetrics(body.decode())  # refuses a series written twice
+        for s in family.samples
+    }
+    assert got[("dup_metric", (("exported_team", "ops"), ("source", "c"), ("team", "ops")))] == 1.0
+    assert got[("dup_metric", (("source", "c"), ("team", "ops")))] == 2.0
+
+
 def test_health_families_per_source() -> None:
     store = MetricsStore()
     health = dataclasses.replace(
