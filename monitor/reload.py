@@ -331,6 +331,7 @@ class Reloader:
             "monitor_config_last_reload_success_timestamp_seconds",
             "Unix time of the last successful config load.",
             "gauge",
+            "seconds",
         )
         last.add_sample(last.name, {}, status.last_success)
         yield success

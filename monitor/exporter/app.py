@@ -74,7 +74,7 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
 async def metrics(request: web.Request) -> web.StreamResponse:
     chunks, content_type = request.app[RENDERER].render(request.headers.get("Accept"))
     # Set the header verbatim: aiohttp's content_type= would drop the version parameters.
-    response = web.StreamResponse(headers={"Content-Type": content_type})
+    response = web.StreamResponse(headers={"Content-Type": content_type, "Vary": "Accept"})
     response.content_length = sum(len(chunk) for chunk in chunks)
     await response.prepare(request)
     if request.method != "HEAD":

@@ -58,6 +58,7 @@ async def test_metrics_openmetrics_when_the_scraper_accepts_it(aiohttp_client, s
         "application/openmetrics-text; version=1.0.0; charset=utf-8"
     )
     assert (await response.text()).endswith("# EOF\n")
+    assert response.headers["Vary"] == "Accept"  # a cache between must not serve one format for the other
 
 
 async def test_head_metrics_has_headers_and_no_body(aiohttp_client, store) -> None:
