@@ -132,7 +132,7 @@ def _count_samples(text: str, start: int, wanted: re.Pattern[str] | None) -> int
 
 def _new_spec(name: str, family: Metric, key: bool, origin: str) -> MetricSpec:
     """The spec of sample `name` as its family declares it (histogram and summary parts keep
-    their family's type and name; a counter's `_created` is a gauge).
+    their family's type and name; a counter's `_created` never gets here, see `_parse`).
 
     A family without a `# TYPE` line (the parser's "unknown") stays untyped: calling it a gauge
     would be a guess, and one that promtool rejects for a `_total` name. So does a gauge (or a
@@ -152,6 +152,34 @@ def _new_spec(name: str, family: Metric, key: bool, origin: str) -> MetricSpec:
         plain = MetricType.UNTYPED if name.endswith(_NOT_GAUGE_SUFFIXES) else MetricType.GAUGE
         metric_type, group = (MetricType.COUNTER if is_counter else plain), ""
     return MetricSpec(name, help, unit_of(group or name), metric_type, key=key, family=group)
+
+
+_CREATED_OWNERS = frozenset({"counter", "histogram", "summary"})
+"""The types whose OpenMetrics family owns an `x_created` sample (the time the series started)."""
+
+
+def _created_family(family: Metric, owner: str | None) -> Metric | None:
+    """A text-format `x_created` family read as what it is, when it follows the counter,
+    histogram or summary `x` it belongs to; else itself.
+
+    The text format 0.0.4 has no `_created`, so prometheus_client (and Java's simpleclient)
+    write a counter's, histogram's or summary's as a gauge `x_created` right after the family.
+    Kept as a gauge, it would clash on monitor's OpenMetrics /metrics, where family `x` owns
+    the name `x_created`: a counter would be written `unknown` and a histogram or summary
+    would lose its type, with every part untyped. So it is what it would be on an OpenMetrics
+    page: a histogram's or summary's part, in its family; and, for a counter, dropped (None).
+
+    A counter's `_created` is dropped whatever the format: monitor's families (see
+    MetricSpec.family) group histogram and summary parts only, a counter is its `_total` series
+    alone, and `_created` is optional in OpenMetrics. (Prometheus 2.42 scraping the app itself
+    stores it as a series `x_created`; through monitor, that one series is missing.)"""
+    if owner is None:
+        return family
+    if owner == "counter":
+        return None
+    part = Metric(family.name[:-8], family.documentation, owner)
+    part.samples = family.samples
+    return part
 
 
 class InvalidExposition(ValueError):
@@ -257,14 +285,28 @@ class ExpositionParser:
         samples: list[Sample] = []
         specs: dict[str, MetricSpec] = {}
         append, new_sample, skipped = samples.append, tuple.__new__, 0
+        owners: dict[str, str] = {}
+        """Counter, histogram and summary families read so far, by name: the text format's
+        `x_created` gauge after one of them is its `_created` (see `_created_family`)."""
         for family in parser.text_fd_to_metric_families(lines):
-            key = (family.name, family.type)
+            kind, family_samples = family.type, family.samples
+            key = (family.name, kind)
+            if kind in _CREATED_OWNERS:
+                owners[family.name] = kind
+                if openmetrics and kind == "counter":  # (the text parser puts none in a counter)
+                    # Its `_created` samples are dropped (see _created_family).
+                    family_samples = [s for s in family_samples if not s.name.endswith("_created")]
+            elif kind in ("gauge", "unknown") and family.name.endswith("_created"):
+                family = _created_family(family, owners.get(family.name[:-8]))
+                if family is None:
+                    continue
+                key = (key[0], family.type)  # not the owner's key: its record holds the owner's specs
             record = known_families.get(key)
             if record is None or record.documentation != family.documentation:
                 record = _FamilySpecs(family.documentation, {})
             families[key] = record
             family_specs = record.specs
-            for sample in family.samples:
+            for sample in family_samples:
                 name, labels = sample.name, sample.labels
                 if name not in family_specs and not METRIC_NAME.fullmatch(name):
                     skipped += 1

@@ -1,6 +1,7 @@
-"""A real Prometheus scraping a real `monitor --headless` whose `prometheus` source scrapes a real
-node_exporter and whose `promql` source asks that same Prometheus: what monitor exports about
-its own scrapes must not mix with Prometheus's series, and query results must pass promtool."""
+"""A real Prometheus scraping a real `monitor --headless` whose `prometheus` sources scrape a real
+node_exporter and a prometheus_client app, and whose `promql` source asks that same Prometheus:
+what monitor exports about its own scrapes must not mix with Prometheus's series, query results
+must pass promtool, and the app's metrics keep their types in Prometheus's metadata."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from prometheus_client.exposition import start_http_server
 
 from tests.collectors.conftest import running_prometheus
+from tests.collectors.test_created_samples import TYPES, app_registry
 from tests.conftest import free_port, require_binary
 from tests.exporter.exporter_support import get, headless
 
@@ -46,8 +49,9 @@ class Fleet:
 @pytest.fixture(scope="module")
 def fleet(node_exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     tmp = tmp_path_factory.mktemp("fleet")
-    prometheus_port, monitor_port = free_port(), free_port()
+    prometheus_port, monitor_port, app_port = free_port(), free_port(), free_port()
     node = node_exporter.removeprefix("http://").removesuffix("/metrics")
+    app_server, app_thread = start_http_server(app_port, addr="127.0.0.1", registry=app_registry())
     (tmp / "prometheus.yml").write_text(
         textwrap.dedent(
             f"""
@@ -57,6 +61,8 @@ def fleet(node_exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 static_configs: [{{targets: ["{node}"]}}]
               - job_name: monitor
                 static_configs: [{{targets: ["127.0.0.1:{monitor_port}"]}}]
+              - job_name: app
+                static_configs: [{{targets: ["127.0.0.1:{app_port}"]}}]
             """
         )
     )
@@ -69,6 +75,9 @@ def fleet(node_exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 collector: prometheus
                 url: {node_exporter}
                 include: [node_load1]
+              - name: app
+                collector: prometheus
+                url: http://127.0.0.1:{app_port}/metrics
               - name: fleet
                 collector: promql
                 url: http://127.0.0.1:{prometheus_port}
@@ -80,11 +89,16 @@ def fleet(node_exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             """
         )
     )
-    with (
-        running_prometheus(tmp / "prometheus.yml", prometheus_port),
-        headless(tmp / "monitor.yaml", monitor_port),
-    ):
-        yield Fleet(prometheus_port, monitor_port)
+    try:
+        with (
+            running_prometheus(tmp / "prometheus.yml", prometheus_port),
+            headless(tmp / "monitor.yaml", monitor_port),
+        ):
+            yield Fleet(prometheus_port, monitor_port)
+    finally:
+        app_server.shutdown()
+        app_server.server_close()
+        app_thread.join(10)
 
 
 def test_monitors_scrape_metrics_do_not_mix_with_the_scrape_series_prometheus_makes(fleet: Fleet) -> None:
@@ -101,7 +115,10 @@ def test_monitors_scrape_metrics_do_not_mix_with_the_scrape_series_prometheus_ma
             {"__name__": name, "instance": fleet.monitor.removeprefix("http://"), "job": "monitor"}
         ]
     for name in ("promscrape_duration_seconds", "promscrape_samples_scraped", "promscrape_samples_dropped"):
-        assert [s["metric"]["source"] for s in fleet.query(f'{name}{{job="monitor"}}')] == ["node"]
+        assert sorted(s["metric"]["source"] for s in fleet.query(f'{name}{{job="monitor"}}')) == [
+            "app",
+            "node",
+        ]
 
 
 def test_promql_results_named_like_counters_or_histograms_pass_promtool(fleet: Fleet) -> None:
@@ -119,3 +136,19 @@ def test_promql_results_named_like_counters_or_histograms_pass_promtool(fleet: F
     assert (lint.returncode, lint.stderr.decode(), lint.stdout.decode()) == (0, "", "")
     for name in QUERY_NAMES:
         assert f"# TYPE {name} untyped\n".encode() in body
+
+
+def test_a_prometheus_client_apps_metrics_keep_their_types_through_monitor(fleet: Fleet) -> None:
+    """Prometheus (2.42 asks for OpenMetrics) records the types monitor re-exports of the app as
+    it records the app's own: the counter `app_requests` stays a counter, not `app_requests_total
+    unknown` next to a gauge `app_requests_created`, and the histogram and summary keep theirs."""
+
+    def metadata(job: str) -> dict[str, str]:
+        query = urllib.parse.urlencode({"match_target": f'{{job="{job}"}}'})
+        status, body = get(f"{fleet.prometheus}/api/v1/targets/metadata?{query}")
+        assert status == 200, body
+        return {m["metric"]: m["type"] for m in json.loads(body)["data"] if m["metric"].startswith("app_")}
+
+    direct = fleet.wait_for("the app's metadata, scraped directly", lambda: metadata("app"))
+    through_monitor = fleet.wait_for("the app's metadata, through monitor", lambda: metadata("monitor"))
+    assert direct == through_monitor == TYPES
