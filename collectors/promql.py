@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator, Field, TypeAdapter, field_validator
 
@@ -21,6 +21,7 @@ from collectors.httpclient import HTTP_URL_SCHEMA, HttpClient, HttpClientOptions
 from monitor.model import MetricSpec, MetricType, Sample, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector
 from monitor.validation import METRIC_NAME
+from monitor.wording import plural
 
 
 def _query_name(name: str) -> str:
@@ -82,6 +83,14 @@ Prometheus is shorter: its own error ("query timed out in expression evaluation"
 before monitor stops waiting, instead of an anonymous "no response"."""
 
 
+MAX_WARNINGS = 5
+"""Distinct Prometheus warnings reported per collection; the rest are counted in one more error."""
+MAX_WARNING_LENGTH = 300
+"""A warning is the server's text: cut past this, so that one cannot crowd out the others."""
+NAMED_QUERIES = 3
+"""Queries named in a warning's partial error; more are counted (`a, b, c and 2 other queries`)."""
+
+
 def _less(seconds: float, margin: tuple[float, float]) -> float:
     share, most = margin
     return seconds - min(seconds * share, most)
@@ -89,6 +98,15 @@ def _less(seconds: float, margin: tuple[float, float]) -> float:
 
 class QueryError(Exception):
     """One query failed; the others still count."""
+
+
+class Answer(NamedTuple):
+    """A query's `data`, and the `warnings` Prometheus sent with it (a remote_read endpoint
+    that failed, a storage query cut short): the result may lack series, so they are partial
+    errors of the collection, while the result is still shown."""
+
+    data: dict[str, Any]
+    warnings: tuple[str, ...]
 
 
 class PromqlCollector(Collector[PromqlOptions]):
@@ -158,22 +176,21 @@ class PromqlCollector(Collector[PromqlOptions]):
             else:
                 yield Sample("promql_query_success", 1.0, {"query": name})
                 yield from outcome
+        _report_warnings(self.options.queries, results, ctx)
 
-    def _read(
-        self, name: str, result: dict[str, Any] | BaseException, ctx: CollectContext
-    ) -> list[Sample] | str:
+    def _read(self, name: str, result: Answer | BaseException, ctx: CollectContext) -> list[Sample] | str:
         """The query's samples, or why it failed."""
         if isinstance(result, BaseException):
             return str(result)
-        kind = result.get("resultType")
+        kind = result.data.get("resultType")
         if kind not in INSTANT_TYPES:
             return f"the query returned a {kind}; use an instant vector or scalar expression"
         try:
-            return self._samples(name, result, ctx)
+            return self._samples(name, result.data, ctx)
         except MALFORMED as exc:
             return f"malformed query result ({type(exc).__name__}: {exc})"
 
-    async def _query_all(self, ctx: CollectContext) -> list[dict[str, Any] | BaseException]:
+    async def _query_all(self, ctx: CollectContext) -> list[Answer | BaseException]:
         """Every query's answer, or why it has none. Each query has its own deadline, a little
         before the poll's, so a slow one fails alone while the others are shown; Prometheus is
         given a little less again, so that its own timeout error can arrive in time."""
@@ -186,9 +203,7 @@ class PromqlCollector(Collector[PromqlOptions]):
             return_exceptions=True,
         )
 
-    async def _query(
-        self, query: str, answer_within: float, server_timeout: str, no_answer: str
-    ) -> dict[str, Any]:
+    async def _query(self, query: str, answer_within: float, server_timeout: str, no_answer: str) -> Answer:
         params = {"query": query, "timeout": server_timeout}
         try:
             async with asyncio.timeout(answer_within):
@@ -222,8 +237,9 @@ class PromqlCollector(Collector[PromqlOptions]):
         return samples
 
 
-def _data(response: HttpResponse) -> dict[str, Any]:
-    """The `data` of a Prometheus API answer, or a QueryError with Prometheus's own words."""
+def _data(response: HttpResponse) -> Answer:
+    """The `data` and `warnings` of a Prometheus API answer, or a QueryError with Prometheus's
+    own words."""
     try:
         body = json.loads(response.body)
     except ValueError:
@@ -236,4 +252,29 @@ def _data(response: HttpResponse) -> dict[str, Any]:
     data = body.get("data")
     if not isinstance(data, dict):
         raise QueryError("the answer has no data")
-    return data
+    warnings = body.get("warnings") or []
+    if not isinstance(warnings, list):
+        warnings = [warnings]
+    return Answer(data, tuple(dict.fromkeys(str(warning) for warning in warnings)))
+
+
+def _report_warnings(
+    names: Iterable[str], results: list[Answer | BaseException], ctx: CollectContext
+) -> None:
+    """Each distinct warning once, after the queries' own errors (the poller keeps the first
+    ten partial errors), naming the queries it came with: a remote_read endpoint that is down
+    warns on every query, and would otherwise fill the badge with one line per query."""
+    queries_of: dict[str, list[str]] = {}
+    for name, result in zip(names, results, strict=True):
+        if isinstance(result, Answer):
+            for warning in result.warnings:
+                queries_of.setdefault(warning, []).append(name)
+    for warning, queries in list(queries_of.items())[:MAX_WARNINGS]:
+        named = ", ".join(queries[:NAMED_QUERIES])
+        if len(queries) > NAMED_QUERIES:
+            others = len(queries) - NAMED_QUERIES
+            named += f" and {others} other {'query' if others == 1 else 'queries'}"
+        text = warning if len(warning) <= MAX_WARNING_LENGTH else warning[: MAX_WARNING_LENGTH - 3] + "..."
+        ctx.error(f"{named}: Prometheus warned: {text}")
+    if len(queries_of) > MAX_WARNINGS:
+        ctx.error(f"{plural(len(queries_of) - MAX_WARNINGS, 'more Prometheus warning')} not shown")

@@ -1,0 +1,86 @@
+"""The promql collector against a loopback server answering the Prometheus API's JSON as a real
+Prometheus does in situations a test Prometheus cannot easily be put in: `warnings` beside the
+result (a remote_read endpoint that is down)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from collectors.promql import MAX_WARNING_LENGTH, MAX_WARNINGS, PromqlCollector
+from monitor.config import parse_config
+from monitor.once import collect_once
+from tests.collectors.conftest import ThreadedServer, run_collector
+
+REMOTE_READ = (
+    'remote_read: Get "http://10.0.0.9:9201/read": dial tcp 10.0.0.9:9201: connect: connection refused'
+)
+LONG = "storage: " + "x" * 2000
+
+
+def _vector(*series: tuple[dict[str, str], float]) -> dict[str, Any]:
+    return {
+        "resultType": "vector",
+        "result": [{"metric": labels, "value": [1700000000.0, str(value)]} for labels, value in series],
+    }
+
+
+ANSWERS: dict[str, dict[str, Any]] = {
+    "remote_up": {"data": _vector(({"__name__": "up", "job": "node"}, 1)), "warnings": [REMOTE_READ]},
+    "remote_load": {"data": _vector(({"job": "node"}, 0.5)), "warnings": [REMOTE_READ, REMOTE_READ]},
+    "remote_disk": {"data": _vector(({}, 3)), "warnings": [REMOTE_READ]},
+    "remote_cpu": {"data": _vector(({}, 4)), "warnings": [REMOTE_READ, LONG]},
+    "local": {"data": _vector(({"job": "node"}, 2))},
+    "chatty": {
+        "data": {"resultType": "scalar", "result": [1700000000.0, "7"]},
+        "warnings": [f"warning {n}" for n in range(MAX_WARNINGS + 3)],
+    },
+}
+
+
+async def _query(request: web.Request) -> web.Response:
+    answer = ANSWERS[request.query["query"]]
+    return web.json_response({"status": "success", **answer})
+
+
+@pytest.fixture(scope="module")
+def fake_prometheus() -> Iterator[str]:
+    app = web.Application()
+    app.router.add_get("/api/v1/query", _query)
+    with ThreadedServer(app) as server:
+        yield server.url
+
+
+def test_prometheus_warnings_are_partial_errors_and_the_values_are_still_used(fake_prometheus):
+    queries = {name: name for name in ("remote_up", "remote_load", "remote_disk", "remote_cpu", "local")}
+    config = parse_config(
+        f"sources:\n  - {{name: fleet, collector: promql, url: '{fake_prometheus}', queries: {queries}}}\n",
+        environ={},
+    )
+    source = collect_once(config).sources["fleet"]
+    assert (source.health.up, source.health.last_error) == (True, None)
+    values = source.series
+    assert values[("remote_up", (("job", "node"), ("name", "up")))] == 1
+    assert values[("remote_load", (("job", "node"),))] == 0.5
+    assert values[("local", (("job", "node"),))] == 2
+    success = {
+        dict(labels)["query"]: v for (name, labels), v in values.items() if name == "promql_query_success"
+    }
+    assert success == dict.fromkeys(queries, 1)
+    # One error per distinct warning (a down remote_read warns on every query), naming the
+    # queries it came with; a long one is clipped.
+    assert source.health.partial_errors == (
+        f"remote_up, remote_load, remote_disk and 1 other query: Prometheus warned: {REMOTE_READ}",
+        f"remote_cpu: Prometheus warned: {LONG[: MAX_WARNING_LENGTH - 3]}...",
+    )
+
+
+def test_more_distinct_warnings_than_shown_are_counted(fake_prometheus):
+    _, ctx = run_collector(PromqlCollector, {"url": fake_prometheus, "queries": {"chatty": "chatty"}})
+    assert ctx.errors == [
+        *(f"chatty: Prometheus warned: warning {n}" for n in range(MAX_WARNINGS)),
+        "3 more Prometheus warnings not shown",
+    ]
