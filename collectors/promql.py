@@ -212,21 +212,30 @@ class PromqlCollector(Collector[PromqlOptions]):
             raise QueryError(no_answer) from None
         return _data(response)
 
-    @staticmethod
-    def _samples(name: str, data: dict[str, Any], ctx: CollectContext) -> list[Sample]:
+    def _samples(self, name: str, data: dict[str, Any], ctx: CollectContext) -> list[Sample]:
         """The result's samples, all or none: a list, so that a malformed series halfway through
         fails the whole query rather than leaving it half shown and reported as a success.
         A series with unusable label names is skipped alone (a partial error); the query's
-        other series still count."""
+        other series still count.
+
+        A series named as one of this source's queries is left out, with one partial error per
+        query: it is this source's own result, scraped back from monitor by the Prometheus it
+        asks (`{__name__=~"f_loop|up"}` named f_loop). Kept, it would come back at the next
+        poll with its labels renamed (`job` -> `exported_job`, `name` -> `exported_name`),
+        then again, one prefix deeper each time: a new series per poll, without end."""
         kind = data.get("resultType")
         if kind == "scalar":
             return [Sample(name, float(data["result"][1]))]
         if kind != "vector":
             raise ValueError(f"resultType {kind!r} is not an instant vector or scalar")
         samples = []
+        looped: dict[str, int] = {}
         for item in data["result"]:
             labels = dict(item.get("metric", {}))
             metric_name = labels.pop("__name__", None)
+            if metric_name in self.options.queries:
+                looped[metric_name] = looped.get(metric_name, 0) + 1
+                continue
             if not valid_label_names(tuple(labels)):
                 ctx.error(f"{name}: skipped a series with label names Prometheus 2 cannot carry")
                 continue
@@ -234,6 +243,12 @@ class PromqlCollector(Collector[PromqlOptions]):
             # say) is then kept as `exported_name`, never overwritten, or its series would merge.
             own = {"name": metric_name} if metric_name is not None else None
             samples.append(Sample(name, float(item["value"][1]), exported_labels(labels, own)))
+        if looped:
+            names = ", ".join(looped)
+            ctx.error(
+                f"{name}: {sum(looped.values())} series named {names} left out: the query matches "
+                "this source's own results, scraped back from monitor, which would feed on themselves"
+            )
         return samples
 
 

@@ -1,6 +1,7 @@
 """The promql collector against a loopback server answering the Prometheus API's JSON as a real
 Prometheus does in situations a test Prometheus cannot easily be put in: `warnings` beside the
-result (a remote_read endpoint that is down)."""
+result (a remote_read endpoint that is down), and results that are the source's own output,
+scraped back from monitor by the Prometheus it asks."""
 
 from __future__ import annotations
 
@@ -37,6 +38,35 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "chatty": {
         "data": {"resultType": "scalar", "result": [1700000000.0, "7"]},
         "warnings": [f"warning {n}" for n in range(MAX_WARNINGS + 3)],
+    },
+    # Prometheus scrapes the monitor this source runs in, so the query finds the source's own
+    # result (f_loop, labels renamed as Prometheus stores them) beside what it was written for.
+    '{__name__=~"f_loop|up"}': {
+        "data": _vector(
+            ({"__name__": "up", "job": "node", "instance": "host:9100"}, 1),
+            ({"__name__": "up", "job": "monitor", "instance": "host:9813"}, 1),
+            (
+                {
+                    "__name__": "f_loop",
+                    "name": "up",
+                    "exported_job": "node",
+                    "job": "monitor",
+                    "instance": "host:9813",
+                    "source": "fleet",
+                },
+                1,
+            ),
+            (
+                {
+                    "__name__": "f_other",
+                    "name": "up",
+                    "exported_job": "monitor",
+                    "job": "monitor",
+                    "source": "fleet",
+                },
+                1,
+            ),
+        )
     },
 }
 
@@ -84,3 +114,22 @@ def test_more_distinct_warnings_than_shown_are_counted(fake_prometheus):
         *(f"chatty: Prometheus warned: warning {n}" for n in range(MAX_WARNINGS)),
         "3 more Prometheus warnings not shown",
     ]
+
+
+def test_a_query_matching_its_own_output_leaves_it_out(fake_prometheus):
+    """Kept, `f_loop{name="up", exported_job="node", job="monitor"}` would come back from the
+    next poll as `f_loop{exported_name="up", exported_exported_job="node", ...}`, one prefix
+    deeper at every poll: 104 series after 25 s against a real Prometheus."""
+    query = '{__name__=~"f_loop|up"}'
+    samples, ctx = run_collector(
+        PromqlCollector, {"url": fake_prometheus, "queries": {"f_loop": query, "f_other": "local"}}
+    )
+    assert sorted(labels for name, labels in samples if name == "f_loop") == [
+        (("instance", "host:9100"), ("job", "node"), ("name", "up")),
+        (("instance", "host:9813"), ("job", "monitor"), ("name", "up")),
+    ]
+    assert ctx.errors == [
+        "f_loop: 2 series named f_loop, f_other left out: the query matches this source's own "
+        "results, scraped back from monitor, which would feed on themselves"
+    ]
+    assert samples[("promql_query_success", (("query", "f_loop"),))] == 1
