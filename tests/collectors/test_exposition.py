@@ -169,3 +169,30 @@ def test_a_scraped_gauge_named_total_stays_untyped() -> None:
     context = CollectContext("test", 1.0, time.monotonic() + 1)
     parsed.report(context)
     assert context.errors == []
+
+
+def test_timestamps_and_exemplars_are_dropped_and_job_and_instance_kept() -> None:
+    """As COLLECTORS.md says: a sample's timestamp (every /federate line has one) and every
+    exemplar, on a whole histogram's bucket or a counter, are not kept; `job` and `instance`
+    are kept as the page has them (the Prometheus scraping monitor renames them)."""
+    text_page = '# TYPE m gauge\nm{job="node",instance="h:9100"} 5 1700000000000\n'
+    openmetrics_page = (
+        "# TYPE jobs counter\n"
+        'jobs_total 4 # {trace_id="a"} 1 1700000000.5\n'
+        "# TYPE req_seconds histogram\n"
+        'req_seconds_bucket{le="1.0"} 2 # {trace_id="b"} 0.7\n'
+        'req_seconds_bucket{le="+Inf"} 3\nreq_seconds_sum 1.5\nreq_seconds_count 3\n'
+        "# TYPE m gauge\nm 5 1700000000.000\n# EOF\n"
+    )
+    parsed = ExpositionParser([], [], 100).parse(text_page)
+    assert parsed.samples == [Sample("m", 5, {"job": "node", "instance": "h:9100"})]
+    parsed = ExpositionParser([], [], 100).parse(openmetrics_page, openmetrics=True)
+    assert all(type(sample) is Sample and len(sample) == 3 for sample in parsed.samples)
+    assert {(s.name, s.labels): s.value for s in parsed.samples} == {
+        ("jobs_total", ()): 4,
+        ("req_seconds_bucket", (("le", "1.0"),)): 2,
+        ("req_seconds_bucket", (("le", "+Inf"),)): 3,
+        ("req_seconds_sum", ()): 1.5,
+        ("req_seconds_count", ()): 3,
+        ("m", ()): 5,
+    }

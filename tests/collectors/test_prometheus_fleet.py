@@ -24,6 +24,7 @@ from tests.exporter.exporter_support import get, headless
 pytestmark = [pytest.mark.needs_prometheus, pytest.mark.needs_node_exporter]
 
 QUERY_NAMES = ("fleet_errors_total", "fleet_latency_bucket", "fleet_latency_sum", "fleet_count")
+FEDERATE_MATCH = urllib.parse.urlencode({"match[]": 'node_load1{job="node"}'})
 
 
 class Fleet:
@@ -78,6 +79,9 @@ def fleet(node_exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
               - name: app
                 collector: prometheus
                 url: http://127.0.0.1:{app_port}/metrics
+              - name: federated
+                collector: prometheus
+                url: http://127.0.0.1:{prometheus_port}/federate?{FEDERATE_MATCH}
               - name: fleet
                 collector: promql
                 url: http://127.0.0.1:{prometheus_port}
@@ -115,10 +119,8 @@ def test_monitors_scrape_metrics_do_not_mix_with_the_scrape_series_prometheus_ma
             {"__name__": name, "instance": fleet.monitor.removeprefix("http://"), "job": "monitor"}
         ]
     for name in ("promscrape_duration_seconds", "promscrape_samples_scraped", "promscrape_samples_dropped"):
-        assert sorted(s["metric"]["source"] for s in fleet.query(f'{name}{{job="monitor"}}')) == [
-            "app",
-            "node",
-        ]
+        sources = sorted(s["metric"]["source"] for s in fleet.query(f'{name}{{job="monitor"}}'))
+        assert sources == ["app", "federated", "node"]
 
 
 def test_promql_results_named_like_counters_or_histograms_pass_promtool(fleet: Fleet) -> None:
@@ -152,3 +154,29 @@ def test_a_prometheus_client_apps_metrics_keep_their_types_through_monitor(fleet
     direct = fleet.wait_for("the app's metadata, scraped directly", lambda: metadata("app"))
     through_monitor = fleet.wait_for("the app's metadata, through monitor", lambda: metadata("monitor"))
     assert direct == through_monitor == TYPES
+
+
+def test_federated_series_lose_their_timestamps_and_their_job_becomes_exported_job(fleet: Fleet) -> None:
+    """A `prometheus` source on Prometheus's /federate: each sample comes with its timestamp,
+    which monitor drops (the value is exported as current), and with its own `job` and
+    `instance`, which monitor keeps and the Prometheus scraping monitor stores as `exported_job`
+    and `exported_instance` (honor_labels: false), beside its own naming the monitor."""
+    status, page = get(f"{fleet.prometheus}/federate?{FEDERATE_MATCH}")
+    federated = [line.split() for line in page.decode().splitlines() if line.startswith("node_load1{")]
+    assert status == 200 and federated and all(len(fields) == 3 for fields in federated)  # timestamped
+
+    stored = fleet.wait_for(
+        "federated node_load1 through monitor",
+        lambda: fleet.query('node_load1{job="monitor", source="federated"}'),
+    )
+    labels = stored[0]["metric"]
+    assert (labels["exported_job"], labels["instance"]) == ("node", fleet.monitor.removeprefix("http://"))
+    assert labels["exported_instance"].startswith("127.0.0.1:")
+
+    _, body = get(f"{fleet.monitor}/metrics")
+    exported = [
+        line.split()
+        for line in body.decode().splitlines()
+        if line.startswith("node_load1{") and 'source="federated"' in line
+    ]
+    assert exported and all(len(fields) == 2 and 'job="node"' in fields[0] for fields in exported)
