@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from monitor.alerts.definitions import LabelMatcher
 from monitor.config import (
     DEFAULT_LISTEN,
     ConfigError,
@@ -781,6 +782,7 @@ READ_OTHERWISE = "RE2, Prometheus's regular expression syntax, reads {} otherwis
             '"=~5\\\\d{,2}"',
             READ_OTHERWISE.format("{,n} (a repetition for Python, literal text for RE2: write {0,n})"),
         ),
+        ('"=~(?i)zürich"', "folds the case of letters beyond ASCII under (?i)"),
     ],
 )
 def test_label_regexes_prometheus_would_not_read_as_monitor_does_are_refused(matcher: str, why: str) -> None:
@@ -796,6 +798,16 @@ def test_label_regexes_prometheus_would_not_read_as_monitor_does_are_refused(mat
         found = problems(text)
     assert len(found) == 1 and found[0].split(": ", 2)[1] == "alerts[0].labels.i", found
     assert why in found[0]
+
+
+def test_label_regexes_match_digits_letters_and_spaces_as_prometheus_does() -> None:
+    """Python's \\d matched `٣` (an Arabic-Indic three), where RE2 and so the rule from `monitor
+    rules` do not: the two fired for different series."""
+    digit = LabelMatcher.parse("x", "=~\\d")
+    assert digit.matches({"x": "3"}) and not digit.matches({"x": "٣"})
+    assert LabelMatcher.parse("x", "=~\\w+").matches({"x": "web_1"})
+    assert not LabelMatcher.parse("x", "=~\\w+").matches({"x": "zürich"})
+    assert LabelMatcher.parse("x", "!~\\s").matches({"x": "\u00a0"})  # a no-break space is no \\s
 
 
 @pytest.mark.parametrize(

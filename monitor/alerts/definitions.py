@@ -120,7 +120,9 @@ class LabelMatcher(_Frozen):
             return actual == self.value
         if self.op == "!=":
             return actual != self.value
-        found = re.fullmatch(self.value, actual) is not None
+        # ASCII: RE2's \d, \w, \s and \b, as Prometheus reads them, know no other digits,
+        # letters or spaces; Python's would match `٣` for \d where the generated rule does not.
+        found = re.fullmatch(self.value, actual, re.ASCII) is not None
         return found if self.op == "=~" else not found
 
     def promql(self, name: str | None = None) -> str:
@@ -203,6 +205,12 @@ def unlike_re2(pattern: str) -> str | None:
             flags = re.match(r"\(\?([a-zA-Z-]+)[:)]", rest)
             if flags and not set(flags.group(1)) <= RE2_FLAGS:
                 return NOT_LOADED.format(f"inline flag (?{flags.group(1)})")
+            if flags and "i" in flags.group(1).split("-")[0] and not pattern.isascii():
+                return (
+                    "RE2, Prometheus's regular expression syntax, folds the case of letters beyond "
+                    "ASCII under (?i), and monitor, matching as RE2 does for \\d, \\w and \\s, "
+                    "only ASCII's: the rule `monitor rules` writes would match other values than the alert"
+                )
         elif char == "+" and previous in ("*", "+", "?", "}"):
             return NOT_LOADED.format(f"possessive quantifier {previous}+")
         elif rest.startswith("{,") and previous:
