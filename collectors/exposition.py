@@ -24,7 +24,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import parser as openmetrics_parser
 
 from monitor.declarations import PART_SUFFIXES
-from monitor.model import GROUPED_TYPES, MetricSpec, MetricType, Sample, unit_of
+from monitor.model import GROUPED_TYPES, MetricSpec, MetricType, Sample, exported_clashes, unit_of
 from monitor.plugin import CollectContext
 from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
 from monitor.wording import plural
@@ -52,9 +52,6 @@ def check_metric_name(name: str, reserved_prefix: str | None = None) -> str:
     return name
 
 
-EXPORTED_PREFIX = "exported_"
-
-
 def exported_labels(labels: Mapping[str, str], own: Mapping[str, str] | None = None) -> Mapping[str, str]:
     """`labels` with `own` (labels the collector sets itself, such as promql's `name`) added, and
     every label that would clash with monitor's `source` or with `own` renamed, never merged.
@@ -67,15 +64,7 @@ def exported_labels(labels: Mapping[str, str], own: Mapping[str, str] | None = N
     taken = RESERVED_LABELS | own.keys() if own else RESERVED_LABELS
     if taken.isdisjoint(labels):
         return {**labels, **own} if own else labels
-    exported = {name: value for name, value in labels.items() if name not in taken}
-    if own:
-        exported.update(own)
-    for name in sorted(taken.intersection(labels), key=lambda name: (len(name), name)):
-        new_name = EXPORTED_PREFIX + name
-        while new_name in labels or new_name in taken or new_name in exported:
-            new_name = EXPORTED_PREFIX + new_name
-        exported[new_name] = labels[name]
-    return exported
+    return {**exported_clashes(labels, taken), **own} if own else exported_clashes(labels, taken)
 
 
 def valid_label_names(names: tuple[str, ...]) -> bool:

@@ -46,14 +46,18 @@ def label_set(source: SourceData, labels: Labels = ()) -> dict[str, str]:
     return {**static, **own, "source": source.name}
 
 
+EXPORTED_PREFIX = "exported_"
+"""What Prometheus puts before a scraped label's name when a target label has that name."""
+
+
 def exported_clashes(labels: Mapping[str, str], taken: AbstractSet[str]) -> dict[str, str]:
     """`labels` with each one named in `taken` renamed `exported_NAME` (again, until the name is
     free), shortest names first, never overwriting another label."""
     kept = {name: value for name, value in labels.items() if name not in taken}
     for name in sorted(taken & labels.keys(), key=lambda name: (len(name), name)):
-        new_name = "exported_" + name
+        new_name = EXPORTED_PREFIX + name
         while new_name in labels or new_name in taken or new_name in kept:
-            new_name = "exported_" + new_name
+            new_name = EXPORTED_PREFIX + new_name
         kept[new_name] = labels[name]
     return kept
 

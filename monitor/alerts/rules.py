@@ -19,10 +19,9 @@ from monitor.alerts.definitions import AlertSettings
 from monitor.alerts.engine import exposed_name, metric_unit
 from monitor.alerts.template import format_value, to_prometheus
 from monitor.config import TARGET_LABELS
-from monitor.model import MetricSpec
+from monitor.model import EXPORTED_PREFIX, MetricSpec
 
 GROUP_NAME = "monitor"
-EXPORTED_PREFIX = "exported_"
 
 
 def _duration(seconds: float) -> str:
