@@ -113,8 +113,9 @@ def test_port_taken_is_a_clear_error_and_the_running_monitor_carries_on(tmp_path
     assert "Traceback" not in second.stderr
 
 
-def test_sighup_reloads_the_dashboard_but_a_terminal_hangup_ends_it(tmux: Tmux, tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
+def dashboard_in_tmux(tmux: Tmux, config: Path) -> tuple[psutil.Process, str]:
+    """The real `monitor` dashboard started from the tmux session's shell on a config with one
+    source, `one`: its process as soon as it runs, and its /metrics URL."""
     config.write_text("sources:\n  - {name: one, collector: command, argv: [echo, '1'], interval: 300ms}\n")
     port = free_port()
     command = shlex.join(
@@ -122,8 +123,13 @@ def test_sighup_reloads_the_dashboard_but_a_terminal_hangup_ends_it(tmux: Tmux, 
     )
     tmux("send-keys", f"cd {shlex.quote(str(REPO))} && {command}", "Enter")
     shell = psutil.Process(int(tmux("display", "-p", "#{pane_pid}")))
-    monitor = wait_for(lambda: next(iter(shell.children()), None), 30, "the monitor process")
-    url = f"http://127.0.0.1:{port}/metrics"
+    monitor = wait_for(lambda: _child_running(shell, "monitor"), 30, "the monitor process", period=0.005)
+    return monitor, f"http://127.0.0.1:{port}/metrics"
+
+
+def test_sighup_reloads_the_dashboard_but_a_terminal_hangup_ends_it(tmux: Tmux, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    monitor, url = dashboard_in_tmux(tmux, config)
     wait_for(lambda: _get_ok(url, b'source="one"'), 30, "the dashboard's exporter")
 
     config.write_text(
@@ -142,20 +148,11 @@ def test_a_sighup_while_the_dashboard_starts_reloads_once_it_runs(tmux: Tmux, tm
     """A reload asked for before the dashboard's handler exists (config management's "start,
     then reload") is held until the dashboard runs, then done: not lost, and not taken for
     the terminal hanging up, which would end the dashboard."""
-    config = tmp_path / "config.yaml"
-    config.write_text("sources:\n  - {name: one, collector: command, argv: [echo, '1'], interval: 300ms}\n")
-    port = free_port()
-    command = shlex.join(
-        [sys.executable, "-m", "monitor", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
-    )
-    tmux("send-keys", f"cd {shlex.quote(str(REPO))} && {command}", "Enter")
-    shell = psutil.Process(int(tmux("display", "-p", "#{pane_pid}")))
-    monitor = wait_for(lambda: _child_running(shell, "monitor"), 30, "the monitor process")
+    monitor, url = dashboard_in_tmux(tmux, tmp_path / "config.yaml")
     # The entry point's handler is there, long before the real one (imports, runtime setup).
     phase = wait_for(lambda: sighup_phase(monitor.pid), 30, "monitor catching SIGHUP", period=0.005)
     assert phase == "early", "monitor caught SIGHUP only after its imports, with nothing holding it before"
     monitor.send_signal(signal.SIGHUP)
-    url = f"http://127.0.0.1:{port}/metrics"
     wait_for(lambda: _get_ok(url, b'source="one"'), 30, "the dashboard's exporter")
     wait_for(lambda: "reloaded" in tmux("capture-pane", "-p"), 30, "the reload the early SIGHUP asked for")
     assert monitor.is_running()
