@@ -10,12 +10,13 @@ an injectable clock, so tests drive it with a store they fill themselves and a f
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import ClassVar, TypedDict, TypeVar
 
@@ -477,34 +478,45 @@ class MonitorApp(App[int]):
         return lambda: screen.action_window(key)
 
 
-def run_dashboard(runtime: Runtime) -> int:
-    """Run the engine under the dashboard; log records go to the app, not the terminal."""
+@contextlib.contextmanager
+def logs_to_the_app() -> Iterator[LogBuffer]:
+    """While the dashboard runs, log records go to a buffer its log screen and notifications
+    read, not to the terminal it draws on; the handlers before are put back after."""
     buffer = LogBuffer()
     root = logging.getLogger()
     saved = root.handlers[:]
     root.handlers = [buffer]
     try:
-        runtime.start()
-        app = MonitorApp.from_runtime(runtime, log_buffer=buffer)
-        app.watch_terminal = terminal_alive()
-        guard = ExitGuard(runtime)
-        app.exit_guard = guard
-
-        def exit_on_sigterm(_signum: int, _frame: object) -> None:
-            # SIGTERM's default action kills the process mid-frame: the terminal stays in the
-            # alternate screen and the `command` collector's children outlive us. Exit cleanly,
-            # or, if the terminal is gone and the exit blocks on it, by the guard.
-            guard.arm()
-            app.exit()
-
-        signal.signal(signal.SIGTERM, exit_on_sigterm)
-        # What exists now (modules, classes, Textual's internals) lives until exit: taking it out
-        # of the collector's reach makes full collections, which stall the refresh timer, 2-4x
-        # shorter with many sources.
-        gc.freeze()
-        app.run()
-        guard.disarm()  # exited on its own; the engine's stop below is the normal one
+        yield buffer
     finally:
         root.handlers = saved
+
+
+def run_dashboard(runtime: Runtime) -> int:
+    """Run the engine under the dashboard; log records go to the app, not the terminal, until
+    the dashboard has exited (what stopping the engine logs is for the terminal again)."""
+    try:
+        with logs_to_the_app() as buffer:
+            runtime.start()
+            app = MonitorApp.from_runtime(runtime, log_buffer=buffer)
+            app.watch_terminal = terminal_alive()
+            guard = ExitGuard(runtime)
+            app.exit_guard = guard
+
+            def exit_on_sigterm(_signum: int, _frame: object) -> None:
+                # SIGTERM's default action kills the process mid-frame: the terminal stays in
+                # the alternate screen and the `command` collector's children outlive us. Exit
+                # cleanly, or, if the terminal is gone and the exit blocks on it, by the guard.
+                guard.arm()
+                app.exit()
+
+            signal.signal(signal.SIGTERM, exit_on_sigterm)
+            # What exists now (modules, classes, Textual's internals) lives until exit: taking
+            # it out of the collector's reach makes full collections, which stall the refresh
+            # timer, 2-4x shorter with many sources.
+            gc.freeze()
+            app.run()
+            guard.disarm()  # exited on its own; the engine's stop below is the normal one
+    finally:
         runtime.stop()
     return app.return_code or 0

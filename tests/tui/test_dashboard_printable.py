@@ -15,8 +15,7 @@ from textual.pilot import Pilot
 from collectors.prometheus import PrometheusCollector
 from monitor.reload import ReloadStatus
 from monitor.runtime import Runtime
-from monitor.tui.app import MonitorApp
-from monitor.tui.logbuffer import LogBuffer
+from monitor.tui.app import MonitorApp, logs_to_the_app
 from tests.collectors.conftest import ThreadedServer
 from tests.support import config_of
 
@@ -80,17 +79,13 @@ async def dashboard_over_a_hostile_server() -> AsyncIterator[tuple[MonitorApp, P
     run_dashboard captures it."""
     with hostile_server() as server:
         runtime = Runtime(config_of(CONFIG.format(url=server.url), PrometheusCollector))
-        buffer = LogBuffer()
-        root = logging.getLogger()
-        saved = root.handlers[:]
-        root.handlers = [buffer]
         try:
-            runtime.start()
-            app = MonitorApp.from_runtime(runtime, host="testhost", blink=False, log_buffer=buffer)
-            async with app.run_test(size=(160, 50)) as pilot:
-                yield app, pilot
+            with logs_to_the_app() as buffer:
+                runtime.start()
+                app = MonitorApp.from_runtime(runtime, host="testhost", blink=False, log_buffer=buffer)
+                async with app.run_test(size=(160, 50)) as pilot:
+                    yield app, pilot
         finally:
-            root.handlers = saved
             runtime.stop()
 
 
