@@ -70,7 +70,9 @@ class LogScreen(DashboardScreen):
         shown = [line.text for line in lines if v.matches(filter_text, line.text)]
         if not shown:
             return
-        self.log_view.write(Text("\n".join(shown)))  # one render for the batch
+        # One render for the batch, at the log's width: measured without one, a Text is wrapped
+        # at the app console's 80 columns, whatever the terminal's.
+        self.log_view.write(Text("\n".join(shown)), width=self._wrapped_at or None)
         self._written += len(shown)
 
     def _say_if_empty(self, filter_text: str) -> None:

@@ -326,6 +326,24 @@ async def test_warnings_logged_from_a_thread_reach_notifications_and_the_log_scr
         logger.removeHandler(buffer)
 
 
+async def test_log_lines_wrap_at_the_screens_width_not_at_80_columns(clock: Clock) -> None:
+    """On a 160-column terminal a 120-character line took two rows, wrapped at 78 columns, and
+    half the screen stayed empty."""
+    buffer = LogBuffer()
+    logger = logging.getLogger("tests.tui.width")
+    logger.addHandler(buffer)
+    app = make_app(feed(clock), clock, log_buffer=buffer)
+    try:
+        logger.warning("source 'api' is down: 127.0.0.1:44721: cannot connect: %s", "refused " * 8)
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.press("l")
+            await pilot.pause()
+            [line] = [line for line in log_lines(app) if line.strip()]
+            assert line.rstrip().endswith("refused")
+    finally:
+        logger.removeHandler(buffer)
+
+
 async def test_a_long_log_line_wraps_and_the_keys_scroll_the_log_without_a_tab(clock: Clock) -> None:
     """The log cut lines at the terminal's edge, and the cut-off end is the error itself; →
     (and every other key) did nothing until a Tab. Scrolled up to read, new lines do not pull
