@@ -64,6 +64,9 @@ SHOTS: Sequence[tuple[str, Sequence[str]]] = (
     ("log", ("t", "l")),
     ("alerts", ("escape", "a")),
 )
+SETTLE = {"costs": 2.5}
+"""Seconds to wait after a shot's keys (0.6 s otherwise): the cost screen's CPU shares read
+"measuring…" until it has two readings a second apart."""
 
 
 def free_port() -> int:
@@ -85,7 +88,7 @@ async def shoot(out: Path, seconds: float) -> list[Path]:
             await pilot.pause(seconds)
             for name, keys in SHOTS:
                 await pilot.press(*keys)
-                await pilot.pause(0.6)
+                await pilot.pause(SETTLE.get(name, 0.6))
                 written.append(Path(app.save_screenshot(f"{name}.svg", str(out))))
     finally:
         runtime.stop()
