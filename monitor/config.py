@@ -7,6 +7,7 @@ so a third-party collector gets the same quality of error messages as a built-in
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -369,6 +370,8 @@ class Config:
     warnings: tuple[str, ...] = ()
     alerts: tuple[AlertSettings, ...] = ()
     webhook: WebhookSettings | None = None
+    discovered: bool = False
+    """Read from ./config.yaml without --config: reloads hold it to the same trust rule."""
 
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.sources if s.name == name)
@@ -394,13 +397,13 @@ def default_config_text() -> str:
     return resources.files("monitor").joinpath("default_config.yaml").read_text(encoding="utf-8")
 
 
-def refuse_untrusted(local: Path) -> None:
+def refuse_untrusted(info: os.stat_result) -> None:
     """A config can run commands as whoever runs monitor, so the one picked up from the current
     directory unasked must be as trusted as monitor's user: owned by that user or root, and not
     writable by others. Otherwise root running `monitor` in a shared directory (/tmp, another
     user's checkout) runs what another user wrote, as git refuses a repository another user owns.
-    A file named with --config is the user's explicit choice and is read as it is."""
-    info = local.stat()
+    A file named with --config is the user's explicit choice and is read as it is. `info` is
+    the open file's fstat, so the file checked is the file read, at start and at each reload."""
     owner_ok = info.st_uid in (os.getuid(), 0)
     if owner_ok and not info.st_mode & stat.S_IWOTH:
         return
@@ -414,17 +417,19 @@ def refuse_untrusted(local: Path) -> None:
     )
 
 
-def resolve_config_path(path: str | None) -> tuple[str, str]:
-    """Return (display name, text): --config, else ./config.yaml, else the packaged default."""
+def resolve_config_path(path: str | None, discovered: bool = False) -> tuple[str, str, bool]:
+    """Return (display name, text, discovered): --config, else ./config.yaml (discovered: held
+    to refuse_untrusted, as it is again on reload), else the packaged default."""
     if path is None:
         local = Path("config.yaml")
-        if local.is_file():
-            refuse_untrusted(local)
-            path = str(local)
-        else:
-            return ("<built-in default config>", default_config_text())
+        if not local.is_file():
+            return ("<built-in default config>", default_config_text(), False)
+        path, discovered = str(local), True
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as file:
+            if discovered:
+                refuse_untrusted(os.fstat(file.fileno()))
+            raw = file.read()
     except FileNotFoundError:
         raise ConfigError([f"{path}: config file not found"]) from None
     except OSError as exc:
@@ -432,17 +437,20 @@ def resolve_config_path(path: str | None) -> tuple[str, str]:
     text = decode_utf8(raw, path)
     if isinstance(text, Problem):
         raise ConfigError([text])
-    return (path, text)
+    return (path, text, discovered)
 
 
 def load_config(
     path: str | None = None,
     *,
+    discovered: bool = False,
     registry: Registry | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Config:
-    name, text = resolve_config_path(path)
-    return parse_config(text, name, registry=registry, environ=environ)
+    """`discovered`: `path` is the ./config.yaml an earlier load found unasked (a reload)."""
+    name, text, discovered = resolve_config_path(path, discovered)
+    config = parse_config(text, name, registry=registry, environ=environ)
+    return dataclasses.replace(config, discovered=True) if discovered else config
 
 
 def parse_config(

@@ -135,7 +135,7 @@ class Reloader:
         scheduler: Scheduler,
         *,
         on_config: Callable[[Config], None] = lambda config: None,
-        load: Callable[[str | None], Config] = load_config,
+        load: Callable[..., Config] = load_config,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -177,7 +177,13 @@ class Reloader:
             log.warning("%s", message, extra=SHOWN_ELSEWHERE)
             return ReloadStatus(True, attempted, self.status.last_success, message)
         try:
-            config = self._load(self.path)
+            # A ./config.yaml found unasked is checked again: whoever can replace it since
+            # start would otherwise have their commands run by this process at the next reload.
+            config = (
+                self._load(self.path, discovered=True)
+                if self.started_with.discovered
+                else self._load(self.path)
+            )
         except ConfigError as exc:
             problems = tuple(str(p) for p in exc.problems)
             log.error(
