@@ -35,10 +35,16 @@ from pydantic import (
     field_validator,
 )
 
-from monitor.alerts.definitions import ALERT_NAME, AlertSettings, ThresholdSettings, WebhookSettings
+from monitor.alerts.definitions import (
+    ALERT_NAME,
+    AlertSettings,
+    LabelMatcher,
+    ThresholdSettings,
+    WebhookSettings,
+)
 from monitor.alerts.engine import exposed_name
 from monitor.durations import Duration, Interval, parse_duration
-from monitor.model import EMPTY_MAPPING, Labels, MetricSpec, make_labels
+from monitor.model import EMPTY_MAPPING, EXPORTED_PREFIX, Labels, MetricSpec, make_labels
 from monitor.plugin import Collector, CollectorOptions
 from monitor.registry import PluginLoadError, Registry
 from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
@@ -770,6 +776,31 @@ def _check_matcher_labels(
         loaded.add((*path, label), f"{message} ({where})", at_key=True)
 
 
+def _check_static_matchers(matchers: object, source: SourceConfig, path: KeyPath, loaded: LoadedYaml) -> None:
+    """A matcher on one of the source's static labels is decided by its value alone: every
+    series carries it, and a series' own label of that name is exported as `exported_NAME`
+    (label_set). One the static value cannot satisfy would never fire, in monitor or in the
+    rule `monitor rules` writes, so it is an error that points at `exported_NAME`."""
+    static = dict(source.labels)
+    if not static or not isinstance(matchers, Mapping):
+        return
+    for label, condition in matchers.items():
+        if label not in static or not isinstance(condition, str):
+            continue
+        try:
+            holds = LabelMatcher.parse(label, condition).matches(static)
+        except re.error:
+            continue  # an invalid regex is reported by AlertSettings
+        if not holds:
+            loaded.add(
+                (*path, label),
+                f"source {source.name!r} sets {label}={static[label]!r} on every series, so "
+                f"{label}: {condition!r} never matches; a series' own {label} is exported as "
+                f"{EXPORTED_PREFIX}{label}: match that instead",
+                at_key=True,
+            )
+
+
 def _check_unique_names(
     list_key: str,
     kind: str,
@@ -842,6 +873,8 @@ def _resolve_alerts(
                 options=resolved_source.options,
             )
             _check_matcher_labels(raw.get("labels"), metric, resolved[source], (*path, "labels"), loaded)
+        if source in resolved:
+            _check_static_matchers(raw.get("labels"), resolved[source], (*path, "labels"), loaded)
         alert = _validate(AlertSettings, raw, path, loaded)
         if alert is None:
             continue

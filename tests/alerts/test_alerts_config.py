@@ -262,6 +262,28 @@ def test_a_matcher_on_a_metric_without_labels_says_there_is_nothing_to_match(wri
     )
 
 
+def test_a_matcher_the_sources_static_label_can_never_satisfy_points_at_exported_name(write_config) -> None:
+    """A page's own `team` is exported as `exported_team` beside the source's static `team`, so
+    `team: ops` on a source labelled `team: payments` never fires, in monitor or in Prometheus;
+    `monitor check` said OK."""
+    path = write_config(
+        """
+        sources: [{name: page, collector: prometheus, url: "http://127.0.0.1:9/metrics", labels: {team: payments}}]
+        alerts:
+          - {name: Ops, source: page, metric: errors, op: ">", threshold: 0, labels: {team: ops}}
+          - {name: Pay, source: page, metric: errors, op: ">", threshold: 0, labels: {team: "=~pay.*"}}
+          - {name: Own, source: page, metric: errors, op: ">", threshold: 0, labels: {exported_team: ops}}
+        """
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(str(path))
+    [problem] = error.value.problems
+    assert str(problem).endswith(
+        "alerts[0].labels.team: source 'page' sets team='payments' on every series, so team: 'ops' "
+        "never matches; a series' own team is exported as exported_team: match that instead"
+    )
+
+
 def test_a_second_alert_with_a_name_already_used_is_an_error_naming_the_first(write_config) -> None:
     """The review's config: `check` said OK, then the dashboard, /metrics and /api/v1/alerts
     kept one HighCPU while `monitor rules` wrote both. The second (and any later) definition
