@@ -559,8 +559,9 @@ class Scheduler:
         """Pollers a reload retired whose thread is still stuck in its collector: no longer
         in `pollers`, but the dashboard's thread list must still show them and their stacks,
         or the hang that a reload could not stop would vanish from view while it goes on."""
-        self._left_running = tuple(p for p in self._left_running if p.thread.is_alive())
-        return self._left_running
+        # Read only: apply() (a reload's thread) is the one writer; a prune written back from
+        # here (the dashboard's or the exporter's thread) could drop what a reload just added.
+        return tuple(poller for poller in self._left_running if poller.thread.is_alive())
 
     def collect(self) -> Iterator[Metric]:
         """prometheus_client Collector protocol: the hung pollers reloads left behind, each a
@@ -570,9 +571,7 @@ class Scheduler:
             "monitor_pollers_left_running",
             "Poller threads a config reload retired that are still stuck in a collection past "
             "its timeout (each ends when its collector returns).",
-            value=sum(
-                poller.thread.is_alive() for poller in self._left_running
-            ),  # read only: reloads write it
+            value=len(self.left_running()),
         )
 
     def alive(self) -> bool:
