@@ -218,23 +218,30 @@ class PromqlCollector(Collector[PromqlOptions]):
         A series with unusable label names is skipped alone (a partial error); the query's
         other series still count.
 
-        A series named as one of this source's queries is left out, with one partial error per
-        query: it is this source's own result, scraped back from monitor by the Prometheus it
-        asks (`{__name__=~"f_loop|up"}` named f_loop). Kept, it would come back at the next
-        poll with its labels renamed (`job` -> `exported_job`, `name` -> `exported_name`),
-        then again, one prefix deeper each time: a new series per poll, without end."""
+        A series whose `source` label is this source's name is left out, with one partial error
+        per query: it is this source's own output, scraped back from monitor by the Prometheus it
+        asks (`{__name__=~"f_loop|up"}` named f_loop). monitor writes `source="<name>"` on every
+        series of the source, and a result's own `source` is renamed `exported_source` before
+        that, so a series carrying `source` equal to this source's name comes from it. Kept, it
+        would come back at the next poll with its labels renamed (`job` -> `exported_job`, `name`
+        -> `exported_name`), then again, one prefix deeper each time: a new series per poll,
+        without end. The metric name alone does not tell: `node_load1: node_load1` is the
+        natural way to name a query."""
         kind = data.get("resultType")
         if kind == "scalar":
             return [Sample(name, float(data["result"][1]))]
         if kind != "vector":
             raise ValueError(f"resultType {kind!r} is not an instant vector or scalar")
         samples = []
+        own_source = self.source.name
         looped: dict[str, int] = {}
         for item in data["result"]:
             labels = dict(item.get("metric", {}))
             metric_name = labels.pop("__name__", None)
-            if metric_name in self.options.queries:
-                looped[metric_name] = looped.get(metric_name, 0) + 1
+            if labels.get("source") == own_source:
+                # Without a name (`f_loop * 2` drops it) it is still this source's output.
+                shown_name = metric_name or "(no name)"
+                looped[shown_name] = looped.get(shown_name, 0) + 1
                 continue
             if not valid_label_names(tuple(labels)):
                 ctx.error(f"{name}: skipped a series with label names Prometheus 2 cannot carry")
@@ -246,8 +253,9 @@ class PromqlCollector(Collector[PromqlOptions]):
         if looped:
             names = ", ".join(looped)
             ctx.error(
-                f"{name}: {sum(looped.values())} series named {names} left out: the query matches "
-                "this source's own results, scraped back from monitor, which would feed on themselves"
+                f"{name}: {sum(looped.values())} series named {names} left out: they carry "
+                f'source="{own_source}", this source\'s own results, scraped back from monitor, '
+                "which would feed on themselves"
             )
         return samples
 

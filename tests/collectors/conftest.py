@@ -375,16 +375,21 @@ def prometheus_server(node_exporter: str, tmp_path_factory: pytest.TempPathFacto
 
 
 def run_collector(
-    collector: type[Collector], options: dict, *, timeout: float = 2.0, max_series: int = 10_000
+    collector: type[Collector],
+    options: dict,
+    *,
+    timeout: float = 2.0,
+    max_series: int = 10_000,
+    source: str = "test",
 ) -> tuple[dict[tuple[str, tuple], float], CollectContext]:
     """Validate options like the config does, then set up, collect once and close, as a poller
     would; returns the samples as {(name, labels): value} and the context (partial errors,
     declared specs). A CollectError propagates."""
     validated = collector.Options.model_validate(options)
-    instance = collector(validated, SourceInfo("test", 1.0, timeout, (), max_series))
+    instance = collector(validated, SourceInfo(source, 1.0, timeout, (), max_series))
     instance.setup()
     try:
-        ctx = CollectContext("test", timeout, time.monotonic() + timeout)
+        ctx = CollectContext(source, timeout, time.monotonic() + timeout)
         samples = list(instance.collect(ctx))
     finally:
         instance.close()

@@ -68,6 +68,17 @@ ANSWERS: dict[str, dict[str, Any]] = {
             ),
         )
     },
+    # `2 * f_loop` drops the name; the series is still this source's own output.
+    "2 * f_loop": {"data": _vector(({"name": "up", "job": "monitor", "source": "fleet"}, 2))},
+    # A query named like the metric it reads, the natural way to write it; one series comes from
+    # another monitor's source (`source` is monitor's label), which is data, not a loop.
+    "node_load1": {
+        "data": _vector(
+            ({"__name__": "node_load1", "job": "node", "instance": "a:9100"}, 0.25),
+            ({"__name__": "node_load1", "job": "node", "instance": "b:9100"}, 1.5),
+            ({"__name__": "node_load1", "job": "monitor", "source": "hosts"}, 0.75),
+        )
+    },
 }
 
 
@@ -122,14 +133,35 @@ def test_a_query_matching_its_own_output_leaves_it_out(fake_prometheus):
     deeper at every poll: 104 series after 25 s against a real Prometheus."""
     query = '{__name__=~"f_loop|up"}'
     samples, ctx = run_collector(
-        PromqlCollector, {"url": fake_prometheus, "queries": {"f_loop": query, "f_other": "local"}}
+        PromqlCollector,
+        {"url": fake_prometheus, "queries": {"f_loop": query, "f_other": "local", "f_double": "2 * f_loop"}},
+        source="fleet",
     )
     assert sorted(labels for name, labels in samples if name == "f_loop") == [
         (("instance", "host:9100"), ("job", "node"), ("name", "up")),
         (("instance", "host:9813"), ("job", "monitor"), ("name", "up")),
     ]
+    assert not [labels for name, labels in samples if name == "f_double"]
     assert ctx.errors == [
-        "f_loop: 2 series named f_loop, f_other left out: the query matches this source's own "
-        "results, scraped back from monitor, which would feed on themselves"
+        'f_loop: 2 series named f_loop, f_other left out: they carry source="fleet", this '
+        "source's own results, scraped back from monitor, which would feed on themselves",
+        'f_double: 1 series named (no name) left out: they carry source="fleet", this '
+        "source's own results, scraped back from monitor, which would feed on themselves",
     ]
     assert samples[("promql_query_success", (("query", "f_loop"),))] == 1
+
+
+def test_a_query_named_like_its_metric_keeps_its_results(fake_prometheus):
+    """`node_load1: node_load1` reads node_exporter's series, not this source's own: they carry
+    no `source="fleet"`. One from another monitor's source `hosts` is kept too, its `source`
+    renamed `exported_source` as any result's is."""
+    samples, ctx = run_collector(
+        PromqlCollector, {"url": fake_prometheus, "queries": {"node_load1": "node_load1"}}, source="fleet"
+    )
+    assert {labels: v for (name, labels), v in samples.items() if name == "node_load1"} == {
+        (("instance", "a:9100"), ("job", "node"), ("name", "node_load1")): 0.25,
+        (("instance", "b:9100"), ("job", "node"), ("name", "node_load1")): 1.5,
+        (("exported_source", "hosts"), ("job", "monitor"), ("name", "node_load1")): 0.75,
+    }
+    assert ctx.errors == []
+    assert samples[("promql_query_success", (("query", "node_load1"),))] == 1
