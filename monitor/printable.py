@@ -60,9 +60,15 @@ def printable(text: str, lines: bool = False) -> str:
     return (LINES if lines else ONE_LINE).sub(_escape, text)
 
 
+CONTINUATION = "\n    "
+"""What each line of a record after its first starts with."""
+
+
 class PrintableFormatter(logging.Formatter):
     """Log lines as printable() shows them: a message formatted from its arguments (`source
-    'x' is down: <the server's error>`) and its traceback carry outside text."""
+    'x' is down: <the server's error>`) and its traceback carry outside text. A record's lines
+    after the first are indented, so a newline in a server's error cannot start a line that
+    reads as a record of its own (`12:00:01 INFO ...`) in a journal or log file."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return printable(super().format(record), lines=True)
+        return printable(super().format(record), lines=True).replace("\n", CONTINUATION)

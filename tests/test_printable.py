@@ -122,3 +122,21 @@ def test_monitor_once_and_its_log_show_what_a_server_sent_as_visible_escapes(wri
         assert "\x1b" not in output and "\x07" not in output and "\u202e" not in output
     # The JSON document keeps the value exactly: JSON escapes it itself.
     assert "\\u001b]0;PWNED\\u0007" in json_result.stdout
+
+
+def test_a_newline_in_a_servers_error_cannot_start_a_log_line_of_its_own() -> None:
+    """`lines=True` kept the newline: a server answering `x\\n12:00:01 INFO monitor: all fine`
+    forged a record in the journal."""
+    formatter = PrintableFormatter("%(levelname)s %(name)s: %(message)s")
+    record = logging.LogRecord(
+        "monitor.scheduler",
+        logging.WARNING,
+        __file__,
+        1,
+        "source %r is down: %s",
+        ("api", "x\nINFO monitor: all fine"),
+        None,
+    )
+    first, second = formatter.format(record).split("\n")
+    assert first == "WARNING monitor.scheduler: source 'api' is down: x"
+    assert second == "    INFO monitor: all fine"
