@@ -148,8 +148,8 @@ _CREATED_OWNERS = frozenset({"counter", "histogram", "summary"})
 
 
 def _created_family(family: Metric, owner: str | None) -> Metric | None:
-    """A text-format `x_created` family read as what it is, when it follows the counter,
-    histogram or summary `x` it belongs to; else itself.
+    """A text-format `x_created` family read as what it is, when it comes right after the
+    counter, histogram or summary `x` it belongs to (`owner` is then `x`'s type); else itself.
 
     The text format 0.0.4 has no `_created`, so prometheus_client (and Java's simpleclient)
     write a counter's, histogram's or summary's as a gauge `x_created` right after the family.
@@ -274,19 +274,22 @@ class ExpositionParser:
         samples: list[Sample] = []
         specs: dict[str, MetricSpec] = {}
         append, new_sample, skipped = samples.append, tuple.__new__, 0
-        owners: dict[str, str] = {}
-        """Counter, histogram and summary families read so far, by name: the text format's
-        `x_created` gauge after one of them is its `_created` (see `_created_family`)."""
+        previous: Metric | None = None
+        """The family read just before: the text format's `x_created` gauge right after a
+        counter, histogram or summary `x` is its `_created` (see `_created_family`). Only right
+        after, as prometheus_client and simpleclient write it: an `x_created` further down the
+        page is a family of its own."""
         for family in parser.text_fd_to_metric_families(lines):
             kind, family_samples = family.type, family.samples
             key = (family.name, kind)
+            before, previous = previous, family
             if kind in _CREATED_OWNERS:
-                owners[family.name] = kind
                 if openmetrics and kind == "counter":  # (the text parser puts none in a counter)
                     # Its `_created` samples are dropped (see _created_family).
                     family_samples = [s for s in family_samples if not s.name.endswith("_created")]
             elif kind in ("gauge", "unknown") and family.name.endswith("_created"):
-                family = _created_family(family, owners.get(family.name[:-8]))
+                owner = before.type if before is not None and before.name == family.name[:-8] else None
+                family = _created_family(family, owner if owner in _CREATED_OWNERS else None)
                 if family is None:
                     continue
                 key = (key[0], family.type)  # not the owner's key: its record holds the owner's specs

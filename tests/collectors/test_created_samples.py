@@ -112,3 +112,41 @@ def test_the_specs_declared_for_created_samples(app_pages, page):
     assert (created.type, created.family) == (MetricType.HISTOGRAM, "app_latency_seconds")
     assert (ctx.declared["app_size_bytes_created"].family, ctx.errors) == ("app_size_bytes", [])
     assert samples[("promscrape_samples_scraped", ())] == len(samples) - 3
+
+
+APART_PAGE = """\
+# HELP tasks_total Tasks run.
+# TYPE tasks_total counter
+tasks_total 3
+# HELP queue_depth Tasks waiting.
+# TYPE queue_depth gauge
+queue_depth 2
+# HELP tasks_created Tasks the planner created, a gauge of its own.
+# TYPE tasks_created gauge
+tasks_created 4
+# TYPE jobs_total counter
+jobs_total 7
+jobs_created 1.7e9
+"""
+"""`tasks_created` is no `_created` of the counter `tasks`: a family comes between them, where
+prometheus_client's text format writes a counter's `_created` right after it. `jobs_created`,
+untyped right after the counter `jobs`, is that counter's, and dropped."""
+
+
+def test_an_x_created_gauge_apart_from_the_counter_x_is_kept():
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=APART_PAGE, content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_get("/metrics", page)
+    with ThreadedServer(app) as server:
+        samples, ctx = run_collector(PrometheusCollector, {"url": f"{server.url}/metrics"})
+    assert {name: value for (name, _), value in samples.items() if not name.startswith("promscrape_")} == {
+        "tasks_total": 3,
+        "queue_depth": 2,
+        "tasks_created": 4,
+        "jobs_total": 7,
+    }
+    assert ctx.declared["tasks_created"].type is MetricType.GAUGE
+    assert ctx.declared["tasks_total"].type is MetricType.COUNTER
+    assert ctx.errors == []
