@@ -45,17 +45,66 @@ PID_SUFFIX = ".pid"
 STATUS_SUFFIX = ".reload.json"
 
 
+RUN_BASE: Path | None = None
+"""Where the fallback run directory is made: None for /run as root and the temp directory for
+anyone else (a test points it at a folder of its own)."""
+
+
 def run_dir() -> Path:
     """Where the run files live, as tmux and ssh-agent place their sockets:
-    $XDG_RUNTIME_DIR/monitor (a per-user directory that systemd-logind creates, mode 0700);
-    without it, /run/monitor for root (services usually run without a session) and
-    monitor-UID in the temp directory for anyone else."""
+    $XDG_RUNTIME_DIR/monitor (a per-user directory that systemd-logind creates, mode 0700) when
+    XDG_RUNTIME_DIR is usable (see `_runtime_dir`); otherwise, /run/monitor for root (services
+    usually run without a session) and monitor-UID in the temp directory for anyone else."""
+    return run_dirs()[0]
+
+
+def run_dirs() -> list[Path]:
+    """The run directories a monitor of this user may have written to, in the order `monitor
+    reload` looks in them: $XDG_RUNTIME_DIR/monitor (if usable), then the fallback. A monitor
+    started without a session (cron, a service) uses the fallback, and a login shell has
+    XDG_RUNTIME_DIR: reload must find the one from the other."""
+    runtime = _runtime_dir()
+    fallback = _fallback_dir()
+    if runtime is None or runtime / "monitor" == fallback:
+        return [fallback]
+    return [runtime / "monitor", fallback]
+
+
+def _runtime_dir() -> Path | None:
+    """$XDG_RUNTIME_DIR if it is an absolute path to a directory owned by the effective user
+    (as the XDG Base Directory spec requires) that we can write. A root shell reached by `su` or
+    `sudo -E` inherits the user's: root would create a root-owned `monitor` in it, which then
+    refuses that user's monitors, so another user's directory is ignored as if unset."""
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isabs(runtime) and os.access(runtime, os.W_OK):
-        return Path(runtime) / "monitor"
-    if os.geteuid() == 0 and os.access("/run", os.W_OK):
-        return Path("/run/monitor")
-    return Path(tempfile.gettempdir()) / f"monitor-{os.geteuid()}"
+    if not runtime:
+        return None
+    problem = None
+    if not os.path.isabs(runtime):
+        problem = "is not an absolute path"
+    else:
+        try:
+            info = os.stat(runtime)
+        except OSError as exc:
+            problem = f"cannot be used ({exc.strerror})"
+        else:
+            if not stat.S_ISDIR(info.st_mode):
+                problem = "is not a directory"
+            elif info.st_uid != os.geteuid():
+                problem = f"is owned by uid {info.st_uid}, not by uid {os.geteuid()}"
+            elif not os.access(runtime, os.W_OK):
+                problem = "is not writable"
+    if problem is None:
+        return Path(runtime)
+    log.debug("ignoring XDG_RUNTIME_DIR=%s: it %s; run files go to %s", runtime, problem, _fallback_dir())
+    return None
+
+
+def _fallback_dir() -> Path:
+    if os.geteuid() == 0:
+        base = RUN_BASE or Path("/run")
+        if os.access(base, os.W_OK):
+            return base / "monitor"
+    return (RUN_BASE or Path(tempfile.gettempdir())) / f"monitor-{os.geteuid()}"
 
 
 class RunDirError(OSError):
@@ -309,19 +358,29 @@ def instances_running(config_path: str, directory: Path | None = None) -> list[s
 
 def request_reload(config_path: str | None, listen: str | None, wait: float = RELOAD_WAIT) -> int:
     """Send SIGHUP to the monitor serving `listen` (else the one running `config_path`, else the
-    one at the address the file names) and print the outcome of its reload. Only a pid read
-    from the private run directory is signalled, and only a monitor of this user."""
-    directory = run_dir()
-    try:
-        with private_dir(directory):
-            pass
-    except FileNotFoundError:
-        pass  # no monitor of ours ever ran: said below, with the address looked for
-    except OSError as exc:
-        print(f"monitor: cannot look for a running monitor: {exc}", file=sys.stderr)
-        return EXIT_NOT_RUNNING
+    one at the address the file names) and print the outcome of its reload. It looks in each
+    run directory of `run_dirs`, in that order, and uses the first whose pid file names a live
+    monitor. Only a pid read from a private run directory is signalled, and only a monitor of
+    this user."""
+    candidates = run_dirs()
+    directories = []  # the candidates that exist and are private
+    looked = {}  # directory: why no monitor was found there
+    for directory in candidates:
+        try:
+            with private_dir(directory):
+                directories.append(directory)
+        except FileNotFoundError:
+            looked[directory] = f"no run directory {directory}"
+        except OSError as exc:
+            looked[directory] = f"cannot look for a running monitor: {exc}"
     if listen is None:
-        running = instances_running(config_path or "config.yaml", directory)
+        running = sorted(
+            {
+                address
+                for directory in directories
+                for address in instances_running(config_path or "config.yaml", directory)
+            }
+        )
         if len(running) > 1:
             print(
                 f"monitor: {len(running)} running monitors use {config_path or 'config.yaml'} "
@@ -330,22 +389,39 @@ def request_reload(config_path: str | None, listen: str | None, wait: float = RE
             )
             return EXIT_NOT_RUNNING
         listen = running[0] if running else listen_of(config_path)
-    files = RunFiles(listen, directory)
-    pid = files.read_pid()
-    before = files.read_status()
-    try:
+    process = files = None
+    for directory in directories:
+        candidate = RunFiles(listen, directory)
+        pid = candidate.read_pid()
         if pid is None:
-            raise NotOurMonitor(f"no pid file {files.pid_file}")
-        our_monitor(pid).send_signal(signal.SIGHUP)
-    except (NotOurMonitor, psutil.Error) as exc:
-        reason = str(exc) if isinstance(exc, NotOurMonitor) else f"process {pid} is gone"
+            looked[directory] = f"no pid file {candidate.pid_file}"
+            continue
+        try:
+            process = our_monitor(pid)
+        except NotOurMonitor as exc:
+            looked[directory] = f"{exc}, named by {candidate.pid_file}; not signalled"
+            continue
+        files = candidate
+        break
+    if process is None or files is None:
         print(
-            f"monitor: no running monitor found for {listen} ({reason}"
-            f"{f', named by {files.pid_file}; not signalled' if pid is not None else ''}); "
-            "pass --listen or --config to name the instance",
+            f"monitor: no running monitor found for {listen}; looked in:\n"
+            + "".join(f"  {directory}: {looked[directory]}\n" for directory in candidates)
+            + "pass --listen or --config to name the instance",
             file=sys.stderr,
         )
         return EXIT_NOT_RUNNING
+    before = files.read_status()
+    try:
+        process.send_signal(signal.SIGHUP)
+    except psutil.Error:
+        print(
+            f"monitor: no running monitor found for {listen} (process {process.pid}, named by "
+            f"{files.pid_file}, is gone); pass --listen or --config to name the instance",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_RUNNING
+    pid = process.pid
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         status = files.read_status()

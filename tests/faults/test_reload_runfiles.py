@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from monitor import runfiles
 from monitor.runfiles import RunFiles, is_monitor_command
 from tests.faults.harness import MonitorProcess, wait_for
-from tests.faults.test_reload import DEADLINE, command_source, write
+from tests.faults.test_reload import DEADLINE, command_source, value_of, write
 
 LISTEN = "127.0.0.1:1"
 NOBODY = 65534
@@ -24,8 +25,26 @@ AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as ano
 
 
 @pytest.fixture
-def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """$XDG_RUNTIME_DIR for this test, in this process and the monitors it starts."""
+def fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The run directory used without a usable $XDG_RUNTIME_DIR (/run/monitor for root,
+    /tmp/monitor-UID for others), moved into tmp_path for this test: in this process through
+    `runfiles.RUN_BASE`, in the monitors it starts through a sitecustomize that sets it."""
+    base = tmp_path / "run"
+    base.mkdir()
+    monkeypatch.setattr(runfiles, "RUN_BASE", base)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        f"from pathlib import Path\nimport monitor.runfiles\nmonitor.runfiles.RUN_BASE = Path({str(base)!r})\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    return base / ("monitor" if os.geteuid() == 0 else f"monitor-{os.geteuid()}")
+
+
+@pytest.fixture
+def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fallback: Path) -> Path:
+    """$XDG_RUNTIME_DIR for this test, in this process and the monitors it starts (whose
+    fallback directory is in tmp_path as well: `monitor reload` looks there too)."""
     folder = tmp_path / "xdg"
     folder.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
@@ -189,7 +208,9 @@ def test_the_exporter_starts_when_its_run_files_cannot_be_written(runtime_dir: P
         assert f"run directory {runtime_dir / 'monitor'} is not a directory" in monitor.log()
         result = reload_cli("--listen", f"127.0.0.1:{monitor.port}")
         assert result.returncode == 1 and "cannot look for a running monitor" in result.stderr
-        assert monitor.sources()["one"]["collections"] >= 0  # serving all along
+        # collecting and serving all along
+        wait_for(lambda: monitor.sources()["one"]["collections"] >= 2, DEADLINE, "collections")
+        assert value_of(monitor, "one") == 1.0
 
 
 def test_reload_round_trip_through_the_private_run_directory(runtime_dir: Path, tmp_path: Path) -> None:
@@ -206,6 +227,95 @@ def test_reload_round_trip_through_the_private_run_directory(runtime_dir: Path, 
         by_config = reload_cli("-c", str(config))
         assert by_config.returncode == 0, by_config.stderr
     assert list((runtime_dir / "monitor").iterdir()) == []  # removed at exit
+
+
+def test_without_XDG_RUNTIME_DIR_the_run_files_go_to_the_fallback_directory(
+    fallback: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    files = RunFiles(LISTEN)
+    assert files.write_pid() is True and files.write_status({"ok": True}) is True
+    assert files.pid_file.parent == fallback and mode(fallback) == 0o700
+    assert mode(files.pid_file) == mode(files.status_file) == 0o600
+    assert files.read_pid() == os.getpid()
+    assert runfiles.run_dirs() == [fallback]
+
+
+@pytest.mark.parametrize(
+    "runtime",
+    [
+        pytest.param("another user's", marks=AS_ROOT),
+        "a file",
+        "missing",
+        "relative",
+    ],
+)
+def test_an_unusable_XDG_RUNTIME_DIR_is_ignored_as_if_unset(
+    tmp_path: Path,
+    fallback: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    runtime: str,
+) -> None:
+    """Root in `su` or `sudo -E` inherits the user's XDG_RUNTIME_DIR, where root may write: it
+    made a root-owned `monitor` there, and every monitor of that user then failed to write its
+    run files. Now root's files go where they would without XDG_RUNTIME_DIR."""
+    folder = tmp_path / "xdg"
+    if runtime == "another user's":
+        folder.mkdir(mode=0o700)
+        os.chown(folder, NOBODY, NOBODY)
+        why = f"is owned by uid {NOBODY}, not by uid 0"
+    elif runtime == "a file":
+        folder.write_text("")
+        why = "is not a directory"
+    elif runtime == "missing":
+        why = "cannot be used (No such file or directory)"
+    else:
+        folder = Path("xdg")
+        why = "is not an absolute path"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+    with caplog.at_level(logging.DEBUG, "monitor.runfiles"):
+        files = RunFiles(LISTEN)
+        assert files.write_pid() is True
+    assert files.pid_file.parent == fallback
+    assert runfiles.run_dirs() == [fallback]
+    assert f"ignoring XDG_RUNTIME_DIR={folder}: it {why}; run files go to {fallback}" in caplog.messages
+    if runtime == "another user's":
+        assert list(folder.iterdir()) == []  # no root-owned `monitor` in the user's directory
+
+
+def test_reload_finds_a_monitor_started_without_XDG_RUNTIME_DIR_from_a_shell_with_it(
+    runtime_dir: Path, fallback: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A headless monitor started by cron or a service (no session: the fallback directory),
+    reloaded from a login shell (XDG_RUNTIME_DIR set, with its own run directory)."""
+    config = tmp_path / "config.yaml"
+    write(config, command_source("one", 1))
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    with MonitorProcess(config) as monitor:
+        address = f"127.0.0.1:{monitor.port}"
+        wait_for(lambda: RunFiles(address, fallback).read_pid() == monitor.process.pid, DEADLINE, "pid file")
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime_dir))
+        other = RunFiles("127.0.0.1:2")  # another monitor's files: the session's directory exists
+        assert other.write_pid() is True and other.pid_file.parent == runtime_dir / "monitor"
+        assert runfiles.run_dirs() == [runtime_dir / "monitor", fallback]
+        result = reload_cli("--listen", address)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"reloaded {config}: ")
+        by_config = reload_cli("-c", str(config))
+        assert by_config.returncode == 0, by_config.stderr
+
+
+def test_reload_finding_nothing_says_where_it_looked(runtime_dir: Path, fallback: Path) -> None:
+    fallback.mkdir(mode=0o700)
+    result = reload_cli("--listen", LISTEN)
+    assert result.returncode == 1
+    pid_file = "monitor-127.0.0.1_1.pid"
+    assert (
+        f"no running monitor found for {LISTEN}; looked in:\n"
+        f"  {runtime_dir / 'monitor'}: no run directory {runtime_dir / 'monitor'}\n"
+        f"  {fallback}: no pid file {fallback / pid_file}\n"
+    ) in result.stderr
 
 
 @pytest.mark.parametrize(
