@@ -3,9 +3,10 @@
 The argv list is executed directly, never through a shell, so config values cannot inject
 commands. The program runs in its own process group, and the whole group is killed when the
 poll ends: on timeout or shutdown, and once the program has exited, so what it started in
-the background (`daemon &`) does not outlive the poll either. A child that leaves the group
-(`setsid`) is out of reach. Output is read with a size cap; stderr keeps only its tail, which
-is what a failure shows.
+the background (`daemon &`) does not outlive the poll either. The output is read until every
+process holding it has closed it, so a background child that keeps it open holds the poll up
+to the timeout. A child that leaves the group (`setsid`) is out of reach. Output is read with
+a size cap; stderr keeps only its tail, which is what a failure shows.
 """
 
 from __future__ import annotations
@@ -146,12 +147,23 @@ class CommandCollector(Collector[CommandOptions]):
                 stdout, stderr = self._read(process, ctx)
                 _wait_for_exit(process, ctx)
             except subprocess.TimeoutExpired:
-                why = (
-                    "monitor is shutting down"
-                    if ctx.stopping
-                    else f"still running after the {ctx.timeout:g}s timeout"
-                )
-                raise CollectError(f"{argv[0]}: {why}; killed its process group") from None
+                if ctx.stopping:
+                    raise CollectError(
+                        f"{argv[0]}: monitor is shutting down; killed its process group"
+                    ) from None
+                if _exited(process):
+                    # The output is read until every process holding it has closed it: the
+                    # program is done, and what it started in the background (`helper &`)
+                    # holds the pipes. "Still running" would send one looking for a hang in
+                    # the program.
+                    raise CollectError(
+                        f"{argv[0]} exited, but a process it left in the background kept its output "
+                        f"open past the {ctx.timeout:g}s timeout; redirect its output (>/dev/null 2>&1) "
+                        "or don't leave it running; killed its process group"
+                    ) from None
+                raise CollectError(
+                    f"{argv[0]}: still running after the {ctx.timeout:g}s timeout; killed its process group"
+                ) from None
             finally:
                 # On timeout, shutdown or error the program and its children; after it exited,
                 # what it left running in its group (`daemon &`), one more on every poll else.

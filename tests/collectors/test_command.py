@@ -229,3 +229,22 @@ def test_monitor_headless_leaves_no_background_children(sleep_marker, tmp_path):
     while time.monotonic() < deadline and _sleeps(sleep_marker):
         time.sleep(0.05)
     assert _sleeps(sleep_marker) == [], "background children outlived monitor"
+
+
+def test_a_background_child_holding_the_output_is_named_when_the_program_has_exited(sleep_marker):
+    """`sh -c 'sleep ... & echo 1'`: sh exits at once, but the sleep keeps stdout open, so the
+    poll waits for it to the timeout. Before, the error said "/bin/sh: still running" of a
+    program that had exited; the child is killed either way."""
+    script = f"sleep {sleep_marker} & echo 1"
+    started = time.monotonic()
+    with pytest.raises(CollectError) as caught:
+        run_collector(CommandCollector, {"argv": ["/bin/sh", "-c", script]}, timeout=1.0)
+    assert time.monotonic() - started < 5
+    assert str(caught.value) == (
+        "/bin/sh exited, but a process it left in the background kept its output open past the 1s "
+        "timeout; redirect its output (>/dev/null 2>&1) or don't leave it running; killed its process group"
+    )
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _sleeps(sleep_marker):
+        time.sleep(0.05)
+    assert _sleeps(sleep_marker) == [], "the background child outlived the poll"
