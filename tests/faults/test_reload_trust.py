@@ -28,13 +28,17 @@ def test_a_discovered_config_someone_else_can_change_is_not_applied_on_reload(
     write(config, command_source("one", 1))
     started = load_config(None)
     store = MetricsStore(history=60)
-    reloader = Reloader(started, Scheduler(started, store))
+    scheduler = Scheduler(started, store)
+    reloader = Reloader(started, scheduler)
     write(config, command_source("one", 1), command_source("planted", 2))
     if loosen == "every user may write it":
         config.chmod(0o666)
     else:
         os.chown(config, 65534, 65534)
-    status = reloader.reload()
+    try:
+        status = reloader.reload()
+    finally:
+        assert scheduler.stop() == []  # a reload that applied would have started pollers
     assert not status.ok
     assert "./config.yaml is" in "\n".join(status.errors)
     assert "planted" not in store.snapshot().sources and reloader.config is started
@@ -45,9 +49,13 @@ def test_a_config_named_with_config_is_reloaded_whoever_can_write_it(tmp_path: P
     config = tmp_path / "config.yaml"
     write(config, command_source("one", 1))
     started = load_config("config.yaml")
-    reloader = Reloader(started, Scheduler(started, MetricsStore(history=60)))
+    scheduler = Scheduler(started, MetricsStore(history=60))
+    reloader = Reloader(started, scheduler)
     write(config, command_source("one", 1), command_source("two", 2))
     config.chmod(0o666)
-    status = reloader.reload()
+    try:
+        status = reloader.reload()
+    finally:
+        assert scheduler.stop() == []  # the reload started a poller for `two`
     assert status.ok, status
     assert {source.name for source in reloader.config.sources} == {"one", "two"}
