@@ -113,8 +113,10 @@ class OverviewScreen(DashboardScreen):
         opened a source nobody could see."""
         focused, scroll = self.focused, self.scroll
         # While a scroll animates (the focus moving by keys), stopping it midway left the
-        # view a fraction of a row short of the panel.
-        animating = scroll.scroll_y != scroll.scroll_target_y
+        # view a fraction of a row short of the panel. Asked of the animator: a target the
+        # last layout's height clamped (scroll_y short of scroll_target_y for good) read as an
+        # animation that never ended, and the panel was never brought back after a resize.
+        animating = self.app.animator.is_being_animated(scroll, "scroll_y")
         if self._follow_focus and isinstance(focused, SourcePanel) and not animating:
             scroll.scroll_to_widget(focused, animate=False, immediate=True)  # by this layout
 
