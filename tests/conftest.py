@@ -8,6 +8,7 @@ import socket
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -15,15 +16,26 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO = Path(__file__).resolve().parent.parent
 
 
+def cannot_run(message: str) -> NoReturn:
+    """Something the test needs is missing: in CI that fails the test, elsewhere it skips."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_binary(name: str) -> str:
     """Return the binary's path; in CI a missing binary fails the test, elsewhere it skips."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (the test command installs it: scripts/test)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        cannot_run(f"{name} is not installed (the test command installs it: scripts/test)")
     return path
+
+
+AS_ROOT = pytest.mark.skipif(
+    os.geteuid() != 0 and not IN_CI, reason="needs root to act as another user (CI runs as root)"
+)
+"""For tests that chown files to another user: skipped outside CI when not root, and run in
+CI whatever the user, where a missing root fails them instead of skipping silently."""
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from exporter_support import get, headless
 from monitor.config import ExporterSettings
 from monitor.exporter import ExporterServer, server
 from monitor.store import MetricsStore
-from tests.conftest import free_port
+from tests.conftest import cannot_run, free_port
 
 SIMPLE = "interval: 1s\nsources:\n  - name: local\n    collector: system\n"
 OPEN_FILES = 64
@@ -44,7 +44,7 @@ def test_headless_raises_its_open_files_limit_to_the_hard_limit(write_config) ->
     Prometheus and node_exporter raise it to the hard limit, and so does monitor."""
     hard = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 4096)
     if hard <= 256:
-        pytest.skip(f"the hard limit on open files is {hard}: nothing to raise 256 to")
+        cannot_run(f"the hard limit on open files is {hard}: nothing to raise 256 to")
     port = free_port()
     with headless(write_config(SIMPLE), port, open_files=(256, hard)) as process:
         assert open_files_limits(process.pid) == (hard, hard)

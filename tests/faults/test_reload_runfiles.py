@@ -16,12 +16,12 @@ import pytest
 
 from monitor import runfiles
 from monitor.runfiles import RunFiles, is_monitor_command
+from tests.conftest import AS_ROOT
 from tests.faults.harness import MonitorProcess, wait_for
 from tests.faults.test_reload import DEADLINE, command_source, value_of, write
 
 LISTEN = "127.0.0.1:1"
 NOBODY = 65534
-AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
 
 
 @pytest.fixture

@@ -12,17 +12,18 @@ from monitor.config import load_config
 from monitor.reload import Reloader
 from monitor.scheduler import Scheduler
 from monitor.store import MetricsStore
+from tests.conftest import AS_ROOT
 from tests.faults.test_reload import command_source, write
 
 
-@pytest.mark.parametrize("loosen", ["every user may write it", "another user owns it"])
+@pytest.mark.parametrize(
+    "loosen", ["every user may write it", pytest.param("another user owns it", marks=AS_ROOT)]
+)
 def test_a_discovered_config_someone_else_can_change_is_not_applied_on_reload(
     tmp_path: Path, monkeypatch, loosen: str
 ) -> None:
     """Root ran `monitor --headless` in a shared folder; another user replaced config.yaml there
     and `monitor reload` (or --watch) ran the new file's commands as root."""
-    if loosen == "another user owns it" and os.getuid() != 0:
-        pytest.skip("needs root to give the file to another user")  # CI runs as root
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "config.yaml"
     write(config, command_source("one", 1))
