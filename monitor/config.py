@@ -780,9 +780,14 @@ def _check_static_matchers(matchers: object, source: SourceConfig, path: KeyPath
     """A matcher on one of the source's static labels is decided by its value alone: every
     series carries it, and a series' own label of that name is exported as `exported_NAME`
     (label_set). One the static value cannot satisfy would never fire, in monitor or in the
-    rule `monitor rules` writes, so it is an error that points at `exported_NAME`."""
-    static = dict(source.labels)
-    if not static or not isinstance(matchers, Mapping):
+    rule `monitor rules` writes, so it is an error that points at `exported_NAME`.
+
+    `source` is such a label too, set to the source's name on every series (a `promql` or
+    `prometheus` source's result keeps its own `source` as `exported_source`): `source: local`
+    on the source `fleet` would never fire, and the rule would select `source="fleet"` and
+    `source="local"` at once."""
+    static = {**dict(source.labels), "source": source.name}
+    if not isinstance(matchers, Mapping):
         return
     for label, condition in matchers.items():
         if label not in static or not isinstance(condition, str):

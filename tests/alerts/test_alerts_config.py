@@ -284,6 +284,36 @@ def test_a_matcher_the_sources_static_label_can_never_satisfy_points_at_exported
     )
 
 
+def test_a_matcher_on_source_other_than_the_alerts_own_is_an_error_pointing_at_exported_source(
+    write_config,
+) -> None:
+    """The review's fleet source: every series of `fleet` carries source="fleet" (a result's own
+    `source` is `exported_source`), so `source: local` never fired while `monitor check` said
+    OK, and `monitor rules` wrote `source="fleet",source="local"`. `source: fleet` always holds
+    and stays allowed."""
+    path = write_config(
+        """
+        sources:
+          - {name: fleet, collector: promql, url: "http://127.0.0.1:9", queries: {fleet_src_up: 'monitor_source_up{source="local"}'}}
+        alerts:
+          - {name: X, source: fleet, metric: fleet_src_up, labels: {source: local}, op: ">", threshold: 0}
+          - {name: Own, source: fleet, metric: fleet_src_up, labels: {source: fleet}, op: ">", threshold: 0}
+          - {name: Theirs, source: fleet, metric: fleet_src_up, labels: {exported_source: local}, op: ">", threshold: 0}
+          - {name: NotMine, source: fleet, metric: fleet_src_up, labels: {source: "!=fleet"}, op: ">", threshold: 0}
+        """
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(str(path))
+    assert [str(problem).removeprefix(f"{path}:") for problem in error.value.problems] == [
+        "4:61: alerts[0].labels.source: source 'fleet' sets source='fleet' on every series, so "
+        "source: 'local' never matches; a series' own source is exported as exported_source: "
+        "match that instead",
+        "7:67: alerts[3].labels.source: source 'fleet' sets source='fleet' on every series, so "
+        "source: '!=fleet' never matches; a series' own source is exported as exported_source: "
+        "match that instead",
+    ]
+
+
 def test_a_second_alert_with_a_name_already_used_is_an_error_naming_the_first(write_config) -> None:
     """The review's config: `check` said OK, then the dashboard, /metrics and /api/v1/alerts
     kept one HighCPU while `monitor rules` wrote both. The second (and any later) definition
