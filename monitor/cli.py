@@ -170,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar='LABEL="VALUE"',
-        help='add this label matcher to every rule, e.g. --match instance="web1:9813" (repeatable): a '
-        "Prometheus scraping several instances then applies this config's rules to this instance only",
+        help='add this label matcher to every rule, e.g. --match instance="web1:9813", or host="web1" for '
+        "a static label every source with alerts sets (repeatable): a Prometheus scraping several "
+        "instances then applies this config's rules to this instance only",
     )
     reload = commands.add_parser(
         "reload",
@@ -385,15 +386,16 @@ def _once(config: Config, output_format: str, *, quiet: bool) -> int:
 def _rules(config: Config, output: str | None, matchers: list[str]) -> int:
     from monitor.alerts.rules import rules_yaml, scope_matcher
 
-    try:
-        scope = tuple(scope_matcher(text) for text in matchers)
-    except ValueError as exc:
-        print(f"monitor: --match: {exc}", file=sys.stderr)
-        return EXIT_CONFIG_ERROR
     specs = {
         s.name: {m.name: m for m in s.collector_class.metrics} for s in config.sources if s.collector_class
     }
-    text = rules_yaml(config.alerts, specs, scope)
+    static = {s.name: dict(s.labels) for s in config.sources}
+    try:
+        scope = tuple(scope_matcher(text) for text in matchers)
+        text = rules_yaml(config.alerts, specs, scope, static)
+    except ValueError as exc:  # a matcher that is none, or that leaves rules matching nothing
+        print(f"monitor: --match: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
     # Written all the same, but not with 0: a rule on a plugin that failed to import was not
     # checked against its metrics, as `monitor check` exits 1 for the same config.
     status = EXIT_CHECK_WARNINGS if config.warnings else 0

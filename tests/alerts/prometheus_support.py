@@ -73,12 +73,15 @@ def own_alerts(port: int) -> list[dict]:
         return json.loads(response.read())["alerts"]
 
 
-def prometheus_config_over(tmp_path: Path, monitor_config: Path, monitor_port: int, **jobs: str) -> str:
-    """A Prometheus config that loads the rules `monitor rules` writes for `monitor_config` and
-    scrapes every second the monitor on `monitor_port` (job `monitor`) and each further job
-    given as name=HOST:PORT."""
+def prometheus_config_over(
+    tmp_path: Path, monitor_config: Path, monitor_port: int, *, scope: tuple[str, ...] = (), **jobs: str
+) -> str:
+    """A Prometheus config that loads the rules `monitor rules` writes for `monitor_config`
+    (with a `--match` per `scope` matcher) and scrapes every second the monitor on
+    `monitor_port` (job `monitor`) and each further job given as name=HOST:PORT."""
     rules = tmp_path / "rules.yml"
-    result = monitor("rules", "-c", str(monitor_config), "-o", str(rules))
+    matches = [arg for matcher in scope for arg in ("--match", matcher)]
+    result = monitor("rules", "-c", str(monitor_config), "-o", str(rules), *matches)
     assert result.returncode == 0, result.stderr
     targets = {"monitor": f"127.0.0.1:{monitor_port}", **jobs}
     scrapes = [

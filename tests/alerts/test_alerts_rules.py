@@ -173,6 +173,130 @@ def test_rules_can_be_scoped_to_one_instance_of_a_fleet(tmp_path) -> None:
     assert '--match: expected a label matcher such as instance="web1:9813"' in result.stderr
 
 
+HOST_CONFIG = """
+sources:
+  - {name: local, collector: system, labels: {host: web1, role: web}}
+  - {name: tank, collector: command, argv: [echo, "5"], format: number, metric: tank_level,
+     labels: {host: web1}}
+alerts:
+  - {name: HL, source: local, metric: system_load1, labels: {role: web}, op: ">", threshold: 0,
+     summary: "{{ labels.host }}"}
+  - {name: TankDown, source: tank, condition: down}
+"""
+
+
+def scoped_rules(tmp_path: Path, config: str, *scope: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """`monitor rules` of `config` with a --match per `scope` matcher: the result, and each
+    rule by its alert's name (none when it failed)."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text(config)
+    out = tmp_path / "rules.yml"
+    out.unlink(missing_ok=True)
+    result = monitor("rules", "-c", str(path), "-o", str(out), *(a for m in scope for a in ("--match", m)))
+    rules = yaml.safe_load(out.read_text())["groups"][0]["rules"] if out.exists() else []
+    return result, {rule["alert"]: rule for rule in rules}
+
+
+def test_a_match_on_a_static_label_of_every_source_with_alerts_is_a_label_of_the_series(tmp_path) -> None:
+    """The review's repro: an SRE scopes a host's rules by the `host` its sources set. monitor
+    puts that label on every series and Prometheus keeps it under its name (its scrape config
+    does not set it too): taken for a label of the scrape, it came out as
+    `exported_role="web"` beside `role="web"`, and `{{ $labels.exported_host }}`, and the
+    rules never fired. A label of the scrape (`instance`, `env`) keeps its meaning."""
+    promtool = require_binary("promtool")
+    result, rules = scoped_rules(tmp_path, HOST_CONFIG, 'role=~"web|api"', 'host="web1"')
+    assert result.returncode == 2  # role: a static label of `local` only, see the next test
+    result, rules = scoped_rules(tmp_path, HOST_CONFIG, 'host="web1"', 'instance="web1:9813"')
+    assert result.returncode == 0, result.stderr
+    check = subprocess.run([promtool, "check", "rules", str(tmp_path / "rules.yml")], capture_output=True)
+    assert check.returncode == 0, check
+    assert rules["HL"]["expr"] == (
+        'system_load1{source="local",host="web1",instance="web1:9813",role="web"} > 0.0'
+    )
+    assert rules["HL"]["annotations"]["summary"] == "{{ $labels.host }}"
+    assert (
+        rules["TankDown"]["expr"] == 'monitor_source_up{source="tank",host="web1",instance="web1:9813"} == 0'
+    )
+
+    only_local = HOST_CONFIG.replace("  - {name: TankDown, source: tank, condition: down}\n", "")
+    result, rules = scoped_rules(tmp_path, only_local, 'role="web"', 'env="prod"')
+    assert result.returncode == 0, result.stderr
+    # Written once: the scope's and the alert's role="web" are the same matcher.
+    assert rules["HL"]["expr"] == 'system_load1{source="local",role="web",env="prod"} > 0.0'
+    result, rules = scoped_rules(tmp_path, only_local, 'source="local"')
+    assert rules["HL"]["expr"] == 'system_load1{source="local",role="web"} > 0.0'
+
+
+def test_a_match_on_a_static_label_some_sources_with_alerts_lack_exits_2_naming_them(tmp_path) -> None:
+    """`role` is a label of `local`'s series but not of `tank`'s: as a label of the series,
+    TankDown would match nothing; as a label of the scrape, HL would. Either way some rules
+    never fire, so nothing is written."""
+    result, rules = scoped_rules(tmp_path, HOST_CONFIG, 'role="web"')
+    assert (result.returncode, result.stdout, rules) == (2, "", {})
+    assert result.stderr == (
+        "monitor: --match: role=\"web\" is ambiguous: role is a static label of source 'local', so a "
+        "label of its series, but not of source 'tank', whose rules would match nothing; set role on "
+        "every source with alerts, or scope by a label of the scrape such as instance\n"
+    )
+
+
+def test_a_match_the_static_label_of_a_source_cannot_satisfy_exits_2(tmp_path) -> None:
+    """web1's config scoped to web2 (a command copied from another host's line) would give rules
+    that never fire; a value that holds for every source, or a regex, is fine."""
+    result, rules = scoped_rules(tmp_path, HOST_CONFIG, 'host=~"web2|db1"')
+    assert (result.returncode, rules) == (2, {})
+    assert result.stderr == (
+        "monitor: --match: host=~\"web2|db1\" matches no series of sources 'local', 'tank', which set "
+        "host='web1', host='web1' on every series: their rules would match nothing\n"
+    )
+    result, rules = scoped_rules(tmp_path, HOST_CONFIG, 'source="local"')
+    assert result.returncode == 2
+    assert "matches no series of source 'tank', which sets source='tank' on every series" in result.stderr
+    result, rules = scoped_rules(tmp_path, HOST_CONFIG, 'host!~"db.*"', 'host=~"web\\\\d"')
+    assert result.returncode == 0, result.stderr
+    assert rules["TankDown"]["expr"] == 'monitor_source_up{source="tank",host!~"db.*",host=~"web\\\\d"} == 0'
+
+
+@pytest.mark.needs_prometheus
+def test_a_real_prometheus_fires_rules_scoped_by_the_sources_own_host_label(tmp_path) -> None:
+    """End to end: rules scoped with `--match 'host="web1"'`, the sources' static `host`, fire in
+    a Prometheus scraping monitor, and the summary names the host as monitor's own alert does
+    (matched and named as `exported_host`, they never fired)."""
+    (tmp_path / "monitor.yaml").write_text(
+        textwrap.dedent(
+            """
+            interval: 500ms
+            sources:
+              - {name: tank, collector: command, argv: [echo, "5"], format: number, metric: tank_level,
+                 labels: {host: web1}}
+            alerts:
+              - {name: TankSeen, source: tank, metric: tank_level, labels: {host: web1}, op: ">",
+                 threshold: 0, summary: "{{ labels.host }} at {{ value }}"}
+            """
+        )
+    )
+    monitor_port, prometheus_port = free_port(), free_port()
+    config = prometheus_config_over(tmp_path, tmp_path / "monitor.yaml", monitor_port, scope=('host="web1"',))
+    assert 'tank_level{source="tank",host="web1"} > 0.0' in (tmp_path / "rules.yml").read_text()
+    with (
+        running_prometheus(tmp_path, config, prometheus_port) as prometheus,
+        headless(tmp_path / "monitor.yaml", monitor_port),
+    ):
+
+        def firing() -> list[dict]:
+            alerts = prometheus.api("alerts")["alerts"]
+            return [a for a in alerts if a["labels"]["alertname"] == "TankSeen" and a["state"] == "firing"]
+
+        [alert] = prometheus.wait_for(firing, "TankSeen firing")
+        assert alert["labels"]["host"] == "web1" and "exported_host" not in alert["labels"]
+        assert alert["annotations"]["summary"] == "web1 at 5"
+        own = prometheus.wait_for(
+            lambda: [a["summary"] for a in own_alerts(monitor_port) if a["state"] == "firing"],
+            "monitor's own TankSeen firing",
+        )
+        assert own == ["web1 at 5"]
+
+
 def test_rules_go_to_stdout_without_output_and_a_bad_config_writes_nothing(tmp_path, write_config) -> None:
     config = tmp_path / "monitor.yaml"
     config.write_text(monitor_config(tmp_path / "level"))
