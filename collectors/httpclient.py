@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import os
+import socket
 import ssl
 import time
 from collections.abc import Coroutine, Mapping
@@ -397,7 +399,22 @@ def _redirected(url: str, current: URL, location: str) -> URL:
 
 def _describe(exc: aiohttp.ClientError) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect: {exc.os_error.strerror or exc.os_error}"
+        return f"cannot connect: {_os_error_text(exc.os_error)}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection without answering"
     return str(exc) or type(exc).__name__
+
+
+def _os_error_text(error: OSError) -> str:
+    """What the system calls the error, as the tcp collector writes it: `Connection refused`,
+    `No route to host`. asyncio replaces a failed connect's strerror with `Connect call failed
+    ('127.0.0.1', 9)`, which reads the same for a closed port, an unreachable host and a
+    reset; its errno still tells them apart. A resolver's or TLS error numbers its own codes,
+    not errno's: those keep their own text."""
+    if (
+        error.errno
+        and error.errno > 0
+        and not isinstance(error, (socket.gaierror, socket.herror, ssl.SSLError))
+    ):
+        return os.strerror(error.errno)
+    return error.strerror or str(error) or type(error).__name__
