@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client.core import GaugeMetricFamily
@@ -423,6 +423,15 @@ def poller_settings(source: SourceConfig, config: Config) -> tuple:
     )
 
 
+def describe_changes(changes: Iterable[tuple[str, tuple[str, ...]]]) -> str:
+    """`1 added (db), 0 removed, 14 unchanged`: each kind of change counted, and the names of
+    what it touched, except the unchanged (the long list nobody needs to read)."""
+    return ", ".join(
+        f"{len(names)} {what}" + (f" ({', '.join(names)})" if names and what != "unchanged" else "")
+        for what, names in changes
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SourceChanges:
     """What applying a new config did, by source name."""
@@ -433,16 +442,14 @@ class SourceChanges:
     unchanged: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        parts = [
-            f"{len(names)} {what}" + (f" ({', '.join(names)})" if names and what != "unchanged" else "")
-            for what, names in (
+        return describe_changes(
+            (
                 ("added", self.added),
                 ("removed", self.removed),
                 ("restarted", self.restarted),
                 ("unchanged", self.unchanged),
             )
-        ]
-        return ", ".join(parts)
+        )
 
 
 class Scheduler:

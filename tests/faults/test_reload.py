@@ -155,6 +155,57 @@ def test_a_monitor_on_the_built_in_config_does_not_pick_up_a_config_file_created
     assert reloader.config is built_in and "surprise" not in store.snapshot().sources
 
 
+def alerts_of(*alerts: str) -> str:
+    return "alerts:\n" + "".join(f"  - {alert}\n" for alert in alerts)
+
+
+def test_a_reload_that_changes_only_alerts_says_which(tmp_path: Path) -> None:
+    """The review's web2.yaml: an alert added, one changed and one removed were reported as
+    `0 added, 0 removed, 0 restarted, 2 unchanged`, so the operator took the edit for a no-op
+    and never wrote Prometheus's rules anew. Alerts are paired as the evaluator pairs them: a
+    new source makes an alert of the same name a removed one and an added one."""
+    config = tmp_path / "config.yaml"
+    sources = "sources:\n" + command_source("a", 1) + command_source("b", 2)
+    config.write_text(
+        sources
+        + alerts_of(
+            "{name: Keep, source: a, condition: down}",
+            "{name: Moved, source: a, metric: command_value, op: '>', threshold: 1}",
+            "{name: Gone, source: b, condition: stale}",
+            "{name: Hop, source: a, condition: down}",
+        )
+    )
+    started = load_config(str(config))
+    scheduler = Scheduler(started, MetricsStore(history=60))
+    reloader = Reloader(started, scheduler)
+    config.write_text(
+        sources
+        + alerts_of(
+            "{name: Hop, source: b, condition: down}",
+            "{name: Moved, source: a, metric: command_value, op: '>', threshold: 2}",
+            "{name: New, source: b, condition: down}",
+            "{name: Keep, source: a, condition: down}  # moved down: unchanged all the same",
+        )
+    )
+    try:
+        status = reloader.reload()
+        same = reloader.reload()
+    finally:
+        assert scheduler.stop() == []  # no source changed: no poller started
+    assert status.ok, status
+    assert status.message == (
+        f"reloaded {config}: sources 0 added, 0 removed, 0 restarted, 2 unchanged; "
+        "alerts 2 added (Hop, New), 1 changed (Moved), 2 removed (Gone, Hop), 1 unchanged"
+    )
+    assert (status.alerts.added, status.alerts.changed, status.alerts.removed, status.alerts.unchanged) == (
+        ("Hop", "New"),
+        ("Moved",),
+        ("Gone", "Hop"),
+        ("Keep",),
+    )
+    assert same.message.endswith("; alerts 0 added, 0 changed, 0 removed, 4 unchanged")
+
+
 def test_invalid_config_changes_nothing_and_is_reported(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     write(config, command_source("one", 1))
@@ -288,6 +339,10 @@ def test_reload_reports_settings_that_wait_for_a_restart(tmp_path: Path) -> None
         f"history settings changed in {config}: they take effect at the next restart"
     ]
     assert back.returncode == 0 and back.stderr == "" and "warning" not in back.stdout
+    assert back.stdout == (
+        f"reloaded {config}: sources 0 added, 0 removed, 1 restarted (one), 0 unchanged; "
+        "alerts 0 added, 0 changed, 0 removed, 0 unchanged\n"
+    )
     assert result.returncode == 0, result
     assert result.stdout.startswith(f"reloaded {config}: ") and "2 warnings" in result.stdout
     warnings = [

@@ -56,7 +56,7 @@ async def test_r_reloads_and_reports_success_and_errors(tmp_path: Path) -> None:
         config.write_text("sources:\n" + SOURCE.format(name="one") + SOURCE.format(name="two"))
         await pilot.press("r")
         shown = await wait_for_notification(app, pilot, "reloaded")
-        assert "1 added (two)" in shown.message and "1 unchanged" in shown.message
+        assert "sources 1 added (two), 0 removed, 0 restarted, 1 unchanged;" in shown.message
         assert shown.severity == "information"
         assert "two" in runtime.store.snapshot().sources
 
@@ -129,7 +129,7 @@ async def test_a_reload_applies_show_thresholds_theme_and_refresh_to_the_open_da
         )
         await pilot.press("r")
         shown = await wait_for_notification(app, pilot, "reloaded")
-        assert "0 restarted" in shown.message and "1 unchanged" in shown.message  # `show` is the dashboard's
+        assert "0 restarted, 1 unchanged;" in shown.message  # `show` is the dashboard's
         await wait_for(pilot, lambda: "high" in panel_rows(app), "the panel follows the new `show`")
         assert panel_rows(app) == {"high": Level.WARNING}  # coloured by the new threshold
         assert app.theme == "textual-light" and app.refresh_interval == 0.1 and app.bell_on_firing
