@@ -395,7 +395,7 @@ class MonitorApp(App[int]):
 
     def action_clear_filter(self) -> None:
         if isinstance(self.screen, DashboardScreen):
-            self.screen.action_back()
+            self.screen.action_clear_filter()
 
     def action_costs(self) -> None:
         self._open(CostScreen, CostScreen)

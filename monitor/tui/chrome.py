@@ -21,6 +21,7 @@ from monitor.humanize import format_age
 from monitor.model import Snapshot
 from monitor.printable import printable
 from monitor.tui.alertbar import alert_bar
+from monitor.wording import plural
 
 if TYPE_CHECKING:
     from monitor.tui.app import MonitorApp
@@ -132,7 +133,10 @@ class DashboardScreen(Screen):
     """Subclasses compose their body in `body()` and redraw in `draw()`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", tooltip="Clear the filter if one is set, else go back a screen")
+        # One key, two meanings: the footer names the one Escape has now (check_action enables
+        # one at a time). One binding said `esc Back` while Escape cleared the filter.
+        Binding("escape", "clear_filter", "Clear filter", tooltip="Clear the filter, when one is set"),
+        Binding("escape", "back", "Back", tooltip="Go back a screen (when no filter is set)"),
     ]
     AUTO_FOCUS = ""
     """Not the hidden filter bar: each screen focuses its own main widget."""
@@ -199,9 +203,10 @@ class DashboardScreen(Screen):
         if app.paused:
             behind = format_age(live.time - shown.time)
             resume = "p resumes and applies the config reloaded since" if app.reload_waiting else "p resumes"
+            versions = plural(live.version - shown.version, "version")
             banner.set_text(
-                f"⏸ PAUSED on snapshot v{shown.version}, {behind} and {live.version - shown.version} "
-                f"versions behind live (v{live.version}); collection and /metrics go on. {resume}."
+                f"⏸ PAUSED on snapshot v{shown.version}, {behind} and {versions} behind live "
+                f"(v{live.version}); collection and /metrics go on. {resume}."
             )
         self._show_config_problem(now)
         self._show_alerts(now)
@@ -244,14 +249,18 @@ class DashboardScreen(Screen):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Escape is offered only where it does something: the overview with no filter has
-        nothing to go back to (its footer said `esc Back` and the key did nothing)."""
+        """Escape is offered only where it does something, under the name of what it does: the
+        overview with no filter has nothing to go back to (its footer said `esc Back` and the
+        key did nothing), and while a filter is set Escape clears it."""
+        if action == "clear_filter":
+            return self._filtering()
         if action == "back":
-            return self._can_go_back()
+            return not self._filtering() and len(self.app.screen_stack) > 1
         return True
 
-    def _can_go_back(self) -> bool:
-        return bool(self.search.display or self.dashboard.filter_text or len(self.app.screen_stack) > 1)
+    def _filtering(self) -> bool:
+        """A filter is set, or its bar is open: Escape clears and closes it."""
+        return bool(self.search.display or self.dashboard.filter_text)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
@@ -263,16 +272,19 @@ class DashboardScreen(Screen):
             if self.focused is self.search:  # nothing else to focus (nothing matched): keys must
                 self.set_focus(None)  # reach the screen's bindings, not go on typing into the filter
 
-    def action_back(self) -> None:
-        """Escape: first clear the filter, then leave the screen."""
-        if self.search.display or self.dashboard.filter_text:
+    def action_clear_filter(self) -> None:
+        """Escape while a filter is set (or the palette's `Clear filter`)."""
+        if self._filtering():
             kept = self.focused if self.focused is not self.search else self._focused_before_filter
             self.search.value = ""
             self.search.display = False
             self.dashboard.set_filter("")
             self._focus_again(kept)
             self.refresh_bindings()
-        elif len(self.app.screen_stack) > 1:
+
+    def action_back(self) -> None:
+        """Escape with no filter set: leave the screen."""
+        if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
 
     def _focus_again(self, widget: Widget | None) -> None:

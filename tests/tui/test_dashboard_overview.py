@@ -239,7 +239,11 @@ async def test_pause_freezes_the_display_while_the_store_moves_on(clock: Clock) 
         await pilot.press("p")
         banner = app.screen.query_one("#pause-banner")
         assert banner.display
-        clock.now += 3
+        clock.now += 1
+        store.publish("host", up(clock.now, 98), host_series(0))
+        app.tick()
+        assert "1.0s and 1 version behind live" in str(banner.render()), "not `1 versions`"
+        clock.now += 2
         store.publish("host", up(clock.now, 99), {**host_series(0), ("host_memory_used_bytes", ()): 2**30})
         store.publish("web", SourceHealth(up=False, last_attempt=clock.now, last_error="boom"))
         app.tick()
@@ -247,7 +251,7 @@ async def test_pause_freezes_the_display_while_the_store_moves_on(clock: Clock) 
         assert "● up" in panel_text(app)["web"]
         text = str(banner.render())
         assert f"PAUSED on snapshot v{frozen_version}" in text
-        assert "3.0s and 2 versions behind live" in text
+        assert "3.0s and 3 versions behind live" in text
         await pilot.press("p")
         await pilot.pause()
         assert not banner.display

@@ -528,27 +528,41 @@ async def test_every_key_the_footer_shows_is_whole(clock: Clock, width: int) -> 
                 assert "? Help" in row, (app.screen.id, row)
 
 
-async def test_escape_and_clear_filter_are_offered_only_where_they_do_something(clock: Clock) -> None:
+async def test_escape_is_offered_only_where_it_does_something_and_named_for_what_it_does(
+    clock: Clock,
+) -> None:
     """The overview's footer said `esc Back` with nothing to go back to, and the palette
-    offered "Clear filter" with no filter set."""
+    offered "Clear filter" with no filter set. While a filter was set the footer said
+    `esc Back` too, though Escape cleared the filter."""
     app = make_app(feed(clock), clock)
 
-    def offered() -> tuple[bool, bool]:
+    def offered() -> tuple[str, bool]:
         commands = [command.title for command in app.get_system_commands(app.screen)]
-        return "esc Back" in footer_row(app), "Clear filter" in commands
+        row = footer_row(app)
+        escape = "Clear filter" if "esc Clear filter" in row else "Back" if "esc Back" in row else ""
+        return escape, "Clear filter" in commands
 
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        assert offered() == (False, False)
+        assert offered() == ("", False)
         await pilot.press("slash", *"web", "enter")
         await pilot.pause()
-        assert offered() == (True, True)
+        assert offered() == ("Clear filter", True)
         await pilot.press("escape")
         await pilot.pause()
-        assert offered() == (False, False) and app.filter_text == ""
+        assert offered() == ("", False) and app.filter_text == ""
         await pilot.press("enter")  # the detail screen: escape goes back to the overview
         await pilot.pause()
-        assert offered() == (True, False)
+        assert offered() == ("Back", False)
+        await pilot.press("slash", *"load", "enter")  # a filter on the detail: Escape clears it first
+        await pilot.pause()
+        assert offered() == ("Clear filter", True)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert offered() == ("Back", False) and app.filter_text == "" and app.screen.id == "detail"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.id == "overview"
 
 
 async def test_text_from_outside_is_shown_as_written_not_read_as_markup(clock: Clock) -> None:
