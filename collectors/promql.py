@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, NamedTuple
 
@@ -34,6 +35,23 @@ def _query_text(query: str) -> str:
     return query
 
 
+API_PATH = re.compile(r"^[^?#]*?(/api/v1(?:[/?#].*)?)$")
+"""A `url` naming the API (`http://host:9090/api/v1/query`) rather than the server: monitor
+adds `/api/v1/query` itself, so such a URL got `HTTP 404, not a Prometheus API answer` at every
+poll. The path from `/api/v1` on is group 1, quoted in the error (the URL may carry a password)."""
+
+
+def _base_url(value: str) -> str:
+    url = check_http_url(value).rstrip("/")
+    api = API_PATH.match(url)
+    if api:
+        raise ValueError(
+            "expected the Prometheus server's base URL, e.g. http://host:9090 (monitor adds "
+            f"/api/v1/query itself): leave out {api.group(1)!r}"
+        )
+    return url
+
+
 CHECKED_QUERIES = TypeAdapter(
     dict[Annotated[str, AfterValidator(_query_name)], Annotated[str, AfterValidator(_query_text)]]
 )
@@ -43,8 +61,9 @@ that `monitor check` reports every bad one, each at its own line and column."""
 
 class PromqlOptions(HttpClientOptions):
     url: str = Field(
-        description="Base URL of the Prometheus server, e.g. http://prometheus:9090.",
-        json_schema_extra=HTTP_URL_SCHEMA,
+        description="Base URL of the Prometheus server, e.g. http://prometheus:9090 "
+        "(without /api/v1/query, which monitor adds).",
+        json_schema_extra={**HTTP_URL_SCHEMA, "not": {"pattern": API_PATH.pattern}},
     )
     queries: dict[str, str] = Field(
         min_length=1,
@@ -58,7 +77,7 @@ class PromqlOptions(HttpClientOptions):
     @field_validator("url")
     @classmethod
     def _valid_url(cls, value: str) -> str:
-        return check_http_url(value).rstrip("/")
+        return _base_url(value)
 
     @field_validator("queries")
     @classmethod
@@ -89,6 +108,11 @@ MAX_WARNING_LENGTH = 300
 """A warning is the server's text: cut past this, so that one cannot crowd out the others."""
 NAMED_QUERIES = 3
 """Queries named in a warning's partial error; more are counted (`a, b, c and 2 other queries`)."""
+
+
+NOT_FOUND_HINT = "; is url the Prometheus server's base URL (e.g. http://host:9090)?"
+"""A 404 that is not Prometheus's JSON: the URL's path is not a Prometheus API's (a path the
+server does not serve, a proxy's prefix left out); a path with /api/v1 is refused at check."""
 
 
 def _less(seconds: float, margin: tuple[float, float]) -> float:
@@ -162,9 +186,14 @@ class PromqlCollector(Collector[PromqlOptions]):
         read = [
             self._read(name, result, ctx) for name, result in zip(self.options.queries, results, strict=True)
         ]
-        failures = [outcome for outcome in read if isinstance(outcome, str)]
+        failures = [
+            (name, outcome)
+            for name, outcome in zip(self.options.queries, read, strict=True)
+            if isinstance(outcome, str)
+        ]
         if len(failures) == len(read):
-            raise CollectError(f"every query failed; first: {failures[0]}")
+            name, why = failures[0]
+            raise CollectError(f"every query failed; first: {name}: {why}")
         for spec in self.specs:
             ctx.declare(spec)
         for name, outcome in zip(self.options.queries, read, strict=True):
@@ -266,8 +295,9 @@ def _data(response: HttpResponse) -> Answer:
     try:
         body = json.loads(response.body)
     except ValueError:
+        hint = NOT_FOUND_HINT if response.status == 404 else ""
         raise QueryError(
-            f"HTTP {response.status}, not a Prometheus API answer: {response.body[:60]!r}"
+            f"HTTP {response.status}, not a Prometheus API answer: {response.body[:60]!r}{hint}"
         ) from None
     if not isinstance(body, dict) or body.get("status") != "success":
         error = body.get("error", "no error message") if isinstance(body, dict) else "unexpected JSON"

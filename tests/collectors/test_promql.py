@@ -61,7 +61,7 @@ def test_a_bad_query_fails_alone_with_prometheus_words(prometheus_server):
 
 
 def test_a_result_of_the_wrong_type_alone_fails_the_poll(prometheus_server):
-    with pytest.raises(CollectError, match=r"every query failed; first: the query returned a matrix"):
+    with pytest.raises(CollectError, match=r"every query failed; first: range: the query returned a matrix"):
         run_collector(PromqlCollector, {"url": prometheus_server, "queries": {"range": "up[1m]"}}, timeout=5)
 
 
@@ -82,10 +82,10 @@ def test_a_malformed_result_is_a_failed_query_with_nothing_of_it_shown(server):
 
 def test_unreachable_or_not_prometheus(prometheus_server, server):
     with pytest.raises(
-        CollectError, match=r"every query failed; first: HTTP 200, not a Prometheus API answer: b'<html>"
+        CollectError, match=r"every query failed; first: x: HTTP 200, not a Prometheus API answer: b'<html>"
     ):
         run_collector(PromqlCollector, {"url": f"{server.url}/html", "queries": {"x": "up"}})
-    with pytest.raises(CollectError, match=r"no response within 0\.5s"):
+    with pytest.raises(CollectError, match=r"^every query failed; first: x: no response within 0\.5s"):
         run_collector(PromqlCollector, {"url": f"{server.url}/hung", "queries": {"x": "up"}}, timeout=0.5)
 
 
