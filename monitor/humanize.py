@@ -27,7 +27,7 @@ def format_value(value: float, unit: Unit = Unit.NONE, rate: bool = False, now: 
     if unit is Unit.BYTES:
         return _scaled(value, 1024.0, BINARY_PREFIXES) + per
     if unit is Unit.RATIO:
-        return f"{value * 100:.1f} %" + per
+        return format_percent(value) + per
     if unit is Unit.SECONDS:
         return format_duration(value) + per
     if unit is Unit.CELSIUS:
@@ -37,6 +37,15 @@ def format_value(value: float, unit: Unit = Unit.NONE, rate: bool = False, now: 
     if unit is Unit.DAYS:
         return f"{value:.1f} d"
     return _scaled(value, 1000.0, DECIMAL_PREFIXES).rstrip() + per
+
+
+def format_percent(ratio: float) -> str:
+    """One decimal (45.6 %), but a ratio too small for it keeps one significant digit: 0.00042,
+    written 0.0 %, read as nothing at all. Only zero is 0.0 %."""
+    percent = ratio * 100 + 0.0  # -0.0 is 0.0 %
+    if percent == 0 or round(percent, 1) != 0:
+        return f"{percent:.1f} %"
+    return f"{percent:.1g} %"
 
 
 def _scaled(value: float, base: float, prefixes: tuple[str, ...]) -> str:

@@ -23,6 +23,14 @@ from monitor.tui.panel import badge, spark_values, sparkline
         (3.2 * 2**30, Unit.BYTES, False, "3.2 GiB"),
         (2.5 * 2**20, Unit.BYTES, True, "2.5 MiB/s"),
         (0.456, Unit.RATIO, False, "45.6 %"),
+        (0.00042, Unit.RATIO, False, "0.04 %"),  # not "0.0 %", which reads as none at all
+        (0.0000042, Unit.RATIO, True, "0.0004 %/s"),
+        (-0.00042, Unit.RATIO, False, "-0.04 %"),
+        (0.00049, Unit.RATIO, False, "0.05 %"),
+        (0.00051, Unit.RATIO, False, "0.1 %"),  # one decimal, as before, from where it shows
+        (0.0, Unit.RATIO, False, "0.0 %"),
+        (-0.0, Unit.RATIO, False, "0.0 %"),
+        (1.0, Unit.RATIO, False, "100.0 %"),
         (0.0004, Unit.SECONDS, False, "400 µs"),
         (0.34, Unit.SECONDS, False, "340 ms"),
         (12.34, Unit.SECONDS, False, "12.3 s"),
