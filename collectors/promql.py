@@ -133,6 +133,17 @@ class Answer(NamedTuple):
     warnings: tuple[str, ...]
 
 
+class Shown(NamedTuple):
+    """A query's series that can be shown, and what of its answer cannot, to be reported once
+    per query after every query's failure (collect says in which order)."""
+
+    samples: list[Sample]
+    unusable: int
+    """Series with label names Prometheus 2 cannot carry, each skipped alone."""
+    looped: dict[str, int]
+    """This source's own series, scraped back from monitor, by metric name: left out."""
+
+
 class PromqlCollector(Collector[PromqlOptions]):
     """Each query's result is a key metric; `promql_query_success` is not.
 
@@ -177,45 +188,64 @@ class PromqlCollector(Collector[PromqlOptions]):
             MetricSpec(name, f"PromQL: {query}", unit_of(name), MetricType.UNTYPED, key=True)
             for name, query in self.options.queries.items()
         ]
+        self.own_names = frozenset(self.options.queries) | {spec.name for spec in self.metrics}
+        """The names this source exports: a series named so and carrying source="<this source>"
+        is its own output, scraped back (see _samples)."""
+        self.may_read_own = {
+            name: _may_select(query, self.own_names) for name, query in self.options.queries.items()
+        }
 
     def close(self) -> None:
         self.client.close()
 
     def collect(self, ctx: CollectContext) -> Iterator[Sample]:
+        """Partial errors in the order they matter, as the panel shows the first and the poller
+        keeps ten: failed queries, skipped series, Prometheus's warnings, and last the guard's
+        notices, which a query matching this source's own output gives at every poll and which
+        must not hide a failure behind them."""
         results = self.client.run(ctx, self._query_all(ctx))
-        read = [
-            self._read(name, result, ctx) for name, result in zip(self.options.queries, results, strict=True)
-        ]
-        failures = [
-            (name, outcome)
-            for name, outcome in zip(self.options.queries, read, strict=True)
-            if isinstance(outcome, str)
-        ]
-        if len(failures) == len(read):
-            name, why = failures[0]
+        read = {
+            name: self._read(name, result) for name, result in zip(self.options.queries, results, strict=True)
+        }
+        failed = {name: outcome for name, outcome in read.items() if isinstance(outcome, str)}
+        if len(failed) == len(read):
+            name, why = next(iter(failed.items()))
             raise CollectError(f"every query failed; first: {name}: {why}")
+        shown = {name: outcome for name, outcome in read.items() if isinstance(outcome, Shown)}
         for spec in self.specs:
             ctx.declare(spec)
-        for name, outcome in zip(self.options.queries, read, strict=True):
-            # Success is 1 only for a query whose result is shown: a matrix, a string or a
-            # malformed answer is as much a failed query as a syntax error or no answer.
-            if isinstance(outcome, str):
-                ctx.error(f"{name}: {outcome}")
-                yield Sample("promql_query_success", 0.0, {"query": name})
-            else:
-                yield Sample("promql_query_success", 1.0, {"query": name})
-                yield from outcome
+        for name, why in failed.items():
+            ctx.error(f"{name}: {why}")
+        for name, outcome in shown.items():
+            if outcome.unusable:
+                ctx.error(
+                    f"{name}: skipped {outcome.unusable} series with label names Prometheus 2 cannot carry"
+                )
         _report_warnings(self.options.queries, results, ctx)
+        for name, outcome in shown.items():
+            if outcome.looped:
+                names = ", ".join(outcome.looped)
+                ctx.error(
+                    f"{name}: {sum(outcome.looped.values())} series named {names} left out: this "
+                    f'source\'s own results (source="{self.source.name}"), scraped back from monitor, '
+                    "which would feed on themselves"
+                )
+        # Success is 1 only for a query whose result is shown: a matrix, a string or a
+        # malformed answer is as much a failed query as a syntax error or no answer.
+        for name in self.options.queries:
+            yield Sample("promql_query_success", 0.0 if name in failed else 1.0, {"query": name})
+            if name in shown:
+                yield from shown[name].samples
 
-    def _read(self, name: str, result: Answer | BaseException, ctx: CollectContext) -> list[Sample] | str:
-        """The query's samples, or why it failed."""
+    def _read(self, name: str, result: Answer | BaseException) -> Shown | str:
+        """The query's series, or why it failed."""
         if isinstance(result, BaseException):
             return str(result)
         kind = result.data.get("resultType")
         if kind not in INSTANT_TYPES:
             return f"the query returned a {kind}; use an instant vector or scalar expression"
         try:
-            return self._samples(name, result.data, ctx)
+            return self._samples(name, result.data)
         except MALFORMED as exc:
             return f"malformed query result ({type(exc).__name__}: {exc})"
 
@@ -241,52 +271,62 @@ class PromqlCollector(Collector[PromqlOptions]):
             raise QueryError(no_answer) from None
         return _data(response)
 
-    def _samples(self, name: str, data: dict[str, Any], ctx: CollectContext) -> list[Sample]:
+    def _samples(self, name: str, data: dict[str, Any]) -> Shown:
         """The result's samples, all or none: a list, so that a malformed series halfway through
         fails the whole query rather than leaving it half shown and reported as a success.
-        A series with unusable label names is skipped alone (a partial error); the query's
-        other series still count.
+        A series with unusable label names is skipped alone; the query's other series still
+        count.
 
-        A series whose `source` label is this source's name is left out, with one partial error
-        per query: it is this source's own output, scraped back from monitor by the Prometheus it
-        asks (`{__name__=~"f_loop|up"}` named f_loop). monitor writes `source="<name>"` on every
-        series of the source, and a result's own `source` is renamed `exported_source` before
-        that, so a series carrying `source` equal to this source's name comes from it. Kept, it
-        would come back at the next poll with its labels renamed (`job` -> `exported_job`, `name`
-        -> `exported_name`), then again, one prefix deeper each time: a new series per poll,
-        without end. The metric name alone does not tell: `node_load1: node_load1` is the
-        natural way to name a query."""
+        A series that this source itself exported, scraped back from monitor by the Prometheus
+        it asks, is left out: kept, it would come back at the next poll with its labels renamed
+        (`job` -> `exported_job`, `name` -> `exported_name`), then again, one prefix deeper each
+        time: a new series per poll, without end (`f_loop: {__name__=~"f_loop|up"}`). Such a
+        series carries `source="<this source>"` (monitor writes it on every series of the
+        source, and a result's own `source` is renamed `exported_source` before that) AND one of
+        the names this source exports: its queries' names and `promql_query_success`. Either
+        alone is no loop: `node_load1: node_load1` reads node_exporter's series, which carry no
+        `source`; `monitor_source_up{source="fleet"}` is monitor's health series of this source,
+        and `ALERTS{source="fleet"}` Prometheus's alerts from `monitor rules` on it, which the
+        source's own results never become. A series without a name (`2 * f_loop` drops it)
+        carrying this source's `source` is left out when the query could have selected this
+        source's output (_may_select), and kept otherwise (`avg_over_time(monitor_source_up[1h])`)."""
         kind = data.get("resultType")
         if kind == "scalar":
-            return [Sample(name, float(data["result"][1]))]
+            return Shown([Sample(name, float(data["result"][1]))], 0, {})
         if kind != "vector":
             raise ValueError(f"resultType {kind!r} is not an instant vector or scalar")
         samples = []
-        own_source = self.source.name
+        unusable = 0
+        own_source, own_names, nameless_own = self.source.name, self.own_names, self.may_read_own[name]
         looped: dict[str, int] = {}
         for item in data["result"]:
             labels = dict(item.get("metric", {}))
             metric_name = labels.pop("__name__", None)
-            if labels.get("source") == own_source:
-                # Without a name (`f_loop * 2` drops it) it is still this source's output.
+            if labels.get("source") == own_source and (
+                nameless_own if metric_name is None else metric_name in own_names
+            ):
                 shown_name = metric_name or "(no name)"
                 looped[shown_name] = looped.get(shown_name, 0) + 1
                 continue
             if not valid_label_names(tuple(labels)):
-                ctx.error(f"{name}: skipped a series with label names Prometheus 2 cannot carry")
+                unusable += 1
                 continue
             # The metric name is the label `name`; a result's own `name` label (a systemd unit,
             # say) is then kept as `exported_name`, never overwritten, or its series would merge.
             own = {"name": metric_name} if metric_name is not None else None
             samples.append(Sample(name, float(item["value"][1]), exported_labels(labels, own)))
-        if looped:
-            names = ", ".join(looped)
-            ctx.error(
-                f"{name}: {sum(looped.values())} series named {names} left out: they carry "
-                f'source="{own_source}", this source\'s own results, scraped back from monitor, '
-                "which would feed on themselves"
-            )
-        return samples
+        return Shown(samples, unusable, looped)
+
+
+def _may_select(query: str, names: Iterable[str]) -> bool:
+    """Whether `query` can select a series by one of `names`: it names one as a whole word, or
+    matches on `__name__` (`{__name__=~"f_.+"}`). A result without a name tells nothing else of
+    where it came from: `2 * f_loop` and `max_over_time(monitor_source_up[1h])` both give
+    `{source="fleet", ...}`, and only the first reads this source's own output. A word in a
+    string (`label_replace(up, "x", "f_loop", "", "")`) counts too: the guard then errs on the
+    side of leaving a series out, with its partial error saying so."""
+    words = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    return re.search(rf"(?<![A-Za-z0-9_:])(?:{words})(?![A-Za-z0-9_:])|__name__", query) is not None
 
 
 def _data(response: HttpResponse) -> Answer:

@@ -1,12 +1,15 @@
 """A real Prometheus scraping a real `monitor --headless` whose `prometheus` sources scrape a real
-node_exporter and a prometheus_client app, and whose `promql` source asks that same Prometheus:
-what monitor exports about its own scrapes must not mix with Prometheus's series, query results
-must pass promtool, and the app's metrics keep their types in Prometheus's metadata."""
+node_exporter and a prometheus_client app, and whose `promql` source asks that same Prometheus,
+which loads `monitor rules` of the monitor's config (a fleet operator's setup): what monitor
+exports about its own scrapes must not mix with Prometheus's series, query results must pass
+promtool, the app's metrics keep their types in Prometheus's metadata, and the promql source
+reads the dashboard's own health and alerts back while leaving out its own results."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import textwrap
 import time
 import urllib.parse
@@ -24,6 +27,7 @@ from tests.exporter.exporter_support import get, headless
 pytestmark = [pytest.mark.needs_prometheus, pytest.mark.needs_node_exporter]
 
 QUERY_NAMES = ("fleet_errors_total", "fleet_latency_bucket", "fleet_latency_sum", "fleet_count")
+FLEET_ALERTS = ("FleetCounted", "FleetLoadRead")
 FEDERATE_MATCH = urllib.parse.urlencode({"match[]": 'node_load1{job="node"}'})
 
 
@@ -57,6 +61,7 @@ def fleet(node_exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         textwrap.dedent(
             f"""
             global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+            rule_files: ["{tmp / "rules.yml"}"]
             scrape_configs:
               - job_name: node
                 static_configs: [{{targets: ["{node}"]}}]
@@ -90,9 +95,30 @@ def fleet(node_exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
                   fleet_latency_bucket: node_load1
                   fleet_latency_sum: sum(node_load1)
                   fleet_count: count(up)
+                  fleet_source_up: monitor_source_up
+                  fleet_alerts: ALERTS
+                  fleet_loop: '{{__name__=~"fleet_count|fleet_loop"}}'
+            alerts:
+              - {{name: {FLEET_ALERTS[0]}, source: fleet, metric: fleet_count, op: ">", threshold: 0}}
+              - {{name: {FLEET_ALERTS[1]}, source: fleet, metric: fleet_latency_sum, op: ">=", threshold: 0}}
             """
         )
     )
+    rules = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "rules",
+            "-c",
+            str(tmp / "monitor.yaml"),
+            "-o",
+            str(tmp / "rules.yml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert rules.returncode == 0, rules.stderr
     try:
         with (
             running_prometheus(tmp / "prometheus.yml", prometheus_port),
@@ -180,3 +206,29 @@ def test_federated_series_lose_their_timestamps_and_their_job_becomes_exported_j
         if line.startswith("node_load1{") and 'source="federated"' in line
     ]
     assert exported and all(len(fields) == 2 and 'job="node"' in fields[0] for fields in exported)
+
+
+def test_promql_reads_the_dashboards_own_health_and_alerts_but_not_its_own_results(fleet: Fleet) -> None:
+    """A fleet operator's review: `monitor_source_up{source="fleet"}` (monitor's health series of
+    the source) and `ALERTS{source="fleet"}` (Prometheus's alerts from `monitor rules` on its
+    metrics) carry this source's `source`, and the guard left them out at every poll (`1 series
+    named monitor_source_up left out`, `2 series named ALERTS left out`). Neither is a loop; only
+    what the source exported itself is, as `fleet_loop` finds: `fleet_count{source="fleet"}`."""
+
+    def fleet_source() -> dict[str, Any]:
+        return json.loads(get(f"{fleet.monitor}/api/v1/snapshot")[1])["sources"]["fleet"]
+
+    def read_back() -> dict[str, Any] | None:
+        source = fleet_source()
+        sources_up = {
+            s["labels"].get("exported_source") for s in source["series"] if s["name"] == "fleet_source_up"
+        }
+        alerts = {s["labels"].get("alertname") for s in source["series"] if s["name"] == "fleet_alerts"}
+        return source if {"fleet", "node"} <= sources_up and alerts == set(FLEET_ALERTS) else None
+
+    source = fleet.wait_for("the dashboard's own health and alerts read back", read_back)
+    assert [s for s in source["series"] if s["name"] == "fleet_loop"] == []
+    assert source["partial_errors"] == [
+        "fleet_loop: 1 series named fleet_count left out: this source's own results "
+        '(source="fleet"), scraped back from monitor, which would feed on themselves'
+    ]

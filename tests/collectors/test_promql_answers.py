@@ -1,7 +1,8 @@
 """The promql collector against a loopback server answering the Prometheus API's JSON as a real
 Prometheus does in situations a test Prometheus cannot easily be put in: `warnings` beside the
-result (a remote_read endpoint that is down), and results that are the source's own output,
-scraped back from monitor by the Prometheus it asks."""
+result (a remote_read endpoint that is down), results that are the source's own output,
+scraped back from monitor by the Prometheus it asks, and series of monitor's own about the
+source (its health, Prometheus's alerts from `monitor rules`), which are not."""
 
 from __future__ import annotations
 
@@ -70,6 +71,44 @@ ANSWERS: dict[str, dict[str, Any]] = {
     },
     # `2 * f_loop` drops the name; the series is still this source's own output.
     "2 * f_loop": {"data": _vector(({"name": "up", "job": "monitor", "source": "fleet"}, 2))},
+    # monitor's health series of every source, this one's included, as the Prometheus scraping
+    # the dashboard stores them: the fleet operator's panel of the dashboard's own health.
+    "monitor_source_up": {
+        "data": _vector(
+            *(
+                ({"__name__": "monitor_source_up", "job": "monitor", "source": source}, up)
+                for source, up in (("node", 1), ("fleet", 1), ("api", 0))
+            )
+        )
+    },
+    # Prometheus's alerts from the rules `monitor rules` wrote of this source's metrics: they
+    # carry its `source`, and are named ALERTS, which no query of it is.
+    "ALERTS": {
+        "data": _vector(
+            *(
+                (
+                    {"__name__": "ALERTS", "alertname": alert, "alertstate": "firing", "source": "fleet"},
+                    1,
+                )
+                for alert in ("FleetLoadHigh", "FleetNodeDown")
+            )
+        )
+    },
+    # Without a name, and not from this source's output: the query reads no name it exports.
+    "avg_over_time(monitor_source_up[1h])": {
+        "data": _vector(
+            ({"job": "monitor", "source": "fleet"}, 0.98), ({"job": "monitor", "source": "api"}, 0.5)
+        )
+    },
+    # This source's own bookkeeping, scraped back: named like a series it exports.
+    '{__name__=~"promql_.+"}': {
+        "data": _vector(
+            ({"__name__": "promql_query_success", "query": "f_loop", "job": "monitor", "source": "fleet"}, 1),
+            ({"__name__": "promql_query_success", "query": "x", "job": "monitor", "source": "hosts"}, 1),
+        )
+    },
+    # Label names Prometheus 3 allows (quoted UTF-8) and Prometheus 2, which scrapes monitor, cannot carry.
+    "odd_labels": {"data": _vector(({"größe": "x"}, 1), ({"job": "node"}, 2), ({"größe": "y"}, 3))},
     # A query named like the metric it reads, the natural way to write it; one series comes from
     # another monitor's source (`source` is monitor's label), which is data, not a loop.
     "node_load1": {
@@ -82,9 +121,16 @@ ANSWERS: dict[str, dict[str, Any]] = {
 }
 
 
+REFUSED = {"sum(": "1:5: parse error: unclosed left parenthesis"}
+"""Queries Prometheus refuses, with its HTTP 400 and words."""
+
+
 async def _query(request: web.Request) -> web.Response:
-    answer = ANSWERS[request.query["query"]]
-    return web.json_response({"status": "success", **answer})
+    query = request.query["query"]
+    if query in REFUSED:
+        body = {"status": "error", "errorType": "bad_data", "error": REFUSED[query]}
+        return web.json_response(body, status=400)
+    return web.json_response({"status": "success", **ANSWERS[query]})
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +189,10 @@ def test_a_query_matching_its_own_output_leaves_it_out(fake_prometheus):
     ]
     assert not [labels for name, labels in samples if name == "f_double"]
     assert ctx.errors == [
-        'f_loop: 2 series named f_loop, f_other left out: they carry source="fleet", this '
-        "source's own results, scraped back from monitor, which would feed on themselves",
-        'f_double: 1 series named (no name) left out: they carry source="fleet", this '
-        "source's own results, scraped back from monitor, which would feed on themselves",
+        "f_loop: 2 series named f_loop, f_other left out: this source's own results "
+        '(source="fleet"), scraped back from monitor, which would feed on themselves',
+        "f_double: 1 series named (no name) left out: this source's own results "
+        '(source="fleet"), scraped back from monitor, which would feed on themselves',
     ]
     assert samples[("promql_query_success", (("query", "f_loop"),))] == 1
 
@@ -165,3 +211,52 @@ def test_a_query_named_like_its_metric_keeps_its_results(fake_prometheus):
     }
     assert ctx.errors == []
     assert samples[("promql_query_success", (("query", "node_load1"),))] == 1
+
+
+def test_the_dashboards_own_health_and_alerts_are_not_a_loop(fake_prometheus):
+    """A fleet operator's setup: Prometheus scrapes the dashboard and loads `monitor rules` of
+    its config. `monitor_source_up{source="fleet"}` is monitor's health series of this source and
+    `ALERTS{source="fleet"}` Prometheus's alerts on its metrics: they carry this source's
+    `source` but none of the names it exports, so they never come back from it, and are kept
+    (the guard left them out at every poll). This source's own `promql_query_success` is still
+    left out, as is nothing of another source's."""
+    queries = {
+        "fleet_source_up": "monitor_source_up",
+        "fleet_alerts": "ALERTS",
+        "fleet_availability": "avg_over_time(monitor_source_up[1h])",
+        "fleet_bookkeeping": '{__name__=~"promql_.+"}',
+    }
+    samples, ctx = run_collector(
+        PromqlCollector, {"url": fake_prometheus, "queries": queries}, source="fleet"
+    )
+
+    def labels_of(query: str) -> list[dict[str, str]]:
+        return sorted((dict(labels) for name, labels in samples if name == query), key=str)
+
+    assert [labels["exported_source"] for labels in labels_of("fleet_source_up")] == ["api", "fleet", "node"]
+    assert [labels["alertname"] for labels in labels_of("fleet_alerts")] == ["FleetLoadHigh", "FleetNodeDown"]
+    assert {labels["exported_source"] for labels in labels_of("fleet_alerts")} == {"fleet"}
+    assert samples[("fleet_availability", (("exported_source", "fleet"), ("job", "monitor")))] == 0.98
+    assert [labels["exported_source"] for labels in labels_of("fleet_bookkeeping")] == ["hosts"]
+    assert ctx.errors == [
+        "fleet_bookkeeping: 1 series named promql_query_success left out: this source's own "
+        'results (source="fleet"), scraped back from monitor, which would feed on themselves'
+    ]
+
+
+def test_a_failed_query_is_reported_before_the_guards_notice(fake_prometheus):
+    """The panel shows a source's first partial error: the guard's, which a query matching
+    its own output gives at every poll, came first and hid a query Prometheus refused."""
+    queries = {"f_loop": '{__name__=~"f_loop|up"}', "odd_labels": "odd_labels", "broken": "sum("}
+    samples, ctx = run_collector(
+        PromqlCollector, {"url": fake_prometheus, "queries": queries}, source="fleet"
+    )
+    assert ctx.errors == [
+        f"broken: HTTP 400: {REFUSED['sum(']}",
+        # one error per query, counted: one per series could fill the poller's ten by itself
+        "odd_labels: skipped 2 series with label names Prometheus 2 cannot carry",
+        "f_loop: 1 series named f_loop left out: this source's own results "
+        '(source="fleet"), scraped back from monitor, which would feed on themselves',
+    ]
+    assert samples[("promql_query_success", (("query", "broken"),))] == 0
+    assert samples[("odd_labels", (("job", "node"),))] == 2
