@@ -15,12 +15,14 @@ from collectors.exposition import OPENMETRICS_CONTENT_TYPE, ExpositionParser, In
 from collectors.httpclient import HTTP_URL_SCHEMA, HttpClient, HttpClientOptions, check_http_url, display_url
 from monitor.model import MetricSpec, Sample, Unit
 from monitor.plugin import CollectContext, CollectError, Collector
+from monitor.validation import room_after_own_series
 
 ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.9,*/*;q=0.1"
 OWN_SERIES = 3
-"""The `promscrape_*` series, kept within the source's `max_series`: a page is read up to
-`max_series - 3` series, so that what is published never passes the cap the user set, and the
-rest of the page is counted as dropped (ctx.count_dropped) like any series over the cap."""
+"""The `promscrape_*` series, kept within the source's `max_series` (room_after_own_series): a
+page is read up to `max_series - 3` series, so that what is published never passes the cap the
+user set, and the rest of the page is counted as dropped (ctx.count_dropped) like any series
+over the cap."""
 
 
 class PrometheusOptions(HttpClientOptions):
@@ -82,7 +84,10 @@ class PrometheusCollector(Collector[PrometheusOptions]):
         self.client = HttpClient(self.options)
         self.client.open()
         self.parser = ExpositionParser(
-            self.options.include, self.options.exclude, max(1, self.source.max_series - OWN_SERIES), key=True
+            self.options.include,
+            self.options.exclude,
+            room_after_own_series(self.source.max_series, OWN_SERIES),
+            key=True,
         )
 
     def close(self) -> None:

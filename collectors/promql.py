@@ -4,7 +4,9 @@ This is how one dashboard watches a fleet: every host runs node_exporter (or
 `monitor --headless`), a Prometheus scrapes them, and this collector asks it for the few
 numbers worth a panel. Each query's result labels become the series' labels. The queries
 run concurrently on the source's connection pool, each within the source's timeout: one that
-does not answer in time fails alone, and the others are still shown.
+does not answer in time fails alone, and the others are still shown. Within the source's
+`max_series`, every query keeps its `promql_query_success` and a fair share of the room, so a
+query with thousands of results cannot crowd out the others.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator, Field, TypeAdapter, field_validator
@@ -21,7 +23,7 @@ from collectors.exposition import check_metric_name, exported_labels, valid_labe
 from collectors.httpclient import HTTP_URL_SCHEMA, HttpClient, HttpClientOptions, HttpResponse, check_http_url
 from monitor.model import MetricSpec, MetricType, Sample, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector
-from monitor.validation import METRIC_NAME
+from monitor.validation import METRIC_NAME, room_after_own_series
 from monitor.wording import plural
 
 
@@ -194,15 +196,22 @@ class PromqlCollector(Collector[PromqlOptions]):
         self.may_read_own = {
             name: _may_select(query, self.own_names) for name, query in self.options.queries.items()
         }
+        self.room = room_after_own_series(self.source.max_series, len(self.options.queries))
+        """Series the queries' results may take together: one `promql_query_success` per query
+        is kept within `max_series` too."""
 
     def close(self) -> None:
         self.client.close()
 
     def collect(self, ctx: CollectContext) -> Iterator[Sample]:
-        """Partial errors in the order they matter, as the panel shows the first and the poller
-        keeps ten: failed queries, skipped series, Prometheus's warnings, and last the guard's
-        notices, which a query matching this source's own output gives at every poll and which
-        must not hide a failure behind them."""
+        """Every query's success first, then the results, cut fairly to the room `max_series`
+        leaves (_within_room), so that neither a success nor a small query's series is lost to
+        the cap, which keeps a collection's beginning.
+
+        Partial errors in the order they matter, as the panel shows the first and the poller
+        keeps ten: failed queries, queries cut by the cap, skipped series, Prometheus's
+        warnings, and last the guard's notices, which a query matching this source's own
+        output gives at every poll and which must not hide a failure behind them."""
         results = self.client.run(ctx, self._query_all(ctx))
         read = {
             name: self._read(name, result) for name, result in zip(self.options.queries, results, strict=True)
@@ -216,6 +225,7 @@ class PromqlCollector(Collector[PromqlOptions]):
             ctx.declare(spec)
         for name, why in failed.items():
             ctx.error(f"{name}: {why}")
+        kept = self._within_room(shown, ctx)
         for name, outcome in shown.items():
             if outcome.unusable:
                 ctx.error(
@@ -234,8 +244,25 @@ class PromqlCollector(Collector[PromqlOptions]):
         # malformed answer is as much a failed query as a syntax error or no answer.
         for name in self.options.queries:
             yield Sample("promql_query_success", 0.0 if name in failed else 1.0, {"query": name})
-            if name in shown:
-                yield from shown[name].samples
+        for samples in kept.values():
+            yield from samples
+
+    def _within_room(self, shown: dict[str, Shown], ctx: CollectContext) -> dict[str, list[Sample]]:
+        """Each query's series, cut to its fair share when together they pass the room; each
+        cut query is named in a partial error, and what it lost is counted as over the cap."""
+        sizes = [len(outcome.samples) for outcome in shown.values()]
+        if sum(sizes) <= self.room:
+            return {name: outcome.samples for name, outcome in shown.items()}
+        kept: dict[str, list[Sample]] = {}
+        for (name, outcome), share in zip(shown.items(), fair_shares(sizes, self.room), strict=True):
+            kept[name] = outcome.samples[:share]
+            if share < len(outcome.samples):
+                ctx.error(
+                    f"{name}: cut to {share} of its {len(outcome.samples)} series by max_series "
+                    f"({self.source.max_series})"
+                )
+        ctx.count_dropped(sum(sizes) - sum(map(len, kept.values())))
+        return kept
 
     def _read(self, name: str, result: Answer | BaseException) -> Shown | str:
         """The query's series, or why it failed."""
@@ -327,6 +354,23 @@ def _may_select(query: str, names: Iterable[str]) -> bool:
     side of leaving a series out, with its partial error saying so."""
     words = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
     return re.search(rf"(?<![A-Za-z0-9_:])(?:{words})(?![A-Za-z0-9_:])|__name__", query) is not None
+
+
+def fair_shares(sizes: Sequence[int], room: int) -> list[int]:
+    """How many series of each result fit in `room`, fairly (max-min): the smaller results are
+    kept whole and the bigger ones share what is left equally, so that one runaway query
+    (`{__name__=~"node_.+"}`, hundreds of series) cannot starve the others, whatever their
+    order. Ties go to the query written first."""
+    shares = list(sizes)
+    if sum(sizes) <= room:
+        return shares
+    left = room
+    by_size = sorted(range(len(sizes)), key=sizes.__getitem__)
+    for position, index in enumerate(by_size):
+        remaining_queries = len(by_size) - position
+        shares[index] = min(sizes[index], -(-left // remaining_queries))
+        left -= shares[index]
+    return shares
 
 
 def _data(response: HttpResponse) -> Answer:

@@ -32,6 +32,20 @@ CACHE_SLACK = 1000
 kept: a stable source never reaches that, a churning one starts afresh now and then."""
 
 
+def room_after_own_series(max_series: int, own_series: int) -> int:
+    """How many series a collector may read for the user (a page's, a query's, a command's
+    output) within its source's `max_series`, once room is kept for `own_series` series of its
+    own bookkeeping (`promscrape_*`, one `promql_query_success` per query).
+
+    The collector yields its own series first and stops at this room, counting what it left
+    out with ctx.count_dropped(): the cap here keeps a collection's beginning, so without the
+    room a big result took every place and its bookkeeping was cut (promql's successes of the
+    later queries vanished), and what is published never passes the cap the user set. At
+    least 1, as a reader's cap (the exposition parser's) is positive: a `max_series` no bigger
+    than the bookkeeping is then cut here as any collection is, keeping its beginning."""
+    return max(1, max_series - own_series)
+
+
 class InvalidSample(Exception):
     """A collector returned something that is not a valid sample."""
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-import pytest
+from collections import Counter
 
-from collectors.promql import PromqlCollector
-from monitor.model import Unit
+import pytest
+import yaml
+
+from collectors.promql import PromqlCollector, fair_shares
+from monitor.config import parse_config
+from monitor.model import SeriesKey, Unit
+from monitor.once import collect_once
 from monitor.plugin import CollectError
 from tests.collectors.conftest import run_collector
 
 pytestmark = [pytest.mark.needs_prometheus, pytest.mark.needs_node_exporter]
 
 UNITS = ("ssh", "cron", "nginx")
+
+
+def success(series: dict[SeriesKey, float]) -> dict[str, float]:
+    return {
+        dict(labels)["query"]: v for (name, labels), v in series.items() if name == "promql_query_success"
+    }
 
 
 def test_vector_and_scalar_queries_keep_result_labels(prometheus_server, node_exporter):
@@ -120,3 +131,74 @@ def test_renamed_labels_never_overwrite_a_label_of_the_result(prometheus_server)
         (("exported_exported_source", "upstream"), ("exported_source", "deeper")): 5,
         (("exported_exported_source", "other"), ("exported_source", "deeper")): 6,
     }
+
+
+CAPPED_QUERIES = {
+    "q_scalar": "1",
+    "q_time": "time()",
+    "q_nan": "NaN",
+    "q_inf": "+Inf",
+    "q_str": '"text"',
+    "q_many": '{__name__=~"node_.+",job="node"}',
+    "q_count": "count(up)",
+    "q_ts": 'timestamp(up{job="node"})',
+    "q_absent": "absent(no_such_metric)",
+}
+
+
+def test_a_query_with_too_many_results_does_not_starve_the_others(prometheus_server):
+    """A fleet operator's review: with `max_series: 100`, `q_many` (every node_* series, about
+    500) took the cap's room in arrival order, and q_count, q_ts and q_absent vanished, their
+    `promql_query_success` too, with only `N series over max_series (100) dropped` to say so.
+    Every query keeps its success and the small results; the big one gets what is left, and a
+    partial error names it."""
+    config = parse_config(
+        yaml.safe_dump(
+            {
+                "sources": [
+                    {
+                        "name": "fleet",
+                        "collector": "promql",
+                        "url": prometheus_server,
+                        "interval": "10s",
+                        "timeout": "5s",
+                        "max_series": 100,
+                        "queries": CAPPED_QUERIES,
+                    }
+                ]
+            }
+        ),
+        environ={},
+    )
+    source = collect_once(config).sources["fleet"]
+    assert source.health.up, source.health.last_error
+    counts = Counter(name for name, _ in source.series)
+    assert success(source.series) == {name: float(name != "q_str") for name in CAPPED_QUERIES}
+    small = ("q_scalar", "q_time", "q_nan", "q_inf", "q_count", "q_ts", "q_absent")
+    assert {name: counts[name] for name in small} == dict.fromkeys(small, 1)
+    # 100 less 9 successes and 7 small results.
+    assert counts["q_many"] == 84
+    assert len(source.series) == 100
+    many = source.health.series_dropped + 84
+    assert many > 300
+    assert source.health.partial_errors == (
+        f"{many - 84} series over max_series (100) dropped; raise max_series or narrow what the "
+        "source collects",
+        "q_str: the query returned a string; use an instant vector or scalar expression",
+        f"q_many: cut to 84 of its {many} series by max_series (100)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("sizes", "room", "shares"),
+    [
+        ([1, 1, 500, 1], 50, [1, 1, 47, 1]),
+        ([300, 300], 91, [46, 45]),  # ties: the one written first gets the odd series
+        ([3, 100, 40], 50, [3, 23, 24]),
+        ([5, 5], 10, [5, 5]),
+        ([0, 20], 0, [0, 0]),
+    ],
+)
+def test_fair_shares_keep_small_results_whole_and_split_the_rest(sizes, room, shares):
+    assert fair_shares(sizes, room) == shares
+    assert sum(shares) == min(room, sum(sizes))
