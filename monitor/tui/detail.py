@@ -226,9 +226,14 @@ class DetailScreen(DashboardScreen):
         )
         width = self.size.width or self.app.size.width
         name_width = max(MIN_SERIES_WIDTH, width - numbers - PADDING - SCROLLBAR)
+        # Every row of a metric is cut alike (view.short_series_names).
+        prefix = f"{source.collector}_"
+        names = {}
+        for metric, keys in by_metric.items():
+            cut = v.short_series_names(keys, self._shared[metric], name_width, prefix)
+            names.update(zip(keys, cut, strict=True))
         for (series, _, _), row in zip(rows, cells, strict=True):
-            name = self._short_name(series, name_width, source)
-            table.add_row(Text(name), *row, key=series.full_name)  # Text: label values are not markup
+            table.add_row(Text(names[series.key]), *row, key=series.full_name)  # Text: not markup
         if selected in self._rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
 

@@ -166,25 +166,46 @@ def short_series_name(key: SeriesKey, shared: Collection[str], width: int, prefi
     the labels its metric's other series share (a fleet's `service`), which told six rows
     apart by nothing but a cut in their middle, and then cut by fit_series. Printable (its
     label values are anybody's text) before it is measured and cut."""
-    full = printable(series_name(key))
-    if cell_len(full) <= width:
+    return short_series_names([key], shared, width, prefix)[0]
+
+
+def short_series_names(
+    keys: Sequence[SeriesKey], shared: Collection[str], width: int, prefix: str = ""
+) -> list[str]:
+    """The names of one metric's series, as short_series_name makes one, but all cut alike:
+    when one is too long, every one leaves out the `shared` labels and loses the same part of
+    the metric, cut to the room its longest labels leave. Cut one by one, only the rows too
+    long changed, and `cpu_usage_ratio {cpu="total"}` stood over `system_cpu_usage_ratio{cpu="0"}`."""
+    full = [printable(series_name(key)) for key in keys]
+    if all(cell_len(name) <= width for name in full):
         return full
-    metric, labels = key
-    differing = printable(series_name((metric, tuple(label for label in labels if label[0] not in shared))))
-    return fit_series(metric, differing.removeprefix(metric), width, prefix)
+    labels = [
+        printable(
+            series_name((metric, tuple(label for label in labels if label[0] not in shared)))
+        ).removeprefix(metric)
+        for metric, labels in keys
+    ]
+    longest = max(cell_len(text) for text in labels)
+    return [
+        fit_series(metric, text, width, prefix, longest)
+        for (metric, _), text in zip(keys, labels, strict=True)
+    ]
 
 
-def fit_series(metric: str, labels: str, width: int, prefix: str = "") -> str:
+def fit_series(metric: str, labels: str, width: int, prefix: str = "", longest: int = 0) -> str:
     """A series' full name in `width` cells for the detail table. A source's metrics share their
     beginnings (`system_network_`, `system_disk_`) and differ towards the end (`receive_bytes`,
     `transmit_bytes`), so a cut metric drops its collector `prefix` (the screen's title names
     the collector) and keeps its end: cut at the end, four disk metrics all read
     `system_disk_… {device="zram0"}`. The labels keep the room they need while the metric
-    keeps MIN_WORDS cells; past that, both are cut, the labels in their middle."""
-    if cell_len(metric) + cell_len(labels) <= width:
+    keeps MIN_WORDS cells; past that, both are cut, the labels in their middle. `longest` is
+    the cells of the longest labels among the metric's rows: every row's metric is cut to the
+    room that one leaves, so the rows read alike."""
+    longest = max(longest, cell_len(labels))
+    if cell_len(metric) + longest <= width:
         return metric + labels
     metric = metric.removeprefix(prefix) or metric
-    room = width - cell_len(labels) - 1  # the space that sets the cut metric off its labels
+    room = width - longest - 1  # the space that sets the cut metric off its labels
     if room >= MIN_WORDS:
         return f"{fit_end(metric, room)} {labels}"
     kept = min(cell_len(metric), max(MIN_WORDS, width // 3))

@@ -621,3 +621,22 @@ async def test_detail_rows_that_differ_in_one_label_stay_apart_and_the_chart_has
         assert any("[/var] [bold]x" in name for name in names)
         title = chart_title(app)
         assert "invoices/" in title and title.endswith("(ms)"), title
+
+
+async def test_every_row_of_a_metric_is_cut_alike_in_the_detail_table(clock: Clock) -> None:
+    """At 80 columns only the rows too long for the column were cut: `cpu_usage_ratio
+    {cpu="total"}` over `system_cpu_usage_ratio{cpu="0"}`."""
+    cpus = {("system_cpu_usage_ratio", (("cpu", cpu),)): 0.25 for cpu in ("total", "0", "1", "2")}
+    interfaces = ("lo", "eth0", "wlp0s20f3")
+    network = {("system_network_receive_bytes_total", (("interface", i),)): 1e6 for i in interfaces}
+    store = feed(clock)
+    publish_every_second(store, clock, "system", {**cpus, **network})
+    app = make_app(store, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(pilot, app, "system")
+        names = [row[0] for row in table_rows(app)]
+        assert any(name.startswith("…") for name in names), f"a row is cut at 80 columns: {names}"
+        for metric in ("cpu_usage_ratio", "bytes_total"):
+            rows = [name for name in names if metric in name]
+            heads = {name.split("{")[0] for name in rows}
+            assert len(rows) > 1 and len(heads) == 1, rows

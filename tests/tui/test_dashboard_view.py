@@ -317,6 +317,29 @@ def test_cut_series_names_keep_the_end_where_a_sources_metrics_differ() -> None:
     )
 
 
+def test_every_series_of_a_metric_is_cut_alike() -> None:
+    """At 80 columns only the rows too long were cut: `cpu_usage_ratio {cpu="total"}` stood
+    next to `system_cpu_usage_ratio{cpu="0"}`."""
+    keys = [("system_cpu_usage_ratio", (("cpu", cpu),)) for cpu in ("total", "0", "12")]
+    width = len('system_cpu_usage_ratio{cpu="12"}')
+    assert v.short_series_names(keys, frozenset(), width, prefix="system_") == [
+        'cpu_usage_ratio {cpu="total"}',
+        'cpu_usage_ratio {cpu="0"}',
+        'cpu_usage_ratio {cpu="12"}',
+    ]
+    assert v.short_series_names(keys, frozenset(), 40, prefix="system_") == [
+        f"system_cpu_usage_ratio{{cpu={cpu!r}}}".replace("'", '"') for cpu in ("total", "0", "12")
+    ], "whole when every one fits"
+    shared = [("m_long_metric_name", (("cpu", cpu), ("job", "node"))) for cpu in ("total", "0")]
+    assert v.short_series_names(shared, frozenset({"job"}), 40, prefix="m_") == [
+        'm_long_metric_name{cpu="total"}',
+        'm_long_metric_name{cpu="0"}',
+    ], "the shared label goes from every row, though one (38 cells) fitted with it"
+    narrow = v.short_series_names(keys, frozenset(), 20, prefix="system_")
+    assert [name.split(" ")[0] for name in narrow] == ["…ratio"] * 3, narrow
+    assert all(v.cell_len(name) <= 20 for name in narrow), narrow
+
+
 def test_series_are_listed_in_reading_order() -> None:
     """Plain string order listed cores 0, 1, 10 ... 15, 2 and the total after them all."""
     cores = [("cpu", name) for name in ["10", "total", "2", "0", "1", "15"]]
