@@ -252,11 +252,55 @@ SECRET_KEYS: tuple[tuple[str, ...], ...] = (("bearer_token",), ("basic_auth", "p
 """The exporter's secrets: each must be written as ${VAR}."""
 
 
+TEXTUAL_THEMES = (
+    "ansi-dark",
+    "ansi-light",
+    "atom-one-dark",
+    "atom-one-light",
+    "catppuccin-frappe",
+    "catppuccin-latte",
+    "catppuccin-macchiato",
+    "catppuccin-mocha",
+    "dracula",
+    "flexoki",
+    "gruvbox",
+    "monokai",
+    "nord",
+    "rose-pine",
+    "rose-pine-dawn",
+    "rose-pine-moon",
+    "solarized-dark",
+    "solarized-light",
+    "textual-dark",
+    "textual-light",
+    "tokyo-night",
+)
+"""The themes `dashboard.theme` may name: Textual's built-in ones (textual.theme.BUILTIN_THEMES,
+which the dashboard's App.theme is set from; monitor registers none of its own). Written out
+rather than imported: importing textual.theme takes about 100 ms and 10 MB, as much again as the
+rest of `monitor check`, and `monitor check` and `--headless` draw nothing. The test suite
+checks the list against the installed Textual; a Textual other than the one tested that lacks
+one of them is why the dashboard still falls back to textual-dark at run time."""
+
+
 class DashboardSettings(StrictModel):
     refresh: Interval = 0.25
-    theme: str = "textual-dark"
+    theme: str = Field(default="textual-dark", json_schema_extra={"enum": list(TEXTUAL_THEMES)})
     bell: bool = False
     """Ring the terminal bell when an alert starts firing."""
+
+    @field_validator("theme")
+    @classmethod
+    def _known_theme(cls, value: str) -> str:
+        """A typo here was told only by the running dashboard (a notification, then the default
+        theme), never by `monitor check`."""
+        if value not in TEXTUAL_THEMES:
+            # `nord-bogus` is too far from `nord` for difflib, but plainly a variant of it
+            stem = max(
+                (theme for theme in TEXTUAL_THEMES if value.startswith(f"{theme}-")), key=len, default=None
+            )
+            raise ValueError(unknown_name("theme", value, list(TEXTUAL_THEMES), otherwise=stem))
+        return value
 
 
 class GlobalSettings(StrictModel):
@@ -1057,9 +1101,10 @@ def _describe(error: Mapping[str, Any]) -> str:
     return message
 
 
-def unknown_name(kind: str, name: str, candidates: list[str]) -> str:
-    """ "unknown KIND NAME" with the nearest candidate as a did-you-mean, or the list of all."""
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+def unknown_name(kind: str, name: str, candidates: list[str], *, otherwise: str | None = None) -> str:
+    """ "unknown KIND NAME" with the nearest candidate as a did-you-mean (`otherwise` when none
+    is near enough), or the list of all."""
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6) or ([otherwise] if otherwise else [])
     if close:
         return f"unknown {kind} {name!r}; did you mean {close[0]!r}?"
     return f"unknown {kind} {name!r}; expected one of: {', '.join(candidates)}"

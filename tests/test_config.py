@@ -341,6 +341,56 @@ def test_every_duration_form_the_config_accepts_is_in_the_readme(written, second
     assert documented in " ".join(section.split())
 
 
+def test_an_unknown_dashboard_theme_is_a_config_error_with_a_suggestion() -> None:
+    """`monitor check` said OK to `theme: nord-bogus`; only the running dashboard told, with a
+    notification, and fell back to textual-dark. A name extending a theme's (`nord-bogus`) is
+    taken for a variant of it, as difflib finds it too far to suggest."""
+    source = "sources:\n  - {name: a, collector: scripted}\n"
+    assert problems("dashboard: {theme: nord-bogus}\n" + source) == [
+        "c.yaml:1:20: dashboard.theme: unknown theme 'nord-bogus'; did you mean 'nord'?"
+    ]
+    assert problems("dashboard:\n  theme: textual-drak\n" + source) == [
+        "c.yaml:2:10: dashboard.theme: unknown theme 'textual-drak'; did you mean 'textual-dark'?"
+    ]
+    assert config_of("dashboard: {theme: gruvbox}\n" + source).dashboard.theme == "gruvbox"
+
+
+def test_the_themes_config_accepts_are_textuals_builtin_ones_and_check_does_not_import_textual() -> None:
+    """The dashboard sets App.theme from dashboard.theme, and a Textual App knows its built-in
+    themes (monitor registers none). The list is written out in monitor.config because importing
+    textual.theme would cost `monitor check` and --headless about 100 ms and 10 MB."""
+    from textual.theme import BUILTIN_THEMES
+
+    from monitor.config import TEXTUAL_THEMES
+
+    assert sorted(TEXTUAL_THEMES) == sorted(BUILTIN_THEMES)
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, monitor.config; print(sorted(m for m in sys.modules if m.startswith('textual')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert imported.stdout == "[]\n"
+
+
+def test_the_schema_offers_the_themes_config_accepts() -> None:
+    """Editors complete and check `theme` from `monitor schema`, which must refuse what check does."""
+    import jsonschema
+
+    from monitor.schema import render_schema
+
+    schema = json.loads(render_schema(REGISTRY)[0])
+    validator = jsonschema.Draft202012Validator(schema)
+    source = "sources:\n  - {name: a, collector: scripted}\n"
+    for theme, accepted in (("nord", True), ("tokyo-night", True), ("nord-bogus", False)):
+        data = load_yaml(f"dashboard: {{theme: {theme}}}\n{source}", "c.yaml", {}).data
+        assert (not list(validator.iter_errors(data))) is accepted, theme
+
+
 def test_missing_file_names_the_file(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"nowhere\.yaml: config file not found"):
         load_config(str(tmp_path / "nowhere.yaml"))
