@@ -28,7 +28,8 @@ EXIT_CHECK_WARNINGS = 1
 """`monitor check`: the config is valid but some source would never collect (its collector
 plugin is installed and fails to import). Not 0, or a deploy script that gates on `check` ships
 a source that is down forever; not 2, which says the config itself is wrong and would stop
-`monitor` from starting, while it starts and that source reports the error."""
+`monitor` from starting, while it starts and that source reports the error. `monitor schema`
+exits so too when it leaves a plugin out."""
 EXIT_CONFIG_ERROR = 2
 EXIT_CANNOT_SERVE = 3
 EXIT_SOURCE_DOWN = 1
@@ -129,11 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema = commands.add_parser(
         "schema",
-        help="print a JSON Schema of config.yaml (with every installed collector)",
+        help="print a JSON Schema of config.yaml (with every installed collector); exit 1 if one is left out",
         description="Print a JSON Schema of config.yaml covering the options of every installed collector, "
         "for editors' completion and checking: monitor schema > monitor.schema.json, then "
         "'# yaml-language-server: $schema=monitor.schema.json' atop config.yaml. A collector plugin that "
-        "fails to import, or whose options have no JSON Schema, is left out and named on stderr.",
+        "fails to import, or whose options have no JSON Schema, is left out and named on stderr, and the "
+        "exit status is then 1 (the schema is still written).",
     )
     once = commands.add_parser(
         "once",
@@ -299,14 +301,16 @@ def _check_summary(config: Config) -> int:
 
 def _schema() -> int:
     """Print the schema; name on stderr each plugin left out of it because it fails to import
-    or its options have no JSON Schema, or it would be missing without a word."""
+    or its options have no JSON Schema, or it would be missing without a word, and exit 1 then,
+    as `monitor check`, `collectors` and `rules` do for a plugin that fails to import: the
+    schema is written, but a script saving it must not take it for complete."""
     from monitor.schema import render_schema
 
     text, warnings = render_schema(Registry.discover())
     print(text)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    return 0
+    return EXIT_CHECK_WARNINGS if warnings else 0
 
 
 def _collectors(name: str | None) -> int:
