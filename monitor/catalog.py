@@ -295,7 +295,9 @@ def catalog(registry: Registry, only: str | None = None) -> str:
 def _installed(registry: Registry, name: str, collector: type[Collector]) -> list[type[Collector]]:
     """Every installed collector that loads, in the listing's order, `collector` (NAME's)
     among them; the others through a registry of their own: the failures of plugins
-    `monitor collectors NAME` does not list are not its to report."""
+    `monitor collectors NAME` does not list are not its to report. One whose import does not
+    finish within the registry's IMPORT_TIME_LIMIT is such a failure, left out of the
+    comparison: it delays the listing of an unrelated NAME by that much, not for good."""
     others = Registry(dict(registry.entry_points), clashes=dict(registry.clashes))
     loaded = []
     for other in others.names():

@@ -8,19 +8,37 @@ Nothing here logs at warning level: every caller reports a failure in its own wo
 schema` on stderr), and a log line of its own would say the same thing a second time. What
 those messages cannot hold, the traceback of a plugin's import failure, is logged at debug
 level (`-vv`); the message names the plugin's file and line it was raised at.
+
+A plugin's first import runs in a daemon thread of its own, waited for at most
+IMPORT_TIME_LIMIT: a module that sleeps, waits on the network or a lock, or loops while it is
+imported is then reported as failed like any other, and the thread is left behind (a daemon
+thread, so the interpreter's exit does not wait for it). A module already imported is loaded in
+the calling thread: nothing of it is left to run.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from types import FrameType
 
+from monitor.durations import format_duration
 from monitor.plugin import Collector
 
 ENTRY_POINT_GROUP = "monitor.collectors"
+IMPORT_TIME_LIMIT = 10.0
+"""Seconds a plugin's import may take before it is reported as failed. A module importing
+pandas takes 1-2 s on a slow machine, the built-ins a tenth of that; one still importing after
+10 s is waiting on something (a server, a lock, a sleep) and may never finish, and it was
+holding up the config, and so every other source and the exporter, with nothing logged."""
 log = logging.getLogger(__name__)
 
 
@@ -106,9 +124,11 @@ class Registry:
             return _clash(name, self.clashes[name])
         where = entry_point.value + _distribution(entry_point)
         try:
-            loaded = entry_point.load()
+            loaded = _load_in_time(entry_point)
         except KeyboardInterrupt:
             raise
+        except _Unfinished as unfinished:
+            return PluginLoadError(f"collector plugin {name!r} failed to import from {where}: {unfinished}")
         except BaseException as exc:  # sys.exit() at import too disables only this plugin
             log.debug("collector plugin %r failed to import from %s", name, where, exc_info=exc)
             return PluginLoadError(
@@ -137,6 +157,99 @@ class Registry:
         return loaded
 
 
+class _Unfinished(Exception):
+    """A plugin's import did not finish within IMPORT_TIME_LIMIT; the message says so."""
+
+
+@dataclass
+class _Import:
+    """One plugin module's import, run in a daemon thread so that one that never finishes can
+    be left behind: Python cannot stop a thread, and a daemon one does not hold up the exit."""
+
+    entry_point: EntryPoint
+    started: float = field(default_factory=time.monotonic)
+    done: threading.Event = field(default_factory=threading.Event)
+    loaded: object = None
+    error: BaseException | None = None
+    thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name=f"import {self.entry_point.value}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.loaded = self.entry_point.load()
+        except BaseException as exc:  # noqa: BLE001 - all, sys.exit() and KeyboardInterrupt too:
+            self.error = exc  # the caller raises it in its own thread, to report it or stop monitor
+        finally:
+            self.done.set()
+
+    def unfinished(self, *, again: bool = False) -> _Unfinished:
+        """Says that the import has not finished and, from its thread's stack, at which line of
+        the plugin's own package it is (the whole stack is logged at debug level, -vv). `again`:
+        asked once more (a reload) about an import already left running."""
+        frame = sys._current_frames().get(self.thread.ident) if self.thread is not None else None
+        stack: list[tuple[FrameType, int]] = []
+        while frame is not None:
+            stack.append((frame, frame.f_lineno))
+            frame = frame.f_back
+        at = _plugin_line(reversed(stack), self.entry_point.module)
+        if stack:
+            log.debug(
+                "the import of %s is still running, at:\n%s",
+                self.entry_point.value,
+                "".join(traceback.format_stack(stack[0][0])).rstrip(),
+            )
+        limit = format_duration(IMPORT_TIME_LIMIT)
+        running = (
+            f", and is still running {time.monotonic() - self.started:.0f}s after it started" if again else ""
+        )
+        return _Unfinished(
+            f"its import did not finish within {limit}{running}{at} and is left running in the "
+            "background; a plugin's module must not wait on a server, a lock or a sleep while it is "
+            "imported (its collector's setup() may)"
+        )
+
+
+_left_running: dict[str, _Import] = {}
+"""Imports that did not finish in time, by module, for the life of the process: the thread left
+behind still holds the module's import lock, so importing it again (a reload, another registry)
+would only wait as long once more. One that has finished since is tried afresh."""
+_left_running_lock = threading.Lock()
+
+
+def _load_in_time(entry_point: EntryPoint) -> object:
+    """entry_point.load(), raising what the import raised, or _Unfinished when it has not
+    finished within IMPORT_TIME_LIMIT (then left running in its thread)."""
+    module = entry_point.module
+    with _left_running_lock:
+        earlier = _left_running.get(module)
+        if earlier is not None and earlier.done.is_set():
+            del _left_running[module]
+            earlier = None
+    if earlier is not None:
+        raise earlier.unfinished(again=True)
+    if _imported(module):
+        return entry_point.load()  # the fast path: nothing of the module is left to run
+    attempt = _Import(entry_point)
+    attempt.start()
+    if not attempt.done.wait(IMPORT_TIME_LIMIT):
+        with _left_running_lock:
+            _left_running[module] = attempt
+        raise attempt.unfinished()
+    if attempt.error is not None:
+        raise attempt.error
+    return attempt.loaded
+
+
+def _imported(module: str) -> bool:
+    """Whether `module` is imported and finished: one another thread is still importing is in
+    sys.modules already, marked as initializing, and its import lock would make us wait."""
+    found = sys.modules.get(module)
+    return found is not None and not getattr(getattr(found, "__spec__", None), "_initializing", False)
+
+
 def _distribution(entry_point: EntryPoint) -> str:
     dist = getattr(entry_point, "dist", None)
     return f" (package {dist.name} {dist.version})" if dist is not None else ""
@@ -157,19 +270,29 @@ def _raised_at(exc: BaseException, module: str) -> str:
     logged at debug level."""
     if isinstance(exc, ImportError | SyntaxError):
         return ""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    return _plugin_line(frames, module)
+
+
+def _plugin_line(frames: Iterable[tuple[FrameType, int]], module: str) -> str:
+    """` (badplug/decl.py:12)`: the innermost of `frames` (outermost first, each with its line)
+    in `module`'s top-level package, or '' when none is."""
     package = module.partition(".")[0]
     last = None
-    frames = exc.__traceback__
-    while frames is not None:
-        frame_module = frames.tb_frame.f_globals.get("__name__", "")
+    for frame, line in frames:
+        frame_module = frame.f_globals.get("__name__", "")
         if frame_module == package or frame_module.startswith(package + "."):
-            last = frames
-        frames = frames.tb_next
+            last = (frame, line)
     if last is None:
         return ""
-    path = Path(last.tb_frame.f_code.co_filename)
-    depth = last.tb_frame.f_globals["__name__"].count(".") + 1 + (path.name == "__init__.py")
-    return f" ({'/'.join(path.parts[-depth:])}:{last.tb_lineno})"
+    frame, line = last
+    path = Path(frame.f_code.co_filename)
+    depth = frame.f_globals["__name__"].count(".") + 1 + (path.name == "__init__.py")
+    return f" ({'/'.join(path.parts[-depth:])}:{line})"
 
 
 def _clash(name: str, points: tuple[EntryPoint, ...]) -> PluginLoadError:

@@ -5,16 +5,22 @@ to fix, uninstall or rename; the rest of monitor runs."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 
+from collectors.system import SystemCollector
+from monitor import registry as registry_module
 from monitor.config import parse_config
 from monitor.once import collect_once
 from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
+from tests.conftest import free_port
 
 PLUGIN = """
 from monitor.model import MetricSpec, Sample
@@ -238,3 +244,176 @@ def test_the_installed_plugins_share_no_name() -> None:
     registry = Registry.discover()
     assert registry.clashes == {}
     assert {"system", "files", "fault_raise"} <= set(registry.names())
+
+
+LIMITED = (
+    "import sys, monitor.registry as r; r.IMPORT_TIME_LIMIT = float(sys.argv.pop(1)); "
+    "from monitor.launch import main; sys.exit(main())"
+)
+"""`monitor` as its entry point runs it, with the plugin import time limit given first: the
+tests wait that long for a hanging import, and 10 s each would be most of their time."""
+LIMIT = 2.0
+
+
+def limited_monitor(*args: str, path: list[Path], cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*map(str, path), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen(
+        [sys.executable, "-c", LIMITED, str(LIMIT), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def hung_import(limit: str, line: int = 2) -> str:
+    return (
+        "collector plugin 'hang' failed to import from hang_mod:Plugin (package hanging 0.1): its import "
+        f"did not finish within {limit} (hang_mod.py:{line}) and is left running in the background; a "
+        "plugin's module must not wait on a server, a lock or a sleep while it is imported (its "
+        "collector's setup() may)"
+    )
+
+
+def scrape(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().decode()
+    except OSError:
+        return None
+
+
+def test_a_plugin_whose_import_hangs_fails_alone_once_the_time_limit_has_passed(tmp_path: Path) -> None:
+    """`time.sleep(1000)` at import: `monitor --headless` never started the exporter nor any
+    source and logged nothing; check, schema and `collectors NAME` (which imports every plugin
+    to compare metric names) hung too. Now the import is reported as failed after the limit,
+    everything else goes on, and the process exits without waiting for the import's thread."""
+    site = tmp_path / "site"
+    install(site, "hanging", {"hang": "hang_mod:Plugin"}, {"hang_mod": "import time\ntime.sleep(1000)\n"})
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n  - {name: ok, collector: system}\n  - {name: h, collector: hang}\n")
+    port = free_port()
+    started = time.monotonic()
+    runs = {  # at once: each waits the limit
+        "check": limited_monitor("check", "-c", str(config), path=[site], cwd=tmp_path),
+        "schema": limited_monitor("schema", path=[site], cwd=tmp_path),
+        "collectors system": limited_monitor("collectors", "system", path=[site], cwd=tmp_path),
+        "collectors hang": limited_monitor("collectors", "hang", path=[site], cwd=tmp_path),
+        "headless": limited_monitor(
+            "--headless", "-c", str(config), "--listen", f"127.0.0.1:{port}", path=[site], cwd=tmp_path
+        ),
+    }
+    try:
+        deadline = time.monotonic() + 60
+        expected = ('monitor_source_up{source="ok"} 1.0', 'monitor_source_up{source="h"} 0.0')
+        page = None
+        while time.monotonic() < deadline and not (page and all(line in page for line in expected)):
+            assert runs["headless"].poll() is None, runs["headless"].communicate()
+            time.sleep(0.1)
+            page = scrape(f"http://127.0.0.1:{port}/metrics")
+        assert page is not None and all(line in page for line in expected), page
+        runs["headless"].send_signal(signal.SIGTERM)
+        outputs = {name: (run.communicate(timeout=30), run.returncode) for name, run in runs.items()}
+    finally:
+        for run in runs.values():
+            if run.poll() is None:
+                run.kill()
+    error = hung_import("2s")
+    assert outputs["check"] == (
+        (
+            f"{config}: OK with 1 warning, 2 sources (hang, system), exporter on 127.0.0.1:9813\n",
+            f"warning: {config}:3:26: sources[1].collector: {error}; its source will report this error\n",
+        ),
+        1,
+    )
+    (schema, schema_errors), schema_status = outputs["schema"]
+    assert '"const": "system"' in schema and '"const": "hang"' not in schema
+    assert (schema_errors, schema_status) == (f"warning: {error}; its options are not in the schema\n", 1)
+    (listing, listing_errors), listing_status = outputs["collectors system"]
+    assert listing.startswith("system: ") and (listing_errors, listing_status) == ("", 0)
+    assert outputs["collectors hang"] == (("", f"monitor: {error}\n"), 1)
+    (_, log), headless_status = outputs["headless"]
+    assert headless_status == 0, log
+    assert f"warning: {config}:3:26: sources[1].collector: {error}; its source will report this error" in log
+    assert "received SIGTERM, stopping" in log and "INFO monitor: stopped" in log
+    assert time.monotonic() - started < 40  # no command waited for the import's end
+
+
+SLOW_IMPORT = """
+import os
+import time
+
+while not os.path.exists({stop!r}):
+    time.sleep(0.01)
+
+from monitor.model import MetricSpec, Sample
+from monitor.plugin import Collector, CollectorOptions
+
+
+class Plugin(Collector[CollectorOptions]):
+    name = "slow"
+    metrics = (MetricSpec("slow_up", "Up."),)
+
+    def collect(self, ctx):
+        return [Sample("slow_up", 1)]
+"""
+
+
+def test_an_import_left_running_is_reported_at_once_when_asked_again_and_used_once_it_has_finished(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A reload (a new registry) asked about an import still running would have waited the
+    whole limit again, on the module's import lock the first attempt's thread holds."""
+    stop = tmp_path / "stop"
+    (tmp_path / "slow_mod.py").write_text(SLOW_IMPORT.format(stop=str(stop)))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry_module, "IMPORT_TIME_LIMIT", 0.3)
+
+    def fresh() -> Registry:
+        registry = Registry.discover()
+        registry.entry_points["slow"] = EntryPoint("slow", "slow_mod:Plugin", ENTRY_POINT_GROUP)
+        return registry
+
+    try:
+        with pytest.raises(PluginLoadError) as first:
+            fresh().load("slow")
+        assert str(first.value).startswith(
+            "collector plugin 'slow' failed to import from slow_mod:Plugin: its import did not finish "
+            "within 300ms (slow_mod.py:6) and is left running in the background;"
+        )
+        asked = time.monotonic()
+        with pytest.raises(
+            PluginLoadError, match=r"within 300ms, and is still running \d+s after it started"
+        ):
+            fresh().load("slow")
+        assert time.monotonic() - asked < 0.2
+        registry = fresh()
+        config = parse_config(
+            "sources:\n  - {name: ok, collector: system}\n  - {name: s, collector: slow}\n", registry=registry
+        )
+        [warning] = config.warnings
+        assert "its import did not finish within 300ms" in warning
+        assert collect_once(config).sources["ok"].health.up
+    finally:
+        stop.touch()
+    left = registry_module._left_running["slow_mod"]
+    assert left.thread is not None and left.thread.daemon
+    left.done.wait(5)
+    try:
+        assert fresh().load("slow").name == "slow"  # finished since: a reload uses it
+    finally:
+        monkeypatch.delitem(sys.modules, "slow_mod", raising=False)
+    assert "slow_mod" not in registry_module._left_running
+
+
+def test_a_module_already_imported_is_loaded_without_a_thread(monkeypatch) -> None:
+    """The fast path: what a reload asks for again, and every built-in once config has run,
+    costs no thread (none is left for the module's code to run in)."""
+    import collectors.system  # noqa: F401
+
+    def no_thread(self) -> None:
+        raise AssertionError("started a thread for a module already imported")
+
+    monkeypatch.setattr(registry_module._Import, "start", no_thread)
+    assert Registry.discover().load("system") is SystemCollector
