@@ -37,6 +37,7 @@ from pydantic import (
 
 from monitor.alerts.definitions import (
     ALERT_NAME,
+    PLACEHOLDER,
     AlertSettings,
     LabelMatcher,
     ThresholdSettings,
@@ -789,6 +790,22 @@ def _check_metric(
         loaded.add(path, f"{message} (collector {collector_class.name!r} declares these)", at_key=at_key)
 
 
+def _labels_of_series(metric: str, source: SourceConfig) -> tuple[tuple[str, ...], str] | None:
+    """The labels a metric's series carry besides `source` (the metric's declared ones, then the
+    source's static ones) and a clause saying where they come from; None when the collector
+    names its metrics at run time (or this one is unknown: reported by _check_metric)."""
+    spec = (_declared_specs(source.collector_class, source.options) or {}).get(metric)
+    if spec is None:
+        return None
+    assert source.collector_class is not None
+    static = tuple(name for name, _ in source.labels)
+    declared = f"labels: {', '.join(spec.labels)}" if spec.labels else "no labels"
+    where = f"collector {source.collector_class.name!r} declares metric {metric!r} with {declared}"
+    if static:
+        where += f"; source {source.name!r} adds: {', '.join(static)}"
+    return (*spec.labels, *static), where
+
+
 def _check_matcher_labels(
     matchers: object, metric: str, source: SourceConfig, path: KeyPath, loaded: LoadedYaml
 ) -> None:
@@ -796,12 +813,11 @@ def _check_matcher_labels(
     spec declares, one of the source's static labels, or `source`. A typo would otherwise match
     nothing and the alert would never fire. Checked only where the metric is declared statically;
     names that are not valid label names are reported by AlertSettings."""
-    spec = (_declared_specs(source.collector_class, source.options) or {}).get(metric)
-    if spec is None or not isinstance(matchers, Mapping):
+    found = _labels_of_series(metric, source)
+    if found is None or not isinstance(matchers, Mapping):
         return
-    assert source.collector_class is not None
-    static = [name for name, _ in source.labels]
-    carried = sorted({*spec.labels, *static})
+    labels, where = found
+    carried = sorted(set(labels))
     for label in matchers:
         if (
             not isinstance(label, str)
@@ -809,15 +825,46 @@ def _check_matcher_labels(
             or label in {*carried, *RESERVED_LABELS}
         ):
             continue
-        declared = f"labels: {', '.join(spec.labels)}" if spec.labels else "no labels"
-        where = f"collector {source.collector_class.name!r} declares metric {metric!r} with {declared}"
-        if static:
-            where += f"; source {source.name!r} adds: {', '.join(static)}"
         if not carried:
             message = f"unknown label {label!r}; its series carry no labels to match"
         else:
             message = unknown_name("label", label, carried)
         loaded.add((*path, label), f"{message} ({where})", at_key=True)
+
+
+def _check_summary_labels(
+    raw: Mapping[str, Any], source: SourceConfig, path: KeyPath, loaded: LoadedYaml
+) -> None:
+    """Each `{{ labels.NAME }}` in a summary must name a label the alert's instances carry: for
+    a metric alert, its series' (the metric's declared labels, the source's static ones and
+    `source`); for a `down` or `stale` alert, monitor_source_up's (the static ones and `source`).
+    Any other prints nothing, in monitor and in the rule `monitor rules` writes, so a typo
+    (`labels.cpux`) went unnoticed until an alert read "CPU at 95 % on  host". Not checked for a
+    metric its collector names at run time; placeholders that are no label name are
+    AlertSettings' to report."""
+    summary, metric, condition = raw.get("summary"), raw.get("metric"), raw.get("condition")
+    if not isinstance(summary, str):
+        return
+    if condition in ("down", "stale"):
+        labels = tuple(name for name, _ in source.labels)
+        where = f"a {condition!r} alert carries the labels of monitor_source_up: source"
+        if labels:
+            where += f", and the static labels of source {source.name!r}: {', '.join(labels)}"
+    elif condition is None and isinstance(metric, str):
+        found = _labels_of_series(metric, source)
+        if found is None:
+            return
+        labels, where = found
+    else:
+        return  # an invalid condition, reported by AlertSettings
+    carried = sorted({*labels, *RESERVED_LABELS})
+    named = (
+        field.removeprefix("labels.") for field in PLACEHOLDER.findall(summary) if field.startswith("labels.")
+    )
+    for label in dict.fromkeys(named):
+        if LABEL_NAME.fullmatch(label) and label not in carried:
+            message = unknown_name("label", label, carried)
+            loaded.add(path, f"{{{{ labels.{label} }}}} would always print nothing: {message} ({where})")
 
 
 def _check_static_matchers(matchers: object, source: SourceConfig, path: KeyPath, loaded: LoadedYaml) -> None:
@@ -924,6 +971,7 @@ def _resolve_alerts(
             _check_matcher_labels(raw.get("labels"), metric, resolved[source], (*path, "labels"), loaded)
         if source in resolved:
             _check_static_matchers(raw.get("labels"), resolved[source], (*path, "labels"), loaded)
+            _check_summary_labels(raw, resolved[source], (*path, "summary"), loaded)
         alert = _validate(AlertSettings, raw, path, loaded)
         if alert is None:
             continue

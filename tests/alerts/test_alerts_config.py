@@ -113,7 +113,7 @@ def test_every_alert_and_threshold_problem_is_reported_with_file_line_and_a_sugg
           - name: Template
             source: local
             condition: down
-            summary: "{{ vale }} on {{ sorce }}, {{ vale }} {{ xyz }} {{ labels.team }}"
+            summary: "{{ vale }} on {{ sorce }}, {{ vale }} {{ xyz }} {{ labels.source }}"
           - name: Bad Name
             source: local
             condition: down
@@ -260,6 +260,52 @@ def test_a_matcher_on_a_metric_without_labels_says_there_is_nothing_to_match(wri
         f"{path}:2:69: alerts[0].labels.cpu: unknown label 'cpu'; its series carry no labels to match "
         "(collector 'system' declares metric 'system_load1' with no labels)"
     )
+
+
+def test_a_summary_label_the_alert_cannot_carry_is_an_error_with_a_suggestion(write_config) -> None:
+    """The review's alert: `{{ labels.cpux }}` on system_cpu_usage_ratio (labels: cpu) got OK
+    from `monitor check` and printed nothing at run time. A summary's labels are checked as its
+    matchers are: the metric's declared labels, the source's static ones and `source` are
+    valid; a `down` or `stale` alert carries only the static ones and `source`, whatever its
+    collector; a metric a collector names at run time (command) is not checked."""
+    path = write_config(
+        """
+        sources:
+          - name: local
+            collector: system
+            labels: {site: north}
+          - name: api
+            collector: command
+            argv: [echo, "1"]
+        alerts:
+          - name: HighCPU
+            source: local
+            metric: system_cpu_usage_ratio
+            op: ">"
+            threshold: 0.9
+            summary: "{{ labels.cpux }} {{ labels.cpu }} on {{ labels.site }} ({{ labels.source }})"
+          - name: LocalDown
+            source: local
+            condition: down
+            summary: "{{ labels.cpu }} {{ labels.site }} {{ labels.source }}"
+          - {name: Anything, source: api, metric: whatever, op: ">", threshold: 1, summary: "{{ labels.path }}"}
+          - {name: ApiStale, source: api, condition: stale, summary: "{{ labels.path }}"}
+        """
+    )
+    result = check(path)
+    assert result.returncode == 2
+    lines = [line.removeprefix(f"{path}:") for line in result.stderr.splitlines()]
+    assert lines == [
+        "14:14: alerts[0].summary: {{ labels.cpux }} would always print nothing: unknown label 'cpux'; "
+        "did you mean 'cpu'? (collector 'system' declares metric 'system_cpu_usage_ratio' with labels: "
+        "cpu; source 'local' adds: site)",
+        "18:14: alerts[1].summary: {{ labels.cpu }} would always print nothing: unknown label 'cpu'; "
+        "expected one of: site, source (a 'down' alert carries the labels of monitor_source_up: source, "
+        "and the static labels of source 'local': site)",
+        "20:62: alerts[3].summary: {{ labels.path }} would always print nothing: unknown label 'path'; "
+        "expected one of: source (a 'stale' alert carries the labels of monitor_source_up: source)",
+        "monitor: 3 problems in the config; nothing started",
+    ]
 
 
 def test_a_matcher_the_sources_static_label_can_never_satisfy_points_at_exported_name(write_config) -> None:
