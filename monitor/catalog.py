@@ -16,7 +16,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 
-from monitor.config import ConfigError, parse_config
+from monitor.config import Config, ConfigError, SourceConfig, parse_config
 from monitor.durations import format_duration
 from monitor.plugin import Collector, is_duration
 from monitor.registry import PluginLoadError, Registry
@@ -307,3 +307,33 @@ def _installed(registry: Registry, name: str, collector: type[Collector]) -> lis
             with contextlib.suppress(PluginLoadError):
                 loaded.append(others.load(other))
     return loaded
+
+
+def config_plugin_warnings(config: Config) -> list[str]:
+    """`monitor check`'s warnings about the collectors `config` uses, beyond those config finds
+    itself (a plugin failing to import), each positioned at the first source naming the
+    collector to fix: two of them declaring one metric name differently (shared_metric_problems,
+    judged as `monitor collectors` judges the pair). The exporter writes such a name as one
+    family, under the HELP of whichever source comes first and untyped if the types differ:
+    /metrics still passes promtool, but the series of one are described as the other's.
+
+    Warnings, not errors: every source still collects and /metrics stays valid, so monitor
+    must still start; but a config gated on `monitor check` should not pass it in silence
+    while `monitor collectors` reports the same thing and exits 1."""
+    first_source: dict[str, tuple[int, SourceConfig]] = {}
+    for index, source in enumerate(config.sources):
+        first_source.setdefault(source.collector, (index, source))
+
+    def at(collector: str) -> str:
+        index, source = first_source[collector]
+        return f"{config.path}:{source.line}: sources[{index}].collector"
+
+    used = sorted(
+        {source.collector_class for source in config.sources if source.collector_class is not None},
+        key=lambda collector: collector.name,
+    )
+    warnings = []
+    for index, collector in enumerate(used):
+        for problem in shared_metric_problems(collector, used[:index], used[index + 1 :]):
+            warnings.append(f"{at(collector.name)}: {problem}")
+    return warnings

@@ -26,10 +26,11 @@ log = logging.getLogger("monitor")
 
 EXIT_CHECK_WARNINGS = 1
 """`monitor check`: the config is valid but some source would never collect (its collector
-plugin is installed and fails to import). Not 0, or a deploy script that gates on `check` ships
-a source that is down forever; not 2, which says the config itself is wrong and would stop
-`monitor` from starting, while it starts and that source reports the error. `monitor schema`
-exits so too when it leaves a plugin out."""
+plugin is installed and fails to import), or two collectors it uses declare one metric name
+differently. Not 0, or a deploy script that gates on `check` ships a source that is down
+forever; not 2, which says the config itself is wrong and would stop `monitor` from starting,
+while it starts and works (a failed plugin's sources report its error). `monitor schema` exits
+so too when it leaves a plugin out."""
 EXIT_CONFIG_ERROR = 2
 EXIT_CANNOT_SERVE = 3
 EXIT_SOURCE_DOWN = 1
@@ -125,8 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the config; exit 2 on errors, 1 on warnings",
         description="Validate the config and print a one-line summary. Exit status: 0 when it is valid; "
         "1 when it is valid with warnings (a collector plugin the config names is installed but fails "
-        "to import, so its sources would report that error instead of collecting); 2 when it has "
-        "errors, each printed with file:line:col.",
+        "to import, so its sources would report that error instead of collecting; or two collectors it "
+        "uses declare one metric name differently); 2 when it has errors, each printed with file:line:col.",
     )
     schema = commands.add_parser(
         "schema",
@@ -276,7 +277,12 @@ def _main(argv: list[str] | None) -> int:
         if args.listen:  # report the address `monitor --listen ...` would serve, not the file's
             exporter = config.exporter.model_copy(update={"listen": args.listen})
             config = dataclasses.replace(config, exporter=exporter)
-        return _check_summary(config)
+        from monitor.catalog import config_plugin_warnings
+
+        plugin_warnings = config_plugin_warnings(config)
+        for warning in plugin_warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return _check_summary(config, len(config.warnings) + len(plugin_warnings))
     if args.command == "once":
         return _once(config, args.format, quiet=not args.verbose and args.log_level is None)
     if args.command == "rules":
@@ -284,17 +290,17 @@ def _main(argv: list[str] | None) -> int:
     return _run(config, args)
 
 
-def _check_summary(config: Config) -> int:
-    """Print the summary; warnings (already on stderr, each once) turn "OK" into "OK with N
+def _check_summary(config: Config, warnings: int) -> int:
+    """Print the summary; `warnings` (already on stderr, each once) turn "OK" into "OK with N
     warnings" and the status into 1, so neither a reader nor a script takes a source that will
-    never collect for a clean config."""
+    never collect, or two collectors describing each other's metrics, for a clean config."""
     summary = config.summary()
-    if not config.warnings:
+    if not warnings:
         print(summary)
         return 0
     ok = f"{config.path}: OK"
     if summary.startswith(ok):
-        summary = f"{ok} with {plural(len(config.warnings), 'warning')}{summary[len(ok) :]}"
+        summary = f"{ok} with {plural(warnings, 'warning')}{summary[len(ok) :]}"
     print(summary)
     return EXIT_CHECK_WARNINGS
 

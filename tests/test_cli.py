@@ -452,6 +452,47 @@ def test_schema_names_a_plugin_it_leaves_out_because_it_fails_to_import_and_exit
     ]
 
 
+SHADOW_PLUGIN = """
+from monitor.model import MetricSpec, Sample
+from monitor.plugin import Collector, CollectorOptions
+
+
+class Collector(Collector[CollectorOptions]):
+    name = "badplug"
+    metrics = (MetricSpec("http_up", "1 if the shadow answered."), MetricSpec("badplug_up", "Up."))
+
+    def collect(self, ctx):
+        return [Sample("http_up", 1)]
+"""
+
+
+def test_check_warns_and_exits_1_when_two_collectors_it_uses_declare_one_metric_differently(
+    write_config, tmp_path
+) -> None:
+    """A plugin's `http_up` beside the http collector's: /metrics writes both sources' series
+    under the first one's HELP, and `monitor collectors` exits 1 for it, while `monitor check`
+    said OK and exited 0. A warning, not an error: /metrics stays valid (one family, which
+    promtool accepts) and both sources collect, so monitor must still start."""
+    env = install_broken_plugin(tmp_path / "site", SHADOW_PLUGIN)
+    both = write_config(
+        "sources:\n  - {name: api, collector: http, url: 'http://127.0.0.1:1/'}\n"
+        "  - {name: b, collector: badplug}\n  - {name: c, collector: badplug}\n"
+    )
+    result = monitor("check", "--config", str(both), env=env)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith(f"{both}: OK with 1 warning, 3 sources (badplug, http)")
+    assert result.stderr.splitlines() == [
+        f"warning: {both}:3: sources[1].collector: collector 'badplug' declares metric 'http_up', which "
+        "collector 'http' declares too, with another help '1 if the shadow answered.', not '1 when the "
+        "server answered (without an answer the source is down).': /metrics writes one HELP and TYPE per "
+        "name, the first source's, for the series of both (with different types, untyped): name it after "
+        "collector 'badplug', or declare it as 'http' does if it is the same measurement"
+    ]
+    alone = write_config("sources:\n  - {name: b, collector: badplug}\n", "alone.yaml")
+    result = monitor("check", "--config", str(alone), env=env)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
 def test_rules_counts_one_alert_in_the_singular(write_config, tmp_path) -> None:
     path = write_config(
         "sources:\n  - {name: a, collector: system}\nalerts:\n  - {name: Down, source: a, condition: down}\n"
