@@ -263,10 +263,14 @@ def catalog(registry: Registry, only: str | None = None) -> str:
     out; `registry.failures()` says why, for the caller to report on stderr and in its status.
     A listed plugin whose sample config fails `monitor check`, or which declares a metric name
     another installed collector declares differently, is listed and noted in the registry,
-    which reports it with the failures."""
+    which reports it with the failures; so is a built-in whose name a third-party package
+    registers too (the built-in is the one listed and used)."""
     entries = []
     listed: list[type[Collector]] = []
     for name in [only] if only else registry.names():
+        shadowed = registry.shadow_warning(name)
+        if shadowed:
+            registry.note(name, shadowed)
         try:
             entries.append(describe(name, registry))
         except PluginLoadError:
@@ -309,13 +313,17 @@ def _installed(registry: Registry, name: str, collector: type[Collector]) -> lis
     return loaded
 
 
-def config_plugin_warnings(config: Config) -> list[str]:
+def config_plugin_warnings(config: Config, registry: Registry) -> list[str]:
     """`monitor check`'s warnings about the collectors `config` uses, beyond those config finds
     itself (a plugin failing to import), each positioned at the first source naming the
-    collector to fix: two of them declaring one metric name differently (shared_metric_problems,
-    judged as `monitor collectors` judges the pair). The exporter writes such a name as one
-    family, under the HELP of whichever source comes first and untyped if the types differ:
-    /metrics still passes promtool, but the series of one are described as the other's.
+    collector to fix:
+
+    - a built-in name that a third-party package registers too: the built-in is used, and the
+      user who installed the package for it should know that it is not;
+    - two collectors declaring one metric name differently (shared_metric_problems, judged as
+      `monitor collectors` judges the pair). The exporter writes such a name as one family,
+      under the HELP of whichever source comes first and untyped if the types differ: /metrics
+      still passes promtool, but the series of one are described as the other's.
 
     Warnings, not errors: every source still collects and /metrics stays valid, so monitor
     must still start; but a config gated on `monitor check` should not pass it in silence
@@ -328,11 +336,15 @@ def config_plugin_warnings(config: Config) -> list[str]:
         index, source = first_source[collector]
         return f"{config.path}:{source.line}: sources[{index}].collector"
 
+    warnings = []
+    for name in sorted(first_source):
+        shadowed = registry.shadow_warning(name)
+        if shadowed:
+            warnings.append(f"{at(name)}: {shadowed}")
     used = sorted(
         {source.collector_class for source in config.sources if source.collector_class is not None},
         key=lambda collector: collector.name,
     )
-    warnings = []
     for index, collector in enumerate(used):
         for problem in shared_metric_problems(collector, used[:index], used[index + 1 :]):
             warnings.append(f"{at(collector.name)}: {problem}")

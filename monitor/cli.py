@@ -26,8 +26,8 @@ log = logging.getLogger("monitor")
 
 EXIT_CHECK_WARNINGS = 1
 """`monitor check`: the config is valid but some source would never collect (its collector
-plugin is installed and fails to import), or two collectors it uses declare one metric name
-differently. Not 0, or a deploy script that gates on `check` ships a source that is down
+plugin is installed and fails to import), two collectors it uses declare one metric name
+differently, or a third-party package registers the name of a built-in collector it uses. Not 0, or a deploy script that gates on `check` ships a source that is down
 forever; not 2, which says the config itself is wrong and would stop `monitor` from starting,
 while it starts and works (a failed plugin's sources report its error). `monitor schema` exits
 so too when it leaves a plugin out."""
@@ -126,8 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the config; exit 2 on errors, 1 on warnings",
         description="Validate the config and print a one-line summary. Exit status: 0 when it is valid; "
         "1 when it is valid with warnings (a collector plugin the config names is installed but fails "
-        "to import, so its sources would report that error instead of collecting; or two collectors it "
-        "uses declare one metric name differently); 2 when it has errors, each printed with file:line:col.",
+        "to import, so its sources would report that error instead of collecting; two collectors it "
+        "uses declare one metric name differently; or a third-party package registers the name of a "
+        "built-in collector it uses); 2 when it has errors, each printed with file:line:col.",
     )
     schema = commands.add_parser(
         "schema",
@@ -279,7 +280,7 @@ def _main(argv: list[str] | None) -> int:
             config = dataclasses.replace(config, exporter=exporter)
         from monitor.catalog import config_plugin_warnings
 
-        plugin_warnings = config_plugin_warnings(config)
+        plugin_warnings = config_plugin_warnings(config, Registry.discover())
         for warning in plugin_warnings:
             print(f"warning: {warning}", file=sys.stderr)
         return _check_summary(config, len(config.warnings) + len(plugin_warnings))

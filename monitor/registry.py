@@ -34,6 +34,9 @@ from monitor.durations import format_duration
 from monitor.plugin import Collector
 
 ENTRY_POINT_GROUP = "monitor.collectors"
+BUILTIN_DISTRIBUTION = "termmonitor"
+"""The distribution monitor and its built-in collectors (`collectors/`) are installed as: a name
+it registers is the built-in's, whichever third-party package registers it too."""
 IMPORT_TIME_LIMIT = 10.0
 """Seconds a plugin's import may take before it is reported as failed. A module importing
 pandas takes 1-2 s on a slow machine, the built-ins a tenth of that; one still importing after
@@ -64,6 +67,10 @@ class Registry:
     one Python's entry-point lookup returns depends on the order the packages were installed
     in, so such a name is a load error naming every provider rather than a silent pick."""
     _noted: dict[str, list[str]] = field(default_factory=dict)
+    shadowed: dict[str, tuple[EntryPoint, ...]] = field(default_factory=dict)
+    """Built-in names that third-party packages register too, with their entry points: the
+    built-in is loaded (a plugin installed for something else must not take `system` away from
+    every config), and `shadow_warning()` tells the package to rename its entry point."""
 
     @classmethod
     def discover(cls) -> Registry:
@@ -72,11 +79,18 @@ class Registry:
             same_name = providers.setdefault(point.name, [])
             if all(other.value != point.value for other in same_name):  # one target twice is no clash
                 same_name.append(point)
-        for points in providers.values():
+        shadowed: dict[str, tuple[EntryPoint, ...]] = {}
+        for name, points in providers.items():
             points.sort(key=lambda point: (_distribution(point), point.value))
+            builtin = [point for point in points if _is_builtin(point)]
+            others = tuple(point for point in points if not _is_builtin(point))
+            if builtin and others:  # the built-in wins: a clash would disable it, and its package
+                shadowed[name] = others  # is monitor itself, which no one should uninstall
+                points[:] = builtin
         return cls(
             {name: points[0] for name, points in providers.items()},
             clashes={name: tuple(points) for name, points in providers.items() if len(points) > 1},
+            shadowed=shadowed,
         )
 
     @classmethod
@@ -105,6 +119,22 @@ class Registry:
         rejected by `monitor check`, or a metric name it shares): reported with the failures,
         as a PluginProblem, while the plugin stays usable."""
         self._noted.setdefault(name, []).append(problem)
+
+    def shadow_warning(self, name: str) -> str | None:
+        """What to say when third-party packages register the built-in collector `name` too,
+        naming each to rename; None when none does. Never a suggestion to uninstall one: the
+        built-in's package is monitor itself."""
+        points = self.shadowed.get(name)
+        if not points:
+            return None
+        others = " and ".join(f"{point.value}{_distribution(point)}" for point in points)
+        packages = " and ".join(sorted({_package(point) for point in points}))
+        return (
+            f"collector {name!r} is built into monitor, and {others} "
+            f"{'registers' if len(points) == 1 else 'register'} that name too: "
+            f"monitor uses its built-in {name!r}, never the other; {packages} should rename the "
+            "entry point (and the class's name) to a name of its own"
+        )
 
     def failures(self) -> dict[str, PluginLoadError]:
         """The plugins tried so far that could not be loaded, by name: for a caller that skips
@@ -248,6 +278,20 @@ def _imported(module: str) -> bool:
     sys.modules already, marked as initializing, and its import lock would make us wait."""
     found = sys.modules.get(module)
     return found is not None and not getattr(getattr(found, "__spec__", None), "_initializing", False)
+
+
+def _is_builtin(entry_point: EntryPoint) -> bool:
+    dist = getattr(entry_point, "dist", None)
+    return dist is not None and _normalized(dist.name) == BUILTIN_DISTRIBUTION
+
+
+def _package(entry_point: EntryPoint) -> str:
+    dist = getattr(entry_point, "dist", None)
+    return dist.name if dist is not None else f"the package of {entry_point.module}"
+
+
+def _normalized(distribution: str) -> str:
+    return distribution.lower().replace("_", "-").replace(".", "-")
 
 
 def _distribution(entry_point: EntryPoint) -> str:

@@ -417,3 +417,41 @@ def test_a_module_already_imported_is_loaded_without_a_thread(monkeypatch) -> No
 
     monkeypatch.setattr(registry_module._Import, "start", no_thread)
     assert Registry.discover().load("system") is SystemCollector
+
+
+def test_a_plugin_registering_a_builtins_name_leaves_the_builtin_in_place_and_is_told_to_rename(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A plugin registering `system` disabled the built-in: every `system` source was down with
+    an error suggesting `pip uninstall monitor-clash or termmonitor`, monitor itself."""
+    site = tmp_path / "site"
+    install(
+        site,
+        "monitor-clash",
+        {"system": "clash_mod:Plugin"},
+        {"clash_mod": PLUGIN.format(name="system", module="clash")},
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n  - {name: local, collector: system}\n")
+    warning = (
+        "collector 'system' is built into monitor, and clash_mod:Plugin (package monitor-clash 0.1) registers "
+        "that name too: monitor uses its built-in 'system', never the other; monitor-clash should rename "
+        "the entry point (and the class's name) to a name of its own"
+    )
+
+    once = monitor("once", "--config", str(config), path=[site], cwd=tmp_path)
+    assert once.returncode == 0, once.stdout + once.stderr
+    assert once.stdout.startswith("== local (system): up") and "system_cpu_usage_ratio" in once.stdout
+    check = monitor("check", "--config", str(config), path=[site], cwd=tmp_path)
+    assert (check.returncode, check.stderr) == (1, f"warning: {config}:2: sources[0].collector: {warning}\n")
+    assert check.stdout.startswith(f"{config}: OK with 1 warning, 1 source (system)")
+    for args in (["collectors"], ["collectors", "system"]):
+        listing = monitor(*args, path=[site], cwd=tmp_path)
+        assert (listing.returncode, listing.stderr) == (1, f"monitor: {warning}\n")
+        assert "system: This machine's CPU" in listing.stdout
+    assert "uninstall" not in check.stderr + listing.stderr and "termmonitor" not in check.stderr
+
+    monkeypatch.syspath_prepend(str(site))
+    registry = Registry.discover()
+    assert registry.load("system") is SystemCollector
+    assert registry.clashes == {} and registry.shadow_warning("system") == warning
