@@ -423,6 +423,9 @@ class Config:
     webhook: WebhookSettings | None = None
     discovered: bool = False
     """Read from ./config.yaml without --config: reloads hold it to the same trust rule."""
+    unset_environment: frozenset[str] = frozenset()
+    """Variables not set, left as written (`${TOKEN}`) because the config was read only to
+    write rules (parse_config's `for_rules`): such a config is not one to run."""
 
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.sources if s.name == name)
@@ -497,10 +500,12 @@ def load_config(
     discovered: bool = False,
     registry: Registry | None = None,
     environ: Mapping[str, str] | None = None,
+    for_rules: bool = False,
 ) -> Config:
-    """`discovered`: `path` is the ./config.yaml an earlier load found unasked (a reload)."""
+    """`discovered`: `path` is the ./config.yaml an earlier load found unasked (a reload);
+    `for_rules`: see parse_config."""
     name, text, discovered = resolve_config_path(path, discovered)
-    config = parse_config(text, name, registry=registry, environ=environ)
+    config = parse_config(text, name, registry=registry, environ=environ, for_rules=for_rules)
     return dataclasses.replace(config, discovered=True) if discovered else config
 
 
@@ -510,9 +515,18 @@ def parse_config(
     *,
     registry: Registry | None = None,
     environ: Mapping[str, str] | None = None,
+    for_rules: bool = False,
 ) -> Config:
+    """The config in `text`, or ConfigError with every problem in it.
+
+    `for_rules`: the config is read only to write Prometheus rules (`monitor rules`), which use
+    its alerts and its sources' names, collectors and labels, never a secret. A variable that is
+    not set is then no error where the rules read nothing (_unread_by_rules: the exporter, the
+    webhook, the dashboard, the collectors' options): the Prometheus server that the rules are
+    written on has no business holding a host's tokens. It is left as written there, `${TOKEN}`,
+    and named in Config.unset_environment."""
     registry = registry or Registry.discover()
-    loaded = load_yaml(text, file, environ)
+    loaded = load_yaml(text, file, environ, may_be_unset=_unread_by_rules if for_rules else None)
     if loaded.data is None and not loaded.problems:  # no document, `---` alone, or `null`
         empty = "the config is empty; it needs at least a 'sources' list"
         loaded.problems.append(problem_at(file, None, (), empty))
@@ -547,7 +561,9 @@ def parse_config(
     _check_exporter(loaded.data.get("exporter"), loaded)
     if loaded.problems:
         raise ConfigError(sorted(loaded.problems, key=lambda p: (p.line, p.column)))
-    assert settings is not None
+    if settings is None:  # failed only where an unset variable was allowed (for_rules)
+        assert loaded.unset
+        settings = _valid_globals(loaded.data)
     return Config(
         path=file,
         interval=settings.interval,
@@ -562,7 +578,35 @@ def parse_config(
         warnings=tuple(warnings),
         alerts=alerts,
         webhook=settings.webhook,
+        unset_environment=frozenset(loaded.unset),
     )
+
+
+def _unread_by_rules(path: KeyPath) -> bool:
+    """Whether `monitor rules` leaves the value at `path` unread: the exporter, the webhook, the
+    dashboard and a source's collector options (its url, bearer_token, headers: where secrets
+    are written). It reads the alerts and the keys every source has (its labels become the
+    rules' matchers), so a variable there must be set. A key merged in with `<<` counts as the
+    key it is merged as."""
+    keys = _merged_away(path)
+    if keys[:1] in (("exporter",), ("webhook",), ("dashboard",)):
+        return True
+    return len(keys) > 2 and keys[0] == "sources" and keys[2] not in COMMON_SOURCE_KEYS
+
+
+def _merged_away(path: KeyPath) -> KeyPath:
+    """`path` as the data holds it: a mapping merged in with `<<` (or the n-th of a list merged
+    so, `<<: [*a, *b]`) has its keys in the mapping that merges it."""
+    keys: list[str | int] = []
+    merged = False
+    for part in path:
+        if part == "<<":
+            merged = True
+            continue
+        if not (merged and isinstance(part, int)):
+            keys.append(part)
+        merged = False
+    return tuple(keys)
 
 
 def _valid_globals(data: Mapping[str, Any]) -> GlobalSettings:

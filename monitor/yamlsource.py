@@ -11,7 +11,7 @@ import math
 import os
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import yaml
@@ -103,6 +103,9 @@ class LoadedYaml:
     """Paths of the texts that took a value from ${VAR}: the environment holds only text, so a
     number or boolean given as `${PORT}` is read from its text (`port: 80` in the file is a
     number, and `port: "80"` an error)."""
+    unset: set[str] = field(default_factory=set)
+    """Variables not set that were left as written (`${TOKEN}`) where `may_be_unset` allowed it
+    (see load_yaml): the data holds a placeholder there, not a value."""
 
     def problem(self, path: Path, message: str, *, at_key: bool = False) -> Problem:
         """Build a Problem positioned at the node for `path` (or its nearest ancestor).
@@ -255,9 +258,20 @@ def _problem_at_byte(raw: bytes, offset: int, file: str, message: str) -> Proble
     return Problem(file, raw.count(b"\n", 0, offset) + 1, column, "", message)
 
 
-def load_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) -> LoadedYaml:
+def load_yaml(
+    text: str,
+    file: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    may_be_unset: Callable[[Path], bool] | None = None,
+) -> LoadedYaml:
     """Parse with PyYAML's SafeLoader (what yaml.safe_load uses) reading YAML 1.2's core
     schema, substituting ${VAR}.
+
+    A variable that is not set is an error where it is used, unless `may_be_unset` says the
+    caller never uses the value at that path (`monitor rules` reads no secret): there it is
+    left as written, `${TOKEN}`, its name kept in `unset`, and the path settled, so what the
+    placeholder fails (a URL that is no URL) is not reported either.
 
     Every YAML error becomes a positioned Problem: a control character (reported by PyYAML
     as an offset), a syntax error, and a tag SafeLoader refuses such as !!python/object.
@@ -280,7 +294,7 @@ def load_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) ->
             cycles = _measure(root, loader.aliases, result)
             if cycles is None:
                 return result
-            _check_nodes(root, (), result, environ, cycles, {})
+            _check_nodes(root, (), result, environ, cycles, {}, may_be_unset or _never)
             if not cycles:
                 result.data = loader.construct_document(root)
         return result
@@ -400,6 +414,7 @@ def _check_nodes(
     environ: Mapping[str, str],
     cycles: set[_Edge],
     substituted: dict[int, tuple[tuple[str, ...], bool]],
+    may_be_unset: Callable[[Path], bool],
     *,
     shadowed: bool = False,
 ) -> None:
@@ -407,10 +422,11 @@ def _check_nodes(
 
     An alias shares its anchor's nodes, so a scalar reached again is substituted only once
     (`$${X}` must not become $X's value at its second use); the variables it lacks are
-    reported at every path it is used at, and each path of a text that used a variable is
-    remembered. Aliases in `cycles` (inside their own anchor, already reported) are not followed.
-    Under a `shadowed` value (of a key written again later in its mapping) paths are not
-    remembered: they are the kept value's paths, and the data holds that value there.
+    reported at every path it is used at but those `may_be_unset` allows, and each path of a
+    text that used a variable is remembered. Aliases in `cycles` (inside their own anchor,
+    already reported) are not followed. Under a `shadowed` value (of a key written again later
+    in its mapping) paths are not remembered: they are the kept value's paths, and the data
+    holds that value there.
     """
     if isinstance(node, yaml.ScalarNode):
         if node.tag == _STR_TAG:
@@ -423,6 +439,11 @@ def _check_nodes(
             missing, used = known
             if used and not shadowed:
                 result.from_environment.add(path)
+            if missing and may_be_unset(path):
+                if not shadowed:
+                    result.unset.update(missing)
+                    result.settled.add(path)
+                missing = ()
             for name in missing:
                 message = f"environment variable {name!r} is not set"
                 result.problems.append(problem_at(result.file, node.start_mark, path, message))
@@ -431,7 +452,16 @@ def _check_nodes(
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             if (id(node), index, False) not in cycles:
-                _check_nodes(item, (*path, index), result, environ, cycles, substituted, shadowed=shadowed)
+                _check_nodes(
+                    item,
+                    (*path, index),
+                    result,
+                    environ,
+                    cycles,
+                    substituted,
+                    may_be_unset,
+                    shadowed=shadowed,
+                )
     elif isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         kept = {_key_text(key_node): index for index, (key_node, _) in enumerate(node.value)}
@@ -445,15 +475,24 @@ def _check_nodes(
                 # A value YAML drops for a later one of its key is still checked, but what it
                 # leaves behind (a variable it took, an error it settled) is the kept value's.
                 dropped = shadowed or (index != kept[key] and key != "<<")  # every `<<` is merged
-                _check_nodes(value_node, (*path, key), result, environ, cycles, substituted, shadowed=dropped)
+                _check_nodes(
+                    value_node,
+                    (*path, key),
+                    result,
+                    environ,
+                    cycles,
+                    substituted,
+                    may_be_unset,
+                    shadowed=dropped,
+                )
 
 
 def _substitute(
     text: str, result: LoadedYaml, environ: Mapping[str, str]
 ) -> tuple[str, tuple[str, ...], bool]:
     """Replace `${VAR}` by its value and `$$` by `$`; return the text, the variables not set
-    (replaced by nothing: the caller reports them where the text is used) and whether any
-    variable was referred to."""
+    (left as written, `${VAR}`: the caller reports them where the text is used, or keeps the
+    placeholder where its value is never used) and whether any variable was referred to."""
     missing: list[str] = []
     used = False
 
@@ -465,10 +504,15 @@ def _substitute(
         used = True
         if name not in environ:
             missing.append(name)
-            return ""
+            return match.group(0)
         value = environ[name]
         if value:
             result.secrets.add(value)
         return value
 
     return _ENV_REFERENCE.sub(replace, text), tuple(missing), used
+
+
+def _never(_path: Path) -> bool:
+    """The default of load_yaml's `may_be_unset`: every variable a config uses must be set."""
+    return False

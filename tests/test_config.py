@@ -316,6 +316,64 @@ def test_environment_variables_are_substituted_and_remembered_as_secrets() -> No
     assert "42.5" in config.secrets
 
 
+FLEET_HOST = """
+exporter:
+  listen: 0.0.0.0:9813
+  bearer_token: ${MONITOR_TOKEN}
+webhook: {url: "${HOOK_URL}"}
+sources:
+  - {name: local, collector: system, labels: {role: web}}
+  - name: app
+    collector: http
+    url: https://monitor:${APP_PASSWORD}@127.0.0.1:8080/health
+    headers: {X-Api-Key: "${APP_KEY}"}
+  - {name: api, collector: prometheus, url: "${API_URL}"}
+alerts:
+  - {name: AppDown, source: app, condition: down}
+  - {name: Busy, source: local, metric: system_load1, op: ">", threshold: 4, summary: "on {{ labels.role }}"}
+"""
+
+
+def test_rules_need_no_variable_that_only_feeds_values_they_do_not_use() -> None:
+    """`monitor rules` on the Prometheus server needed a host's MONITOR_TOKEN (the fleet guide
+    said MONITOR_TOKEN=unused): read for rules, a variable not set is left as written where the
+    rules read nothing (exporter, webhook, the collectors' options), even where the placeholder
+    is no valid value (a URL); `monitor check`, `monitor` and `once` still refuse it."""
+    discovered = Registry.discover()
+    config = parse_config(FLEET_HOST, "c.yaml", registry=discovered, environ={}, for_rules=True)
+    assert config.unset_environment == {"MONITOR_TOKEN", "HOOK_URL", "APP_PASSWORD", "APP_KEY", "API_URL"}
+    assert [source.name for source in config.sources] == ["local", "app", "api"]
+    assert config.source("app").options.headers == {"X-Api-Key": "${APP_KEY}"}  # marked, not a value
+    assert [alert.name for alert in config.alerts] == ["AppDown", "Busy"]
+    assert problems(FLEET_HOST, registry=discovered) == [
+        "c.yaml:3:17: exporter.bearer_token: environment variable 'MONITOR_TOKEN' is not set",
+        "c.yaml:4:16: webhook.url: environment variable 'HOOK_URL' is not set",
+        "c.yaml:9:10: sources[1].url: environment variable 'APP_PASSWORD' is not set",
+        "c.yaml:10:26: sources[1].headers.X-Api-Key: environment variable 'APP_KEY' is not set",
+        "c.yaml:11:45: sources[2].url: environment variable 'API_URL' is not set",
+    ]
+
+
+def test_rules_still_need_the_variables_of_what_they_read() -> None:
+    """The rules' matchers come from the sources' labels and the alerts, so a variable there must
+    be set for rules too, merged in with `<<` or not; so must one in a key every source has."""
+    text = """
+        sources:
+          - &a {name: a, collector: scripted, labels: {host: "${HOST}"}}
+          - {<<: *a, name: b, interval: "${INTERVAL}", value: "${VALUE}"}
+        alerts:
+          - {name: High, source: b, metric: value, op: ">", threshold: "${LIMIT}"}
+        """
+    with pytest.raises(ConfigError) as caught:
+        parse_config(textwrap.dedent(text), "c.yaml", registry=REGISTRY, environ={}, for_rules=True)
+    assert [str(problem) for problem in caught.value.problems] == [  # not b's option `value`
+        "c.yaml:3:54: sources[0].labels.host: environment variable 'HOST' is not set",
+        "c.yaml:3:54: sources[1].<<.labels.host: environment variable 'HOST' is not set",
+        "c.yaml:4:33: sources[1].interval: environment variable 'INTERVAL' is not set",
+        "c.yaml:6:64: alerts[0].threshold: environment variable 'LIMIT' is not set",
+    ]
+
+
 def test_durations_accept_every_documented_unit() -> None:
     config = config_of(
         "interval: 1m\ntimeout: 250ms\nhistory: 1h\nsources:\n  - {name: a, collector: scripted}\n"
