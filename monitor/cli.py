@@ -265,7 +265,7 @@ def _main(argv: list[str] | None) -> int:
 
         return request_reload(args.config, args.listen)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, for_rules=args.command == "rules")  # rules need no secret
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         print(
