@@ -40,12 +40,17 @@ def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
             raise InvalidDeclaration(f"{where} twice: declare each metric once")
         seen.add(spec.name)
         if not isinstance(spec.name, str) or not METRIC_NAME.fullmatch(spec.name):
-            raise InvalidDeclaration(f"{where}: not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
-        for label in spec.labels:
+            # The rule without the ':' Prometheus allows: a declaration may not have one (colon_problem).
+            raise InvalidDeclaration(f"{where}: not a valid metric name ({DECLARED_NAME_RULE})")
+        for index, label in enumerate(spec.labels):
             if not isinstance(label, str) or not LABEL_NAME.fullmatch(label) or label.startswith("__"):
                 raise InvalidDeclaration(f"{where} with invalid label name {short_repr(label)}")
             if label in RESERVED_LABELS:
                 raise InvalidDeclaration(f"{where} with the reserved label {label!r}")
+            if label in spec.labels[:index]:  # a typo for two labels, the second never declared
+                raise InvalidDeclaration(
+                    f"{where} with the label {label!r} twice in labels={spec.labels!r}: name each label once"
+                )
         problem = reserved_name_problem(spec.name)
         if problem:
             stem = spec.name.split("_", 1)[-1]
@@ -60,6 +65,11 @@ def check_declared_metrics(collector: str, specs: Iterable[MetricSpec]) -> None:
         )
         if problem:
             raise InvalidDeclaration(f"{where} {problem}")
+
+
+DECLARED_NAME_RULE = "[a-zA-Z_][a-zA-Z0-9_]*"
+"""The metric names a collector may declare, as its errors state the rule: Prometheus' own
+(`[a-zA-Z_:][a-zA-Z0-9_:]*`) without the ':', which promtool rejects (colon_problem)."""
 
 
 def suffix_problem(spec: MetricSpec, not_total: tuple[MetricType, ...] = (MetricType.GAUGE,)) -> str | None:

@@ -70,6 +70,36 @@ def test_counters_and_plain_gauges_are_accepted() -> None:
         check_declared_metrics("bad", twice)  # the second won at run time, unseen
 
 
+@pytest.mark.parametrize("name", ["bad name", "9lives", "bad-name", "1job:rate"])
+def test_an_invalid_metric_name_is_refused_with_the_rule_declarations_follow(name: str) -> None:
+    """The message gave `[a-zA-Z_:][a-zA-Z0-9_:]*`, a rule with the ':' that a declaration may not
+    have (promtool rejects it): its author fixed the name to one with a colon, and was refused
+    again."""
+    with pytest.raises(InvalidDeclaration) as caught:
+        check_declared_metrics("bad", (MetricSpec(name, "x"),))
+    assert str(caught.value) == (
+        f"collector 'bad' declares metric {name!r}: not a valid metric name ([a-zA-Z_][a-zA-Z0-9_]*)"
+    )
+
+
+def test_a_label_declared_twice_is_refused_when_the_class_is_created() -> None:
+    """labels=("queue", "queue") was accepted, and `monitor collectors` listed the label twice:
+    usually a typo for two labels, the second of which then dropped every sample carrying it."""
+    with pytest.raises(InvalidDeclaration) as caught:
+
+        class Queues(Collector[CollectorOptions]):
+            name = "queues"
+            metrics = (MetricSpec("queues_depth", "Jobs waiting.", labels=("queue", "queue")),)
+
+            def collect(self, ctx: CollectContext) -> list[Sample]:
+                return []
+
+    assert str(caught.value) == (
+        "collector 'queues' declares metric 'queues_depth' with the label 'queue' twice in "
+        "labels=('queue', 'queue'): name each label once"
+    )
+
+
 @pytest.mark.parametrize(
     ("metric", "kind"),
     [
