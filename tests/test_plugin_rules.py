@@ -244,3 +244,37 @@ def test_options_that_are_a_plain_pydantic_model_are_rejected_at_class_creation(
         "<locals>.PlainOptions): Options = Plain is not a CollectorOptions subclass; write "
         "`class Plain(CollectorOptions)`"
     )
+
+
+class Noisy(Collector[CollectorOptions]):
+    """Reports a partial error per item it could not read: 15 of them."""
+
+    name = "noisy"
+    metrics = (MetricSpec("noisy_items", "Items read.", labels=("item",)),)
+
+    def collect(self, ctx: CollectContext) -> Iterable[Sample]:
+        for item in range(15):
+            ctx.error(f"item {item}: unreadable")
+        return [Sample("noisy_items", 1, {"item": str(item)}) for item in range(3)]
+
+
+@pytest.mark.parametrize("max_series", [10, 2])
+def test_partial_errors_past_the_ones_shown_are_counted_not_dropped_silently(max_series: int) -> None:
+    """A source showed the first 10 partial errors of a collection and said nothing of the others.
+    Now the last line counts them, also beside the poller's own `max_series` line."""
+    registry = Registry.of(Noisy)
+    config = parse_config(
+        f"sources:\n  - {{name: n, collector: noisy, max_series: {max_series}}}\n", registry=registry
+    )
+    partial = collect_once(config).sources["n"].health.partial_errors
+    cap = ["1 series over max_series (2) dropped; raise max_series or narrow what the source collects"]
+    assert list(partial) == [
+        *(cap if max_series == 2 else []),
+        *(f"item {item}: unreadable" for item in range(8)),
+        "(and 7 more partial errors)",
+    ]
+
+    ctx = CollectContext("n", 1.0, time.monotonic() + 1.0)
+    for item in range(9):
+        ctx.error(f"item {item}")
+    assert ctx.errors == [f"item {item}" for item in range(9)]  # as many as fit: all of them
