@@ -33,6 +33,7 @@ from monitor.plugin import CollectContext, CollectError, Collector, SourceInfo
 from monitor.redaction import make_redactor
 from monitor.store import MetricsStore
 from monitor.validation import InvalidSample, SampleValidator
+from monitor.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +308,9 @@ class Poller:
                 )
                 if not previous.up and previous.last_attempt is not None:
                     log.info(
-                        "source %r recovered after %d failures", self.name, previous.consecutive_failures
+                        "source %r recovered after %s",
+                        self.name,
+                        plural(previous.consecutive_failures, "failure"),
                     )
             else:
                 error = self._clip(outcome.error)
@@ -337,7 +340,9 @@ class Poller:
             else ""
         )
         if health.up:
-            partial = f", {len(outcome.partial_errors)} partial errors" if outcome.partial_errors else ""
+            partial = (
+                f", {plural(len(outcome.partial_errors), 'partial error')}" if outcome.partial_errors else ""
+            )
             log.debug("source %r collected %d series in %s%s", self.name, health.series_count, took, partial)
         else:
             log.debug("source %r failed in %s: %s%s", self.name, took, health.last_error, retry)
@@ -560,7 +565,7 @@ class Scheduler:
         for poller in self.pollers.values():
             poller.start()
         self._watchdog.start()
-        log.info("started %d pollers", len(self.pollers))
+        log.info("started %s", plural(len(self.pollers), "poller"))
 
     def left_running(self) -> tuple[Poller, ...]:
         """Pollers a reload retired whose thread is still stuck in its collector: no longer

@@ -172,7 +172,7 @@ def test_verbose_logging_goes_to_stderr(write_config) -> None:
     path = write_config("sources:\n  - {name: nothing, collector: files, paths: ['/nope/*']}\n")
     result = monitor("once", "--config", str(path), "-v")
     assert "WARNING monitor.scheduler: source 'nothing' is down: no file matches /nope/*" in result.stderr
-    assert "INFO monitor.scheduler: started 1 pollers" in result.stderr
+    assert "INFO monitor.scheduler: started 1 poller\n" in result.stderr
 
 
 def test_secrets_from_the_environment_never_reach_the_output(write_config) -> None:

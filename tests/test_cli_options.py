@@ -132,7 +132,7 @@ def test_once_collects_the_config_named_on_either_side(down_source: Path, before
 @POSITIONS
 def test_once_logs_more_with_verbose_on_either_side(down_source: Path, before: bool) -> None:
     result = monitor(*place(before, "once", "-c", str(down_source), "-v"))
-    assert "INFO monitor.scheduler: started 1 pollers" in result.stderr
+    assert "INFO monitor.scheduler: started 1 poller\n" in result.stderr
     assert " DEBUG " not in result.stderr
 
 

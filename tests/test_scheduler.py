@@ -435,6 +435,39 @@ def test_at_debug_level_every_collection_is_logged(caplog, monkeypatch) -> None:
     ), lines
 
 
+@pytest.mark.parametrize(("failures", "told"), [(1, "1 failure"), (2, "2 failures")])
+def test_a_recovery_counts_its_failures_in_words(caplog, failures: int, told: str) -> None:
+    """The log said `source 'flip' recovered after 1 failures`."""
+
+    def flip(ctx, n, clock):
+        if n <= failures:
+            raise CollectError("refused")
+        return [Sample("test_value", 1.0)]
+
+    caplog.set_level(logging.INFO, logger="monitor.scheduler")
+    run_scripted(flip, calls=failures + 1)
+    assert f"source 's' recovered after {told}" in [r.getMessage() for r in caplog.records]
+
+
+def test_the_scheduler_logs_one_poller_and_one_partial_error_in_the_singular(caplog, monkeypatch) -> None:
+    """The log said `started 1 pollers` at every start with one source, and `1 partial errors` at
+    debug level."""
+
+    def one_error(ctx, n):
+        ctx.error("one thing went wrong")
+        return [Sample("test_value", 1.0)]
+
+    caplog.set_level(logging.DEBUG, logger="monitor.scheduler")
+    monkeypatch.setattr(ScriptedCollector, "script", staticmethod(one_error))
+    collect_once(config_of("sources:\n  - {name: good, collector: scripted}\n"))
+    lines = [r.getMessage() for r in caplog.records]
+    assert "started 1 poller" in lines
+    assert any(
+        re.fullmatch(r"source 'good' collected 1 series in \d+\.\d ms, 1 partial error", line)
+        for line in lines
+    )
+
+
 def test_a_source_whose_metric_names_churn_keeps_only_current_declarations() -> None:
     """A job name in each metric name (5 new a scrape in the soak review) grew the poller's and
     the store's declarations by every name ever seen, about 1 MB a minute, for good."""

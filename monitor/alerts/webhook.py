@@ -46,6 +46,7 @@ from yarl import URL
 from monitor.alerts.definitions import WebhookSettings
 from monitor.alerts.state import AlertEvent, AlertInstance, AlertState
 from monitor.redaction import REDACTED
+from monitor.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -257,9 +258,9 @@ class WebhookNotifier:
         abandoned = [*([self._sending] if self._sending is not None else []), *self._waiting.values()]
         if abandoned:
             log.warning(
-                "alert webhook %s: stopping with %d undelivered message(s), abandoned: %s",
+                "alert webhook %s: stopping with %s, abandoned: %s",
                 self.url,
-                len(abandoned),
+                plural(len(abandoned), "undelivered message"),
                 describe(abandoned),
             )
         for worker in workers:
@@ -477,8 +478,8 @@ class WebhookNotifier:
         new_receiver = settings.url != self.settings.url
         self.settings = settings
         log.info(
-            "alert webhook settings changed; %d undelivered message(s) kept, to be sent to %s",
-            undelivered,
+            "alert webhook settings changed; %s kept, to be sent to %s",
+            plural(undelivered, "undelivered message"),
             self.url,
         )
         loop = self._loop

@@ -152,7 +152,7 @@ async def test_stopping_says_which_messages_were_never_delivered(aiohttp_server,
     with caplog.at_level(logging.WARNING):
         assert await asyncio.to_thread(alerts.alerting.stop, 2.0)
     assert (
-        "stopping with 2 undelivered message(s), abandoned: High (1 firing, 0 resolved), "
+        "stopping with 2 undelivered messages, abandoned: High (1 firing, 0 resolved), "
         "Busy (1 firing, 0 resolved)"
     ) in caplog.text
     receiver.release.set()

@@ -35,7 +35,7 @@ async def test_new_settings_deliver_the_messages_the_old_ones_were_retrying(
     assert time.monotonic() - started < 5  # the 30 s backoff under way was cut short
     assert right.believes() == {("High", ""): "firing"}
     assert alerts.notifier is notifier and (notifier.delivered, notifier.failed, notifier.queued) == (1, 0, 0)
-    assert "1 undelivered message(s) kept, to be sent to http://127.0.0.1:" in caplog.text
+    assert "1 undelivered message kept, to be sent to http://127.0.0.1:" in caplog.text
 
 
 async def test_a_webhook_removed_from_the_config_says_what_it_abandons(aiohttp_server, scene, caplog) -> None:
