@@ -360,7 +360,7 @@ def _measure(
                         edge,
                         path,
                         f"aliases expand this config to more than {MAX_EXPANDED_VALUES:,} values "
-                        f"(limit {MAX_EXPANDED_VALUES:,}): {name} here repeats {size:,} values, "
+                        f"(limit {MAX_EXPANDED_VALUES:,}): {name} here repeats {size:,} {'value' if size == 1 else 'values'}, "
                         "and aliases of anchors that hold aliases multiply",
                     )
                 )

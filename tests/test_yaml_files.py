@@ -83,6 +83,17 @@ def test_the_value_limit_is_on_the_whole_file_and_says_how_to_get_around_it() ->
     ]
 
 
+def test_an_alias_of_one_value_that_passes_the_limit_says_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The message said `*x here repeats 1 values`; with the limit at 4, `*x` is the 5th value."""
+    monkeypatch.setattr("monitor.yamlsource.MAX_EXPANDED_VALUES", 4)
+    with pytest.raises(ConfigError) as caught:
+        parse_config("a: &x 1\nb: *x\n", "c.yaml", registry=REGISTRY, environ={})
+    assert [str(p) for p in caught.value.problems] == [
+        "c.yaml:2:4: b: aliases expand this config to more than 4 values (limit 4): *x here repeats "
+        "1 value, and aliases of anchors that hold aliases multiply"
+    ]
+
+
 def test_the_readme_describes_the_limit_as_one_on_every_config() -> None:
     security = " ".join((REPO / "README.md").read_text().split("## Security", 1)[1].split())
     assert "A config file may hold at most 100,000 values in all" in security
