@@ -28,14 +28,15 @@ from collectors.exposition import ExpositionParser, InvalidExposition, check_met
 from collectors.jsonvalues import json_number
 from monitor.model import MetricSpec, MetricType, Sample, Unit, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector, CollectorOptions
-from monitor.validation import METRIC_NAME
+from monitor.validation import METRIC_NAME, room_after_own_series
 
 STDERR_TAIL = 400
 OWN_SERIES = 1
 """`command_duration_seconds`, kept within the source's `max_series` as the prometheus collector
-keeps its `promscrape_*` series: the output is read up to `max_series - 1` series. Were it read
-up to the cap, the poller would drop the output's last series to make room, and that could be
-the `_count` of a histogram (see ExpositionParser, which keeps histograms and summaries whole)."""
+keeps its `promscrape_*` series (room_after_own_series): the output is read up to
+`max_series - 1` series. Were it read up to the cap, the poller would drop the output's last
+series to make room, and that could be the `_count` of a histogram (see ExpositionParser,
+which keeps histograms and summaries whole)."""
 READ_CHUNK = 65536
 STOP_CHECK = 0.25
 
@@ -103,7 +104,11 @@ class CommandCollector(Collector[CommandOptions]):
 
     def setup(self) -> None:
         self.parser = ExpositionParser(
-            [], [], max(1, self.source.max_series - OWN_SERIES), key=True, origin="from the command's output"
+            [],
+            [],
+            room_after_own_series(self.source.max_series, OWN_SERIES),
+            key=True,
+            origin="from the command's output",
         )
         self.environ = {**os.environ, **self.options.env}
         # The single number's spec: `command_value` as declared above, or a key metric named
