@@ -10,7 +10,7 @@ import sys
 import textwrap
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,12 +39,20 @@ def logwatch(monkeypatch) -> types.ModuleType:
     return module
 
 
-def test_the_guides_tests_pass_against_its_example(logwatch, tmp_path: Path) -> None:
+def guide_tests() -> dict[str, Callable[[Path], None]]:
+    """The test functions the guide shows, by name, each taking pytest's tmp_path."""
     tests = next(block for block in guide_blocks() if "def test_" in block)
     namespace: dict = {}
     exec(compile(tests, "docs/PLUGINS.md", "exec"), namespace)
-    namespace["test_counts_matching_lines"](tmp_path)
-    namespace["test_options_are_checked_at_their_position"]()
+    return {name: test for name, test in namespace.items() if name.startswith("test_")}
+
+
+def test_the_guides_tests_pass_against_its_example(logwatch, tmp_path: Path) -> None:
+    tests = guide_tests()
+    assert {"test_counts_matching_lines", "test_options_are_checked_as_config_checks_them"} <= set(tests)
+    for name, test in tests.items():
+        (tmp_path / name).mkdir()
+        test(tmp_path / name)
 
 
 def test_the_guides_example_runs_as_a_source_and_shows_what_the_guide_says(logwatch, tmp_path) -> None:
@@ -116,11 +124,8 @@ def test_the_guides_test_recipe_catches_a_sample_the_collector_does_not_declare(
             yield Sample("logwatch_lines", 1)  # a typo of logwatch_lines_total
 
     logwatch.LogwatchCollector = Leaky
-    tests = next(block for block in guide_blocks() if "def test_" in block)
-    namespace: dict = {}
-    exec(compile(tests, "docs/PLUGINS.md", "exec"), namespace)
-    with pytest.raises(AssertionError):  # its `assert ctx.errors == []`: the sample was dropped, reported
-        namespace["test_counts_matching_lines"](tmp_path)
+    with pytest.raises(AssertionError):  # its `assert result.errors == []`: dropped, reported
+        guide_tests()["test_counts_matching_lines"](tmp_path)
 
 
 def test_the_guides_pyproject_installs_the_example_as_a_plugin_monitor_finds(tmp_path: Path) -> None:
