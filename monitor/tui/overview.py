@@ -19,12 +19,14 @@ from monitor.tui.chrome import DashboardScreen
 from monitor.tui.panel import (
     MAX_ROWS,
     PANEL_CHROME,
+    PANEL_GUTTER,
     PANEL_WIDTH,
     PanelView,
     SourcePanel,
     badge,
     missed_collections,
     panel_rows,
+    spark_room,
 )
 from monitor.wording import as_typed
 
@@ -95,7 +97,7 @@ class OverviewScreen(DashboardScreen):
     def _fit_columns(self, panels: int) -> None:
         """As many columns of PANEL_WIDTH as the terminal holds, but no more than there are
         panels to fill them: a lone panel kept 52 columns of a 160-column terminal, and its
-        long labels squeezed the sparklines to 11 collections where 24 fit."""
+        long labels squeezed the sparklines to 11 collections."""
         columns = max(1, min(self.size.width // PANEL_WIDTH, panels))
         if columns != self.grid.styles.grid_size_columns:
             self.grid.styles.grid_size_columns = columns
@@ -147,6 +149,7 @@ class OverviewScreen(DashboardScreen):
         self._panels_shown = len(visible)
         self._fit_columns(len(visible))
         rows = self._row_budget(len(visible))
+        points = self._spark_points()
         for source in visible:
             name = source.name
             panel = panels[name]
@@ -159,13 +162,14 @@ class OverviewScreen(DashboardScreen):
                 alert,
                 settings,
                 rows,
+                points,
                 0,  # missed_collections of a source that is up
             ):
                 continue  # the common case, and the cheap one: nothing on this panel changed
             region = panel.virtual_region
             # Panels scrolled out of view are drawn when they come back (scroll_y is watched).
             if panel.view is None or (region.bottom >= top and region.y <= bottom):
-                self._draw_panel(panel, source, now, filter_text, alert, rows)
+                self._draw_panel(panel, source, now, filter_text, alert, rows, points)
         self._say_if_nothing_matches(filter_text, bool(visible) or not snapshot.sources)
 
     def _row_budget(self, panels: int) -> int:
@@ -176,6 +180,14 @@ class OverviewScreen(DashboardScreen):
         panel_rows_on_screen = -(-max(1, panels) // columns)
         room = self.scroll.size.height // panel_rows_on_screen - PANEL_CHROME
         return max(MAX_ROWS, room)
+
+    def _spark_points(self) -> int:
+        """Collections a panel's rows keep: the most its sparklines can show at this terminal
+        width and number of columns (the panels' own widths, a cell apart where the columns
+        do not divide evenly, are known only after a layout). A wide panel fills its width with
+        them, where the sparklines held 24 and left the columns beside short labels blank."""
+        columns = max(1, self.grid.styles.grid_size_columns or 1)
+        return spark_room(self.size.width // columns - PANEL_GUTTER)
 
     def _follow_order(self, order: tuple[str, ...]) -> None:
         """Lay panels out in the snapshot's order (the config's): a source that a reload adds
@@ -207,9 +219,10 @@ class OverviewScreen(DashboardScreen):
         filter_text: str,
         alert: Level,
         max_rows: int,
+        points: int,
     ) -> None:
         """`alert` is the worst level of the alerts firing on the source; `max_rows` the most
-        metric rows the panel shows."""
+        metric rows the panel shows; `points` the collections each row keeps."""
         health = badge(source, now)
         built_from = (
             source.version,
@@ -218,7 +231,8 @@ class OverviewScreen(DashboardScreen):
             alert,
             self.dashboard.settings_version,
             max_rows,
-            missed_collections(source, health.state, now),
+            points,
+            missed_collections(source, health.state, now, points),
         )
         # A source a reload removed while paused has no history left in the store: its frozen
         # rows are kept as drawn (rebuilt after a resize, its sparklines went blank).
@@ -233,6 +247,7 @@ class OverviewScreen(DashboardScreen):
                 now,
                 self.dashboard.thresholds.get(source.name),
                 max_rows,
+                points,
             )
             self._drawn[source.name] = built_from
             level = max([alert, *(row.level for row in rows)])

@@ -35,8 +35,18 @@ from monitor.wording import plural
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 SPARK_POINTS = 24
+"""Collections a sparkline keeps when the panel's width is not known (a test's panel_rows)."""
 MIN_SPARK = 8
 """Sparklines shrink to this before labels are cut short."""
+MIN_LABEL = 10
+"""Columns a label keeps however narrow the panel: a sparkline stops short of them."""
+FLAT_RANGE = 0.05
+"""A sparkline of values that are not ratios spans at least this fraction of their largest
+magnitude: memory moving by 2 MiB of 550 draws as a flat line, not as noise blown up to full
+height, while memory between 524 and 572 MiB (8 %) takes the whole height."""
+FLAT_LEVEL = 3
+"""The block (▄) nearly constant values sit on: the middle of the height falls between two
+blocks, where the least noise would flip them."""
 VALUE_WIDTH = 11
 MAX_ROWS = 10
 """Metric rows a panel shows at least; more when the screen has room for them (overview)."""
@@ -45,6 +55,8 @@ PANEL_WIDTH = 52
 """The width a panel wants; the overview fits as many columns of it as the terminal allows."""
 PANEL_CHROME = 4
 """A panel's lines besides its metric rows: two borders, the health badge, "+N more"."""
+PANEL_GUTTER = 4
+"""A panel's columns besides its content: two borders, two of padding (dashboard.tcss)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +136,13 @@ def panel_rows(
     now: float,
     thresholds: Mapping[str, ThresholdSettings] | None = None,
     max_rows: int = MAX_ROWS,
+    points: int = SPARK_POINTS,
 ) -> tuple[list[PanelRow], int]:
+    """`points`: collections each row's history keeps, as many as the widest sparkline the
+    panel can draw (spark_room); the panel draws as many of them as its labels leave room for."""
     views = v.panel_views(source, show, filter_text)
     end = spark_end(source, state, now)
-    since = end - (SPARK_POINTS + 0.5) * source.interval
+    since = end - (points + 0.5) * source.interval
     rows = []
     for series in v.allot(views, max_rows):
         history = v.points(store, source, series, since, until=source.time)
@@ -140,7 +155,7 @@ def panel_rows(
                 series.label,
                 format_value(value, unit, rate=series.rate, now=source.time),
                 value_style(series.spec, value, state, threshold),
-                spark_values(history, source.interval, end),
+                spark_values(history, source.interval, end, points),
                 unit is Unit.RATIO,
                 level,
                 series.values,
@@ -157,10 +172,10 @@ def spark_end(source: SourceData, state: SourceState, now: float) -> float:
     return source.time if state is SourceState.UP else max(source.time, now)
 
 
-def missed_collections(source: SourceData, state: SourceState, now: float) -> int:
-    """How many collections' blanks the sparkline ends in: redraw when this grows."""
+def missed_collections(source: SourceData, state: SourceState, now: float, points: int = SPARK_POINTS) -> int:
+    """How many collections' blanks the sparkline of `points` ends in: redraw when this grows."""
     missed = (spark_end(source, state, now) - source.time) // source.interval
-    return int(min(missed, SPARK_POINTS + 1))
+    return int(min(missed, points + 1))
 
 
 def _threshold(
@@ -178,8 +193,10 @@ GAP = 1.5
 far less, an outage or a backoff by at least one whole interval."""
 
 
-def spark_values(history: v.Points, interval: float, end: float) -> tuple[float, ...]:
-    """The last SPARK_POINTS values, one per collection, newest last, with NaN for each
+def spark_values(
+    history: v.Points, interval: float, end: float, points: int = SPARK_POINTS
+) -> tuple[float, ...]:
+    """The last `points` values, one per collection, newest last, with NaN for each
     collection that brought none: after an outage the points before it stay where they were
     (the sparkline shrank to the points since recovery), and a source that stopped reporting
     ends in blanks rather than in its last values."""
@@ -187,32 +204,59 @@ def spark_values(history: v.Points, interval: float, end: float) -> tuple[float,
     later = end
     for time, value in reversed(history):
         if later - time > GAP * interval:
-            values.extend([math.nan] * min(SPARK_POINTS, round((later - time) / interval) - 1))
+            values.extend([math.nan] * min(points, round((later - time) / interval) - 1))
         values.append(value)
         later = time
-        if len(values) >= SPARK_POINTS:
+        if len(values) >= points:
             break
-    return tuple(reversed(values[:SPARK_POINTS]))
+    return tuple(reversed(values[:points]))
+
+
+def spark_width(width: int, longest: int) -> int:
+    """Columns the sparklines of a panel `width` cells wide (its content) take beside labels
+    of up to `longest` cells: all that the labels and values leave, one collection a column, but
+    at least MIN_SPARK (labels are cut first), and never a label's last MIN_LABEL columns (or
+    fewer, those of the longest label, which is all they need)."""
+    room = width - VALUE_WIDTH - 2
+    return min(max(MIN_SPARK, room - longest), max(0, room - min(longest, MIN_LABEL)))
+
+
+def spark_room(width: int) -> int:
+    """The widest sparkline a panel `width` cells wide can draw, whatever its labels: the
+    collections panel_rows keeps per row."""
+    return max(MIN_SPARK, spark_width(width, 0))
 
 
 def sparkline(values: Sequence[float], width: int, ratio: bool) -> str:
-    """Block characters scaled to 0..1 for ratios, else from 0 (or the minimum) to the maximum
-    of the finite values; +Inf is a full block and -Inf an empty one (they set no scale); NaN, a
-    collection without a value, is a blank."""
+    """Block characters for the last `width` values. Ratios on a fixed 0..1 scale, where the
+    height means something; other values from the minimum to the maximum of those shown (their
+    changes are what a sparkline is for: memory between 524 and 572 MiB or a load between 0.7
+    and 1.3 drew as a solid bar from 0), but over at least FLAT_RANGE of their largest magnitude,
+    centred on FLAT_LEVEL, so nearly constant values draw a flat line, not noise stretched to
+    full height; all zero is the bottom line. +Inf is a full block and -Inf an empty one (they
+    set no scale); NaN, a collection without a value, is a blank."""
     values = list(values[-width:]) if width > 0 else []
     if all(math.isnan(x) for x in values):
         return ""
-    finite = [x for x in values if math.isfinite(x)] or [0.0]
-    low, high = (0.0, 1.0) if ratio else (min(0.0, *finite), max(finite))
     top = len(SPARK_CHARS) - 1
-    half_span = high / 2 - low / 2  # halves: 1e308 - -1e308 would overflow to inf
+    if ratio:
+        middle, half, centre = 0.5, 0.5, 0.5
+    else:
+        finite = [x for x in values if math.isfinite(x)] or [0.0]
+        low, high = min(finite), max(finite)
+        middle = low / 2 + high / 2  # in halves: 1e308 - -1e308 would overflow to inf
+        half = high / 2 - low / 2
+        centre = 0.5
+        least = FLAT_RANGE / 2 * max(abs(low), abs(high))
+        if half < least:
+            half, centre = least, FLAT_LEVEL / top
 
     def block(x: float) -> str:
         if math.isnan(x):
             return " "
-        if half_span <= 0:
+        if half <= 0:  # all zero (or no finite value): the bottom line
             return SPARK_CHARS[top if x == math.inf else 0]
-        return SPARK_CHARS[round(_clamp((x / 2 - low / 2) / half_span) * top)]
+        return SPARK_CHARS[round(_clamp(centre + (x - middle) / half / 2) * top)]
 
     return "".join(block(x) for x in values)
 
@@ -255,11 +299,13 @@ class SourcePanel(Widget, can_focus=True):
         view = self.view
         if view is None:
             return Content("")
-        width = max(10, self.content_size.width or PANEL_WIDTH - 4)
+        width = max(10, self.content_size.width or PANEL_WIDTH - PANEL_GUTTER)
         longest = max((cell_len(row.label) for row in view.rows), default=0)
-        spark_width = max(MIN_SPARK, min(SPARK_POINTS, width - VALUE_WIDTH - 2 - longest))
-        spark_width = min(spark_width, max(0, width - VALUE_WIDTH - 12))  # a label keeps 10 columns
-        label_width = width - VALUE_WIDTH - spark_width - 2
+        # No wider than the history: a slow source's 15 points left a gap between its values
+        # and their sparklines, where its labels could have been whole.
+        history = max((len(row.history) for row in view.rows), default=0)
+        spark_columns = min(spark_width(width, longest), history)
+        label_width = width - VALUE_WIDTH - spark_columns - 2
         health = view.badge
         lines = [Content.styled(health.text, WARNING_TEXT if health.partial else state_style(health.state))]
         if health.error:
@@ -270,13 +316,13 @@ class SourcePanel(Widget, can_focus=True):
             value_cells = cell_len(row.value)
             label_cells = label_width + 1 + VALUE_WIDTH - value_cells
             label = v.fit_label(row.label, row.values, min(label_width, label_cells - 1))
-            spark = sparkline(row.history, spark_width, row.ratio)
+            spark = sparkline(row.history, spark_columns, row.ratio)
             lines.append(
                 Content.assemble(
                     set_cell_size(label, max(0, label_cells)),
                     (row.value, row.style),  # unpadded: SVG renderers drop a span's leading spaces
                     " ",
-                    " " * (spark_width - len(spark)),  # right-aligned: now is always at the right edge
+                    " " * (spark_columns - len(spark)),  # right-aligned: now is always at the right edge
                     (spark, sparkline_style(view.badge.state, row.level)),
                 )
             )

@@ -18,7 +18,7 @@ from textual.widgets import Input
 from monitor.model import SourceHealth
 from monitor.store import MetricsStore
 from monitor.tui.app import MonitorApp
-from monitor.tui.panel import SPARK_CHARS, SourcePanel
+from monitor.tui.panel import SPARK_CHARS, VALUE_WIDTH, SourcePanel
 from tests.tui.dashboard_support import EXPORTER_URL, footer_row, make_app, panel_text
 from tests.tui.feed import HOST_SPECS, NOW, Clock, feed, host_series, publish_every_second, up
 from tests.tui.test_dashboard_view import many_core_host
@@ -538,8 +538,34 @@ async def test_a_lone_panel_takes_the_width_its_sparklines_need(clock: Clock) ->
         await _settle(app, pilot)
         [row] = panel_text(app)["local"].splitlines()[1:]
         spark = row.rstrip().rsplit(" ", 1)[-1]
-        assert len(spark) == 24 and set(spark) <= set(SPARK_CHARS), row
+        assert len(spark) == 30 and set(spark) <= set(SPARK_CHARS), "all the history it has"
+        assert row.endswith(f" 1 {spark}"), "the label has the room the history does not fill"
         store.add_source("other", "host", 1.0, specs=HOST_SPECS)  # two panels: two columns
         store.publish("other", up(NOW), host_series(0))
         await _settle(app, pilot)
         assert app.screen.query_one(Grid).styles.grid_size_columns == 2
+
+
+async def test_each_sparkline_fills_the_width_its_panel_leaves(clock: Clock) -> None:
+    """Sparklines held 24 collections whatever the room: at 120 columns a panel of short
+    labels left blank columns between its labels and values. Each panel's sparklines take the
+    columns its own longest label leaves, up to the history there is."""
+    store = MetricsStore(history=900.0, clock=clock)
+    publish_every_second(store, clock, "short", {("up", ()): 1.0, ("rtt_seconds", ()): 0.01}, 120)
+    long_labels = {("network_transmitted_bytes_on_eth0", ()): 1.0, ("load1", ()): 0.5}
+    publish_every_second(store, clock, "long", long_labels, 120)
+    app = make_app(store, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        for name, longest in (
+            ("short", len("rtt")),
+            ("long", len("network transmitted bytes on eth0")),
+        ):
+            panel = app.screen.query_one(f"#panel-{name}", SourcePanel)
+            width = panel.content_size.width
+            rows = panel.render().plain.splitlines()[1:]
+            sparks = [row.rsplit(" ", 1)[-1] for row in rows]
+            expected = width - VALUE_WIDTH - 2 - longest
+            assert expected > 24 if name == "short" else expected < 24
+            assert [len(spark) for spark in sparks] == [expected] * 2, (name, rows)
+            assert all(cell_len(row) == width for row in rows), "and no blank column is left"

@@ -149,13 +149,36 @@ def test_counter_resets_are_gaps_not_rates() -> None:
     assert v.WindowStats.of(rates[:3]).maximum == 5.0
 
 
-def test_sparkline_scales_ratios_to_full_range_and_others_to_their_maximum() -> None:
+def test_sparklines_scale_ratios_to_0_1_and_other_values_to_their_own_range() -> None:
+    """Scaled from 0, memory between 524 and 572 MiB and a load between 0.7 and 1.3 drew as a
+    solid bar of ▇ and █: their changes did not show."""
     assert sparkline([0.0, 0.5, 1.0], 10, ratio=True) == "▁▅█"
-    assert sparkline([2.0, 4.0], 10, ratio=False) == "▅█"
-    assert sparkline([1, 2, 3, 4], 2, ratio=False) == "▆█"
+    assert sparkline([0.30, 0.31, 0.30], 10, ratio=True) == "▃▃▃", "a ratio's height is its value"
+    mib = 2**20
+    assert sparkline([524 * mib, 548 * mib, 572 * mib], 10, ratio=False) == "▁▅█"
+    assert sparkline([0.7, 1.0, 1.3, 1.0], 10, ratio=False) == "▁▅█▅"
+    assert sparkline([2.0, 4.0], 10, ratio=False) == "▁█"
+    assert sparkline([1, 2, 3, 4], 2, ratio=False) == "▁█", "the scale of the values shown"
+    assert sparkline([-3.0, -1.0], 10, ratio=False) == "▁█"
     assert sparkline([], 5, ratio=False) == ""
-    assert sparkline([1.0, math.inf, 2.0, -math.inf], 10, ratio=False) == "▅██▁", "infinities set no scale"
+    assert sparkline([1.0, math.inf, 2.0, -math.inf], 10, ratio=False) == "▁██▁", "infinities set no scale"
     assert sparkline([math.inf, math.inf], 10, ratio=False) == "██"
+    assert sparkline([-1e308, 1e308], 10, ratio=False) == "▁█", "no overflow"
+
+
+def test_nearly_constant_values_draw_a_flat_line_not_their_noise() -> None:
+    """A range under FLAT_RANGE of the values' magnitude is not stretched to full height."""
+    assert sparkline([212.0] * 5, 10, ratio=False) == "▄" * 5, "constant: a line in the middle"
+    assert sparkline([0.0] * 5, 10, ratio=False) == "▁" * 5, "all zero: nothing, the bottom line"
+    assert sparkline([1.0, 1.0, math.inf], 10, ratio=False) == "▄▄█"
+    uptime = [30_000.0 + t for t in range(24)]  # a steady climb of 24 s in 8 h
+    assert sparkline(uptime, 24, ratio=False) == "▄" * 24
+    mib = 2**20
+    noisy = [550 * mib, 551 * mib, 549 * mib, 552 * mib]  # memory within 3 MiB
+    assert sparkline(noisy, 10, ratio=False) == "▄▄▄▄"
+    processes = [212.0, 212.0, 214.0, 213.0]  # under 1 %: a step, not the full height
+    assert sparkline(processes, 10, ratio=False) == "▃▃▅▄"
+    assert sparkline([45.0, 48.0], 10, ratio=False) == "▁█", "over 5 % of the largest value: full height"
 
 
 def test_sparkline_values_keep_each_collection_in_its_place() -> None:
@@ -169,7 +192,7 @@ def test_sparkline_values_keep_each_collection_in_its_place() -> None:
     assert got[18:] == (2.0,) * 4
     silent = spark_values([(float(t), 1.0) for t in range(5)], 1.0, 10.0)  # down since t=4
     assert silent[:5] == (1.0,) * 5 and len(silent) == 10 and all(map(math.isnan, silent[5:]))
-    assert sparkline(got, 24, ratio=False) == "▅" * 10 + " " * 8 + "█" * 4
+    assert sparkline(got, 24, ratio=False) == "▁" * 10 + " " * 8 + "█" * 4
     assert sparkline([math.nan, math.nan], 5, ratio=False) == ""
 
 
