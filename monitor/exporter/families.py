@@ -126,6 +126,9 @@ class SourceCollector:
 
     prometheus_client's generate_latest re-raises a collector's exception and fails the whole
     scrape, so a source whose values cannot be turned into families loses only its values.
+    What was left out is kept in `left_out` ("values", "all" or "") and why in `error`, for
+    the renderer to name the source on /metrics (render.EXPORT_FAILED) and to log it once, not
+    at every re-encoding.
     """
 
     def __init__(
@@ -135,20 +138,26 @@ class SourceCollector:
         self.state = state
         self.with_values = with_values
         self.stale = stale
+        self.left_out = ""
+        self.error: Exception | None = None
 
     def collect(self) -> Iterator[Metric]:
         name = self.source.name
         try:
             health = health_families(self.source, self.state, self.stale)
-        except Exception:
-            log.exception("source %r: cannot build its health families; leaving it out", name)
+        except Exception as exc:
+            log.debug("source %r: cannot build its health families; leaving it out", name, exc_info=True)
+            self.left_out, self.error = "all", exc
             return
         yield from health
         if not self.with_values or self.state is not SourceState.UP:
             return
         try:
             values = value_families(self.source)
-        except Exception:
-            log.exception("source %r: cannot build its value families; exporting health only", name)
+        except Exception as exc:
+            log.debug(
+                "source %r: cannot build its value families; exporting health only", name, exc_info=True
+            )
+            self.left_out, self.error = "values", exc
             return
         yield from values

@@ -65,6 +65,35 @@ class Family(NamedTuple):
     samples: bytes
 
 
+EXPORT_FAILED = "monitor_source_export_failed"
+EXPORT_FAILED_HELP = (
+    "1 while the source's latest collection cannot be written on /metrics (its values are left "
+    "out, and its health series too if they cannot be written either); the log says why. "
+    "Absent while every source is written."
+)
+
+
+LEFT_OUT = ("", "values", "all")
+"""What of a source /metrics could not write, from nothing to everything."""
+
+
+class ExportFailures:
+    """The sources whose block could not be encoded, as the family EXPORT_FAILED.
+
+    Built when the sources' part is assembled and cached with it, and only when a source
+    fails, so it costs nothing otherwise. It carries only `source`: a source's static labels
+    may be what cannot be written (a `${VAR}` holding bytes that are not UTF-8)."""
+
+    def __init__(self, sources: Iterable[str]) -> None:
+        self.sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        family = Metric(EXPORT_FAILED, EXPORT_FAILED_HELP, "gauge")
+        for source in self.sources:
+            family.add_sample(EXPORT_FAILED, {"source": source}, 1.0)
+        yield family
+
+
 class BuildInfoCollector:
     def collect(self) -> Iterator[Metric]:
         family = Metric(
@@ -216,7 +245,12 @@ class MetricsRenderer:
         self._clock = clock
         self._own_metrics = own_metrics if own_metrics is not None else process_registry()
         self._lock = threading.Lock()
-        self._sources: dict[str, dict[str, tuple[SourceKey, list[Family]]]] = {}
+        self._sources: dict[str, dict[str, tuple[SourceKey, list[Family], str]]] = {}
+        """Per format, per source: what its encoding depends on, its families, and what of it
+        could not be encoded ("values", "all" or "")."""
+        self._failing: dict[str, str] = {}
+        """Sources whose encoding failed the last time it was tried, and what failed: logged
+        with its traceback when it starts, and when it ends, not at every re-encoding."""
         self._assembled: dict[
             str, tuple[list[SourceKey], list[tuple[bytes, bytes]], bytes, list[Family]]
         ] = {}
@@ -262,13 +296,20 @@ class MetricsRenderer:
         openmetrics = content_type.startswith(OPENMETRICS_CONTENT_TYPE)
         current = {}
         families: list[Family] = []
+        failed: list[str] = []
         for source, key in zip(snapshot.sources.values(), keys, strict=True):
             entry = previous.get(source.name)
             if entry is None or entry[0] != key:
-                entry = (key, _encode_source(encoder, source, key, openmetrics))
+                entry = (key, *self._encode_source(encoder, source, key, openmetrics))
             current[source.name] = entry
             families += entry[1]
+            if entry[2]:
+                failed.append(source.name)
         self._sources[content_type] = current
+        if failed:
+            families += split_families(encoder(ExportFailures(failed)))
+        if len(self._failing) > len(failed):  # forget sources the config no longer has
+            self._failing = {name: part for name, part in self._failing.items() if name in snapshot.sources}
         own_names = {name for name, _ in own_kinds}
         # Own names, and in OpenMetrics the names their families own (an own counter `x` owns
         # `x_total`), and source families owning an own name (a counter `x` if `x_total` is).
@@ -293,19 +334,45 @@ class MetricsRenderer:
         self._assembled[content_type] = (keys, own_kinds, body, shared)
         return body, shared
 
+    def _encode_source(
+        self, encoder: Encoder, source: SourceData, key: SourceKey, openmetrics: bool
+    ) -> tuple[list[Family], str]:
+        """Encode one source, with what the format cannot hold within it resolved once here (a
+        node_exporter page's counter and gauge of one OpenMetrics name), and say what of it
+        could not be encoded: "values" (its health still is), "all", or "".
 
-def _encode_source(encoder: Encoder, source: SourceData, key: SourceKey, openmetrics: bool) -> list[Family]:
-    """Encode one source, with what the format cannot hold within it resolved once here (a
-    node_exporter page's counter and gauge of one OpenMetrics name); if its values cannot be
-    encoded, its health still is."""
-    _, state, stale = key
-    for with_values in (True, False):
-        try:
-            return merge_families(
-                split_families(encoder(SourceCollector(source, state, with_values, stale))), openmetrics
+        The poller's validator refuses what /metrics cannot write, so a failure here is a bug
+        (or data that reached the store by another way, such as a static label from an
+        environment variable that is not UTF-8). It must not fail the scrape, nor hide: the
+        source is named in EXPORT_FAILED on /metrics for as long as it lasts, and logged with
+        its traceback when it starts (then at debug level at each re-encoding)."""
+        _, state, stale = key
+        families: list[Family] = []
+        failure, error = "", None
+        for with_values in (True, False):
+            collector = SourceCollector(source, state, with_values, stale)
+            try:
+                families = merge_families(split_families(encoder(collector)), openmetrics)
+            except Exception as exc:  # noqa: BLE001  (logged below, once per failure)
+                failure, error = ("values" if with_values else "all"), exc
+                continue
+            if collector.left_out:  # it could not build them
+                failure, error = max(failure, collector.left_out, key=LEFT_OUT.index), collector.error
+            break
+        if not failure:
+            if self._failing.pop(source.name, None):
+                log.info("source %r: its metrics are written on /metrics again", source.name)
+            return families, failure
+        outcome = "exported with its health only" if failure == "values" else "left out"
+        if source.name in self._failing:
+            log.debug("source %r: still cannot encode its metrics: %s", source.name, outcome, exc_info=error)
+        else:
+            log.error(
+                "source %r: cannot encode its metrics for /metrics: %s, and named in %s until it can",
+                source.name,
+                outcome,
+                EXPORT_FAILED,
+                exc_info=error,
             )
-        except Exception:
-            log.exception(
-                "source %r: cannot encode its metrics (values included: %s)", source.name, with_values
-            )
-    return []
+        self._failing[source.name] = failure
+        return families, failure
