@@ -1,8 +1,11 @@
 """`prometheus`: scrape a service's /metrics (Prometheus text or OpenMetrics) onto the dashboard.
 
-Names, labels, help and types are kept as the service exposes them. The series cap is
-applied while reading, so a service that suddenly exposes a million series costs a count,
-not a million parsed samples; the overflow is reported as a partial error.
+Names, labels, help and types are kept as the service exposes them, but for names monitor or
+Prometheus writes itself (`monitor_*` from another monitor, `up`, `scrape_*`, and a `process_*`
+or `python_*` of another type than monitor's own), which the poller publishes as `exported_NAME`
+(declarations.published_name) so that they never write into monitor's own families. The
+series cap is applied while reading, so a service that suddenly exposes a million series costs
+a count, not a million parsed samples; the overflow is reported as a partial error.
 """
 
 from __future__ import annotations

@@ -75,10 +75,12 @@ def headless(
     *,
     open_files: tuple[int, int] | None = None,
     stderr: IO[str] | int = subprocess.PIPE,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
     """Start `monitor --headless` and yield once /healthz answers 200; always stop it.
 
-    `open_files` (soft, hard) is the RLIMIT_NOFILE it starts with, as `prlimit` would set it."""
+    `open_files` (soft, hard) is the RLIMIT_NOFILE it starts with, as `prlimit` would set it;
+    `env` is added to the environment (a PYTHONPATH with a plugin installed in it)."""
     config_args = ["--config", str(config)] if config is not None else []
     command = [sys.executable, "-m", "monitor", "--headless", *config_args, "--listen", f"127.0.0.1:{port}"]
     if open_files is not None:
@@ -89,7 +91,7 @@ def headless(
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     try:
         wait_until_healthy(process, port, deadline)
