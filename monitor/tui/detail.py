@@ -33,6 +33,11 @@ TITLE_MARGIN = 4
 """Columns of the chart's width its title cannot have: plotext's frame and margins."""
 CHART_CHROME = 5
 """Rows of the chart that are not plot: title, frame top, x axis, its labels and its title."""
+MINUTES_FROM = 300.0
+"""Windows from 5 minutes on have their time axis in minutes: `-900 -675 -450 -225 0` seconds
+had to be divided in one's head."""
+TIME_STEPS = {"seconds": (5, 10, 15, 30, 60), "minutes": (1, 2, 5, 10, 15, 30, 60)}
+"""Round steps between the time axis's ticks; the smallest that makes at most 5 intervals."""
 SORT_KEYS: dict[str, Callable[[tuple[v.SeriesView, v.WindowStats]], tuple | float]] = {
     "series": lambda row: v.reading_order(row[0].key),  # as the panels list them: cpu="2" before "10"
     "current": lambda row: row[1].current,
@@ -64,6 +69,17 @@ def tick_labels(ticks: list[float]) -> list[str]:
         if len(set(labels)) == len(labels):
             return labels
     return labels
+
+
+def time_axis(window: float) -> tuple[float, str, list[float]]:
+    """The chart's time axis for a `window` of seconds: the seconds per unit, the unit's name,
+    and ticks at round steps back from 0 (the snapshot): -60 -45 -30 -15 0 seconds for 1m,
+    -15 -10 -5 0 minutes for 15m, -60 -45 -30 -15 0 minutes for 1h."""
+    scale, unit = (60.0, "minutes") if window >= MINUTES_FROM else (1.0, "seconds")
+    span = window / scale
+    steps = TIME_STEPS[unit]
+    step = next((step for step in steps if span / step <= 5), steps[-1])
+    return scale, unit, [-step * i for i in range(int(span // step), -1, -1)]
 
 
 def nothing_to_draw(series: v.SeriesView, history: v.Points, value: float) -> str:
@@ -274,18 +290,20 @@ class DetailScreen(DashboardScreen):
             suffix = f"{' per second' if series.rate else ''} ({what}{unit_label})"
             room = max(MIN_SERIES_WIDTH, width - TITLE_MARGIN - len(suffix))
             plt.title(self._short_name(series, room, source) + suffix)
-            plt.xlabel("seconds before the snapshot")
-            window = self.effective_window()
+            seconds, time_unit, time_ticks = time_axis(self.effective_window())
+            span = self.effective_window() / seconds
+            plt.xlabel(f"{time_unit} before the snapshot")
             if finite:
                 values = [y * scale for _, y in finite]
-                plt.plot([t for t, _ in finite], values, marker="braille")
+                plt.plot([t / seconds for t, _ in finite], values, marker="braille")
                 self._value_axis(plt, min(values), max(values))
             else:  # an empty frame alone reads as a drawing failure: say why there is no line
                 plt.ylim(0, 1)
                 plt.yticks([])
                 why = nothing_to_draw(series, history, source.series.get(series.key, math.nan))
-                plt.text(why, -window / 2, 0.5, alignment="center")
-            plt.xlim(-window, 0)
+                plt.text(why, -span / 2, 0.5, alignment="center")
+            plt.xlim(-span, 0)
+            plt.xticks(time_ticks, [f"{tick:g}" for tick in time_ticks])
         plot.refresh()
 
     def _value_axis(self, plt: Any, low: float, high: float) -> None:

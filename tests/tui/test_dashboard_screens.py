@@ -640,3 +640,23 @@ async def test_every_row_of_a_metric_is_cut_alike_in_the_detail_table(clock: Clo
             rows = [name for name in names if metric in name]
             heads = {name.split("{")[0] for name in rows}
             assert len(rows) > 1 and len(heads) == 1, rows
+
+
+async def test_the_charts_time_axis_is_in_minutes_from_a_5_minute_window(clock: Clock) -> None:
+    """At 15m the axis read `-900 -675 -450 -225 0 / seconds before the snapshot`."""
+    app = make_app(feed(clock), clock)
+
+    def time_axis() -> tuple[list[str], str]:
+        *_, ticks, label = chart_text(app).splitlines()
+        return ticks.split(), label.strip()
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, app, "host")
+        assert time_axis() == (["-60", "-45", "-30", "-15", "0"], "seconds before the snapshot")
+        for key, ticks in (("2", ["-5", "-4", "-3", "-2", "-1", "0"]), ("3", ["-15", "-10", "-5", "0"])):
+            await pilot.press(key)
+            await pilot.pause()
+            assert time_axis() == (ticks, "minutes before the snapshot"), key
+        await pilot.press("4")  # an hour, as far as the 15 minutes of history go
+        await pilot.pause()
+        assert time_axis() == (["-15", "-10", "-5", "0"], "minutes before the snapshot")
