@@ -23,7 +23,10 @@ from monitor.declarations import (
     EXPORTED_NAME_PREFIX,
     LABEL_NAME,
     METRIC_NAME,
+    RENAMED_PREFIXES,
     RESERVED_LABELS,
+    RESERVED_NAMES,
+    SHARED_PREFIXES,
     family_problem,
     help_problem,
     part_label,
@@ -52,6 +55,9 @@ __all__ = [
 them from here, as collectors and config do, still works."""
 
 log = logging.getLogger(__name__)
+
+RUN_TIME_RESERVED = RENAMED_PREFIXES + SHARED_PREFIXES
+"""Prefixes of the names found at collection time that published_name may rename."""
 
 
 CACHE_CHURN = 4
@@ -424,18 +430,38 @@ class SampleValidator:
 
         Collectors declare the same spec objects at every collection (the prometheus collector
         one per scraped name), so a spec found fine costs one lookup by identity."""
-        declared, checked = ctx.declared, self._checked_specs
+        declared, checked, fixes = ctx.declared, self._checked_specs, self._spec_fixes
         for name in [name for name, spec in declared.items() if checked.get(name) is not spec]:
             spec = declared[name]
-            fix = self._spec_fixes.get(name)
+            fix = fixes.get(name)
             if fix is None or fix.declared is not spec:
-                self._changed(name, spec)
+                before = fix.declared if fix is not None else checked.get(name)
+                if before is not None and (before.type is not spec.type or before.family != spec.family):
+                    # Declared again as another type: what was decided for its series by the
+                    # spec before (kept or renamed, a bucket or not) is decided again, from the
+                    # next collection (this one's samples were checked as they came).
+                    self._forget_names()
+                    self._good_series.clear()
+                # The common case, inline: a new spec object (a plugin may make one per
+                # collection) with nothing to fix costs a few attribute tests, not _fix().
+                if (
+                    not spec.family
+                    and type(spec.help) is str
+                    and spec.help.isascii()
+                    and type(name) is str
+                    and not name.startswith(RUN_TIME_RESERVED)
+                    and name not in RESERVED_NAMES
+                ):
+                    checked[name] = spec
+                    if fix is not None:
+                        del fixes[name]
+                    continue
                 fix = self._fix(name, spec, ctx)
                 if fix is None:
-                    self._spec_fixes.pop(name, None)
+                    fixes.pop(name, None)
                     checked[name] = spec
                     continue
-                self._spec_fixes[name] = fix
+                fixes[name] = fix
                 checked.pop(name, None)
             for problem in fix.problems:
                 ctx.error(problem)
@@ -443,17 +469,11 @@ class SampleValidator:
                 del declared[name]
             declared[fix.name] = fix.spec
 
-    def _changed(self, name: str, spec: MetricSpec) -> None:
-        """A name declared again with another type or family: what was decided for its series
-        by the spec before (kept or renamed, a bucket or not) is decided again."""
-        fix = self._spec_fixes.get(name)
-        before = fix.declared if fix is not None else self._checked_specs.get(name)
-        if before is not None and (before.type, before.family) != (spec.type, spec.family):
-            self._forget_names()
-            self._good_series.clear()
-
     def _fix(self, name: str, spec: MetricSpec, ctx: CollectContext) -> SpecFix | None:
-        """What `spec`, declared at collection time, is published as; None when as it is."""
+        """What `spec`, declared at collection time, is published as; None when as it is (or
+        when it is named by no metric name: no sample can be, so it is never exported)."""
+        if not isinstance(name, str) or not METRIC_NAME.fullmatch(name):
+            return None
         problems = []
         published = spec
         problem = help_problem(spec)

@@ -405,3 +405,28 @@ def test_every_process_and_python_family_monitor_writes_is_one_a_run_time_name_i
         assert published_name(family.name + "_created", None).startswith("exported_") or (
             family.type == "gauge"
         )
+
+
+def test_a_name_declared_again_as_another_type_is_checked_against_it_from_the_next_collection() -> None:
+    """What is decided per name (kept or renamed, a bucket or not) is cached: a page that
+    changes a family's `# TYPE` must not keep the old decision for good. The decision is made
+    again from the collection after the one that declared the new type (specs come with the
+    samples, so the one declaring it was already checked)."""
+    validator = SampleValidator(100)
+    untyped = [MetricSpec("job_seconds_bucket", "Jobs.", type=MetricType.UNTYPED)]
+    samples = [Sample("job_seconds_bucket", 1, {"le": "abc"}), Sample("process_open_fds", 3)]
+
+    def collect(specs: list[MetricSpec]) -> tuple[set[str], list[str]]:
+        context = ctx()
+        for spec in specs:
+            context.declare(spec)
+        series, _ = validator.validate(samples, Returns, context)
+        return {name for name, _ in series}, context.errors
+
+    gauge = MetricSpec("process_open_fds", "Open files.")
+    assert collect([*untyped, gauge]) == ({"job_seconds_bucket", "process_open_fds"}, [])
+    changed = [HISTOGRAM, MetricSpec("process_open_fds", "Open files.", type=MetricType.UNTYPED)]
+    collect(changed)
+    names, errors = collect(changed)
+    assert names == {"exported_process_open_fds"}
+    assert [error.split(":")[0] for error in errors] == ['job_seconds_bucket{le="abc"}']
