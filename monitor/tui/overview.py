@@ -44,24 +44,24 @@ class PanelScroll(VerticalScroll):
         self.post_message(self.WheelScrolled())
 
 
+BELOW = "Focus the panel below: a row of the grid down"
+ABOVE = "Focus the panel above: a row of the grid up"
+
+
 class OverviewScreen(DashboardScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "enter", "open_detail", "Detail", tooltip="Open the focused source's detail (or click its panel)"
         ),
-        # Up and down are priority bindings: the panels' scroll container has its own, which
-        # scrolled the page while the focus stayed put (and scrolled off). Left and right are
-        # not: the filter bar needs them for its cursor.
-        Binding("down", "app.focus_next", "Next", show=False, priority=True, tooltip="Focus the next panel"),
+        # ↑ and ↓ move by a row of the grid, ← and → by a panel (↓ moved to the panel on the
+        # right). Up and down are priority bindings: the panels' scroll container has its own,
+        # which scrolled the page while the focus stayed put (and scrolled off). Left, right, j
+        # and k are not: the filter bar needs them for its cursor and its text.
+        Binding("down", "focus_below", "Below", show=False, priority=True, tooltip=BELOW),
+        Binding("j", "focus_below", "Below", show=False, tooltip=BELOW),
+        Binding("up", "focus_above", "Above", show=False, priority=True, tooltip=ABOVE),
+        Binding("k", "focus_above", "Above", show=False, tooltip=ABOVE),
         Binding("right,tab", "app.focus_next", "Next", show=False, tooltip="Focus the next panel"),
-        Binding(
-            "up",
-            "app.focus_previous",
-            "Previous",
-            show=False,
-            priority=True,
-            tooltip="Focus the previous panel",
-        ),
         Binding(
             "left,shift+tab", "app.focus_previous", "Previous", show=False, tooltip="Focus the previous panel"
         ),
@@ -266,6 +266,32 @@ class OverviewScreen(DashboardScreen):
             focused = self.focused
             return isinstance(focused, SourcePanel) and focused.display
         return super().check_action(action, parameters)
+
+    def action_focus_below(self) -> None:
+        self._focus_rows_away(1)
+
+    def action_focus_above(self) -> None:
+        self._focus_rows_away(-1)
+
+    def _focus_rows_away(self, rows: int) -> None:
+        """Focus the panel `rows` rows of the grid down (or up), in the same column; into a
+        last row too short to have that column, its last panel. On the grid's edge the focus
+        stays. From the filter bar, the first panel below or the last above it."""
+        panels = [panel for panel in self.grid.children if isinstance(panel, SourcePanel) and panel.display]
+        if not panels:
+            return
+        focused = self.focused
+        if focused not in panels:
+            (self.app.action_focus_next if rows > 0 else self.app.action_focus_previous)()
+            return
+        columns = max(1, self.grid.styles.grid_size_columns or 1)
+        here = panels.index(focused)
+        target = here + rows * columns
+        last_row = (len(panels) - 1) // columns
+        if target >= len(panels) and here // columns < last_row:
+            target = len(panels) - 1
+        if 0 <= target < len(panels):
+            panels[target].focus()
 
     def action_open_detail(self) -> None:
         if isinstance(self.focused, SourcePanel):

@@ -19,7 +19,7 @@ from monitor.model import SourceHealth
 from monitor.store import MetricsStore
 from monitor.tui.app import MonitorApp
 from monitor.tui.panel import SPARK_CHARS, VALUE_WIDTH, SourcePanel
-from tests.tui.dashboard_support import EXPORTER_URL, footer_row, make_app, panel_text
+from tests.tui.dashboard_support import EXPORTER_URL, footer_row, make_app, panel_text, screen_text
 from tests.tui.feed import HOST_SPECS, NOW, Clock, feed, host_series, publish_every_second, up
 from tests.tui.test_dashboard_view import many_core_host
 
@@ -298,20 +298,50 @@ async def test_click_on_a_panel_opens_its_detail(clock: Clock) -> None:
         assert app.screen.id == "detail" and app.screen.source_name == "cache"
 
 
-async def test_arrow_keys_move_between_panels_and_enter_opens_the_focused_one(clock: Clock) -> None:
-    app = make_app(feed(clock), clock)
+async def test_up_and_down_move_a_grid_row_left_and_right_a_panel_and_enter_opens_it(clock: Clock) -> None:
+    """↓ moved to the panel on the right, not to the one below it. Five panels in two columns:
+    host web / cache extra1 / extra2."""
+    store = feed(clock)
+    for name in ("extra1", "extra2"):
+        store.add_source(name, "host", 1.0, specs=HOST_SPECS, health=SourceHealth(stale_after=3.0))
+        store.publish(name, up(clock.now), host_series(0))
+    app = make_app(store, clock)
+
+    async def focus_after(*keys: str) -> str:
+        await pilot.press(*keys)
+        await pilot.pause()
+        return app.focused.id.removeprefix("panel-")
+
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
+        assert app.screen.query_one(Grid).styles.grid_size_columns == 2
         assert app.focused.id == "panel-host"
-        await pilot.press("right")
-        assert app.focused.id == "panel-web"
-        await pilot.press("down")
-        assert app.focused.id == "panel-cache"
-        await pilot.press("left", "up")
-        assert app.focused.id == "panel-host"
-        await pilot.press("down", "enter")
+        assert await focus_after("down") == "cache"
+        assert await focus_after("down") == "extra2"
+        assert await focus_after("down") == "extra2", "the last row: the focus stays"
+        assert await focus_after("up") == "cache"
+        assert await focus_after("right") == "extra1"
+        assert await focus_after("down") == "extra2", "no panel below: the shorter last row's last"
+        assert await focus_after("k") == "cache"
+        assert await focus_after("k") == "host"
+        assert await focus_after("k") == "host", "the first row: the focus stays"
+        assert await focus_after("j", "right") == "extra1"
+        assert await focus_after("left") == "cache", "← and → go by one panel, in reading order"
+        assert await focus_after("up") == "host"
+        await pilot.press("enter")
         await pilot.pause()
-        assert app.screen.id == "detail" and app.screen.source_name == "web"
+        assert app.screen.id == "detail" and app.screen.source_name == "host"
+        await pilot.press("escape", "slash", "j", "k")  # typed into the filter, not moving the focus
+        await pilot.pause()
+        assert app.filter_text == "jk"
+        await pilot.press("escape", "escape")
+        keys = app.screen.active_bindings  # what the palette's Keys panel lists
+        assert keys["j"].binding.action == keys["down"].binding.action == "focus_below"
+        assert keys["k"].binding.action == keys["up"].binding.action == "focus_above"
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "↓, j\nFocus the panel below" in text and "↑, k\nFocus the panel above" in text
 
 
 async def test_partial_errors_show_on_the_panel_and_in_full_on_the_detail_screen(clock: Clock) -> None:
