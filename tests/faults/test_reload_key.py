@@ -94,7 +94,7 @@ async def test_a_renamed_source_keeps_its_place_in_the_overview(tmp_path: Path) 
             pilot, lambda: panel_order() == ["one", "second", "three"], "panels in the config's order"
         )
         app.screen.query_one("#panel-one", SourcePanel).focus()
-        await pilot.press("down")  # the focus moves in the grid's order too
+        await pilot.press("right")  # the focus moves in the grid's order too (↓ is a grid row down)
         assert isinstance(app.focused, SourcePanel) and app.focused.source_name == "second"
 
 
