@@ -26,7 +26,6 @@ from pydantic import ByteSize, Field, field_validator
 
 from collectors.exposition import ExpositionParser, InvalidExposition, check_metric_name
 from collectors.jsonvalues import json_number
-from monitor.declarations import published_name, reserved_name_problem
 from monitor.model import MetricSpec, MetricType, Sample, Unit, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector, CollectorOptions
 from monitor.validation import METRIC_NAME, room_after_own_series
@@ -69,18 +68,7 @@ class CommandOptions(CollectorOptions):
     @field_validator("metric")
     @classmethod
     def _valid_metric(cls, value: str) -> str:
-        """A name the number would be published under otherwise (`exported_up`: see
-        declarations.published_name) is refused here, so that `monitor check` says so rather
-        than the dashboard and /metrics naming it differently from the config. Only those: a
-        `process_count` of the user's own, which writes into no family of monitor's, stays valid."""
-        name = check_metric_name(value)
-        published = published_name(name, MetricSpec(name, "", type=MetricType.UNTYPED))
-        if published != name:
-            raise ValueError(
-                f"{name!r} is a name monitor or Prometheus writes itself (the number would be published "
-                f"as {published}): {reserved_name_problem(name)}; choose another"
-            )
-        return value
+        return check_metric_name(value, what="the number")
 
 
 class CommandCollector(Collector[CommandOptions]):

@@ -23,7 +23,7 @@ from prometheus_client import parser as prometheus_parser
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import parser as openmetrics_parser
 
-from monitor.declarations import PART_SUFFIXES
+from monitor.declarations import PART_SUFFIXES, published_name, reserved_name_problem
 from monitor.model import GROUPED_TYPES, MetricSpec, MetricType, Sample, exported_clashes, unit_of
 from monitor.plugin import CollectContext
 from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
@@ -43,12 +43,25 @@ out whether they pass the series cap never means one long, uninterruptible scan.
 _SAMPLE_LINE_NAME = re.compile(r"\n[ \t]*([^#{\s][^{\s]*)")
 
 
-def check_metric_name(name: str, reserved_prefix: str | None = None) -> str:
-    """For config validators: a metric name a user chose, outside the collector's own prefix."""
+def check_metric_name(name: str, reserved_prefix: str | None = None, what: str = "its series") -> str:
+    """For config validators: a metric name a user chose for untyped series (a command's
+    number, an http `json` value, a promql query's results), outside the collector's own prefix.
+
+    A name those series would be published under otherwise (`up` as `exported_up`: see
+    declarations.published_name) is refused too, so that `monitor check` says so rather than
+    the dashboard and /metrics naming them differently from the config. Only those: a
+    `process_count` of the user's own, which writes into no family of monitor's, stays valid.
+    `what` is how the error calls what the name is given to ("the number", for a command's)."""
     if not METRIC_NAME.fullmatch(name):
         raise ValueError(f"{name!r} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
     if reserved_prefix and name.startswith(reserved_prefix):
         raise ValueError(f"{name!r}: the {reserved_prefix} prefix is the collector's own")
+    published = published_name(name, MetricSpec(name, "", type=MetricType.UNTYPED))
+    if published != name:
+        raise ValueError(
+            f"{name!r} is a name monitor or Prometheus writes itself ({what} would be published "
+            f"as {published}): {reserved_name_problem(name)}; choose another"
+        )
     return name
 
 

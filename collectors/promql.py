@@ -21,6 +21,7 @@ from pydantic import AfterValidator, Field, TypeAdapter, field_validator
 
 from collectors.exposition import check_metric_name, exported_labels, valid_label_names
 from collectors.httpclient import HTTP_URL_SCHEMA, HttpClient, HttpClientOptions, HttpResponse, check_http_url
+from monitor.declarations import RENAMED_PREFIXES, RESERVED_NAMES
 from monitor.model import MetricSpec, MetricType, Sample, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector
 from monitor.validation import METRIC_NAME, room_after_own_series
@@ -54,6 +55,15 @@ def _base_url(value: str) -> str:
     return url
 
 
+NOT_QUERY_NAMES = "|".join(
+    ["promql_", *RENAMED_PREFIXES, *(re.escape(name) + "$" for name in RESERVED_NAMES)]
+)
+"""What a query's name may not start as, for the schema: the collector's prefix and the names
+always published as `exported_NAME` (_query_name). The `process_*`/`python_*` names monitor
+exports for itself depend on prometheus_client's version and platform: `monitor check` alone
+refuses those."""
+
+
 CHECKED_QUERIES = TypeAdapter(
     dict[Annotated[str, AfterValidator(_query_name)], Annotated[str, AfterValidator(_query_text)]]
 )
@@ -70,7 +80,7 @@ class PromqlOptions(HttpClientOptions):
     queries: dict[str, str] = Field(
         min_length=1,
         json_schema_extra={
-            "propertyNames": {"pattern": "^(?!promql_)" + METRIC_NAME.pattern.removeprefix("^")}
+            "propertyNames": {"pattern": f"^(?!{NOT_QUERY_NAMES})" + METRIC_NAME.pattern.removeprefix("^")}
         },
         description="Metric name -> PromQL expression. Vector results keep their labels (__name__ "
         "becomes the label 'name'; a clashing label gets the prefix exported_); scalars become one series.",

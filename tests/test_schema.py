@@ -183,6 +183,21 @@ AGREEING = [
         id="query",
     ),
     pytest.param(
+        "sources: [{name: a, collector: promql, url: 'http://p', queries: {up: up}}]\n",
+        False,
+        id="query-named-up",
+    ),
+    pytest.param(
+        "sources: [{name: a, collector: promql, url: 'http://p', queries: {monitor_source_up: up}}]\n",
+        False,
+        id="query-named-like-monitors-own",
+    ),
+    pytest.param(
+        "sources: [{name: a, collector: promql, url: 'http://p', queries: {upper: up}}]\n",
+        True,
+        id="query-named-from-up",
+    ),
+    pytest.param(
         "exporter: {bearer_token: '${T}', basic_auth: {username: u, password: '${P}'}}\n" + S,
         False,
         id="exporter-bearer-and-basic",
@@ -213,6 +228,10 @@ BEYOND_A_SCHEMA = [
         "sources: [{name: a, collector: system, labels: {cpu: x}}]\n", id="static-label-a-metric-has"
     ),
     pytest.param(ALERT % "condition: down, source: b", id="unknown-alert-source"),
+    pytest.param(
+        "sources: [{name: a, collector: promql, url: 'http://p', queries: {process_open_fds: up}}]\n",
+        id="query-named-like-monitors-process-metric",
+    ),
 ]
 
 

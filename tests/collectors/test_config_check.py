@@ -102,6 +102,44 @@ def test_bad_jsonpath_and_promql_names():
     ]
 
 
+def test_query_and_json_names_that_would_be_published_renamed_are_refused_at_their_keys():
+    """A query named `up` or `monitor_source_up`, or a JSON value so named, would be exported
+    as `exported_up`: refused where it is written, as command's `metric` is, rather than
+    shown and exported under another name than the config's. A name of the user's own that
+    only starts like one of monitor's (`process_count`, `upper`) stays valid."""
+    found = problems(
+        """
+        sources:
+          - name: api
+            collector: http
+            url: http://127.0.0.1/
+            json: {scrape_depth: $.depth, process_count: $.n}
+          - name: fleet
+            collector: promql
+            url: http://127.0.0.1:9090
+            queries: {up: up, monitor_source_up: up, process_open_fds: x, upper: up}
+        """
+    )
+    reason = "is a name monitor or Prometheus writes itself (its series would be published as"
+    assert found == [
+        f"collectors.yaml:5:12: sources[0].json.scrape_depth: 'scrape_depth' {reason} "
+        "exported_scrape_depth): Prometheus adds scrape_* series of its own to every target it "
+        "scrapes; choose another",
+        f"collectors.yaml:9:15: sources[1].queries.up: 'up' {reason} exported_up): Prometheus adds "
+        "up{job, instance} to every target it scrapes: `up == 0` alerts would match your series too; "
+        "choose another",
+        f"collectors.yaml:9:23: sources[1].queries.monitor_source_up: 'monitor_source_up' {reason} "
+        "exported_monitor_source_up): monitor's own metrics are named monitor_* "
+        "(monitor_source_up{source=...}, monitor_build_info, ...): /metrics would write your series "
+        "into their families, under their HELP, and a series of the same name and labels twice; "
+        "choose another",
+        f"collectors.yaml:9:46: sources[1].queries.process_open_fds: 'process_open_fds' {reason} "
+        "exported_process_open_fds): process_* are the metrics of the process serving /metrics "
+        "(process_cpu_seconds_total, ...), which monitor writes for itself: your series would join "
+        "their families, under one HELP; choose another",
+    ]
+
+
 def test_json_metrics_with_head_are_refused_at_the_json_key():
     found = problems(
         """
