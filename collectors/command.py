@@ -26,6 +26,7 @@ from pydantic import ByteSize, Field, field_validator
 
 from collectors.exposition import ExpositionParser, InvalidExposition, check_metric_name
 from collectors.jsonvalues import json_number
+from monitor.declarations import readable
 from monitor.model import MetricSpec, MetricType, Sample, Unit, unit_of
 from monitor.plugin import CollectContext, CollectError, Collector, CollectorOptions
 from monitor.validation import METRIC_NAME, room_after_own_series
@@ -120,7 +121,7 @@ class CommandCollector(Collector[CommandOptions]):
             (spec for spec in self.metrics if spec.name == metric),
             MetricSpec(
                 metric,
-                f"The number {self.options.argv[0]} printed.",
+                f"The number {readable(self.options.argv[0])} printed.",  # a path may not be UTF-8
                 unit_of(metric),
                 MetricType.UNTYPED,
                 key=True,

@@ -30,8 +30,9 @@ from pydantic import (
 from collectors.exposition import check_metric_name
 from collectors.httpclient import HTTP_URL_SCHEMA, HttpClient, HttpClientOptions, HttpResponse, check_http_url
 from collectors.jsonvalues import json_number
+from monitor.declarations import utf8
 from monitor.model import MetricSpec, MetricType, Sample, Unit, unit_of
-from monitor.plugin import CollectContext, CollectError, Collector
+from monitor.plugin import CollectContext, CollectError, Collector, not_utf8_error
 
 
 @functools.lru_cache(maxsize=256)
@@ -48,6 +49,12 @@ def _json_metric_name(name: str) -> str:
 
 
 def _json_path(path: str) -> str:
+    if not utf8(path):  # from a ${VAR} holding other bytes: a JSON body is UTF-8 text
+        raise not_utf8_error(
+            "the JSONPath",
+            path,
+            "a JSON body is UTF-8, so it would match nothing, and /metrics writes it as HELP",
+        )
     _compile(path)
     return path
 

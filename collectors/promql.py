@@ -21,9 +21,9 @@ from pydantic import AfterValidator, Field, TypeAdapter, field_validator
 
 from collectors.exposition import check_metric_name, exported_labels, valid_label_names
 from collectors.httpclient import HTTP_URL_SCHEMA, HttpClient, HttpClientOptions, HttpResponse, check_http_url
-from monitor.declarations import RENAMED_PREFIXES, RESERVED_NAMES
+from monitor.declarations import RENAMED_PREFIXES, RESERVED_NAMES, utf8
 from monitor.model import MetricSpec, MetricType, Sample, unit_of
-from monitor.plugin import CollectContext, CollectError, Collector
+from monitor.plugin import CollectContext, CollectError, Collector, not_utf8_error
 from monitor.validation import METRIC_NAME, room_after_own_series
 from monitor.wording import plural
 
@@ -35,6 +35,10 @@ def _query_name(name: str) -> str:
 def _query_text(query: str) -> str:
     if not query.strip():
         raise ValueError("the query is empty")
+    if not utf8(query):  # from a ${VAR} holding other bytes: it could not be sent, nor be the HELP
+        raise not_utf8_error(
+            "the query", query, "Prometheus reads queries as UTF-8, and /metrics writes it as HELP"
+        )
     return query
 
 

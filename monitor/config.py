@@ -44,9 +44,10 @@ from monitor.alerts.definitions import (
     WebhookSettings,
 )
 from monitor.alerts.engine import exposed_name
+from monitor.declarations import utf8
 from monitor.durations import Duration, Interval, parse_duration
 from monitor.model import EMPTY_MAPPING, EXPORTED_PREFIX, Labels, MetricSpec, make_labels
-from monitor.plugin import Collector, CollectorOptions
+from monitor.plugin import NOT_UTF8_ERROR, Collector, CollectorOptions, not_utf8_text
 from monitor.registry import PluginLoadError, Registry
 from monitor.validation import LABEL_NAME, METRIC_NAME, RESERVED_LABELS
 from monitor.wording import plural
@@ -708,6 +709,9 @@ def _resolve_source(
             _check_metric(
                 metric, collector_class, (*path, "show", index), loaded, at_key=False, options=options
             )
+    if settings_model is not None:
+        for label, value in settings_model.labels.items():
+            _check_utf8(value, (*path, "labels", label), loaded, STATIC_LABEL_NOT_UTF8)
     if settings_model is not None and collector_class is not None:
         _check_static_labels(settings_model.labels, collector_class, (*path, "labels"), loaded)
     timing = _timing(common, settings, path, loaded)
@@ -729,6 +733,31 @@ def _resolve_source(
         line=loaded.line_of(path),
         thresholds=MappingProxyType(thresholds),
     )
+
+
+STATIC_LABEL_NOT_UTF8 = (
+    "every series of the source carries its static labels, and /metrics is UTF-8: the source "
+    "would be left out of it"
+)
+MATCHER_NOT_UTF8 = (
+    "no series carries such a value (/metrics is UTF-8, and a sample with one is dropped), so "
+    "the alert could never match"
+)
+
+
+def _check_utf8(value: object, path: KeyPath, loaded: LoadedYaml, why: str) -> None:
+    """Refuse text that /metrics cannot write: what os.environ holds of a variable whose
+    value is not UTF-8 (`LABEL=$(printf 'caf\\xe9')`) is a str with surrogate escapes, which
+    passes every other check and fails only when the source's block is encoded. The error
+    names the variable and shows the bytes as `\\xe9`: the value itself cannot be printed."""
+    if isinstance(value, str) and not utf8(value):
+        loaded.add(path, f"the value{_set_from(path, loaded)} is {not_utf8_text(value)}: {why}")
+
+
+def _set_from(path: KeyPath, loaded: LoadedYaml) -> str:
+    """` set from ${A} and ${B}`: the variables the text at `path` took its value from, if any."""
+    names = loaded.variables.get(path, ())
+    return f" set from {' and '.join(f'${{{name}}}' for name in names)}" if names else ""
 
 
 def _check_static_labels(
@@ -1019,6 +1048,8 @@ def _resolve_alerts(
         alert = _validate(AlertSettings, raw, path, loaded)
         if alert is None:
             continue
+        for label, text in alert.labels.items():
+            _check_utf8(text, (*path, "labels", label), loaded, MATCHER_NOT_UTF8)
         for key, message in alert.problems():
             loaded.add((*path, key) if key else path, message)
         alerts.append(alert)
@@ -1059,6 +1090,10 @@ def _validate(
                 loaded.add(location, unknown_name("key", key, keys), at_key=True)
             elif error["type"] == "missing":
                 loaded.add(location[:-1], f"missing required key {error['loc'][-1]!r}")
+            elif error["type"] == NOT_UTF8_ERROR and location in loaded.variables:
+                # an option refusing such text (promql's query) shows the value: config knows
+                # the variable it was set from
+                loaded.add(location, f"{error['msg']} ({_set_from(location, loaded).strip()})")
             else:
                 loaded.add(location, _describe(error))
     for location, message in texts.items():
@@ -1186,7 +1221,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if message[1:2].islower():
         message = message[:1].lower() + message[1:]
-    if error["type"] not in ("value_error", "assertion_error"):
+    if error["type"] not in ("value_error", "assertion_error", NOT_UTF8_ERROR):
         # "..., got a number with a fractional part" says what was wrong, not what was given.
         message, _, what = message.partition(", got ")
         message += f", got {error['input']!r}" + (f" ({what})" if what else "")

@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
 
 from monitor.declarations import (
     PART_SUFFIX_ENDINGS,
     InvalidDeclaration,
     check_declared_metrics,
     part_suffix_problem,
+    readable,
     suffix_problem,
 )
 from monitor.durations import Duration as Duration  # re-exported: part of the plugin API
@@ -36,6 +38,29 @@ class CollectorOptions(BaseModel):
     """Base for a collector's own options; unknown keys are errors so typos are caught."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+NOT_UTF8_ERROR = "not_utf8"
+"""The type of not_utf8_error's pydantic error, by which config knows to name the variable."""
+
+
+def not_utf8_text(text: str) -> str:
+    """`not valid UTF-8, 'caf\\xe9' (...)`: how an error shows text that is not UTF-8, which
+    cannot be printed as it is (see declarations.readable)."""
+    return f"not valid UTF-8, '{readable(text)}' (undecodable bytes shown as \\xNN)"
+
+
+def not_utf8_error(what: str, text: str, why: str) -> PydanticCustomError:
+    """For an option validator: refuse `text`, which is not UTF-8 (what os.environ holds of a
+    variable whose bytes are not: surrogate escapes), where it must be, as a query Prometheus
+    reads or text /metrics writes. `monitor check` adds the variable the value was set from.
+
+        if not declarations.utf8(query):
+            raise not_utf8_error("the query", query, "Prometheus reads queries as UTF-8")
+    """
+    return PydanticCustomError(
+        NOT_UTF8_ERROR, "{message}", {"message": f"{what} is {not_utf8_text(text)}: {why}"}
+    )
 
 
 class CollectError(Exception):

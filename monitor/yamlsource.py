@@ -103,6 +103,10 @@ class LoadedYaml:
     """Paths of the texts that took a value from ${VAR}: the environment holds only text, so a
     number or boolean given as `${PORT}` is read from its text (`port: 80` in the file is a
     number, and `port: "80"` an error)."""
+    variables: dict[Path, tuple[str, ...]] = field(default_factory=dict)
+    """The variables each text of `from_environment` took its value from, in the order written:
+    an error about a value that came from the environment names where it came from (a label
+    whose `${LABEL}` holds bytes that are not UTF-8)."""
     unset: set[str] = field(default_factory=set)
     """Variables not set that were left as written (`${TOKEN}`) where `may_be_unset` allowed it
     (see load_yaml): the data holds a placeholder there, not a value."""
@@ -413,7 +417,7 @@ def _check_nodes(
     result: LoadedYaml,
     environ: Mapping[str, str],
     cycles: set[_Edge],
-    substituted: dict[int, tuple[tuple[str, ...], bool]],
+    substituted: dict[int, tuple[tuple[str, ...], tuple[str, ...]]],
     may_be_unset: Callable[[Path], bool],
     *,
     shadowed: bool = False,
@@ -432,13 +436,14 @@ def _check_nodes(
         if node.tag == _STR_TAG:
             known = substituted.get(id(node))
             if known is None:
-                missing, used = (), False
+                missing, used = (), ()
                 if "$" in node.value:
                     node.value, missing, used = _substitute(node.value, result, environ)
                 known = substituted[id(node)] = (missing, used)
             missing, used = known
             if used and not shadowed:
                 result.from_environment.add(path)
+                result.variables[path] = used
             if missing and may_be_unset(path):
                 if not shadowed:
                     result.unset.update(missing)
@@ -489,19 +494,18 @@ def _check_nodes(
 
 def _substitute(
     text: str, result: LoadedYaml, environ: Mapping[str, str]
-) -> tuple[str, tuple[str, ...], bool]:
+) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """Replace `${VAR}` by its value and `$$` by `$`; return the text, the variables not set
     (left as written, `${VAR}`: the caller reports them where the text is used, or keeps the
-    placeholder where its value is never used) and whether any variable was referred to."""
+    placeholder where its value is never used) and the variables referred to, once each."""
     missing: list[str] = []
-    used = False
+    used: dict[str, None] = {}
 
     def replace(match: re.Match[str]) -> str:
-        nonlocal used
         name = match.group(1)
         if name is None:
             return "$"
-        used = True
+        used[name] = None
         if name not in environ:
             missing.append(name)
             return match.group(0)
@@ -510,7 +514,7 @@ def _substitute(
             result.secrets.add(value)
         return value
 
-    return _ENV_REFERENCE.sub(replace, text), tuple(missing), used
+    return _ENV_REFERENCE.sub(replace, text), tuple(missing), tuple(used)
 
 
 def _never(_path: Path) -> bool:

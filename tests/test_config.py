@@ -991,3 +991,38 @@ def test_a_duplicate_source_name_is_reported_with_the_other_problems_of_its_sour
         "give each source its own name",
         "c.yaml:3:46: sources[1].interval: a duration must be positive, got 0",
     ]
+
+
+def test_a_label_value_from_a_variable_that_is_not_utf8_is_refused_naming_the_variable() -> None:
+    """os.environ holds a value that is not UTF-8 (`LABEL=$(printf 'caf\\xe9')`) as surrogate
+    escapes: a static label so set passed `monitor check`, and the source was left out of
+    /metrics, which is UTF-8, seen only in monitor_source_export_failed. An alert's matcher so
+    set could never match (a sample with such a label value is dropped). Both are refused at
+    their key, naming the variable, the bytes written out; UTF-8 text beyond ASCII is fine."""
+    text = """
+        sources:
+          - name: a
+            collector: scripted
+            labels: {site: "${LABEL}", dc: "eu-${LABEL}", city: "${CITY}"}
+        alerts:
+          - {name: A, source: a, metric: test_value, op: ">", threshold: 1, labels: {site: "${LABEL}"}}
+        """
+    found = problems(text, environ={"LABEL": "caf\udce9", "CITY": "Zürich"})
+    assert found == [
+        "c.yaml:4:20: sources[0].labels.site: the value set from ${LABEL} is not valid UTF-8, 'caf\\xe9' "
+        "(undecodable bytes shown as \\xNN): every series of the source carries its static labels, "
+        "and /metrics is UTF-8: the source would be left out of it",
+        "c.yaml:4:36: sources[0].labels.dc: the value set from ${LABEL} is not valid UTF-8, 'eu-caf\\xe9' "
+        "(undecodable bytes shown as \\xNN): every series of the source carries its static labels, "
+        "and /metrics is UTF-8: the source would be left out of it",
+        "c.yaml:6:84: alerts[0].labels.site: the value set from ${LABEL} is not valid UTF-8, 'caf\\xe9' "
+        "(undecodable bytes shown as \\xNN): no series carries such a value (/metrics is UTF-8, and a "
+        "sample with one is dropped), so the alert could never match",
+    ]
+    fine = parse_config(
+        textwrap.dedent(text).lstrip(),
+        "c.yaml",
+        registry=REGISTRY,
+        environ={"LABEL": "café", "CITY": "Zürich"},
+    )
+    assert dict(fine.sources[0].labels) == {"site": "café", "dc": "eu-café", "city": "Zürich"}

@@ -17,6 +17,7 @@ from collectors.command import CommandCollector
 from monitor.config import parse_config
 from monitor.once import collect_once
 from monitor.plugin import CollectError
+from monitor.testing import running
 from tests.collectors.conftest import run_collector
 from tests.conftest import free_port
 from tests.exporter.exporter_support import headless
@@ -32,6 +33,21 @@ def test_single_number_named_by_metric():
     samples, _ = run_collector(CommandCollector, python("print(' 42.5 ')", metric="queue_depth"))
     assert samples[("queue_depth", ())] == 42.5
     assert samples[("command_duration_seconds", ())] > 0
+
+
+def test_a_program_path_that_is_not_utf8_is_written_out_in_the_help(tmp_path):
+    """argv[0] may rightly be a path that is not UTF-8 (os.fsdecode: surrogate escapes); the
+    number's HELP names it, and /metrics is UTF-8: written out as \\xe9, not a partial error
+    at every poll."""
+    program = tmp_path / "caf\udce9"
+    program.write_text(f"#!{PY}\nprint(3)\n")
+    program.chmod(0o755)
+    with running(CommandCollector, argv=[str(program)], metric="jobs") as source:
+        result = source.collect()
+        help_text = source.collector.number_spec.help
+    assert result.value("jobs") == 3.0
+    assert result.errors == []
+    assert help_text == f"The number {tmp_path}/caf\\xe9 printed."
 
 
 def test_name_value_lines_and_prometheus_text():

@@ -218,3 +218,35 @@ def test_the_readme_collectors_example_is_valid():
     example = section.split("```yaml", 1)[1].split("```", 1)[0]
     config = parse_config(example, "README.md", environ={"API_TOKEN": "t"})
     assert [s.collector for s in config.sources] == list(NETWORK_COLLECTORS)
+
+
+def test_a_query_or_json_path_from_a_variable_that_is_not_utf8_is_refused_naming_the_variable():
+    """A `${VAR}` whose bytes are not UTF-8 is text with surrogate escapes: a query so set could
+    not be sent, a JSONPath so set would match nothing in a JSON body, and either, written as
+    its series' HELP, was a partial error at every poll. Refused at its place, the bytes written
+    out and the variable named."""
+    text = """
+        sources:
+          - name: fleet
+            collector: promql
+            url: http://127.0.0.1:9090
+            queries: {q: "${Q}"}
+          - name: api
+            collector: http
+            url: http://127.0.0.1/
+            json: {n: "${JSON_PATH}"}
+        """
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            textwrap.dedent(text).lstrip(),
+            "collectors.yaml",
+            environ={"Q": 'up{site="caf\udce9"}', "JSON_PATH": "$.caf\udce9"},
+        )
+    assert [str(p) for p in caught.value.problems] == [
+        "collectors.yaml:5:18: sources[0].queries.q: the query is not valid UTF-8, 'up{site=\"caf\\xe9\"}' "
+        "(undecodable bytes shown as \\xNN): Prometheus reads queries as UTF-8, and /metrics writes it "
+        "as HELP (set from ${Q})",
+        "collectors.yaml:9:15: sources[1].json.n: the JSONPath is not valid UTF-8, '$.caf\\xe9' "
+        "(undecodable bytes shown as \\xNN): a JSON body is UTF-8, so it would match nothing, and "
+        "/metrics writes it as HELP (set from ${JSON_PATH})",
+    ]
