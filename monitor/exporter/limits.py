@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from monitor.wording import plural
+
 try:
     import resource
 except ImportError:  # not on Windows, which has no such limit to raise
@@ -117,12 +119,12 @@ class AcceptErrorLog:
         # Counted now, not at the first failure: connections accepted in the same tick as it
         # are not registered yet then.
         log.warning(
-            "the exporter still cannot accept every connection: accept() failed %d more times in "
-            "the last %g s (%s; %d connections to the exporter open)",
-            self._suppressed,
+            "the exporter still cannot accept every connection: accept() failed %s in the last %g s "
+            "(%s; %s to the exporter open)",
+            plural(self._suppressed, "more time"),
             self.interval,
             self._reason(error),
-            self.open_connections(),
+            plural(self.open_connections(), "connection"),
         )
         self._suppressed = 0
         self._quiet_until = loop.call_later(self.interval, self._end_quiet_period, loop, error)

@@ -26,6 +26,7 @@ from monitor.exporter.auth import Authenticator
 from monitor.exporter.limits import AcceptErrorLog, raise_open_files_limit
 from monitor.exporter.render import MetricsRenderer, process_registry
 from monitor.model import Snapshot
+from monitor.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,12 @@ class RequestLog(AbstractAccessLogger):
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.debug(
-            "%s %s from %s: %d, %d bytes in %.1f ms",
+            "%s %s from %s: %d, %s in %.1f ms",
             request.method,
             request.path,
             request.remote,
             response.status,
-            response.body_length,
+            plural(response.body_length, "byte"),
             time * 1000,
         )
 

@@ -4,7 +4,9 @@ connections that never finish their request (slowloris)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
+import logging
 import re
 import resource
 import select
@@ -20,6 +22,7 @@ from exporter_support import get, headless
 
 from monitor.config import ExporterSettings
 from monitor.exporter import ExporterServer, server
+from monitor.exporter.limits import AcceptErrorLog
 from monitor.store import MetricsStore
 from tests.conftest import cannot_run, free_port
 
@@ -153,16 +156,51 @@ def test_failed_accepts_are_counted_and_logged_once_per_interval(tmp_path) -> No
     assert len(summaries) >= 2, log
     for _, _, message in summaries:
         match = re.fullmatch(
-            r"the exporter still cannot accept every connection: accept\(\) failed (\d+) more times "
+            r"the exporter still cannot accept every connection: accept\(\) failed (\d+) more times? "
             rf"in the last 1 s \(the process has reached its limit of {OPEN_FILES} open files; "
-            r"(\d+) connections to the exporter open\)",
+            r"(\d+) connections? to the exporter open\)",
             message,
         )
         assert match and int(match[1]) > 0, message
-    held = int(re.search(r"(\d+) connections to the exporter open", summaries[0][2])[1])
+    held = int(re.search(r"(\d+) connections? to the exporter open", summaries[0][2])[1])
     assert OPEN_FILES - 20 < held < OPEN_FILES, summaries[0]
     times = [float(created) for created, _, _ in lines]  # the rate limit itself:
     assert all(later - earlier >= 0.9 for earlier, later in itertools.pairwise(times)), times
+
+
+def test_the_accept_failure_summary_counts_in_words(caplog) -> None:
+    """One more failure and one connection open: `failed 1 more time`, `1 connection`, not
+    `1 more times` and `1 connections`."""
+
+    class Loop:
+        def call_later(self, *_args: object) -> None:
+            return None
+
+    accept_errors = AcceptErrorLog(9100, lambda: 1)
+    error = OSError(errno.EMFILE, "Too many open files")
+    accept_errors._quiet_until = object()  # within the quiet period that follows the first failure
+    accept_errors._failed_accept(Loop(), error)
+    with caplog.at_level(logging.WARNING, "monitor.exporter.limits"):
+        accept_errors._end_quiet_period(Loop(), error)
+    [message] = [record.getMessage() for record in caplog.records]
+    assert "accept() failed 1 more time in the last" in message
+    assert "; 1 connection to the exporter open)" in message
+
+
+def test_the_request_log_counts_bytes_in_words(caplog) -> None:
+    """A one-byte answer is `1 byte` in the debug access log."""
+
+    class Request:
+        method, path, remote = "GET", "/x", "127.0.0.1"
+
+    class Response:
+        status, body_length = 200, 1
+
+    with caplog.at_level(logging.DEBUG, "monitor.exporter.requests"):
+        server.RequestLog(server.REQUEST_LOG, "").log(Request(), Response(), 0.002)
+    assert [record.getMessage() for record in caplog.records] == [
+        "GET /x from 127.0.0.1: 200, 1 byte in 2.0 ms"
+    ]
 
 
 RETRIES_CHILD = """
