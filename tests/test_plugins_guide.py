@@ -192,3 +192,44 @@ def test_a_late_collection_is_reported_hung_past_its_timeout_then_timed_out_when
     assert errors[-2] == hung
     took = re.fullmatch(r"timed out: the collection took (\d+\.\d\d)s, the timeout is 0\.1s", errors[-1])
     assert took and float(took.group(1)) >= 0.6
+
+
+class Finder(Collector[CollectorOptions]):
+    """A collector naming its metrics at run time, as the guide's ctx.declare() bullet means."""
+
+    name = "finder"
+    dynamic_metrics = True
+
+    def collect(self, ctx: CollectContext) -> Iterator[Sample]:
+        ctx.declare(MetricSpec("up", "found up"))
+        yield Sample("up", 1.0)
+        yield Sample("finder_files", 1.0, {"path": "caf\udce9"})
+        yield Sample("finder_files", 2.0, {"path": "café"})
+
+
+def guide_bullet(start: str) -> str:
+    """The bullet of docs/PLUGINS.md that starts with `start`, to its next bullet or heading."""
+    text = (REPO / "docs/PLUGINS.md").read_text()
+    return re.search(rf"^- \*\*{re.escape(start)}.*?(?=^- |^#)", text, re.M | re.S)[0]
+
+
+def test_what_the_guide_says_of_run_time_names_and_label_values_holds() -> None:
+    """The ctx.declare() bullet said the naming rules of `metrics` did not apply to names
+    found at collection time, which are published as exported_NAME; the collect() bullet did
+    not say that label values must be UTF-8. Both bullets now say what happens, and point to
+    the reserved names and EXPORTER.md, whose sections exist."""
+    from monitor.testing import collect_once as collect_for_test
+
+    result = collect_for_test(Finder)
+    assert set(result.series) == {("exported_up", ()), ("finder_files", (("path", "café"),))}
+    assert any("the value of label 'path' is not valid UTF-8" in error for error in result.errors)
+
+    declare = " ".join(guide_bullet("`ctx.declare(").split())
+    assert "are not applied to names found at collection time" not in declare
+    assert "published as `exported_NAME`" in declare
+    collect = " ".join(guide_bullet("`collect(ctx)`").split())
+    assert "valid UTF-8" in collect and "dropped alone, with a partial error" in collect
+    for bullet in (declare, collect):
+        assert "(#declaring-metrics-metricspec)" in bullet and "(EXPORTER.md#metric-names)" in bullet
+    assert "\n## Declaring metrics: `MetricSpec`\n" in (REPO / "docs/PLUGINS.md").read_text()
+    assert "\n### Metric names\n" in (REPO / "docs/EXPORTER.md").read_text()
