@@ -22,7 +22,7 @@ from tests.collectors.conftest import run_collector
     [
         (HttpCollector, {"path": "/health"}),
         (PrometheusCollector, {"path": "/metrics"}),
-        (PromqlCollector, {"path": "", "queries": {"up": "up"}}),
+        (PromqlCollector, {"path": "", "queries": {"fleet_up": "up"}}),
     ],
     ids=["http", "prometheus", "promql"],
 )
