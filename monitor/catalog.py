@@ -11,7 +11,7 @@ import enum
 import json
 import textwrap
 import types
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic.fields import FieldInfo
@@ -328,19 +328,8 @@ def config_plugin_warnings(config: Config, registry: Registry) -> list[str]:
     Warnings, not errors: every source still collects and /metrics stays valid, so monitor
     must still start; but a config gated on `monitor check` should not pass it in silence
     while `monitor collectors` reports the same thing and exits 1."""
-    first_source: dict[str, tuple[int, SourceConfig]] = {}
-    for index, source in enumerate(config.sources):
-        first_source.setdefault(source.collector, (index, source))
-
-    def at(collector: str) -> str:
-        index, source = first_source[collector]
-        return f"{config.path}:{source.line}: sources[{index}].collector"
-
-    warnings = []
-    for name in sorted(first_source):
-        shadowed = registry.shadow_warning(name)
-        if shadowed:
-            warnings.append(f"{at(name)}: {shadowed}")
+    at = _first_source_naming(config)
+    warnings = shadowed_collector_warnings(config, registry)
     used = sorted(
         {source.collector_class for source in config.sources if source.collector_class is not None},
         key=lambda collector: collector.name,
@@ -349,3 +338,26 @@ def config_plugin_warnings(config: Config, registry: Registry) -> list[str]:
         for problem in shared_metric_problems(collector, used[:index], used[index + 1 :]):
             warnings.append(f"{at(collector.name)}: {problem}")
     return warnings
+
+
+def shadowed_collector_warnings(config: Config, registry: Registry) -> list[str]:
+    """For each built-in collector `config` uses that a third-party package registers too, the
+    warning telling that package to rename its entry point, at the first source naming it.
+    `monitor check` gives them among config_plugin_warnings; a start logs them once, as the
+    user who installed the package for that name would otherwise never learn it is unused."""
+    at = _first_source_naming(config)
+    names = sorted({source.collector for source in config.sources})
+    return [f"{at(name)}: {warning}" for name in names if (warning := registry.shadow_warning(name))]
+
+
+def _first_source_naming(config: Config) -> Callable[[str], str]:
+    """`config.yaml:LINE: sources[I].collector` of the first source naming a collector."""
+    first_source: dict[str, tuple[int, SourceConfig]] = {}
+    for index, source in enumerate(config.sources):
+        first_source.setdefault(source.collector, (index, source))
+
+    def at(collector: str) -> str:
+        index, source = first_source[collector]
+        return f"{config.path}:{source.line}: sources[{index}].collector"
+
+    return at

@@ -21,6 +21,7 @@ from monitor.config import parse_config
 from monitor.once import collect_once
 from monitor.registry import ENTRY_POINT_GROUP, PluginLoadError, Registry
 from tests.conftest import free_port
+from tests.exporter.exporter_support import headless
 
 PLUGIN = """
 from monitor.model import MetricSpec, Sample
@@ -455,3 +456,38 @@ def test_a_plugin_registering_a_builtins_name_leaves_the_builtin_in_place_and_is
     registry = Registry.discover()
     assert registry.load("system") is SystemCollector
     assert registry.clashes == {} and registry.shadow_warning("system") == warning
+
+
+def test_a_start_warns_once_of_a_plugin_registering_a_builtins_name(tmp_path: Path) -> None:
+    """`monitor check` and `monitor collectors` warned, but `monitor --headless` said nothing:
+    the user who installed the package for `system` never learnt it was not used. Told once at
+    start, as the config's other warnings are, and not again at a reload."""
+    site = tmp_path / "site"
+    install(
+        site,
+        "monitor-clash",
+        {"system": "clash_mod:Plugin"},
+        {"clash_mod": PLUGIN.format(name="system", module="clash")},
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "sources:\n  - {name: local, collector: system}\n  - {name: again, collector: system}\n"
+    )
+    log = tmp_path / "stderr.log"
+    port = free_port()
+    with (
+        log.open("w") as stderr,
+        headless(config, port, stderr=stderr, env={"PYTHONPATH": str(site)}) as process,
+    ):
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "reload" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    logged = log.read_text()
+    assert "reload" in logged, logged
+    assert logged.count("warning: ") == 1, logged
+    assert (
+        f"warning: {config}:2: sources[0].collector: collector 'system' is built into monitor, and "
+        "clash_mod:Plugin (package monitor-clash 0.1) registers that name too: monitor uses its built-in "
+        "'system', never the other; monitor-clash should rename the entry point"
+    ) in logged
