@@ -79,11 +79,12 @@ class SourceInfo:
     """The source's series cap, so a scraping collector can stop reading past it."""
 
 
-PARTIAL_ERRORS_KEPT = 9
-"""Partial errors one collection keeps; past that many, the last place counts the others,
-`(and N more partial errors)`, instead of their being dropped without a word. A source shows
-10 (the poller's MAX_PARTIAL_ERRORS, which cuts what is past them), one of which the poller
-keeps for its own `N series over max_series dropped` line, put first."""
+PARTIAL_ERRORS_KEPT = 10
+"""Partial error messages one collection keeps, as many as a source shows; the others are only
+counted (CollectContext.errors_left_out), so that a collector reporting one per line of a
+huge input holds no more. The poller (scheduler.shown_partial_errors) puts its own
+`max_series` line first, cuts the list to what a source shows and counts what it leaves out
+in the last place: it alone knows the whole list."""
 
 
 @dataclass(slots=True)
@@ -100,7 +101,7 @@ class CollectContext:
     series_dropped: int = 0
     """Series the collector left out itself because of the source's `max_series`."""
     errors_left_out: int = 0
-    """Partial errors reported past PARTIAL_ERRORS_KEPT, counted in `errors`' last line."""
+    """Partial errors reported past PARTIAL_ERRORS_KEPT: counted, not kept."""
 
     def remaining(self) -> float:
         """Seconds left before the source's timeout; pass this to socket and HTTP calls."""
@@ -108,14 +109,12 @@ class CollectContext:
 
     def error(self, message: str) -> None:
         """Report a partial failure (one disk unreadable); the collection still succeeds. Past
-        PARTIAL_ERRORS_KEPT, the last line counts the messages there is no room for (the one
-        it replaces among them), so a reader knows that there were more, and how many."""
-        if not self.errors_left_out and len(self.errors) < PARTIAL_ERRORS_KEPT:
+        PARTIAL_ERRORS_KEPT the message is counted rather than kept: the source says how many
+        more there were (see PARTIAL_ERRORS_KEPT)."""
+        if len(self.errors) < PARTIAL_ERRORS_KEPT:
             self.errors.append(message)
-            return
-        self.errors.pop()  # the last message kept, or the count that replaced it
-        self.errors_left_out += 1 if self.errors_left_out else 2
-        self.errors.append(f"(and {self.errors_left_out} more partial errors)")
+        else:
+            self.errors_left_out += 1
 
     def count_dropped(self, series: int) -> None:
         """Count series left out because of the source's `max_series` (a scrape that stops

@@ -29,7 +29,7 @@ from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, SourceConfig
 from monitor.lognews import SHOWN_ELSEWHERE
 from monitor.model import MetricSpec, SeriesKey, SourceHealth
-from monitor.plugin import CollectContext, CollectError, Collector, SourceInfo
+from monitor.plugin import PARTIAL_ERRORS_KEPT, CollectContext, CollectError, Collector, SourceInfo
 from monitor.redaction import make_redactor
 from monitor.store import MetricsStore
 from monitor.validation import InvalidSample, SampleValidator
@@ -38,11 +38,26 @@ from monitor.wording import plural
 log = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 500
-MAX_PARTIAL_ERRORS = 10
+MAX_PARTIAL_ERRORS = PARTIAL_ERRORS_KEPT
+"""Partial errors a source shows, the last place counting those there is no room for."""
 HUNG_GRACE = 0.05
 WATCHDOG_PERIOD = 0.1
 SPECS_SLACK = 1000
 """Declarations of names no longer collected a poller keeps before it prunes them."""
+
+
+def shown_partial_errors(ctx: CollectContext, first: str | None = None) -> tuple[str, ...]:
+    """The partial errors a source shows for a collection: `first` (the poller's own
+    `max_series` line), then the collection's, at most MAX_PARTIAL_ERRORS; past that, the last
+    place says how many more there were, `(and N more partial errors)`, rather than their
+    being dropped without a word. Cut here, where the whole list is known: the context keeps
+    only as many messages as could be shown, and counts the rest."""
+    errors = [first, *ctx.errors] if first else ctx.errors
+    total = len(errors) + ctx.errors_left_out
+    if total <= MAX_PARTIAL_ERRORS:
+        return tuple(errors)
+    kept = MAX_PARTIAL_ERRORS - 1
+    return (*errors[:kept], f"(and {total - kept} more partial errors)")
 
 
 class Phase(enum.StrEnum):
@@ -214,10 +229,13 @@ class Poller:
             )
         if error is not None:
             series = None
-        partial = tuple(ctx.errors)
+        cap = None
         if dropped and series is not None:  # else the panel shows 5 series and no hint of 45 more
-            cap = f"{dropped} series over max_series ({self.source.max_series}) dropped"
-            partial = (f"{cap}; raise max_series or narrow what the source collects", *partial)
+            cap = (
+                f"{dropped} series over max_series ({self.source.max_series}) dropped; raise "
+                "max_series or narrow what the source collects"
+            )
+        partial = shown_partial_errors(ctx, cap)
         return _Outcome(series, dropped, error, partial, duration, cpu, ctx.declared)
 
     def _open_collector(self) -> Collector:
@@ -283,7 +301,7 @@ class Poller:
             previous = self._health
             already_counted = self._hung_reported
             self._deadline = None
-            partial = tuple(self._clip(e) for e in outcome.partial_errors[:MAX_PARTIAL_ERRORS])
+            partial = tuple(self._clip(e) for e in outcome.partial_errors)
             common = dict(
                 collections=previous.collections + (0 if already_counted else 1),
                 overruns=previous.overruns + overruns,

@@ -31,6 +31,7 @@ from monitor.config import ConfigError, SourceConfig, parse_config
 from monitor.model import MetricSpec, SeriesKey, make_labels, series_name
 from monitor.plugin import CollectContext, Collector, SourceInfo
 from monitor.registry import Registry
+from monitor.scheduler import shown_partial_errors
 from monitor.validation import SampleValidator
 from monitor.yamlsource import Problem
 
@@ -91,7 +92,7 @@ class RunningSource(Generic[CollectorT]):
                 "would be down, its samples discarded)"
             )
         self._declared.update(ctx.declared)
-        return Collection(series, list(ctx.errors), dropped, dict(ctx.declared))
+        return Collection(series, list(shown_partial_errors(ctx)), dropped, dict(ctx.declared))
 
 
 @contextlib.contextmanager

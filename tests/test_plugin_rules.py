@@ -18,6 +18,7 @@ from monitor.model import MetricSpec, MetricType, Sample
 from monitor.once import collect_once, render_table
 from monitor.plugin import CollectContext, Collector, CollectorOptions
 from monitor.registry import Registry
+from monitor.scheduler import MAX_PARTIAL_ERRORS, shown_partial_errors
 from monitor.store import MetricsStore
 from monitor.validation import SampleValidator
 
@@ -261,20 +262,34 @@ class Noisy(Collector[CollectorOptions]):
 @pytest.mark.parametrize("max_series", [10, 2])
 def test_partial_errors_past_the_ones_shown_are_counted_not_dropped_silently(max_series: int) -> None:
     """A source showed the first 10 partial errors of a collection and said nothing of the others.
-    Now the last line counts them, also beside the poller's own `max_series` line."""
+    Now the last of the 10 places counts them, also beside the poller's own `max_series` line,
+    which comes first. The cut and the count are the poller's, which knows the whole list: a
+    collection without that line shows 9 of its own messages, not 8 and a place left empty."""
     registry = Registry.of(Noisy)
     config = parse_config(
         f"sources:\n  - {{name: n, collector: noisy, max_series: {max_series}}}\n", registry=registry
     )
     partial = collect_once(config).sources["n"].health.partial_errors
     cap = ["1 series over max_series (2) dropped; raise max_series or narrow what the source collects"]
+    own = 8 if max_series == 2 else 9
     assert list(partial) == [
         *(cap if max_series == 2 else []),
-        *(f"item {item}: unreadable" for item in range(8)),
-        "(and 7 more partial errors)",
+        *(f"item {item}: unreadable" for item in range(own)),
+        f"(and {15 - own} more partial errors)",
     ]
+    assert len(partial) == MAX_PARTIAL_ERRORS
 
+
+def test_as_many_partial_errors_as_a_source_shows_are_shown_without_a_count() -> None:
+    """The context keeps as many messages as a source shows and counts the rest; the count
+    takes a place only when something is left out."""
     ctx = CollectContext("n", 1.0, time.monotonic() + 1.0)
-    for item in range(9):
+    for item in range(MAX_PARTIAL_ERRORS):
         ctx.error(f"item {item}")
-    assert ctx.errors == [f"item {item}" for item in range(9)]  # as many as fit: all of them
+    assert ctx.errors == [f"item {item}" for item in range(MAX_PARTIAL_ERRORS)] and ctx.errors_left_out == 0
+    assert shown_partial_errors(ctx) == tuple(ctx.errors)  # as many as fit: all of them
+    assert shown_partial_errors(ctx, "cap") == ("cap", *ctx.errors[:8], "(and 2 more partial errors)")
+    for item in range(1000):
+        ctx.error(f"more {item}")
+    assert len(ctx.errors) == MAX_PARTIAL_ERRORS and ctx.errors_left_out == 1000  # held: counted only
+    assert shown_partial_errors(ctx)[-1] == "(and 1001 more partial errors)"
