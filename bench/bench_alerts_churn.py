@@ -20,17 +20,15 @@ size of the /api/v1/alerts document at the end. Three engines in the same run:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import itertools
 import json
 import logging
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
+
+from revisions import module_at
 
 from monitor.alerts.definitions import AlertSettings
 from monitor.alerts.engine import RESOLVED_PER_ALERT, AlertEngine
@@ -43,23 +41,6 @@ PER_SCRAPE = 5
 MEASURED = 100.0
 """Seconds at the end of the run whose evaluations are measured."""
 RULE = {"name": "Seen", "source": "app", "metric": "req_seen", "op": ">", "threshold": -1}
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def engine_before(rev: str) -> ModuleType:
-    """monitor/alerts/engine.py as it was at `rev`, as a module of its own beside today's."""
-    text = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{rev}:monitor/alerts/engine.py"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    spec = importlib.util.spec_from_loader("monitor.alerts.engine_before", loader=None)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    exec(compile(text, f"{rev}:monitor/alerts/engine.py", "exec"), module.__dict__)
-    return module
 
 
 def run(make: Callable[[list[AlertSettings]], object], seconds: float) -> tuple[list[float], int, int]:
@@ -102,7 +83,7 @@ def main() -> None:
     parser.add_argument("--before", default="22f72a9", help="git revision of the engine before the cap")
     args = parser.parse_args()
     logging.getLogger("monitor.alerts.engine").setLevel(logging.ERROR)  # its warning about this alert
-    before = engine_before(args.before)
+    before = module_at(args.before, "monitor/alerts/engine.py")
     print(
         f"one source, a scrape every {SCRAPE * 1000:.0f} ms with {PER_SCRAPE} new request ids, one alert "
         f"without a label filter; {args.seconds:g} s simulated, the last {MEASURED:g} s measured"

@@ -64,18 +64,29 @@ class SourceHistory:
             del self._values[key], self._last_seen[key]
 
     def points(self, key: SeriesKey, since: float | None = None) -> list[tuple[float, float]]:
-        """(time, value) pairs oldest first, skipping ticks where the series was absent."""
+        """(time, value) pairs oldest first, skipping ticks where the series was absent.
+
+        Walked from the newest tick back to the first one older than `since`, so a sparkline's
+        last 30 points cost 30 steps, not the whole window's 900 (once the window had filled,
+        walking all of it cost 0.37 ms per series, under the store's lock). That takes publish
+        order for time order, which a step back of the wall clock breaks: the walk may then stop
+        before points of the window from before the step (charts have a gap there, as
+        they would have had points out of order)."""
         ring = self._values.get(key)
         if ring is None:
             return []
         count = min(self._writes, self.capacity)
-        times = self._times
+        times, capacity = self._times, self.capacity
         result = []
-        for position in range(self._writes - count, self._writes):
-            slot = position % self.capacity
-            at, value = times[slot], ring[slot]
-            if value == value and (since is None or at >= since):  # value == value: not NaN
+        for position in range(self._writes - 1, self._writes - count - 1, -1):
+            slot = position % capacity
+            at = times[slot]
+            if since is not None and at < since:
+                break
+            value = ring[slot]
+            if value == value:  # not NaN
                 result.append((at, value))
+        result.reverse()
         return result
 
     def keys(self) -> list[SeriesKey]:
