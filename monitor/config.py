@@ -44,7 +44,7 @@ from monitor.alerts.definitions import (
     WebhookSettings,
 )
 from monitor.alerts.engine import exposed_name
-from monitor.declarations import utf8
+from monitor.declarations import EXPORTED_NAME_PREFIX, always_renamed, reserved_name_problem, utf8
 from monitor.durations import Duration, Interval, parse_duration
 from monitor.model import EMPTY_MAPPING, EXPORTED_PREFIX, Labels, MetricSpec, make_labels
 from monitor.plugin import NOT_UTF8_ERROR, Collector, CollectorOptions, not_utf8_text
@@ -857,6 +857,19 @@ def _check_metric(
         loaded.add(path, f"{metric!r} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", at_key=at_key)
         return
     known = _declared_specs(collector_class, options)
+    if known is None and always_renamed(metric):
+        # A collector naming its metrics at run time (prometheus scraping another monitor) has
+        # such series published as exported_NAME: the name as written would never match, and
+        # `monitor rules` would write it as a selector of this monitor's own family.
+        renamed = EXPORTED_NAME_PREFIX + metric
+        loaded.add(
+            path,
+            f"{metric!r} is published as {renamed!r}: monitor or Prometheus writes that name itself, "
+            f"so a series of it found at collection time is renamed ({reserved_name_problem(metric)}); "
+            f"did you mean {renamed!r}?",
+            at_key=at_key,
+        )
+        return
     if known is not None and metric not in known:
         assert collector_class is not None
         message = unknown_name("metric", metric, sorted(known))

@@ -311,7 +311,7 @@ def published_name(name: str, spec: MetricSpec | None) -> str:
     write the name twice, so it is renamed too. `spec` is the series' spec, if any: its type
     and family decide what it would write on /metrics."""
     family = spec.family if spec is not None else ""
-    if _always_renamed(name) or (family and _always_renamed(family)):
+    if always_renamed(name) or (family and always_renamed(family)):
         return EXPORTED_NAME_PREFIX + name
     if not (name.startswith(SHARED_PREFIXES) or family.startswith(SHARED_PREFIXES)):
         return name
@@ -323,7 +323,10 @@ def published_name(name: str, spec: MetricSpec | None) -> str:
     return name if not family and own.get(name) is kind else EXPORTED_NAME_PREFIX + name
 
 
-def _always_renamed(name: str) -> bool:
+def always_renamed(name: str) -> bool:
+    """Whether a series of this name found at collection time is published as `exported_NAME`
+    whatever its type (see published_name): public so that config can refuse an alert, `show`
+    entry or threshold naming it as written, which would never match."""
     return name in RESERVED_NAMES or name.startswith(RENAMED_PREFIXES)
 
 

@@ -140,6 +140,44 @@ def test_query_and_json_names_that_would_be_published_renamed_are_refused_at_the
     ]
 
 
+def test_alert_show_and_threshold_names_published_renamed_are_refused_with_the_exported_name():
+    """monitor B scraping monitor A publishes A's monitor_source_up as
+    exported_monitor_source_up: an alert, a `show` entry or a threshold naming it as written
+    would never match (and `monitor rules` would write a selector of B's own family), so
+    `monitor check` refuses it at its key and names the published name. The exported name
+    itself, and a name only starting like one of Prometheus's (`upper`), stay valid."""
+    found = problems(
+        """
+        sources:
+          - name: other
+            collector: prometheus
+            url: http://127.0.0.1:9/metrics
+            show: [exported_monitor_source_up, up, upper]
+            thresholds: {scrape_duration_seconds: {warning: 1}, exported_up: {warning: 1}}
+        alerts:
+          - {name: OtherSourceUp, source: other, metric: monitor_source_up, op: ">", threshold: 0}
+          - {name: OtherRenamed, source: other, metric: exported_monitor_source_up, op: ">", threshold: 0}
+        """
+    )
+    assert found == [
+        "collectors.yaml:5:40: sources[0].show[1]: 'up' is published as 'exported_up': monitor or "
+        "Prometheus writes that name itself, so a series of it found at collection time is renamed "
+        "(Prometheus adds up{job, instance} to every target it scrapes: `up == 0` alerts would match "
+        "your series too); did you mean 'exported_up'?",
+        "collectors.yaml:6:18: sources[0].thresholds.scrape_duration_seconds: "
+        "'scrape_duration_seconds' is published as 'exported_scrape_duration_seconds': monitor or "
+        "Prometheus writes that name itself, so a series of it found at collection time is renamed "
+        "(Prometheus adds scrape_* series of its own to every target it scrapes); did you mean "
+        "'exported_scrape_duration_seconds'?",
+        "collectors.yaml:8:50: alerts[0].metric: 'monitor_source_up' is published as "
+        "'exported_monitor_source_up': monitor or Prometheus writes that name itself, so a series of "
+        "it found at collection time is renamed (monitor's own metrics are named monitor_* "
+        "(monitor_source_up{source=...}, monitor_build_info, ...): /metrics would write your series "
+        "into their families, under their HELP, and a series of the same name and labels twice); "
+        "did you mean 'exported_monitor_source_up'?",
+    ]
+
+
 def test_json_metrics_with_head_are_refused_at_the_json_key():
     found = problems(
         """
