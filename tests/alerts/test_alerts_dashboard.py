@@ -17,7 +17,7 @@ from monitor.tui.alerthistory import AlertHistoryScreen
 from monitor.tui.app import MonitorApp
 from monitor.tui.panel import SourcePanel
 from tests.tui.dashboard_support import footer_row, make_app
-from tests.tui.feed import Clock, feed
+from tests.tui.feed import Clock, feed, publish_every_second
 
 THRESHOLDS = {
     "host": {
@@ -297,3 +297,114 @@ async def test_summaries_are_cut_to_the_screen_and_shown_as_written() -> None:
         app.tick()
         await pilot.pause(0.2)
         assert len(summary_of_webdown()) > len(shown) and active.virtual_size.width <= active.size.width
+
+
+FLEET = {
+    "exported_source": "prometheus-central",
+    "job": "node-exporter",
+    "nodename": "prod-eu-d1",
+    "role": "web",
+}
+"""Labels every host of a fleet query shares (the operator saw theirs as `ex…l, jo…or, na…d1, ro…web`)."""
+FLEET_RULE = {
+    "name": "HostCpuHigh",
+    "source": "fleet",
+    "metric": "fleet_cpu_usage_ratio",
+    "op": ">",
+    "threshold": 0.9,
+    "severity": "warning",
+    "summary": "CPU on {{ labels.hostname }} has been over 90 % for five minutes: check the web tier",
+}
+
+
+def fleet_app(hosts: dict[str, dict[str, str]], **options: object) -> MonitorApp:
+    """An app whose only alert fires on every host of a `fleet` source, each with `FLEET` and
+    its own labels (a fleet query's series, exported_source among them)."""
+    clock = Clock()
+    store = feed(clock)
+    series = {
+        ("fleet_cpu_usage_ratio", tuple(sorted({**FLEET, **own}.items()))): 0.97 for own in hosts.values()
+    }
+    publish_every_second(store, clock, "fleet", series)
+    engine = AlertEngine([AlertSettings.model_validate(FLEET_RULE)])
+    engine.evaluate(store.snapshot(), clock())
+    return make_app(store, clock, alerts=lambda: engine.view, **options)
+
+
+def table_cells(app: MonitorApp, table_id: str, column: str) -> list[str]:
+    table = app.screen.query_one(table_id, DataTable)
+    [key] = [key for key, col in table.columns.items() if str(col.label) == column]
+    return [str(cell) for cell in table.get_column(key)]
+
+
+TWO_HOSTS = {
+    "web1": {"hostname": "web1", "instance": "web1:9100"},
+    "web2": {"hostname": "web2", "instance": "web2:9100"},
+}
+
+
+@pytest.mark.parametrize("width", [160, 80])
+async def test_a_fleets_labels_leave_out_those_every_row_shares_and_keep_what_tells_hosts_apart(
+    width: int,
+) -> None:
+    """At 160 columns the labels column read `ex…l, ho…b1, in…01, jo…or, na…d1, ro…web` (cut to
+    a fixed 40 cells, every label kept) while the summary had 60 columns free: two hosts
+    differed only in `in…01` and `in…02`."""
+    app = fleet_app(TWO_HOSTS)
+    async with app.run_test(size=(width, 40)) as pilot:
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        for table in ("#active-alerts", "#alert-history"):
+            labels = table_cells(app, table, "labels")
+            assert len(labels) == 2
+            for host, cell in zip(("web1", "web2"), sorted(labels), strict=True):
+                assert f"={host}, " in cell and cell.endswith(f"={host}:9100"), labels  # values whole
+                assert not any(name[:2] in cell for name in FLEET), labels  # nor cut: left out
+            if width == 160:  # room for the names too
+                assert sorted(labels) == [
+                    "hostname=web1, instance=web1:9100",
+                    "hostname=web2, instance=web2:9100",
+                ]
+        titles = [str(widget.render()) for widget in app.screen.query(".section")]
+        every_row = (
+            "every row: exported_source=prometheus-central, job=node-exporter, nodename=prod-eu-d1, role=web"
+        )
+        assert titles == [f"Active  {every_row}", f"History (newest first)  {every_row}"]
+        active = app.screen.query_one("#active-alerts", DataTable)
+        if width == 160:
+            assert active.virtual_size.width <= active.size.width, "no horizontal scrollbar"
+        # `/` still finds the rows by a label they no longer show
+        await pilot.press("slash", *"prometheus-central", "enter")
+        await pilot.pause(0.2)
+        assert len(table_cells(app, "#active-alerts", "labels")) == 2
+
+
+async def test_the_labels_take_the_room_the_summary_leaves_and_follow_a_resize() -> None:
+    """Labels that all differ from row to row (nothing to leave out) were cut to 40 cells on any
+    screen; they take what the other columns leave, shared with the summary, refitted as soon
+    as the terminal is resized."""
+    hosts = {
+        f"web{i}": {
+            "hostname": f"web{i}.prod.example.net",
+            "instance": f"10.0.3.{i}:9100",
+            "rack": f"eu-west-rack-{i}",
+        }
+        for i in (1, 2)
+    }
+    app = fleet_app(hosts, refresh=3600)  # no tick: the resize itself refits
+    whole = "hostname=web1.prod.example.net, instance=10.0.3.1:9100, rack=eu-west-rack-1"
+    async with app.run_test(size=(240, 40)) as pilot:
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert sorted(table_cells(app, "#active-alerts", "labels"))[0] == whole  # 76 cells
+        summaries = table_cells(app, "#active-alerts", "summary")
+        assert all(not summary.endswith("…") for summary in summaries), summaries
+        await pilot.resize_terminal(200, 40)
+        await pilot.pause(0.2)
+        labels = sorted(table_cells(app, "#active-alerts", "labels"))
+        # Half of the room, 68 cells: the names are cut, every value stays whole.
+        assert labels[0] == "hos…=web1.prod.example.net, ins…=10.0.3.1:9100, rack=eu-west-rack-1", labels
+        summary = table_cells(app, "#active-alerts", "summary")[0]
+        assert len(summary) > 60 and summary.endswith("…"), summary
+        active = app.screen.query_one("#active-alerts", DataTable)
+        assert active.virtual_size.width <= active.size.width, "no horizontal scrollbar"
