@@ -46,6 +46,16 @@ SPECS_SLACK = 1000
 """Declarations of names no longer collected a poller keeps before it prunes them."""
 
 
+def cap_error(dropped: int, max_series: int) -> str:
+    """The partial error a collection that passed `max_series` shows first, before the
+    collection's own: one wording for the poller and monitor.testing, whose collections are
+    the poller's as a plugin's tests see them."""
+    return (
+        f"{dropped} series over max_series ({max_series}) dropped; raise max_series or narrow "
+        "what the source collects"
+    )
+
+
 def shown_partial_errors(ctx: CollectContext, first: str | None = None) -> tuple[str, ...]:
     """The partial errors a source shows for a collection: `first` (the poller's own
     `max_series` line), then the collection's, at most MAX_PARTIAL_ERRORS; past that, the last
@@ -231,10 +241,7 @@ class Poller:
             series = None
         cap = None
         if dropped and series is not None:  # else the panel shows 5 series and no hint of 45 more
-            cap = (
-                f"{dropped} series over max_series ({self.source.max_series}) dropped; raise "
-                "max_series or narrow what the source collects"
-            )
+            cap = cap_error(dropped, self.source.max_series)
         partial = shown_partial_errors(ctx, cap)
         return _Outcome(series, dropped, error, partial, duration, cpu, ctx.declared)
 

@@ -31,7 +31,7 @@ from monitor.config import ConfigError, SourceConfig, parse_config
 from monitor.model import MetricSpec, SeriesKey, make_labels, series_name
 from monitor.plugin import CollectContext, Collector, SourceInfo
 from monitor.registry import Registry
-from monitor.scheduler import shown_partial_errors
+from monitor.scheduler import cap_error, shown_partial_errors
 from monitor.validation import SampleValidator
 from monitor.yamlsource import Problem
 
@@ -50,7 +50,8 @@ class Collection:
     series: dict[SeriesKey, float]
     """Each series kept, `(name, ((label, value), ...))` -> value; `value()` reads one."""
     errors: list[str]
-    """The collection's partial errors: its own `ctx.error()` calls, then what the poller's
+    """The collection's partial errors as its source shows them: the poller's `max_series`
+    line first when series were dropped, its own `ctx.error()` calls, then what the poller's
     checks report (samples of an undeclared metric or label, dropped; a series given twice)."""
     dropped: int
     """Series past the source's `max_series`, with those counted by `ctx.count_dropped()`."""
@@ -92,7 +93,8 @@ class RunningSource(Generic[CollectorT]):
                 "would be down, its samples discarded)"
             )
         self._declared.update(ctx.declared)
-        return Collection(series, list(shown_partial_errors(ctx)), dropped, dict(ctx.declared))
+        cap = cap_error(dropped, self.source.max_series) if dropped else None
+        return Collection(series, list(shown_partial_errors(ctx, cap)), dropped, dict(ctx.declared))
 
 
 @contextlib.contextmanager

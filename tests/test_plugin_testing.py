@@ -81,6 +81,20 @@ def test_options_and_source_keys_are_checked_as_config_checks_them() -> None:
     assert result.dropped == 2 and len(result.series) == 2
 
 
+def test_a_collection_past_max_series_shows_the_sources_max_series_line_first() -> None:
+    """The source shows `N series over max_series (M) dropped` before the collection's own
+    partial errors; the harness showed none, so a test of a plugin's cap saw a clean collection
+    where its source reports one. The wording is the poller's (scheduler.cap_error)."""
+    result = collect_once(Queue, max_series=2, queues=3, extra="queue_size")
+    assert result.dropped == 2
+    assert result.errors == [
+        "2 series over max_series (2) dropped; raise max_series or narrow what the source collects",
+        "queue_size: not a metric collector 'queue' declares; 1 sample dropped (declare it in the "
+        "collector's `metrics` or with ctx.declare())",
+    ]
+    assert collect_once(Queue, max_series=4, queues=3).errors == []
+
+
 def test_setup_collect_and_close_run_as_the_poller_runs_them() -> None:
     Queue.closed.clear()
     with running(Queue, name="jobs") as source:
