@@ -23,7 +23,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -128,16 +128,33 @@ def collect_once(collector_class: type[Collector], /, **keys: object) -> Collect
 def source_config(collector_class: type[Collector], keys: dict[str, object]) -> SourceConfig:
     """A source of `collector_class` with `keys`, through config's own parser: options are
     validated, durations read and defaults applied exactly as for config.yaml. The keys are
-    written as JSON, which YAML 1.2 reads as the same values."""
+    written as JSON, which YAML 1.2 reads as the same values, with `$` escaped (_as_written)
+    and no environment: they are values, not config text for ${VAR} substitution."""
     if not collector_class.name:
         raise ValueError(f"{collector_class.__qualname__} sets no `name`: set the name configs use")
     source = {"name": "test", "interval": INTERVAL, **keys, "collector": collector_class.name}
-    text = "sources:\n  - " + json.dumps(source, default=os.fspath) + "\n"
+    text = "sources:\n  - " + json.dumps(_as_written(source)) + "\n"
     try:
-        config = parse_config(text, "test", registry=Registry.of(collector_class))
+        config = parse_config(text, "test", registry=Registry.of(collector_class), environ={})
     except ConfigError as exc:
         raise ConfigError([_without_position(problem) for problem in exc.problems]) from None
     return config.sources[0]
+
+
+def _as_written(value: object) -> object:
+    """`value` with every `$` of its texts written `$$`, which config's reader turns back into
+    `$`: a value passed from Python arrives as given (`argv=["echo", "${FOO}"]` was the test
+    process's $FOO, `expect_body="price: $$5"` became `price: $5`). Mapping keys are left as
+    they are, since the reader substitutes values only; a path is written as its text."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, Mapping):
+        return {key: _as_written(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_written(item) for item in value]
+    return value
 
 
 def _without_position(problem: Problem | str) -> str:

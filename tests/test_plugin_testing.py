@@ -13,7 +13,7 @@ from pydantic import Field
 from monitor.config import ConfigError
 from monitor.model import MetricSpec, Sample
 from monitor.plugin import CollectContext, CollectError, Collector, CollectorOptions, Duration
-from monitor.testing import collect_once, running
+from monitor.testing import collect_once, running, source_config
 from monitor.validation import InvalidSample
 
 
@@ -124,3 +124,33 @@ def test_what_the_poller_refuses_is_raised() -> None:
 
     with pytest.raises(InvalidSample, match="item 0"):
         collect_once(Garbage)
+
+
+class TextOptions(CollectorOptions):
+    text: str = ""
+    parts: list[str] = Field(default_factory=list)
+    by_name: dict[str, str] = Field(default_factory=dict)
+
+
+class Text(Collector[TextOptions]):
+    name = "text"
+
+    def collect(self, ctx: CollectContext) -> Iterable[Sample]:
+        return []
+
+
+def test_option_values_from_python_arrive_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keys are read by config's parser, which substitutes ${VAR} from the environment and
+    turns $$ into $: a test's `argv=["echo", "${FOO}"]` ran with this process's $FOO,
+    `"price: $$5"` became `price: $5`, and `${name}` in a template body failed as an unset
+    variable. A test passes values, not config text."""
+    monkeypatch.setenv("FOO", "7")
+    monkeypatch.delenv("name", raising=False)
+    written = {
+        "text": "price: $$5, ${FOO} and $FOO",
+        "parts": ["echo", "${FOO}", "$$", "$"],
+        "by_name": {"$.depth": '{"template": "${name}"}'},
+    }
+    options = source_config(Text, written).options
+    assert isinstance(options, TextOptions)
+    assert options.model_dump() == written
