@@ -13,7 +13,10 @@ A plugin's first import runs in a daemon thread of its own, waited for at most
 IMPORT_TIME_LIMIT: a module that sleeps, waits on the network or a lock, or loops while it is
 imported is then reported as failed like any other, and the thread is left behind (a daemon
 thread, so the interpreter's exit does not wait for it). A module already imported is loaded in
-the calling thread: nothing of it is left to run.
+the calling thread: nothing of it is left to run. One whose import fails only for not being run
+in the main thread (it calls signal.signal(), which raises ValueError in any other) is imported
+again in the calling thread when that is the main one, as it was before imports were threaded:
+that second import cannot be time-limited.
 """
 
 from __future__ import annotations
@@ -269,8 +272,20 @@ def _load_in_time(entry_point: EntryPoint) -> object:
             _left_running[module] = attempt
         raise attempt.unfinished()
     if attempt.error is not None:
+        if _main_thread_only(attempt.error) and threading.current_thread() is threading.main_thread():
+            # signal.signal() and its kin refuse any thread but the main one: such a module
+            # loaded before imports were threaded, and is imported again here, with no limit.
+            log.debug("importing %s again in the main thread: %s", entry_point.value, attempt.error)
+            return entry_point.load()
         raise attempt.error
     return attempt.loaded
+
+
+def _main_thread_only(error: BaseException) -> bool:
+    """Whether an import failed only for not being run in the main thread: `signal.signal()`,
+    `signal.set_wakeup_fd()` and the like raise ValueError('... only works in main thread of
+    the main interpreter'), which is their one way of saying so."""
+    return isinstance(error, ValueError) and "main thread" in str(error)
 
 
 def _imported(module: str) -> bool:

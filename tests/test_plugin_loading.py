@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from importlib.metadata import EntryPoint
@@ -418,6 +419,54 @@ def test_a_module_already_imported_is_loaded_without_a_thread(monkeypatch) -> No
 
     monkeypatch.setattr(registry_module._Import, "start", no_thread)
     assert Registry.discover().load("system") is SystemCollector
+
+
+SIGNALLING = "import signal\n\nsignal.signal(signal.SIGUSR1, lambda number, frame: None)\n" + PLUGIN
+
+
+def test_a_plugin_installing_a_signal_handler_at_import_loads_from_the_main_thread(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """signal.signal() works only in the main thread, and a plugin's first import runs in a
+    thread of its own (for IMPORT_TIME_LIMIT): such a plugin failed to load, where it loaded
+    before. Its import is tried again in the main thread; from any other (a reload's), it
+    fails as the module itself would there, naming the line."""
+    site = tmp_path / "site"
+    install(
+        site,
+        "signalling",
+        {"signalling": "signalling_mod:Plugin", "late": "late_mod:Plugin"},
+        {
+            "signalling_mod": SIGNALLING.format(name="signalling", module="signalling"),
+            "late_mod": SIGNALLING.format(name="late", module="late"),
+        },
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n  - {name: sig, collector: signalling}\n")
+    once = monitor("once", "--config", str(config), path=[site], cwd=tmp_path)
+    assert once.returncode == 0, once.stdout + once.stderr
+    assert once.stdout.startswith("== sig (signalling): up") and "signalling_up" in once.stdout
+
+    monkeypatch.syspath_prepend(str(site))
+    registry = Registry.discover()
+    errors: list[str] = []
+
+    def load_late() -> None:
+        try:
+            registry.load("late")
+        except PluginLoadError as exc:
+            errors.append(str(exc))
+
+    thread = threading.Thread(target=load_late)
+    try:
+        thread.start()
+        thread.join(30)
+    finally:
+        monkeypatch.delitem(sys.modules, "late_mod", raising=False)
+    assert errors == [
+        "collector plugin 'late' failed to import from late_mod:Plugin (package signalling 0.1): "
+        "ValueError: signal only works in main thread of the main interpreter (late_mod.py:3)"
+    ]
 
 
 def test_a_plugin_registering_a_builtins_name_leaves_the_builtin_in_place_and_is_told_to_rename(
