@@ -313,41 +313,28 @@ def _installed(registry: Registry, name: str, collector: type[Collector]) -> lis
     return loaded
 
 
-def config_plugin_warnings(config: Config, registry: Registry) -> list[str]:
+def config_plugin_warnings(config: Config) -> list[str]:
     """`monitor check`'s warnings about the collectors `config` uses, beyond those config finds
-    itself (a plugin failing to import), each positioned at the first source naming the
-    collector to fix:
-
-    - a built-in name that a third-party package registers too: the built-in is used, and the
-      user who installed the package for it should know that it is not;
-    - two collectors declaring one metric name differently (shared_metric_problems, judged as
-      `monitor collectors` judges the pair). The exporter writes such a name as one family,
-      under the HELP of whichever source comes first and untyped if the types differ: /metrics
-      still passes promtool, but the series of one are described as the other's.
+    itself (a plugin failing to import, a built-in's name registered by another package): two
+    collectors declaring one metric name differently (shared_metric_problems, judged as
+    `monitor collectors` judges the pair), positioned at the first source naming the collector
+    to fix. The exporter writes such a name as one family, under the HELP of whichever source
+    comes first and untyped if the types differ: /metrics still passes promtool, but the
+    series of one are described as the other's.
 
     Warnings, not errors: every source still collects and /metrics stays valid, so monitor
     must still start; but a config gated on `monitor check` should not pass it in silence
     while `monitor collectors` reports the same thing and exits 1."""
     at = _first_source_naming(config)
-    warnings = shadowed_collector_warnings(config, registry)
     used = sorted(
         {source.collector_class for source in config.sources if source.collector_class is not None},
         key=lambda collector: collector.name,
     )
-    for index, collector in enumerate(used):
-        for problem in shared_metric_problems(collector, used[:index], used[index + 1 :]):
-            warnings.append(f"{at(collector.name)}: {problem}")
-    return warnings
-
-
-def shadowed_collector_warnings(config: Config, registry: Registry) -> list[str]:
-    """For each built-in collector `config` uses that a third-party package registers too, the
-    warning telling that package to rename its entry point, at the first source naming it.
-    `monitor check` gives them among config_plugin_warnings; a start logs them once, as the
-    user who installed the package for that name would otherwise never learn it is unused."""
-    at = _first_source_naming(config)
-    names = sorted({source.collector for source in config.sources})
-    return [f"{at(name)}: {warning}" for name in names if (warning := registry.shadow_warning(name))]
+    return [
+        f"{at(collector.name)}: {problem}"
+        for index, collector in enumerate(used)
+        for problem in shared_metric_problems(collector, used[:index], used[index + 1 :])
+    ]
 
 
 def _first_source_naming(config: Config) -> Callable[[str], str]:

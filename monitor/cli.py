@@ -274,18 +274,13 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_CONFIG_ERROR
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if args.command is None:  # a start: `check` gives these among its own, a reload not again
-        from monitor.catalog import shadowed_collector_warnings
-
-        for warning in shadowed_collector_warnings(config, Registry.discover()):
-            print(f"warning: {warning}", file=sys.stderr)
     if args.command == "check":
         if args.listen:  # report the address `monitor --listen ...` would serve, not the file's
             exporter = config.exporter.model_copy(update={"listen": args.listen})
             config = dataclasses.replace(config, exporter=exporter)
         from monitor.catalog import config_plugin_warnings
 
-        plugin_warnings = config_plugin_warnings(config, Registry.discover())
+        plugin_warnings = config_plugin_warnings(config)
         for warning in plugin_warnings:
             print(f"warning: {warning}", file=sys.stderr)
         return _check_summary(config, len(config.warnings) + len(plugin_warnings))

@@ -548,6 +548,8 @@ def parse_config(
         )
     elif isinstance(raw_sources, list):
         named: list[tuple[int, str]] = []
+        first_naming: dict[str, int] = {}
+        """Each collector's first source, by its index under `sources`."""
         for index, raw in enumerate(raw_sources):
             defaults = settings or _valid_globals(loaded.data)
             name = raw.get("name") if isinstance(raw, Mapping) else None
@@ -556,6 +558,8 @@ def parse_config(
             source = _resolve_source(raw, ("sources", index), defaults, registry, loaded, warnings)
             if source is not None:
                 sources.append(source)
+                first_naming.setdefault(source.collector, index)
+        warnings.extend(_shadowed_collectors(first_naming, registry, loaded))
         _check_unique_names("sources", "source", named, loaded)
 
     alerts = _resolve_alerts(loaded.data.get("alerts"), raw_sources, sources, loaded)
@@ -652,6 +656,22 @@ def _check_exporter(raw: object, loaded: LoadedYaml) -> None:
     problem = tls_problem(tls)
     if problem is not None:
         loaded.add(("exporter", "tls"), problem)
+
+
+def _shadowed_collectors(
+    first_naming: Mapping[str, int], registry: Registry, loaded: LoadedYaml
+) -> list[str]:
+    """For each built-in collector the sources use that a third-party package registers too,
+    the warning telling that package to rename its entry point, at the first source naming it
+    (`first_naming`: collector -> index under `sources`). A config warning, so that a start,
+    `check`, `once`, `rules` and a reload say it as they say a plugin that fails to import: the
+    user who installed the package for that name would otherwise never learn that monitor
+    uses its built-in instead."""
+    return [
+        str(loaded.problem(("sources", index, "collector"), warning))
+        for name, index in first_naming.items()
+        if (warning := registry.shadow_warning(name))
+    ]
 
 
 def _resolve_source(

@@ -492,8 +492,12 @@ def test_a_plugin_registering_a_builtins_name_leaves_the_builtin_in_place_and_is
     once = monitor("once", "--config", str(config), path=[site], cwd=tmp_path)
     assert once.returncode == 0, once.stdout + once.stderr
     assert once.stdout.startswith("== local (system): up") and "system_cpu_usage_ratio" in once.stdout
+    assert once.stderr == f"warning: {config}:2:30: sources[0].collector: {warning}\n"
     check = monitor("check", "--config", str(config), path=[site], cwd=tmp_path)
-    assert (check.returncode, check.stderr) == (1, f"warning: {config}:2: sources[0].collector: {warning}\n")
+    assert (check.returncode, check.stderr) == (
+        1,
+        f"warning: {config}:2:30: sources[0].collector: {warning}\n",
+    )
     assert check.stdout.startswith(f"{config}: OK with 1 warning, 1 source (system)")
     for args in (["collectors"], ["collectors", "system"]):
         listing = monitor(*args, path=[site], cwd=tmp_path)
@@ -507,10 +511,11 @@ def test_a_plugin_registering_a_builtins_name_leaves_the_builtin_in_place_and_is
     assert registry.clashes == {} and registry.shadow_warning("system") == warning
 
 
-def test_a_start_warns_once_of_a_plugin_registering_a_builtins_name(tmp_path: Path) -> None:
+def test_a_start_and_a_reload_warn_of_a_plugin_registering_a_builtins_name(tmp_path: Path) -> None:
     """`monitor check` and `monitor collectors` warned, but `monitor --headless` said nothing:
-    the user who installed the package for `system` never learnt it was not used. Told once at
-    start, as the config's other warnings are, and not again at a reload."""
+    the user who installed the package for `system` never learnt it was not used. It is one of
+    the config's warnings: said at start on stderr and logged at a reload, as a plugin failing
+    to import is, once for the two sources naming `system`."""
     site = tmp_path / "site"
     install(
         site,
@@ -534,9 +539,10 @@ def test_a_start_warns_once_of_a_plugin_registering_a_builtins_name(tmp_path: Pa
             time.sleep(0.1)
     logged = log.read_text()
     assert "reload" in logged, logged
-    assert logged.count("warning: ") == 1, logged
+    assert logged.count("warning: ") == 1, logged  # the start's, on stderr
+    assert logged.count("registers that name too") == 2, logged  # and the reload's, logged
     assert (
-        f"warning: {config}:2: sources[0].collector: collector 'system' is built into monitor, and "
+        f"warning: {config}:2:30: sources[0].collector: collector 'system' is built into monitor, and "
         "clash_mod:Plugin (package monitor-clash 0.1) registers that name too: monitor uses its built-in "
         "'system', never the other; monitor-clash should rename the entry point"
     ) in logged
