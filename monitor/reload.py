@@ -62,14 +62,7 @@ class AlertChanges:
     unchanged: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        return describe_changes(
-            (
-                ("added", self.added),
-                ("changed", self.changed),
-                ("removed", self.removed),
-                ("unchanged", self.unchanged),
-            )
-        )
+        return describe_changes(self)
 
 
 def alert_changes(before: Sequence[AlertSettings], after: Sequence[AlertSettings]) -> AlertChanges:

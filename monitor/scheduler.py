@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client.core import GaugeMetricFamily
@@ -453,12 +453,14 @@ def poller_settings(source: SourceConfig, config: Config) -> tuple:
     )
 
 
-def describe_changes(changes: Iterable[tuple[str, tuple[str, ...]]]) -> str:
-    """`1 added (db), 0 removed, 14 unchanged`: each kind of change counted, and the names of
-    what it touched, except the unchanged (the long list nobody needs to read)."""
+def describe_changes(changes: object) -> str:
+    """`1 added (db), 0 removed, 14 unchanged`: each field of the dataclass `changes` (a kind
+    of change, in the order declared) counted, with the names of what it touched, except the
+    unchanged (the long list nobody needs to read)."""
+    counted = ((field.name, getattr(changes, field.name)) for field in dataclasses.fields(changes))
     return ", ".join(
         f"{len(names)} {what}" + (f" ({', '.join(names)})" if names and what != "unchanged" else "")
-        for what, names in changes
+        for what, names in counted
     )
 
 
@@ -472,14 +474,7 @@ class SourceChanges:
     unchanged: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        return describe_changes(
-            (
-                ("added", self.added),
-                ("removed", self.removed),
-                ("restarted", self.restarted),
-                ("unchanged", self.unchanged),
-            )
-        )
+        return describe_changes(self)
 
 
 class Scheduler:
